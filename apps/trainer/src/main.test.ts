@@ -1,0 +1,44 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { EXIT, main } from './main.js';
+
+function sink() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+async function run(argv: string[]) {
+  const out = sink();
+  const err = sink();
+  const code = await main(argv, out.stream, err.stream);
+  return { code, out: out.text(), err: err.text() };
+}
+
+describe('streams CLI', () => {
+  it('prints help listing the commands', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/Usage: streams <command>/);
+    expect(r.out).toMatch(/train/);
+  });
+
+  it('rejects unknown commands and flags with a usage exit code', async () => {
+    expect((await run(['frobnicate'])).code).toBe(EXIT.usage);
+    const r = await run(['train', '--no-such-flag']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toMatch(/no-such-flag/);
+  });
+
+  it('train does not pretend: it fails with a clear coded error until the trainer lands', async () => {
+    const r = await run(['train']);
+    expect(r.code).toBe(EXIT.error);
+    expect(r.err).toMatch(/STREAMS_NOT_IMPLEMENTED/);
+    expect(r.out).toBe('');
+  });
+});

@@ -1,0 +1,20 @@
+import { StreamsError } from '@streams/core';
+import type { Command } from './commands.js';
+
+/** `streams train`: arrives with the trainer issue; until then it says so and fails. */
+const train: Command = {
+  name: 'train',
+  summary: 'Train a continual learner on weighted streams from one config file.',
+  usage: 'streams train [config.json] [--resume]',
+  flags: {},
+  async run() {
+    throw new StreamsError(
+      'STREAMS_NOT_IMPLEMENTED',
+      '[streams/trainer] "streams train" (and so "pnpm start") is not available yet: the learners and the trainer land in a later release',
+      { fix: 'use "streams --help" for the commands available now' },
+    );
+  },
+};
+
+/** Every subcommand, in the order help lists them. */
+export const commands: Command[] = [train];

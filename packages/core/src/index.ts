@@ -1,0 +1,28 @@
+export {
+  abortError,
+  combineSignals,
+  isAbortError,
+  raceSignal,
+  signalReason,
+  sleep,
+  throwIfAborted,
+} from './abort.js';
+export { type Disposable, makeDisposable } from './disposable.js';
+export {
+  ERROR_CODES,
+  type ErrorCoordinates,
+  isStreamsError,
+  StreamsError,
+  type StreamsErrorCode,
+  type StreamsErrorOptions,
+} from './errors.js';
+export {
+  EventHub,
+  type StreamsEvent,
+  type StreamsEventKind,
+  type StreamsEventListener,
+} from './events.js';
+export { deriveKey, fnv1a64, type KeyPart, mix64, Rng, rng, SplitMix64 } from './prng.js';
+export { redactUrl } from './redact.js';
+export { formatBytes, parseBytes, type Settings, settings } from './settings.js';
+export { type Launcher, type World, type WorldOptions, world } from './world.js';

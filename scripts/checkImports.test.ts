@@ -1,0 +1,25 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error plain ESM script without types
+import { checkImports } from './checkImports.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+describe('import direction check', () => {
+  it('passes on this repository', () => {
+    expect(checkImports(join(here, '..'))).toEqual([]);
+  });
+
+  it('rejects the deliberate bad imports of the fixture', () => {
+    const violations: string[] = checkImports(join(here, 'fixtures', 'bad-imports'));
+    expect(violations).toHaveLength(3);
+    expect(violations.join('\n')).toMatch(
+      /core\/src\/index.ts: import '@streams\/cache' goes against the dependency direction/,
+    );
+    expect(violations.join('\n')).toMatch(/import '@streams\/core\/src\/world' is a deep import/);
+    expect(violations.join('\n')).toMatch(
+      /import '..\/..\/core\/src\/prng' leaves package @streams\/cache/,
+    );
+  });
+});
