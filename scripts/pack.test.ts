@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installTarballs, type PackResult, packAll, publicPackages, removeProject, root } from './packCheck.js';
+import {
+  installTarballs,
+  type PackResult,
+  packAll,
+  publicPackages,
+  removeProject,
+  root,
+} from './packCheck.js';
 
 const run = promisify(execFile);
 let results: PackResult[] = [];
@@ -23,7 +30,11 @@ afterAll(() => {
 
 describe('packed tarballs', () => {
   it('packs every public package', () => {
-    expect(results.map((r) => r.name).sort()).toEqual(publicPackages().map((p) => p.name).sort());
+    expect(results.map((r) => r.name).sort()).toEqual(
+      publicPackages()
+        .map((p) => p.name)
+        .sort(),
+    );
   });
 
   it('pass publint and are-the-types-wrong', () => {
@@ -47,14 +58,23 @@ describe('packed tarballs', () => {
   it('import from a consumer project with the same exports as the sources', async () => {
     for (const r of results) {
       const script = `const m = await import(${JSON.stringify(r.name)}); console.log(JSON.stringify(Object.keys(m).sort()));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: project });
-      const source = (await import(/* @vite-ignore */ r.name)) as Record<string, unknown>;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: project,
+      });
+      const dir = publicPackages().find((p) => p.name === r.name)!.dir;
+      const source = (await import(/* @vite-ignore */ join(dir, 'src/index.ts'))) as Record<
+        string,
+        unknown
+      >;
       expect({ [r.name]: JSON.parse(stdout) }).toEqual({ [r.name]: Object.keys(source).sort() });
     }
   });
 
   it('type-check a consumer against the packed declarations (NodeNext, strict)', async () => {
-    const lines = results.map((r, i) => `import * as p${i} from ${JSON.stringify(r.name)};\nexport const k${i}: string[] = Object.keys(p${i});`);
+    const lines = results.map(
+      (r, i) =>
+        `import * as p${i} from ${JSON.stringify(r.name)};\nexport const k${i}: string[] = Object.keys(p${i});`,
+    );
     lines.push(
       "import { StreamsError, rng } from '@streams/core';",
       "export const e: string = new StreamsError('STREAMS_INTERNAL', 'x').code;",
@@ -64,12 +84,22 @@ describe('packed tarballs', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'], lib: ['ES2023', 'ESNext.Disposable', 'DOM'] },
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+          lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+        },
         files: ['index.ts'],
       }),
     );
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
-    const res = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch((e: { stdout: string }) => ({ stdout: e.stdout, failed: true }));
+    const res = await run(process.execPath, [tsc, '-p', project], { cwd: project }).catch(
+      (e: { stdout: string }) => ({ stdout: e.stdout, failed: true }),
+    );
     expect(res.stdout).toBe('');
     expect(readFileSync(join(project, 'index.ts'), 'utf8')).toMatch(/@streams\/core/);
   });

@@ -3,7 +3,16 @@
 // Node16/ESM and bundlers), a real import of each tarball from a temporary project, and a strict
 // `tsc` run over that project against the packed type declarations.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,22 +45,40 @@ export interface PackResult {
 
 /** Builds and packs all public packages into `out`; returns the tarballs with lint problems found. */
 export async function packAll(out: string): Promise<PackResult[]> {
-  await run('pnpm', ['turbo', 'run', 'build', '--filter=./packages/*', '--output-logs=errors-only'], {
-    cwd: root,
-    maxBuffer: 64 << 20,
-  });
-  const results: PackResult[] = [];
-  for (const p of publicPackages()) {
-    const { stdout } = await run('pnpm', ['pack', '--pack-destination', out, '--json'], { cwd: p.dir });
-    const tarball = (JSON.parse(stdout) as { filename: string }).filename;
-    const problems: string[] = [];
-    const lint = await publint({ pkgDir: p.dir, level: 'warning', pack: { tarball: toArrayBuffer(readFileSync(tarball)) } });
-    for (const m of lint.messages) problems.push(`publint ${m.type} ${m.code} at ${m.path.join('.')}`);
-    const attw = await run(join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--format', 'json'], {
+  await run(
+    'pnpm',
+    ['turbo', 'run', 'build', '--filter=./packages/*', '--output-logs=errors-only'],
+    {
       cwd: root,
       maxBuffer: 64 << 20,
-    }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
-    const report = JSON.parse(attw.stdout) as { analysis?: { problems?: Array<{ kind: string; entrypoint?: string; resolutionKind?: string }> } };
+    },
+  );
+  const results: PackResult[] = [];
+  for (const p of publicPackages()) {
+    const { stdout } = await run('pnpm', ['pack', '--pack-destination', out, '--json'], {
+      cwd: p.dir,
+    });
+    const tarball = (JSON.parse(stdout) as { filename: string }).filename;
+    const problems: string[] = [];
+    const lint = await publint({
+      level: 'warning',
+      pack: { tarball: toArrayBuffer(readFileSync(tarball)) },
+    });
+    for (const m of lint.messages)
+      problems.push(`publint ${m.type} ${m.code} at ${m.path.join('.')}`);
+    const attw = await run(
+      join(root, 'node_modules/.bin/attw'),
+      [tarball, '--profile', 'esm-only', '--format', 'json'],
+      {
+        cwd: root,
+        maxBuffer: 64 << 20,
+      },
+    ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
+    const report = JSON.parse(attw.stdout) as {
+      analysis?: {
+        problems?: Array<{ kind: string; entrypoint?: string; resolutionKind?: string }>;
+      };
+    };
     for (const pr of report.analysis?.problems ?? []) {
       if (pr.resolutionKind === 'node10' || pr.resolutionKind === 'node16-cjs') continue; // ESM-only by design
       problems.push(`attw ${pr.kind} ${pr.entrypoint ?? ''} ${pr.resolutionKind ?? ''}`.trim());
@@ -69,7 +96,10 @@ export async function installTarballs(results: PackResult[]): Promise<string> {
   const project = mkdtempSync(join(tmpdir(), 'streams-pack-'));
   const modules = join(project, 'node_modules');
   mkdirSync(join(modules, '@streams'), { recursive: true });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
   const linked = new Set<string>();
   const link = (name: string, from: string) => {
     if (linked.has(name) || name.startsWith('@streams/')) return;
@@ -92,7 +122,8 @@ export async function installTarballs(results: PackResult[]): Promise<string> {
       peerDependencies?: Record<string, string>;
     };
     const info = publicPackages().find((p) => p.name === r.name)!;
-    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })) link(dep, info.dir);
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }))
+      link(dep, info.dir);
   }
   link('@types/node', root);
   return project;
