@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine that has Node.js 20+ and npm: pnpm (pinned), the system packages the
+# tests and the default job use (ffmpeg 5.1 with ffprobe, Debian's Fashion-MNIST), and the
+# workspace dependencies. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=10.34.8
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
+  npm install --global "pnpm@$PNPM_VERSION"
+fi
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+if [ "${#need[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need[@]}"
+  else
+    echo "setup: please install ${need[*]} with your system's package manager" >&2
+    exit 1
+  fi
+fi
+
+pnpm install --frozen-lockfile
