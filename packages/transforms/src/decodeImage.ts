@@ -1,0 +1,205 @@
+import { type Rng, StreamsError, throwIfAborted } from '@streams/core';
+import sharp, { type Sharp } from 'sharp';
+import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
+import { applyColor, type ImageOp, planImage, type Segment } from './imageOps.js';
+import { sharpLimiter } from './limiter.js';
+import type { Tensor } from './tensor.js';
+
+/** How a decoded image is laid out in memory. */
+export interface ImageOutputOptions {
+  /** `uint8` (0..255, default) or `float32` ((x * scale - mean) / std). */
+  dtype?: 'uint8' | 'float32';
+  /** `HWC` (default) or `CHW`. */
+  layout?: 'HWC' | 'CHW';
+  /** Per-channel mean subtracted after scaling (float32 only), e.g. ImageNet `[0.485, 0.456, 0.406]`. */
+  mean?: readonly number[];
+  /** Per-channel std divided after the mean (float32 only), e.g. ImageNet `[0.229, 0.224, 0.225]`. */
+  std?: readonly number[];
+  /** Multiplier applied to bytes before mean/std (float32 only). Default 1/255. */
+  scale?: number;
+}
+
+/** Options of {@link decodeImage}. Plain data: it can be sent to a worker thread. */
+export interface DecodeImageOptions {
+  /** Transforms applied in order. */
+  ops?: readonly ImageOp[];
+  output?: ImageOutputOptions;
+  /** Resampling kernel for resizes (sharp's names). Default `lanczos3`. */
+  kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  /** Largest accepted input in pixels (decompression-bomb guard). Default 268402689 (sharp's). */
+  limitInputPixels?: number;
+}
+
+/** A decoded image: `shape` is `[h, w, c]` for HWC or `[c, h, w]` for CHW. */
+export interface ImageTensor extends Tensor<Uint8Array | Float32Array> {
+  dtype: 'uint8' | 'float32';
+  layout: 'HWC' | 'CHW';
+}
+
+/** Call options shared by every decoder. */
+export interface DecodeCallOptions {
+  signal?: AbortSignal;
+  /** Where the sample comes from, carried by `STREAMS_DECODE_FAILED` errors. */
+  coords?: SampleCoordinates;
+}
+
+/**
+ * Decodes JPEG/PNG/WebP/AVIF/TIFF/GIF bytes (format sniffed from the bytes, never the file name)
+ * into RGB pixels, applies `options.ops` with randomness from `rng`, and lays the result out as
+ * `options.output` says. EXIF orientation is applied; alpha is dropped; GIFs give their first frame.
+ * Failures are `STREAMS_DECODE_FAILED` errors carrying `coords`.
+ *
+ * @example
+ * const img = await decodeImage(jpegBytes, { ops: [{ op: 'resize', size: 256 }, { op: 'centerCrop', size: 224 }],
+ *   output: { dtype: 'float32', layout: 'CHW', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } }, rng(0));
+ * img.shape // [3, 224, 224]
+ */
+export async function decodeImage(
+  bytes: Uint8Array,
+  options: DecodeImageOptions,
+  rng: Rng,
+  call: DecodeCallOptions = {},
+): Promise<ImageTensor> {
+  const { signal, coords } = call;
+  throwIfAborted(signal);
+  if (bytes.byteLength === 0) {
+    throw decodeFailed('cannot decode image', new Error('the sample is empty (0 bytes)'), coords);
+  }
+  try {
+    return await sharpLimiter.run(() => decodeRaw(bytes, options, rng, signal), { signal });
+  } catch (err) {
+    throw decodeFailed('cannot decode image', err, coords);
+  }
+}
+
+async function decodeRaw(
+  bytes: Uint8Array,
+  options: DecodeImageOptions,
+  rng: Rng,
+  signal: AbortSignal | undefined,
+): Promise<ImageTensor> {
+  const input = {
+    failOn: 'warning' as const,
+    limitInputPixels: options.limitInputPixels ?? 268402689,
+  };
+  const meta = await sharp(bytes, input).metadata();
+  if (!meta.width || !meta.height)
+    throw new Error(`no image dimensions in a ${meta.format ?? 'unknown'} file`);
+  const swap = (meta.orientation ?? 1) >= 5;
+  const width = swap ? meta.height : meta.width;
+  const height = swap ? meta.width : meta.height;
+  const plan = planImage(options.ops ?? [], width, height, rng);
+
+  let raw: Buffer | undefined;
+  let info = { width, height, channels: 3 };
+  for (const seg of plan.segments) {
+    throwIfAborted(signal);
+    let img = raw
+      ? sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } })
+      : sharp(bytes, input).autoOrient().removeAlpha().toColourspace('srgb');
+    img = applySegment(img, seg, options.kernel ?? 'lanczos3');
+    const out = await img.raw().toBuffer({ resolveWithObject: true });
+    raw = out.data;
+    info = { width: out.info.width, height: out.info.height, channels: out.info.channels };
+    if (info.channels !== 3) {
+      throw new Error(`expected 3 channels after colour conversion, got ${info.channels}`);
+    }
+  }
+  throwIfAborted(signal);
+  const pixels = new Uint8Array(raw!.buffer, raw!.byteOffset, raw!.byteLength); // [h, w, 3]
+  const col = applyColor(pixels, 3, plan.color);
+  return layoutImage(col.data, info.height, info.width, col.channels, options.output ?? {});
+}
+
+function applySegment(img: Sharp, seg: Segment, kernel: DecodeImageOptions['kernel']): Sharp {
+  let out = img;
+  if (seg.pre) out = out.extract(seg.pre);
+  if (seg.resize) out = out.resize(seg.resize.width, seg.resize.height, { fit: 'fill', kernel });
+  if (seg.flop) out = out.flop();
+  if (seg.post) {
+    // sharp flops before the post-resize extract, so the (unflipped) rect is mirrored.
+    const w = seg.resize?.width ?? 0;
+    const left = seg.flop ? w - seg.post.left - seg.post.width : seg.post.left;
+    out = out.extract({ ...seg.post, left });
+  }
+  return out;
+}
+
+/** Converts HWC bytes to the requested dtype and layout (float32 via a per-channel lookup table). */
+export function layoutImage(
+  data: Uint8Array, // [h, w, c]
+  h: number,
+  w: number,
+  c: number,
+  output: ImageOutputOptions,
+): ImageTensor {
+  const layout = output.layout ?? 'HWC';
+  const dtype = output.dtype ?? 'uint8';
+  const shape = layout === 'HWC' ? [h, w, c] : [c, h, w];
+  const n = h * w;
+  if (dtype === 'uint8') {
+    if (output.mean || output.std) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        '[streams/transforms] mean/std need output dtype float32',
+        {
+          fix: "set output.dtype to 'float32'",
+        },
+      );
+    }
+    if (layout === 'HWC' || c === 1) return { data, shape, dtype, layout };
+    const out = new Uint8Array(c * n); // [c, h, w]
+    for (let k = 0; k < c; k++) {
+      const base = k * n;
+      for (let i = 0; i < n; i++) out[base + i] = data[i * c + k]!;
+    }
+    return { data: out, shape, dtype, layout };
+  }
+  const scale = output.scale ?? 1 / 255;
+  const luts: Float32Array[] = [];
+  for (let k = 0; k < c; k++) {
+    const mean = pick(output.mean, k, 0, 'mean');
+    const std = pick(output.std, k, 1, 'std');
+    const lut = new Float32Array(256); // [256] byte -> normalized value
+    for (let v = 0; v < 256; v++) lut[v] = (v * scale - mean) / std;
+    luts.push(lut);
+  }
+  const out = new Float32Array(c * n); // [h, w, c] or [c, h, w]
+  if (layout === 'HWC') {
+    for (let i = 0; i < n * c; i++) out[i] = luts[i % c]![data[i]!]!;
+  } else if (c === 3) {
+    const [l0, l1, l2] = luts as [Float32Array, Float32Array, Float32Array];
+    for (let i = 0, j = 0; i < n; i++, j += 3) {
+      out[i] = l0[data[j]!]!;
+      out[n + i] = l1[data[j + 1]!]!;
+      out[2 * n + i] = l2[data[j + 2]!]!;
+    }
+  } else {
+    for (let k = 0; k < c; k++) {
+      const lut = luts[k]!;
+      for (let i = 0; i < n; i++) out[k * n + i] = lut[data[i * c + k]!]!;
+    }
+  }
+  return { data: out, shape, dtype, layout };
+}
+
+function pick(
+  values: readonly number[] | undefined,
+  k: number,
+  dflt: number,
+  name: string,
+): number {
+  if (!values) return dflt;
+  // One value broadcasts over channels (grayscale outputs with ImageNet stats use channel 0).
+  const v = values.length === 1 ? values[0] : (values[k] ?? values[0]);
+  if (v === undefined || (name === 'std' && v === 0)) {
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      `[streams/transforms] bad output.${name} ${JSON.stringify(values)}`,
+      {
+        fix: `give one ${name} per channel${name === 'std' ? ', all non-zero' : ''}`,
+      },
+    );
+  }
+  return v;
+}
