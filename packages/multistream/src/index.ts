@@ -1,2 +1,37 @@
-// The public API of this package is listed here as it lands (see README.md for its issue).
-export {};
+export {
+  type BatchingMethod,
+  buildEpochPlan,
+  type EpochPlan,
+  locateSample,
+  type OrderMode,
+  PLAN_VERSION,
+  type PlanConfig,
+  type PlanStream,
+  streamOfSample,
+} from './epochPlan.js';
+export {
+  globalPosition,
+  type PartitionOptions,
+  type PlanSlice,
+  partitionPlan,
+} from './partition.js';
+export { type ResampledStream, resampleStream, type SamplingMethod } from './resample.js';
+export {
+  divideSpans,
+  SHUFFLE_ALGORITHMS,
+  type ShuffleAlgorithm,
+  type ShuffledOrder,
+  type ShuffleOptions,
+  sequentialOrder,
+  shuffleUnits,
+} from './shuffle.js';
+export {
+  applyStreamDefaults,
+  parseCount,
+  type ResolvedWeights,
+  resolveWeights,
+  Stream,
+  type StreamDefaults,
+  type StreamOptions,
+  type StreamWeightSpec,
+} from './stream.js';

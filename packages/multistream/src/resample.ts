@@ -1,0 +1,83 @@
+import { rng, StreamsError } from '@streams/core';
+
+/** How the samples drawn from a stream change between epochs (MosaicML `sampling_method`). */
+export type SamplingMethod = 'balanced' | 'fixed';
+
+/** One stream's resampled epoch: shuffle units (shard repeats) and the sample id of each slot. */
+export interface ResampledStream {
+  /** Size of each shuffle unit: a full repeat of a shard, or a partial repeat. */
+  unitSizes: number[];
+  /** Global sample id of each resampled slot, units laid end to end. */
+  ids: Uint32Array; // [choose]
+}
+
+/**
+ * Up- or down-samples one stream to `choose` samples (MosaicML `resample_streams`): each shard
+ * gets its share `floor(shardSamples * choose / streamSamples)` (the shortfall goes to shards
+ * picked by a seeded choice), then contributes whole repeats plus a seeded partial repeat.
+ * With `sampling: 'fixed'` the seeded choices ignore the epoch, so every epoch draws the same samples.
+ */
+export function resampleStream(
+  shardSizes: readonly number[],
+  firstSampleId: number,
+  choose: number,
+  o: { seed: number; epoch: number; stream: number; sampling: SamplingMethod },
+): ResampledStream {
+  const samples = shardSizes.reduce((a, b) => a + b, 0);
+  const ids = new Uint32Array(choose); // [choose]
+  const unitSizes: number[] = [];
+  if (choose === 0) return { unitSizes, ids };
+  if (samples === 0) {
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/multistream] stream ${o.stream} is empty but ${choose} samples were asked from it`,
+      {
+        stream: o.stream,
+        fix: 'drop its weight or point it at data',
+      },
+    );
+  }
+  if (firstSampleId + samples > 0xffffffff) {
+    throw new StreamsError(
+      'STREAMS_NOT_IMPLEMENTED',
+      '[streams/multistream] more than 2^32 underlying samples',
+      {
+        fix: 'split the dataset into several StreamingDatasets',
+      },
+    );
+  }
+  const r =
+    o.sampling === 'fixed'
+      ? rng(o.seed, 'resample', o.stream)
+      : rng(o.seed, o.epoch, 'resample', o.stream);
+  let perShard: number[];
+  if (choose === samples) perShard = [...shardSizes];
+  else {
+    perShard = shardSizes.map((s) => Math.floor((s * choose) / samples));
+    const shortfall = choose - perShard.reduce((a, b) => a + b, 0);
+    // Only shards with samples can take an extra one.
+    const candidates = shardSizes.flatMap((s, i) => (s > 0 ? [i] : []));
+    for (const k of r.sample(candidates.length, Math.min(shortfall, candidates.length))) {
+      perShard[candidates[k]!]! += 1;
+    }
+  }
+  let out = 0;
+  let shardOffset = firstSampleId;
+  for (let shard = 0; shard < shardSizes.length; shard++) {
+    const size = shardSizes[shard]!;
+    const want = perShard[shard]!;
+    const full = size === 0 ? 0 : Math.floor(want / size);
+    for (let rep = 0; rep < full; rep++) {
+      unitSizes.push(size);
+      for (let i = 0; i < size; i++) ids[out++] = shardOffset + i;
+    }
+    const partial = size === 0 ? 0 : want % size;
+    if (partial > 0) {
+      unitSizes.push(partial);
+      const picked = r.sample(size, partial).sort((a, b) => a - b);
+      for (const i of picked) ids[out++] = shardOffset + i;
+    }
+    shardOffset += size;
+  }
+  return { unitSizes, ids };
+}
