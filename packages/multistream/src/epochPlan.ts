@@ -111,8 +111,13 @@ export function buildEpochPlan(config: PlanConfig, epoch: number): EpochPlan {
   ): Uint32Array => {
     const unitSizes = parts.flatMap((p) => p.unitSizes);
     const total = unitSizes.reduce((a, b) => a + b, 0);
-    const map =
-      parts.length === 1
+    // Identity resampling (every sample once) needs no lookup table: slot x is sample base + x.
+    const identity = parts.every((p) => p.identity);
+    const map = identity
+      ? parts.length === 1
+        ? (parts[0]!.ids[0] ?? 0)
+        : 0
+      : parts.length === 1
         ? parts[0]!.ids
         : concat(
             parts.map((p) => p.ids),
@@ -176,12 +181,15 @@ export function buildEpochPlan(config: PlanConfig, epoch: number): EpochPlan {
  * sample. Any rank layout whose data-parallel width divides C then reads each segment (its
  * shards) from a single rank, which is what keeps downloads local.
  */
-function interleaveCanonical(s: ShuffledOrder, map: Uint32Array): Uint32Array {
+function interleaveCanonical(s: ShuffledOrder, map: Uint32Array | number): Uint32Array {
   const { order, bounds } = s;
   const C = bounds.length - 1;
-  const out = new Uint32Array(order.length); // [N]
+  const n = order.length;
+  if (C === 1 && map === 0) return order; // identity resampling: the order is the plan
+  const out = new Uint32Array(n); // [N]
   if (C === 1) {
-    for (let i = 0; i < order.length; i++) out[i] = map[order[i]!]!;
+    if (typeof map === 'number') for (let i = 0; i < n; i++) out[i] = map + order[i]!;
+    else for (let i = 0; i < n; i++) out[i] = map[order[i]!]!;
     return out;
   }
   let maxLen = 0;
@@ -190,7 +198,10 @@ function interleaveCanonical(s: ShuffledOrder, map: Uint32Array): Uint32Array {
   for (let row = 0; row < maxLen; row++) {
     for (let c = 0; c < C; c++) {
       const at = bounds[c]! + row;
-      if (at < bounds[c + 1]!) out[p++] = map[order[at]!]!;
+      if (at < bounds[c + 1]!) {
+        const x = order[at]!;
+        out[p++] = typeof map === 'number' ? map + x : map[x]!;
+      }
     }
   }
   return out;

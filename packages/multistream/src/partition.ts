@@ -112,17 +112,17 @@ export function partitionPlan(order: Uint32Array, o: PartitionOptions): PlanSlic
   const dropped = o.dropLast ? remaining - perRank * D : 0;
 
   // Batches this reader handles: all of them, or every W-th from its worker index.
-  const batches: number[] = [];
-  for (let j = o.worker ?? 0; j < batchesPerRank; j += o.worker === undefined ? 1 : W)
-    batches.push(j);
-  const count = batches.length * b;
+  const first = o.worker ?? 0;
+  const stride = o.worker === undefined ? 1 : W;
+  const numBatches = first < batchesPerRank ? Math.ceil((batchesPerRank - first) / stride) : 0;
+  const count = numBatches * b;
   const ids = new Uint32Array(count); // [count]
   const positions = new Float64Array(count); // [count]
   const padding = new Uint8Array(count); // [count]
   let i = 0;
-  for (const j of batches) {
-    for (let k = j * b; k < j * b + b; k++) {
-      const p = start + group + k * D;
+  for (let j = first; j < batchesPerRank; j += stride) {
+    let p = start + group + j * b * D;
+    for (let k = 0; k < b; k++, p += D, i++) {
       positions[i] = p;
       if (p < E) ids[i] = order[p]!;
       else {
@@ -130,7 +130,6 @@ export function partitionPlan(order: Uint32Array, o: PartitionOptions): PlanSlic
         ids[i] = order[(p - E) % E]!;
         padding[i] = 1;
       }
-      i++;
     }
   }
   return { ids, positions, padding, width: D, group, perRank, dropped };

@@ -9,6 +9,8 @@ export interface ResampledStream {
   unitSizes: number[];
   /** Global sample id of each resampled slot, units laid end to end. */
   ids: Uint32Array; // [choose]
+  /** True when every sample is taken once, in order: ids[i] = first sample id + i. */
+  identity: boolean;
 }
 
 /**
@@ -26,7 +28,7 @@ export function resampleStream(
   const samples = shardSizes.reduce((a, b) => a + b, 0);
   const ids = new Uint32Array(choose); // [choose]
   const unitSizes: number[] = [];
-  if (choose === 0) return { unitSizes, ids };
+  if (choose === 0) return { unitSizes, ids, identity: samples === 0 };
   if (samples === 0) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
@@ -79,5 +81,5 @@ export function resampleStream(
     }
     shardOffset += size;
   }
-  return { unitSizes, ids };
+  return { unitSizes, ids, identity: choose === samples };
 }
