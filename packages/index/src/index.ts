@@ -1,2 +1,64 @@
-// The public API of this package is listed here as it lands (see README.md for its issue).
-export {};
+export {
+  type ByteSource,
+  basenameUrl,
+  type DriverResolver,
+  dirnameUrl,
+  downloaderDrivers,
+  fileUrl,
+  isRemoteUrl,
+  joinUrl,
+  LocalByteSource,
+  type ReadOptions,
+  type RemoteDriver,
+  RoutingByteSource,
+  toLocalPath,
+} from './byteSource.js';
+export {
+  COMPRESSIONS,
+  type CompressionFamily,
+  type CompressionSpec,
+  compress,
+  decompress,
+  parseCompression,
+} from './compression.js';
+export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
+export {
+  type MdsDataset,
+  type MdsShard,
+  type OpenMdsOptions,
+  openMdsDataset,
+  parseMdsIndex,
+  type SampleLocation,
+} from './mdsDataset.js';
+export {
+  type DecodeHook,
+  type EncodedImage,
+  floatToHalf,
+  halfToFloat,
+  MDS_ENCODINGS,
+  type MdsCoder,
+  type MdsDtype,
+  mdsCoder,
+  type NdArray,
+  type RawImage,
+  type TypedArray,
+} from './mdsEncodings.js';
+export {
+  decodeMdsSample,
+  encodeMdsShard,
+  type MdsColumn,
+  type MdsSample,
+  MdsSchema,
+  type MdsSchemaOptions,
+  mdsShardOffsets,
+  mdsShardSampleCount,
+} from './mdsShard.js';
+export {
+  type MdsFileInfo,
+  type MdsShardEntry,
+  MdsWriter,
+  type MdsWriterOptions,
+  parseSizeLimit,
+} from './mdsWriter.js';
+export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
+export { sampleToJsonLine, toJsonValue } from './sampleJson.js';

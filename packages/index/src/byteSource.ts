@@ -1,0 +1,259 @@
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { StreamsError, throwIfAborted } from '@streams/core';
+
+/** Options every read takes. */
+export interface ReadOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The seam between formats and storage: whole reads, range reads and listings of one location.
+ * Local paths and `file:` URLs are served here; other schemes go through the downloader's drivers.
+ */
+export interface ByteSource {
+  /** Size in bytes; `STREAMS_NOT_FOUND` when missing. */
+  size(url: string, options?: ReadOptions): Promise<number>;
+  /** The whole object. */
+  read(url: string, options?: ReadOptions): Promise<Uint8Array>;
+  /** Bytes `[start, end)`; fewer bytes than asked means the object is shorter. */
+  readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
+  /** Entries directly under a directory-like URL, as full URLs (or paths), sorted. */
+  list(url: string, options?: ReadOptions): Promise<string[]>;
+  /** Releases cached handles. */
+  close(): Promise<void>;
+}
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** True when `url` names a remote object (not a local path and not `file:`). */
+export function isRemoteUrl(url: string): boolean {
+  const m = SCHEME.exec(url);
+  return m !== null && m[1]?.toLowerCase() !== 'file';
+}
+
+/** Local filesystem path of a path or `file:` URL. */
+export function toLocalPath(url: string): string {
+  return url.startsWith('file:') ? fileURLToPath(url) : resolve(url);
+}
+
+/** Resolves `name` (relative path or absolute URL) against the directory `base`. */
+export function joinUrl(base: string, name: string): string {
+  if (SCHEME.test(name) || name.startsWith('file:')) return name;
+  if (isRemoteUrl(base) || base.startsWith('file:')) {
+    const dir = base.endsWith('/') ? base : `${base}/`;
+    return new URL(name, dir).toString();
+  }
+  return isAbsolute(name) ? name : join(base, name);
+}
+
+/** The directory part of a path or URL. */
+export function dirnameUrl(url: string): string {
+  if (isRemoteUrl(url) || url.startsWith('file:')) {
+    const u = new URL(url);
+    u.pathname = u.pathname.replace(/[^/]*$/, '');
+    u.search = '';
+    return u.toString().replace(/\/$/, '');
+  }
+  return join(resolve(url), '..');
+}
+
+/** The last path segment of a path or URL. */
+export function basenameUrl(url: string): string {
+  const path = isRemoteUrl(url) ? new URL(url).pathname : url;
+  return path.replace(/\/+$/, '').split('/').pop() ?? '';
+}
+
+function notFound(url: string, cause: unknown): StreamsError {
+  return new StreamsError('STREAMS_NOT_FOUND', `[streams/index] ${url} does not exist`, {
+    url,
+    cause,
+    fix: 'check the path or URL',
+  });
+}
+
+/** Local files: positional reads through a small pool of open handles. */
+export class LocalByteSource implements ByteSource {
+  readonly #handles = new Map<string, Promise<FileHandle>>();
+  readonly #maxHandles: number;
+
+  constructor(options: { maxHandles?: number } = {}) {
+    this.#maxHandles = options.maxHandles ?? 16;
+  }
+
+  async size(url: string, options: ReadOptions = {}): Promise<number> {
+    throwIfAborted(options.signal);
+    try {
+      const st = await stat(toLocalPath(url));
+      return st.size;
+    } catch (e) {
+      throw notFound(url, e);
+    }
+  }
+
+  async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    throwIfAborted(options.signal);
+    const fh = await this.#handle(url);
+    const { size } = await fh.stat();
+    return this.#readAt(fh, 0, size);
+  }
+
+  async readRange(
+    url: string,
+    start: number,
+    end: number,
+    options: ReadOptions = {},
+  ): Promise<Uint8Array> {
+    throwIfAborted(options.signal);
+    if (end <= start) return new Uint8Array(0);
+    return this.#readAt(await this.#handle(url), start, end - start);
+  }
+
+  async list(url: string, options: ReadOptions = {}): Promise<string[]> {
+    throwIfAborted(options.signal);
+    const dir = toLocalPath(url);
+    try {
+      const names = await readdir(dir);
+      return names.sort().map((n) => join(dir, n));
+    } catch (e) {
+      throw notFound(url, e);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#handles.values()];
+    this.#handles.clear();
+    await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
+  }
+
+  async #readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done === length ? buf : buf.subarray(0, done);
+  }
+
+  #handle(url: string): Promise<FileHandle> {
+    const path = toLocalPath(url);
+    let h = this.#handles.get(path);
+    if (h) {
+      // LRU: move to the back.
+      this.#handles.delete(path);
+      this.#handles.set(path, h);
+      return h;
+    }
+    h = open(path, 'r').catch((e) => {
+      this.#handles.delete(path);
+      throw notFound(url, e);
+    });
+    this.#handles.set(path, h);
+    while (this.#handles.size > this.#maxHandles) {
+      const [oldest, p] = this.#handles.entries().next().value as [string, Promise<FileHandle>];
+      this.#handles.delete(oldest);
+      void p.then((f) => f.close()).catch(() => undefined);
+    }
+    return h;
+  }
+}
+
+/** What this package needs from a storage driver (adapted from `@streams/downloader`'s `Driver`). */
+export interface RemoteDriver {
+  stat(url: string, options?: ReadOptions): Promise<{ size: number }>;
+  get(url: string, options?: ReadOptions): Promise<Uint8Array>;
+  getRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
+  list(url: string, options?: ReadOptions): Promise<string[]>;
+}
+
+/** Finds a driver for a remote URL; swapped for tests or custom storage. */
+export type DriverResolver = (url: string) => Promise<RemoteDriver>;
+
+interface DownloaderBody {
+  bytes(): Promise<Uint8Array>;
+}
+interface DownloaderDriver {
+  stat(url: string, o?: ReadOptions): Promise<{ size: number }>;
+  get(url: string, o?: ReadOptions): Promise<DownloaderBody>;
+  getRange(url: string, offset: number, length: number, o?: ReadOptions): Promise<DownloaderBody>;
+  list(prefix: string, o?: ReadOptions): Promise<{ url: string }[]>;
+}
+
+// A computed specifier keeps the downloader out of this package's type graph and off the load
+// path of users who only read local files.
+const DOWNLOADER = '@streams/downloader';
+
+/** Resolves drivers from `@streams/downloader` (`getDriver(url)`), adapting its body streams. */
+export const downloaderDrivers: DriverResolver = async (url) => {
+  const mod = (await import(DOWNLOADER)) as Record<string, unknown>;
+  const getDriver = mod.getDriver as ((u: string) => DownloaderDriver) | undefined;
+  if (typeof getDriver !== 'function') {
+    throw new StreamsError(
+      'STREAMS_NOT_IMPLEMENTED',
+      '[streams/index] remote URLs need @streams/downloader drivers, which this build lacks',
+      { url, fix: 'download the dataset to a local directory and pass its path' },
+    );
+  }
+  const d = getDriver(url);
+  return {
+    stat: (u, o) => d.stat(u, o),
+    get: async (u, o) => (await d.get(u, o)).bytes(),
+    getRange: async (u, start, end, o) => (await d.getRange(u, start, end - start, o)).bytes(),
+    list: async (u, o) => {
+      const prefix = u.endsWith('/') ? u : `${u}/`;
+      const entries = await d.list(prefix, o);
+      // Direct children only, like a directory listing.
+      const names = new Set<string>();
+      for (const e of entries) {
+        const rest = e.url.slice(prefix.length);
+        const slash = rest.indexOf('/');
+        names.add(prefix + (slash === -1 ? rest : rest.slice(0, slash)));
+      }
+      return [...names].sort();
+    },
+  };
+};
+
+/** Routes local paths to the filesystem and everything else to remote drivers. */
+export class RoutingByteSource implements ByteSource {
+  readonly local = new LocalByteSource();
+  readonly #drivers: DriverResolver;
+
+  constructor(drivers: DriverResolver = downloaderDrivers) {
+    this.#drivers = drivers;
+  }
+
+  async size(url: string, options?: ReadOptions): Promise<number> {
+    if (!isRemoteUrl(url)) return this.local.size(url, options);
+    return (await (await this.#drivers(url)).stat(url, options)).size;
+  }
+  async read(url: string, options?: ReadOptions): Promise<Uint8Array> {
+    if (!isRemoteUrl(url)) return this.local.read(url, options);
+    return (await this.#drivers(url)).get(url, options);
+  }
+  async readRange(
+    url: string,
+    start: number,
+    end: number,
+    options?: ReadOptions,
+  ): Promise<Uint8Array> {
+    if (!isRemoteUrl(url)) return this.local.readRange(url, start, end, options);
+    if (end <= start) return new Uint8Array(0);
+    return (await this.#drivers(url)).getRange(url, start, end, options);
+  }
+  async list(url: string, options?: ReadOptions): Promise<string[]> {
+    if (!isRemoteUrl(url)) return this.local.list(url, options);
+    return (await (await this.#drivers(url)).list(url, options)).sort();
+  }
+  close(): Promise<void> {
+    return this.local.close();
+  }
+}
+
+/** A `file:` URL for a local path (handy for tests and messages). */
+export function fileUrl(path: string): string {
+  return pathToFileURL(path).toString();
+}

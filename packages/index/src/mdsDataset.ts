@@ -1,0 +1,546 @@
+import { StreamsError, throwIfAborted } from '@streams/core';
+import { type ByteSource, joinUrl, RoutingByteSource } from './byteSource.js';
+import { type CompressionSpec, decompress, parseCompression } from './compression.js';
+import { hashBytes, isHashAlgorithm } from './hashing.js';
+import {
+  checkOffsets,
+  type MdsColumn,
+  type MdsSample,
+  MdsSchema,
+  type MdsSchemaOptions,
+  mdsShardOffsets,
+} from './mdsShard.js';
+
+/** One shard of an MDS dataset, as its index.json entry describes it. */
+export interface MdsShard {
+  /** Position in index.json. */
+  index: number;
+  /** Uncompressed shard file name (`shard.00000.mds`). */
+  basename: string;
+  samples: number;
+  /** Uncompressed size in bytes. */
+  rawBytes: number;
+  /** Hashes of the uncompressed file. */
+  hashes: Record<string, string>;
+  /** Compressed file name (`shard.00000.mds.zstd`) when the shard is compressed. */
+  zipBasename?: string;
+  zipBytes?: number;
+  zipHashes?: Record<string, string>;
+  compression?: string;
+  /** Index of this shard's first sample in the dataset. */
+  firstSample: number;
+}
+
+/** Options of {@link openMdsDataset}. */
+export interface OpenMdsOptions extends MdsSchemaOptions {
+  signal?: AbortSignal;
+  /** Sub-directory holding the index.json (MosaicML `split`). */
+  split?: string;
+  /**
+   * Check shard hashes when a whole shard is read: `true` uses the first algorithm index.json lists,
+   * a name picks one. Range reads of single samples cannot be checked.
+   */
+  validateHashes?: boolean | string;
+  /** Storage to read from (default: local files, remote URLs through `@streams/downloader`). */
+  source?: ByteSource;
+  /** Whole shards kept decoded in memory (default 2). */
+  shardCacheSize?: number;
+}
+
+/** Where sample `i` of a dataset lives. */
+export interface SampleLocation {
+  shard: number;
+  index: number;
+}
+
+/** An open MDS dataset: random access by sample index and sequential iteration. */
+export interface MdsDataset extends AsyncDisposable {
+  /** The dataset directory (path or URL). */
+  readonly url: string;
+  readonly numSamples: number;
+  readonly columns: readonly MdsColumn[];
+  readonly shards: readonly MdsShard[];
+  readonly schema: MdsSchema;
+  /** Shard and position of global sample `i`. */
+  locate(i: number): SampleLocation;
+  /** URL of the file a shard is stored in (the compressed one when compressed). */
+  shardUrl(shard: number): string;
+  /** Sample `j` of shard `shard`: a range read when the shard is not compressed and not cached. */
+  readSample(shard: number, j: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
+  /** Global sample `i`. */
+  get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
+  /** The whole uncompressed shard, checked (size, hash if asked, header, offsets). */
+  readShard(shard: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Samples `[start, end)` in order, reading each shard once. */
+  samples(options?: {
+    start?: number;
+    end?: number;
+    signal?: AbortSignal;
+  }): AsyncGenerator<MdsSample>;
+  close(): Promise<void>;
+}
+
+function invalid(message: string, url: string, cause?: unknown): StreamsError {
+  return new StreamsError('STREAMS_INDEX_INVALID', `[streams/index] ${message}`, {
+    url,
+    cause,
+    fix: 'index.json must be an MDS index (version 2) as written by MosaicML streaming or MdsWriter',
+  });
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fileInfo(
+  v: unknown,
+  what: string,
+  url: string,
+): { basename: string; bytes: number; hashes: Record<string, string> } {
+  if (!isRecord(v) || typeof v.basename !== 'string' || typeof v.bytes !== 'number')
+    throw invalid(`${what} needs "basename" and "bytes"`, url);
+  if (v.basename.includes('..') || v.basename.startsWith('/') || v.basename.includes('\\'))
+    throw new StreamsError(
+      'STREAMS_UNSAFE_PATH',
+      `[streams/index] ${what}.basename "${v.basename}" escapes the dataset directory`,
+      { url, fix: 'shard basenames must be plain file names inside the dataset directory' },
+    );
+  if (!Number.isSafeInteger(v.bytes) || v.bytes < 0)
+    throw invalid(`${what}.bytes is not a byte count`, url);
+  const hashes: Record<string, string> = {};
+  if (isRecord(v.hashes)) {
+    for (const [k, h] of Object.entries(v.hashes)) if (typeof h === 'string') hashes[k] = h;
+  }
+  return { basename: v.basename, bytes: v.bytes, hashes };
+}
+
+/** Parses index.json text into shards and columns, checking every field it relies on. */
+export function parseMdsIndex(
+  text: string,
+  url: string,
+): { shards: MdsShard[]; columns: MdsColumn[] } {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (cause) {
+    throw invalid('index.json is not valid JSON', url, cause);
+  }
+  if (!isRecord(obj)) throw invalid('index.json is not an object', url);
+  if (obj.version !== 2)
+    throw invalid(`index.json has version ${JSON.stringify(obj.version)}, expected 2`, url);
+  if (!Array.isArray(obj.shards)) throw invalid('index.json has no "shards" list', url);
+  let columns: MdsColumn[] | undefined;
+  const shards: MdsShard[] = [];
+  let first = 0;
+  obj.shards.forEach((s: unknown, index: number) => {
+    const where = `shards[${index}]`;
+    if (!isRecord(s)) throw invalid(`${where} is not an object`, url);
+    if (s.version !== 2) throw invalid(`${where}.version is not 2`, url);
+    if (s.format !== 'mds')
+      throw new StreamsError(
+        'STREAMS_UNSUPPORTED_ENCODING',
+        `[streams/index] ${where} has format "${String(s.format)}"; only "mds" shards are read from index.json`,
+        { url, fix: 'convert the dataset to MDS (streams convert --format mds)' },
+      );
+    const names = s.column_names;
+    const encodings = s.column_encodings;
+    const sizes = s.column_sizes;
+    if (
+      !Array.isArray(names) ||
+      !Array.isArray(encodings) ||
+      !Array.isArray(sizes) ||
+      names.length !== encodings.length ||
+      names.length !== sizes.length ||
+      !names.every((n) => typeof n === 'string') ||
+      !encodings.every((e) => typeof e === 'string') ||
+      !sizes.every((z) => z === null || (Number.isSafeInteger(z) && z > 0))
+    )
+      throw invalid(
+        `${where} needs column_names, column_encodings and column_sizes of equal length`,
+        url,
+      );
+    const cols: MdsColumn[] = names.map((name, k) => ({
+      name: name as string,
+      encoding: encodings[k] as string,
+      size: (sizes[k] as number | null) ?? null,
+    }));
+    if (!columns) columns = cols;
+    else if (JSON.stringify(columns) !== JSON.stringify(cols))
+      throw new StreamsError(
+        'STREAMS_SCHEMA_MISMATCH',
+        `[streams/index] ${where} has columns ${JSON.stringify(cols.map((c) => `${c.name}:${c.encoding}`))}, shard 0 has ${JSON.stringify(columns.map((c) => `${c.name}:${c.encoding}`))}`,
+        { url, shard: index, fix: 'write all shards of a dataset with the same columns' },
+      );
+    if (!Number.isSafeInteger(s.samples) || (s.samples as number) < 0)
+      throw invalid(`${where}.samples is not a count`, url);
+    const raw = fileInfo(s.raw_data, `${where}.raw_data`, url);
+    const zip = s.zip_data ? fileInfo(s.zip_data, `${where}.zip_data`, url) : undefined;
+    const compression = typeof s.compression === 'string' ? s.compression : undefined;
+    if (zip && !compression) throw invalid(`${where} has zip_data but no compression`, url);
+    if (compression && !zip) throw invalid(`${where} has compression but no zip_data`, url);
+    if (compression) parseCompression(compression);
+    const samples = s.samples as number;
+    shards.push({
+      index,
+      basename: raw.basename,
+      samples,
+      rawBytes: raw.bytes,
+      hashes: raw.hashes,
+      ...(zip
+        ? { zipBasename: zip.basename, zipBytes: zip.bytes, zipHashes: zip.hashes, compression }
+        : {}),
+      firstSample: first,
+    });
+    first += samples;
+  });
+  return { shards, columns: columns ?? [] };
+}
+
+/**
+ * Opens an MDS dataset (a directory or URL holding index.json), reading only index.json.
+ *
+ * ```ts
+ * await using ds = await openMdsDataset('data/mnist');
+ * const first = await ds.get(0);
+ * ```
+ */
+export async function openMdsDataset(
+  dirOrUrl: string,
+  options: OpenMdsOptions = {},
+): Promise<MdsDataset> {
+  const base = options.split ? joinUrl(dirOrUrl, options.split) : dirOrUrl;
+  const source = options.source ?? new RoutingByteSource();
+  const ownsSource = options.source === undefined;
+  const indexUrl = joinUrl(base, 'index.json');
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await source.read(indexUrl, { signal: options.signal }));
+  } catch (e) {
+    if (ownsSource) await source.close();
+    throw e;
+  }
+  try {
+    const { shards, columns } = parseMdsIndex(text, indexUrl);
+    const schema = new MdsSchema(columns, options);
+    return new OpenMdsDataset(base, shards, columns, schema, source, ownsSource, options);
+  } catch (e) {
+    if (ownsSource) await source.close();
+    throw e;
+  }
+}
+
+class OpenMdsDataset implements MdsDataset {
+  readonly numSamples: number;
+  readonly #starts: Float64Array; // [shards + 1] cumulative sample counts
+  readonly #shardCache = new Map<number, Promise<Uint8Array>>();
+  readonly #offsetCache = new Map<number, Promise<Uint32Array>>();
+  readonly #compressions = new Map<number, CompressionSpec>();
+  readonly #hashAlgo: string | undefined;
+  readonly #cacheSize: number;
+  #closed = false;
+
+  constructor(
+    readonly url: string,
+    readonly shards: readonly MdsShard[],
+    readonly columns: readonly MdsColumn[],
+    readonly schema: MdsSchema,
+    readonly source: ByteSource,
+    readonly ownsSource: boolean,
+    options: OpenMdsOptions,
+  ) {
+    this.#starts = new Float64Array(shards.length + 1);
+    shards.forEach((s, k) => {
+      this.#starts[k + 1] = (this.#starts[k] ?? 0) + s.samples;
+      if (s.compression) this.#compressions.set(k, parseCompression(s.compression));
+    });
+    this.numSamples = this.#starts[shards.length] ?? 0;
+    this.#cacheSize = Math.max(1, options.shardCacheSize ?? 2);
+    const v = options.validateHashes;
+    if (typeof v === 'string') {
+      if (!isHashAlgorithm(v))
+        throw new StreamsError('STREAMS_INVALID_ARGUMENT', `[streams/index] unknown hash "${v}"`, {
+          fix: 'use an algorithm listed in index.json, e.g. sha1 or xxh64',
+        });
+      this.#hashAlgo = v;
+    } else if (v === true) {
+      const listed = Object.keys(shards[0]?.hashes ?? {});
+      this.#hashAlgo = listed.find(isHashAlgorithm);
+      if (!this.#hashAlgo && shards.length > 0)
+        throw new StreamsError(
+          'STREAMS_INVALID_ARGUMENT',
+          '[streams/index] validateHashes is set but index.json lists no hash this reader supports',
+          { url, fix: 'write the dataset with hashes, or drop validateHashes' },
+        );
+    }
+  }
+
+  locate(i: number): SampleLocation {
+    if (!Number.isInteger(i) || i < 0 || i >= this.numSamples)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] sample ${i} is outside the dataset's ${this.numSamples} samples`,
+        { url: this.url, fix: `ask for a sample in [0, ${this.numSamples})` },
+      );
+    // Binary search for the last shard whose start <= i (skipping empty shards).
+    let lo = 0;
+    let hi = this.shards.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.#starts[mid] ?? 0) <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    while ((this.shards[lo]?.samples ?? 0) === 0) lo++;
+    return { shard: lo, index: i - (this.#starts[lo] ?? 0) };
+  }
+
+  shardUrl(shard: number): string {
+    const s = this.#shard(shard);
+    return joinUrl(this.url, s.zipBasename ?? s.basename);
+  }
+
+  #shard(k: number): MdsShard {
+    const s = this.shards[k];
+    if (!s)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] shard ${k} is outside the dataset's ${this.shards.length} shards`,
+        { url: this.url, fix: `ask for a shard in [0, ${this.shards.length})` },
+      );
+    return s;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed)
+      throw new StreamsError('STREAMS_INVALID_ARGUMENT', '[streams/index] the dataset is closed', {
+        url: this.url,
+        fix: 'open it again',
+      });
+  }
+
+  readShard(shard: number, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    this.#checkOpen();
+    const s = this.#shard(shard);
+    let p = this.#shardCache.get(shard);
+    if (p) {
+      this.#shardCache.delete(shard);
+      this.#shardCache.set(shard, p);
+      return p;
+    }
+    p = this.#loadShard(s, options.signal);
+    this.#shardCache.set(shard, p);
+    p.catch(() => this.#shardCache.delete(shard));
+    while (this.#shardCache.size > this.#cacheSize) {
+      const oldest = this.#shardCache.keys().next().value as number;
+      this.#shardCache.delete(oldest);
+    }
+    return p;
+  }
+
+  async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<Uint8Array> {
+    const fileUrl = joinUrl(this.url, s.zipBasename ?? s.basename);
+    const where = { shard: s.basename, url: fileUrl };
+    const data = await this.source.read(fileUrl, { signal });
+    throwIfAborted(signal);
+    const expectBytes = s.zipBasename ? s.zipBytes : s.rawBytes;
+    if (data.length !== expectBytes)
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] shard file is ${data.length} bytes, index.json says ${expectBytes}`,
+        {
+          ...where,
+          fix: 'the shard is truncated or index.json is stale: download or write it again',
+        },
+      );
+    if (this.#hashAlgo) {
+      const expected = (s.zipBasename ? s.zipHashes : s.hashes)?.[this.#hashAlgo];
+      if (expected === undefined)
+        throw new StreamsError(
+          'STREAMS_HASH_MISMATCH',
+          `[streams/index] index.json has no ${this.#hashAlgo} hash for this shard`,
+          { ...where, fix: 'pick a hash algorithm index.json lists' },
+        );
+      const actual = await hashBytes(this.#hashAlgo, data);
+      if (actual !== expected)
+        throw new StreamsError(
+          'STREAMS_HASH_MISMATCH',
+          `[streams/index] ${this.#hashAlgo} of the shard is ${actual}, index.json says ${expected}`,
+          { ...where, fix: 'the shard is damaged: download or write it again' },
+        );
+    }
+    let raw = data;
+    const spec = this.#compressions.get(s.index);
+    if (spec) {
+      raw = await decompress(spec, data, where);
+      if (raw.length !== s.rawBytes)
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] shard decompresses to ${raw.length} bytes, index.json says ${s.rawBytes}`,
+          { ...where, fix: 'download or write the shard again' },
+        );
+    }
+    try {
+      mdsShardOffsets(raw, s.samples);
+    } catch (e) {
+      throw withWhere(e, where);
+    }
+    return raw;
+  }
+
+  /** Offset table of an uncompressed shard, read by range and checked once. */
+  #offsets(s: MdsShard, signal?: AbortSignal): Promise<Uint32Array> {
+    let p = this.#offsetCache.get(s.index);
+    if (p) return p;
+    p = (async () => {
+      const fileUrl = joinUrl(this.url, s.basename);
+      const tableEnd = 4 + 4 * (s.samples + 1);
+      const where = { shard: s.basename, url: fileUrl };
+      // One size check per shard catches truncation before any sample is served from it.
+      const [size, head] = await Promise.all([
+        this.source.size(fileUrl, { signal }),
+        this.source.readRange(fileUrl, 0, tableEnd, { signal }),
+      ]);
+      if (size !== s.rawBytes)
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] shard file is ${size} bytes, index.json says ${s.rawBytes}`,
+          {
+            ...where,
+            fix: 'the shard is truncated or index.json is stale: download or write it again',
+          },
+        );
+      if (head.length < tableEnd)
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] shard is shorter than the offset table of its ${s.samples} samples`,
+          {
+            ...where,
+            fix: 'the shard is truncated or index.json lies: download or write it again',
+          },
+        );
+      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      const n = dv.getUint32(0, true);
+      if (n !== s.samples)
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] shard header says ${n} samples, index.json says ${s.samples}`,
+          { ...where, fix: 'index.json does not match the shard: rewrite the dataset' },
+        );
+      const offsets = new Uint32Array(n + 1);
+      for (let i = 0; i <= n; i++) offsets[i] = dv.getUint32(4 + 4 * i, true);
+      try {
+        checkOffsets(offsets, tableEnd, s.rawBytes);
+      } catch (e) {
+        throw withWhere(e, where);
+      }
+      return offsets;
+    })();
+    this.#offsetCache.set(s.index, p);
+    p.catch(() => this.#offsetCache.delete(s.index));
+    // Offset tables are small; keep a bounded number of them.
+    if (this.#offsetCache.size > 256) {
+      const oldest = this.#offsetCache.keys().next().value as number;
+      this.#offsetCache.delete(oldest);
+    }
+    return p;
+  }
+
+  async readSample(
+    shard: number,
+    j: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<MdsSample> {
+    this.#checkOpen();
+    const s = this.#shard(shard);
+    if (!Number.isInteger(j) || j < 0 || j >= s.samples)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] sample ${j} is outside shard ${shard}'s ${s.samples} samples`,
+        { url: this.url, fix: `ask for a sample in [0, ${s.samples})` },
+      );
+    const cached = this.#shardCache.get(shard);
+    if (cached || s.compression) {
+      const buf = await this.readShard(shard, options);
+      return this.#decodeIn(buf, s, j);
+    }
+    const offsets = await this.#offsets(s, options.signal);
+    const begin = offsets[j] ?? 0;
+    const end = offsets[j + 1] ?? 0;
+    const fileUrl = joinUrl(this.url, s.basename);
+    const bytes = await this.source.readRange(fileUrl, begin, end, options);
+    if (bytes.length !== end - begin)
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] sample ${j} is cut short (${bytes.length} of ${end - begin} bytes)`,
+        { shard: s.basename, url: fileUrl, fix: 'the shard is truncated: download it again' },
+      );
+    try {
+      return this.schema.decode(bytes, 0, bytes.length);
+    } catch (e) {
+      throw withWhere(e, { shard: s.basename, sample: s.firstSample + j });
+    }
+  }
+
+  #decodeIn(buf: Uint8Array, s: MdsShard, j: number, dv?: DataView): MdsSample {
+    const view = dv ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const begin = view.getUint32(4 + 4 * j, true);
+    const end = view.getUint32(8 + 4 * j, true);
+    try {
+      return this.schema.decode(buf, begin, end, view);
+    } catch (e) {
+      throw withWhere(e, { shard: s.basename, sample: s.firstSample + j });
+    }
+  }
+
+  get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample> {
+    const { shard, index } = this.locate(i);
+    return this.readSample(shard, index, options);
+  }
+
+  async *samples(
+    options: { start?: number; end?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<MdsSample> {
+    const start = Math.max(0, options.start ?? 0);
+    const end = Math.min(this.numSamples, options.end ?? this.numSamples);
+    if (start >= end) return;
+    let { shard } = this.locate(start);
+    let i = start;
+    while (i < end) {
+      throwIfAborted(options.signal);
+      const s = this.#shard(shard);
+      if (s.samples > 0) {
+        const buf = await this.readShard(shard, options);
+        const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        const stop = Math.min(s.samples, end - s.firstSample);
+        for (let j = i - s.firstSample; j < stop; j++, i++) {
+          yield this.#decodeIn(buf, s, j, dv);
+        }
+      }
+      shard++;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#shardCache.clear();
+    this.#offsetCache.clear();
+    if (this.ownsSource) await this.source.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Adds coordinates to a StreamsError raised without them. */
+function withWhere(e: unknown, where: { shard?: string; url?: string; sample?: number }): unknown {
+  if (e instanceof StreamsError && e.shard === undefined) {
+    return new StreamsError(e.code, e.message.replace(/\. Fix: .*$/s, ''), {
+      cause: e.cause ?? e,
+      shard: where.shard,
+      url: where.url,
+      sample: where.sample,
+      fix: e.fix,
+    });
+  }
+  return e;
+}

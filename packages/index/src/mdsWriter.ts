@@ -1,0 +1,257 @@
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StreamsError, throwIfAborted } from '@streams/core';
+import { toLocalPath } from './byteSource.js';
+import { type CompressionSpec, compress, parseCompression } from './compression.js';
+import { hashBytes, isHashAlgorithm } from './hashing.js';
+import { mdsCoder } from './mdsEncodings.js';
+import { encodeMdsShard, type MdsColumn, type MdsSample, MdsSchema } from './mdsShard.js';
+import { compareCodePoints, pyJsonDumps } from './pyJson.js';
+
+/** Options of {@link MdsWriter}; names and defaults follow MosaicML's `MDSWriter`. */
+export interface MdsWriterOptions {
+  /** Output directory (local path or `file:` URL); must be empty or missing unless `overwrite`. */
+  out: string;
+  /** Column name -> MDS encoding (`int`, `str`, `bytes`, `json`, `ndarray:float32:28,28`...). */
+  columns: Record<string, string>;
+  /** `gz`, `bz2`, `zstd`, `br`, `snappy`, optionally with a level (`zstd:7`). */
+  compression?: string | null;
+  /** Hash algorithms recorded per shard in index.json (`md5`, `sha1`, `xxh64`...). */
+  hashes?: readonly string[];
+  /** Start a new shard past this many bytes (`"64mb"` = 64 MiB as in MosaicML); null: one shard. Default 1 << 26. */
+  sizeLimit?: number | string | null;
+  /** Allow writing into a non-empty directory (existing shard files are overwritten). */
+  overwrite?: boolean;
+  /** Called after each shard file is written. */
+  onShard?: (info: MdsShardEntry) => void;
+  signal?: AbortSignal;
+}
+
+/** A file entry of index.json (`raw_data` / `zip_data`). */
+export interface MdsFileInfo {
+  basename: string;
+  bytes: number;
+  hashes: Record<string, string>;
+}
+
+/** One shard entry of index.json, exactly as MosaicML writes it. */
+export interface MdsShardEntry {
+  column_encodings: string[];
+  column_names: string[];
+  column_sizes: (number | null)[];
+  compression: string | null;
+  format: 'mds';
+  hashes: string[];
+  raw_data: MdsFileInfo;
+  samples: number;
+  size_limit: number | null;
+  version: 2;
+  zip_data: MdsFileInfo | null;
+}
+
+const UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
+  tb: 1024 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** Parses an MDS size limit: a byte count or `"100kb"`, where kb/mb/gb are powers of 1024 as in MosaicML. */
+export function parseSizeLimit(value: number | string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(String(value));
+  if (m) return Math.floor(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
+  throw new StreamsError(
+    'STREAMS_INVALID_ARGUMENT',
+    `[streams/index] size limit "${value}" is not a byte size`,
+    { fix: 'give a number of bytes or a string like "64mb"' },
+  );
+}
+
+/**
+ * Writes an MDS dataset byte-compatible with MosaicML `streaming` (index.json version 2): the same
+ * inputs and options give the same shard bytes and the same index.json.
+ *
+ * ```ts
+ * const w = new MdsWriter({ out: 'data/', columns: { x: 'int', y: 'str' } });
+ * await w.write({ x: 1, y: 'a' });
+ * await w.finish();
+ * ```
+ */
+export class MdsWriter {
+  readonly dir: string;
+  readonly columns: readonly MdsColumn[];
+  readonly #schema: MdsSchema;
+  readonly #compression: CompressionSpec | undefined;
+  readonly #hashes: string[];
+  readonly #sizeLimit: number | null;
+  readonly #config: Uint8Array;
+  readonly #extraPerShard: number;
+  readonly #options: MdsWriterOptions;
+  #samples: Uint8Array[] = [];
+  #shardSize: number;
+  #shards: MdsShardEntry[] = [];
+  #ready: Promise<void> | undefined;
+  #state: 'open' | 'finished' | 'failed' = 'open';
+  #count = 0;
+
+  constructor(options: MdsWriterOptions) {
+    this.#options = options;
+    this.dir = toLocalPath(options.out);
+    const names = Object.keys(options.columns).sort(compareCodePoints);
+    if (names.length === 0)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        '[streams/index] MdsWriter needs columns',
+        {
+          fix: 'pass columns: { name: encoding, ... }',
+        },
+      );
+    this.columns = names.map((name) => {
+      const encoding = options.columns[name] as string;
+      return { name, encoding, size: mdsCoder(encoding, name).size };
+    });
+    this.#schema = new MdsSchema(this.columns);
+    this.#compression = options.compression ? parseCompression(options.compression) : undefined;
+    const hashes = [...new Set(options.hashes ?? [])].sort();
+    for (const h of hashes) {
+      if (!isHashAlgorithm(h))
+        throw new StreamsError('STREAMS_INVALID_ARGUMENT', `[streams/index] unknown hash "${h}"`, {
+          fix: 'use md5, sha1, sha256, xxh64, xxh3_64, xxh128 or another hashlib/xxhash name',
+        });
+    }
+    this.#hashes = hashes;
+    const limit = options.sizeLimit === undefined ? 1 << 26 : options.sizeLimit;
+    const parsed = limit === null ? 0 : parseSizeLimit(limit);
+    this.#sizeLimit = parsed === 0 ? null : parsed;
+    this.#config = new TextEncoder().encode(pyJsonDumps(this.#configObject(), { sortKeys: true }));
+    this.#extraPerShard = 4 + 4 + this.#config.length;
+    this.#shardSize = this.#extraPerShard;
+  }
+
+  /** Number of samples written so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  #configObject() {
+    return {
+      version: 2,
+      format: 'mds',
+      compression: this.#options.compression || null,
+      hashes: this.#hashes,
+      size_limit: this.#sizeLimit,
+      column_names: this.columns.map((c) => c.name),
+      column_encodings: this.columns.map((c) => c.encoding),
+      column_sizes: this.columns.map((c) => c.size),
+    };
+  }
+
+  #prepare(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.dir, { recursive: true });
+      if (!this.#options.overwrite && (await readdir(this.dir)).length > 0)
+        throw new StreamsError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/index] output directory ${this.dir} is not empty`,
+          { fix: 'write into a new or empty directory, or pass overwrite: true' },
+        );
+    })();
+    return this.#ready;
+  }
+
+  /** Adds one sample; may write a shard first when the size limit would be exceeded. */
+  async write(sample: MdsSample): Promise<void> {
+    if (this.#state !== 'open')
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] MdsWriter is ${this.#state}`,
+        { fix: 'create a new writer' },
+      );
+    throwIfAborted(this.#options.signal);
+    await this.#prepare();
+    const encoded = this.#schema.encode(sample);
+    const size = encoded.length + 4;
+    // Same rule as MosaicML (including its quirk: a first sample over the limit flushes an empty shard).
+    if (this.#sizeLimit !== null && this.#sizeLimit < this.#shardSize + size) {
+      await this.#flush();
+    }
+    this.#samples.push(encoded);
+    this.#shardSize += size;
+    this.#count++;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      const index = this.#shards.length;
+      const rawName = `shard.${String(index).padStart(5, '0')}.mds`;
+      const raw = encodeMdsShard(this.#samples, this.#config);
+      const rawInfo = await this.#info(raw, rawName);
+      let zipInfo: MdsFileInfo | null = null;
+      let data = raw;
+      let name = rawName;
+      if (this.#compression) {
+        name = `${rawName}.${this.#compression.extension}`;
+        data = await compress(this.#compression, raw);
+        zipInfo = await this.#info(data, name);
+      }
+      await atomicWrite(join(this.dir, name), data);
+      const entry: MdsShardEntry = {
+        ...this.#configObject(),
+        format: 'mds',
+        version: 2,
+        samples: this.#samples.length,
+        raw_data: rawInfo,
+        zip_data: zipInfo,
+      };
+      this.#shards.push(entry);
+      this.#samples = [];
+      this.#shardSize = this.#extraPerShard;
+      this.#options.onShard?.(entry);
+    } catch (e) {
+      this.#state = 'failed';
+      throw e;
+    }
+  }
+
+  async #info(data: Uint8Array, basename: string): Promise<MdsFileInfo> {
+    const hashes: Record<string, string> = {};
+    for (const algo of this.#hashes) hashes[algo] = await hashBytes(algo, data);
+    return { basename, bytes: data.length, hashes };
+  }
+
+  /** Writes the last shard and index.json; returns the shard entries. */
+  async finish(): Promise<MdsShardEntry[]> {
+    if (this.#state !== 'open')
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] MdsWriter is ${this.#state}`,
+        { fix: 'create a new writer' },
+      );
+    throwIfAborted(this.#options.signal);
+    await this.#prepare();
+    if (this.#samples.length > 0) await this.#flush();
+    const text = pyJsonDumps({ version: 2, shards: this.#shards }, { sortKeys: true });
+    await atomicWrite(join(this.dir, 'index.json'), new TextEncoder().encode(text));
+    this.#state = 'finished';
+    return this.#shards;
+  }
+
+  /** Leaves without index.json when `finish()` was not called (a partial dataset is never published). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === 'open') this.#state = 'failed';
+  }
+}
+
+let tmpCounter = 0;
+
+async function atomicWrite(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
