@@ -179,7 +179,7 @@ function py1e(
       }
       spanOffset += size;
     }
-    for (let k = 1; k <= buckets; k++) counts[k]! += counts[k - 1];
+    for (let k = 1; k <= buckets; k++) counts[k] = counts[k]! + counts[k - 1]!;
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;
       order[offset + counts[k]!] = samples[i]!;
