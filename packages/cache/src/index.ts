@@ -1,2 +1,14 @@
-// The public API of this package is listed here as it lands (see README.md for its issue).
-export {};
+export { entryFile, validateKey } from './cacheKey.js';
+export {
+  type AcquireOptions,
+  type CacheAudit,
+  type CacheHandle,
+  type CacheOptions,
+  type CacheStats,
+  DiskCache,
+  type FillContext,
+  type Filler,
+  type FillResult,
+  type GcResult,
+  openCache,
+} from './diskCache.js';
