@@ -1,4 +1,9 @@
 export {
+  type AudioClip,
+  type DecodeAudioOptions,
+  decodeAudio,
+} from './decodeAudio.js';
+export {
   type DecodeCounts,
   DecodeGuard,
   type DecodeGuardOptions,
@@ -14,7 +19,21 @@ export {
   type ImageTensor,
   layoutImage,
 } from './decodeImage.js';
+export {
+  type DecodeVideoOptions,
+  decodeVideo,
+  type MediaCallOptions,
+  type VideoClip,
+} from './decodeVideo.js';
 export { transformsEvents } from './events.js';
+export {
+  type BinaryInfo,
+  ffmpegInfo,
+  ffprobeInfo,
+  type ResolveOptions,
+  resolveFfmpeg,
+  resolveFfprobe,
+} from './ffmpegInfo.js';
 export { type ImageOp, type ImagePlan, planImage, type Size } from './imageOps.js';
 export { configureTransforms, ffmpegLimiter, Limiter, sharpLimiter } from './limiter.js';
 export {
@@ -27,5 +46,7 @@ export {
   type Preset,
   type PresetCallOptions,
 } from './presets.js';
+export { type MediaInfo, type ProbeOptions, parseFfmpegInfo, probeMedia } from './probeMedia.js';
+export { activeFfmpegPids, type MediaInput } from './runFfmpeg.js';
 export { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
 export { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
