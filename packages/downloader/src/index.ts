@@ -1,2 +1,53 @@
-// The public API of this package is listed here as it lands (see README.md for its issue).
-export {};
+// Storage drivers behind one interface and a fetch engine that survives real networks.
+export { ConcurrencyLimiter } from './concurrencyLimiter.js';
+export {
+  type Compression,
+  compressionOf,
+  createDecompressor,
+  decompressFile,
+} from './decompress.js';
+export {
+  type Driver,
+  type ListEntry,
+  makeBody,
+  type ObjectBody,
+  type ObjectStat,
+  type OperationOptions,
+  type PutBody,
+  type PutOptions,
+  statusError,
+  TransferError,
+  type TransferErrorOptions,
+} from './driver.js';
+export { type FileDriverOptions, fileDriver } from './drivers/file.js';
+export { type GcsDriverOptions, gcsDriver } from './drivers/gcs.js';
+export { type HttpCredentials, type HttpDriverOptions, httpDriver } from './drivers/http.js';
+export { type S3DriverOptions, s3Driver } from './drivers/s3.js';
+export {
+  createFetchEngine,
+  type DownloadOptions,
+  type DownloadResult,
+  defaultEngine,
+  type EngineCounters,
+  FetchEngine,
+  type FetchEngineOptions,
+  type ReadOptions,
+} from './fetchEngine.js';
+export {
+  createHasher,
+  type ExpectedHash,
+  HASH_ALGORITHMS,
+  type HashAlgorithm,
+  parseHash,
+} from './integrity.js';
+export { sweepPartialFiles } from './landing.js';
+export {
+  type DriverFactory,
+  disposeDrivers,
+  getDriver,
+  type ObjectUrl,
+  parseObjectUrl,
+  registerDriver,
+  registeredSchemes,
+  unregisterDriver,
+} from './registry.js';

@@ -1,2 +1,17 @@
 // Private test utilities shared by the streams packages. Each area adds its exports below.
 export { type BenchEntry, benchEntry, benchTable, writeBenchResults } from './bench.js';
+export {
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultProxy,
+  type FaultProxyOptions,
+  type ProxyRecord,
+  startFaultProxy,
+} from './faultProxy.js';
+export {
+  type HttpRequestRecord,
+  type HttpServerOptions,
+  startHttpServer,
+  type TestHttpServer,
+} from './httpServer.js';
+export { type S3ServerOptions, startS3Server, type TestS3Server } from './s3Server.js';

@@ -1,0 +1,99 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
+import { StreamsError } from '@streams/core';
+
+/** Compressions the engine undoes on landing. */
+export type Compression = 'gzip' | 'bzip2' | 'zstd' | 'brotli';
+
+const EXTENSIONS: ReadonlyArray<[string, Compression]> = [
+  ['.gz', 'gzip'],
+  ['.gzip', 'gzip'],
+  ['.bz2', 'bzip2'],
+  ['.zst', 'zstd'],
+  ['.zstd', 'zstd'], // MosaicML MDS shards: shard.00000.mds.zstd
+  ['.br', 'brotli'],
+];
+
+/** The compression a path's extension names, with the path minus that extension. */
+export function compressionOf(
+  path: string,
+): { compression: Compression; stripped: string } | undefined {
+  const lower = path.toLowerCase();
+  for (const [ext, compression] of EXTENSIONS)
+    if (lower.endsWith(ext) && lower.length > ext.length)
+      return { compression, stripped: path.slice(0, -ext.length) };
+  return undefined;
+}
+
+/** A streaming decoder for `compression` (node zlib for gzip/brotli, unbzip2-stream, fzstd). */
+export async function createDecompressor(
+  compression: Compression,
+): Promise<NodeJS.ReadWriteStream> {
+  switch (compression) {
+    case 'gzip':
+      return createGunzip();
+    case 'brotli':
+      return createBrotliDecompress();
+    case 'bzip2': {
+      const { default: unbzip2 } = await import('unbzip2-stream');
+      return unbzip2() as unknown as NodeJS.ReadWriteStream;
+    }
+    case 'zstd': {
+      const { Decompress } = await import('fzstd');
+      let decoder: InstanceType<typeof Decompress> | undefined;
+      const t = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          try {
+            decoder!.push(chunk);
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+        flush(cb) {
+          try {
+            decoder!.push(new Uint8Array(0), true);
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+      });
+      // fzstd may reuse its output window: copy before handing chunks on.
+      decoder = new Decompress((data) => {
+        if (data.byteLength > 0) t.push(Buffer.from(data));
+      });
+      return t;
+    }
+  }
+}
+
+/** Decompresses file `src` into new file `dest` (which must not exist). */
+export async function decompressFile(
+  src: string,
+  dest: string,
+  compression: Compression,
+  options: { signal?: AbortSignal | undefined; url?: string } = {},
+): Promise<void> {
+  try {
+    await pipeline(
+      createReadStream(src, { highWaterMark: 1 << 20 }),
+      await createDecompressor(compression),
+      createWriteStream(dest, { flags: 'wx' }),
+      { signal: options.signal },
+    );
+  } catch (err) {
+    if ((err as { name?: string }).name === 'AbortError') throw err;
+    throw new StreamsError(
+      'STREAMS_DECODE_FAILED',
+      `[streams/downloader] cannot decompress ${compression} data: ${(err as Error).message}`,
+      {
+        url: options.url,
+        cause: err,
+        fix: 'check that the object really is compressed as its extension says',
+      },
+    );
+  }
+}

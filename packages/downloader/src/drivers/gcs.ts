@@ -1,0 +1,320 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Storage, StorageOptions } from '@google-cloud/storage';
+import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
+import {
+  checkRange,
+  cleanEtag,
+  type Driver,
+  emptyBody,
+  type ListEntry,
+  makeBody,
+  networkError,
+  type ObjectBody,
+  type ObjectStat,
+  type OperationOptions,
+  statusError,
+  TransferError,
+} from '../driver.js';
+import { parseObjectUrl } from '../registry.js';
+
+/** Driver name used in messages. */
+export const NAME = 'gs';
+
+/** Options of {@link gcsDriver}. Unset fields follow Application Default Credentials. */
+export interface GcsDriverOptions {
+  /** Project id (default: from the credentials or `GOOGLE_CLOUD_PROJECT`). */
+  projectId?: string;
+  /** Service-account key file (default: ADC: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud, metadata server). */
+  keyFilename?: string;
+  /** Inline service-account credentials. */
+  credentials?: { client_email: string; private_key: string };
+  /** Custom JSON API endpoint, e.g. an emulator's `http://127.0.0.1:4443` (default: `STORAGE_EMULATOR_HOST` or Google's). */
+  apiEndpoint?: string;
+  /** Send credentials to a custom endpoint too (default false, as the SDK does). */
+  useAuthWithCustomEndpoint?: boolean;
+  /** Project billed for requester-pays buckets. */
+  userProject?: string;
+  /** Uploads larger than this use a resumable session (default 8 MiB). */
+  resumableThreshold?: number;
+  /** Objects per list page (default 1000). */
+  listPageSize?: number;
+  /** SDK retries (default 0: the fetch engine does the retrying). */
+  maxRetries?: number;
+  /** Extra options passed to `new Storage()`. */
+  storageOptions?: StorageOptions;
+}
+
+interface RawResponse {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/** Google Cloud Storage through `@google-cloud/storage` v7 (loaded on first use). */
+export function gcsDriver(options: GcsDriverOptions = {}): Driver {
+  let storage: Promise<Storage> | undefined;
+  const user = options.userProject ? { userProject: options.userProject } : {};
+
+  function load(): Promise<Storage> {
+    storage ??= (async () => {
+      const { Storage } = await import('@google-cloud/storage');
+      return new Storage({
+        ...(options.projectId ? { projectId: options.projectId } : {}),
+        ...(options.keyFilename ? { keyFilename: options.keyFilename } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
+        ...(options.useAuthWithCustomEndpoint ? { useAuthWithCustomEndpoint: true } : {}),
+        retryOptions: {
+          maxRetries: options.maxRetries ?? 0,
+          autoRetry: (options.maxRetries ?? 0) > 0,
+        },
+        ...options.storageOptions,
+      });
+    })();
+    storage.catch(() => {
+      storage = undefined;
+    });
+    return storage;
+  }
+
+  async function file(url: string) {
+    const { bucket, key } = parseGsUrl(url);
+    return (await load()).bucket(bucket).file(key);
+  }
+
+  async function call<T>(
+    op: string,
+    url: string,
+    signal: AbortSignal | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    throwIfAborted(signal);
+    try {
+      // The SDK's metadata calls take no signal: abandon them on abort.
+      return await raceAbort(run(), signal);
+    } catch (err) {
+      if (signal?.aborted) throw signalReason(signal);
+      throw gcsError(op, url, err);
+    }
+  }
+
+  async function stat(url: string, o: OperationOptions = {}): Promise<ObjectStat> {
+    const f = await file(url);
+    const [md] = await call('HEAD', url, o.signal, () => f.getMetadata(user));
+    return {
+      size: Number(md.size ?? 0),
+      etag: cleanEtag(md.etag),
+      generation: md.generation === undefined ? undefined : String(md.generation),
+      lastModified: md.updated ? new Date(md.updated) : undefined,
+    };
+  }
+
+  async function read(
+    url: string,
+    range: { start: number; end: number } | undefined,
+    o: OperationOptions,
+  ): Promise<ObjectBody> {
+    throwIfAborted(o.signal);
+    const f = await file(url);
+    const stream: Readable = f.createReadStream({
+      validation: false,
+      decompress: false,
+      ...user,
+      ...(range ?? {}),
+    });
+    const onAbort = () => stream.destroy();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const iterator: AsyncIterator<Uint8Array> = stream[Symbol.asyncIterator]();
+    // The request starts on the first read; the response event carries status and length.
+    const first = iterator.next();
+    first.catch(() => {});
+    let res: RawResponse;
+    try {
+      res = await new Promise<RawResponse>((resolve, reject) => {
+        stream.once('response', resolve);
+        first.then(() => reject(new Error('no response event')), reject);
+      });
+    } catch (err) {
+      o.signal?.removeEventListener('abort', onAbort);
+      if (o.signal?.aborted) throw signalReason(o.signal);
+      throw gcsError('GET', url, err);
+    }
+    const status = res.statusCode ?? 200;
+    if (status >= 300) {
+      stream.destroy();
+      o.signal?.removeEventListener('abort', onAbort);
+      const retryAfter = res.headers?.['retry-after'];
+      throw statusError(NAME, 'GET', url, status, {
+        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+      });
+    }
+    const len = Number(res.headers?.['content-length']);
+    const etag = res.headers?.etag;
+    async function* guard(): AsyncGenerator<Uint8Array> {
+      try {
+        let next = await first;
+        while (!next.done) {
+          yield next.value;
+          next = await iterator.next();
+        }
+      } catch (err) {
+        if (o.signal?.aborted) throw signalReason(o.signal);
+        if (isAbortError(err)) throw err;
+        throw gcsError('GET', url, err);
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    return makeBody(
+      guard(),
+      Number.isFinite(len) ? len : undefined,
+      () => void stream.destroy(),
+      cleanEtag(Array.isArray(etag) ? etag[0] : etag),
+    );
+  }
+
+  return {
+    name: NAME,
+    stat,
+    async exists(url, o = {}) {
+      const f = await file(url);
+      const [yes] = await call('HEAD', url, o.signal, () => f.exists(user));
+      return yes;
+    },
+    get: (url, o = {}) => read(url, undefined, o),
+    async getRange(url, offset, length, o = {}) {
+      checkRange(NAME, url, offset, length);
+      if (length === 0) {
+        await stat(url, o);
+        return emptyBody();
+      }
+      const body = await read(url, { start: offset, end: offset + length - 1 }, o);
+      if (body.size !== undefined && body.size !== length) {
+        await body.cancel();
+        throw new TransferError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/downloader] [gs] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (got ${body.size} bytes)`,
+          { url, status: 416 },
+        );
+      }
+      return body;
+    },
+    async list(prefix, o = {}) {
+      const { bucket, key } = parseGsUrl(prefix, true);
+      const b = (await load()).bucket(bucket);
+      const out: ListEntry[] = [];
+      let pageToken: string | undefined;
+      do {
+        const [files, next] = await call('LIST', prefix, o.signal, () =>
+          b.getFiles({
+            prefix: key,
+            autoPaginate: false,
+            maxResults: options.listPageSize ?? 1000,
+            pageToken,
+            ...user,
+          }),
+        );
+        for (const f of files) {
+          const md = f.metadata;
+          out.push({
+            url: gsUrl(bucket, f.name),
+            key: f.name,
+            size: Number(md.size ?? 0),
+            etag: cleanEtag(md.etag),
+            generation: md.generation === undefined ? undefined : String(md.generation),
+            lastModified: md.updated ? new Date(md.updated) : undefined,
+          });
+        }
+        pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+      } while (pageToken);
+      out.sort((a, b2) => (a.url < b2.url ? -1 : a.url > b2.url ? 1 : 0));
+      return out;
+    },
+    async put(url, body, o = {}) {
+      const f = await file(url);
+      const size = o.size ?? (body instanceof Uint8Array ? body.byteLength : undefined);
+      const resumable = size === undefined || size > (options.resumableThreshold ?? 8 << 20);
+      await call('PUT', url, o.signal, async () => {
+        const sink = f.createWriteStream({
+          resumable,
+          validation: false,
+          ...user,
+          metadata: { contentType: o.contentType ?? 'application/octet-stream' },
+        });
+        await pipeline(body instanceof Uint8Array ? [body] : body, sink, { signal: o.signal });
+      });
+      return stat(url, o);
+    },
+    async dispose() {
+      storage = undefined;
+    },
+  };
+}
+
+/** Splits `gs://bucket/key` (the key may be empty for listings). */
+export function parseGsUrl(url: string, allowEmptyKey = false): { bucket: string; key: string } {
+  const parsed = parseObjectUrl(url).url;
+  const key = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!allowEmptyKey && key === '')
+    throw new TransferError(
+      'STREAMS_INVALID_URL',
+      `[streams/downloader] [gs] ${url} names a bucket but no object`,
+      {
+        url,
+        fix: 'write gs://bucket/path/to/object',
+      },
+    );
+  return { bucket: parsed.hostname, key };
+}
+
+function gsUrl(bucket: string, key: string): string {
+  return `gs://${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signalReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function gcsError(op: string, url: string, err: unknown): unknown {
+  if (err instanceof TransferError || isAbortError(err)) return err;
+  const e = err as {
+    code?: unknown;
+    message?: string;
+    response?: { headers?: Record<string, string> };
+  };
+  const status = typeof e.code === 'number' ? e.code : undefined;
+  if (status !== undefined) {
+    const detail = (e.message ?? '').slice(0, 200);
+    if (status === 404 && /bucket/i.test(detail))
+      return new TransferError(
+        'STREAMS_NOT_FOUND',
+        `[streams/downloader] [gs] ${op} ${url} failed: the bucket does not exist`,
+        {
+          url,
+          status,
+          cause: err,
+          fix: 'check the bucket name and project',
+        },
+      );
+    return statusError(NAME, op, url, status, {
+      detail,
+      retryAfter: e.response?.headers?.['retry-after'],
+      cause: err,
+    });
+  }
+  return networkError(NAME, op, url, err);
+}

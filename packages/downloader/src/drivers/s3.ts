@@ -1,0 +1,367 @@
+import { Readable } from 'node:stream';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
+import {
+  checkRange,
+  cleanEtag,
+  type Driver,
+  emptyBody,
+  type ListEntry,
+  makeBody,
+  networkError,
+  type ObjectBody,
+  type ObjectStat,
+  type OperationOptions,
+  parseRetryAfter,
+  statusError,
+  TransferError,
+} from '../driver.js';
+import { parseObjectUrl } from '../registry.js';
+
+/** Driver name used in messages. */
+export const NAME = 's3';
+
+/** Options of {@link s3Driver}. Unset fields come from the AWS environment, as the AWS CLI reads them. */
+export interface S3DriverOptions {
+  /** Region (default: `AWS_REGION`, `AWS_DEFAULT_REGION`, the AWS config file, else `us-east-1`). */
+  region?: string;
+  /** Custom endpoint for S3-compatible stores (MinIO, R2, s3rver); default `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`. */
+  endpoint?: string;
+  /** Path-style URLs (`host/bucket/key`); default true when an endpoint is set. */
+  forcePathStyle?: boolean;
+  /** Explicit credentials; default: the SDK's standard provider chain (env, profile, SSO, IMDS, ECS, web identity). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Send `x-amz-request-payer: requester` (requester-pays buckets). */
+  requesterPays?: boolean;
+  /** SDK attempts per request (default 1: the fetch engine does the retrying). */
+  maxAttempts?: number;
+  /** Objects larger than this are uploaded in parts (default 16 MiB). */
+  multipartThreshold?: number;
+  /** Part size of multipart uploads (default 8 MiB, at least 5 MiB on AWS). */
+  partSize?: number;
+  /** Parts uploaded at once (default 4). */
+  queueSize?: number;
+  /** Keys per ListObjectsV2 page (default 1000). */
+  listPageSize?: number;
+  /**
+   * SDK checksum behaviour; default `WHEN_REQUIRED` for custom endpoints (many S3-compatible
+   * stores reject the flexible-checksum trailers) and the SDK default on AWS.
+   */
+  checksums?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  /** Extra client configuration passed to `new S3Client()`. */
+  clientConfig?: S3ClientConfig;
+}
+
+type S3Module = typeof import('@aws-sdk/client-s3');
+
+/** Amazon S3 and S3-compatible stores through `@aws-sdk/client-s3` (loaded on first use). */
+export function s3Driver(options: S3DriverOptions = {}): Driver {
+  let loaded: Promise<{ sdk: S3Module; client: S3Client }> | undefined;
+  const payer = options.requesterPays ? ({ RequestPayer: 'requester' } as const) : {};
+  const pageSize = options.listPageSize ?? 1000;
+
+  function load(): Promise<{ sdk: S3Module; client: S3Client }> {
+    loaded ??= (async () => {
+      const sdk = await import('@aws-sdk/client-s3');
+      const endpoint =
+        options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+      const checksums = options.checksums ?? (endpoint ? 'WHEN_REQUIRED' : undefined);
+      const config: S3ClientConfig = {
+        region:
+          options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        maxAttempts: options.maxAttempts ?? 1,
+        ...(endpoint ? { endpoint, forcePathStyle: options.forcePathStyle ?? true } : {}),
+        ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        ...(checksums
+          ? { requestChecksumCalculation: checksums, responseChecksumValidation: checksums }
+          : {}),
+        ...options.clientConfig,
+      };
+      return { sdk, client: new sdk.S3Client(config) };
+    })();
+    loaded.catch(() => {
+      loaded = undefined;
+    });
+    return loaded;
+  }
+
+  async function send<T>(
+    op: string,
+    url: string,
+    signal: AbortSignal | undefined,
+    run: (m: { sdk: S3Module; client: S3Client }) => Promise<T>,
+  ): Promise<T> {
+    throwIfAborted(signal);
+    const m = await load();
+    try {
+      return await run(m);
+    } catch (err) {
+      if (signal?.aborted) throw signalReason(signal);
+      throw s3Error(op, url, err);
+    }
+  }
+
+  async function stat(url: string, o: OperationOptions = {}): Promise<ObjectStat> {
+    const { bucket, key } = parseS3Url(url);
+    const out = await send('HEAD', url, o.signal, ({ sdk, client }) =>
+      client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ...payer }), {
+        abortSignal: o.signal,
+      }),
+    );
+    return {
+      size: out.ContentLength ?? 0,
+      etag: cleanEtag(out.ETag),
+      generation: out.VersionId,
+      lastModified: out.LastModified,
+    };
+  }
+
+  async function read(
+    url: string,
+    range: string | undefined,
+    o: OperationOptions,
+  ): Promise<ObjectBody> {
+    const { bucket, key } = parseS3Url(url);
+    const out = await send('GET', url, o.signal, ({ sdk, client }) =>
+      client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key, Range: range, ...payer }), {
+        abortSignal: o.signal,
+      }),
+    );
+    const body = out.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
+    if (!body) return emptyBody();
+    const onAbort = () => body.destroy();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    async function* guard(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of body!) yield chunk;
+      } catch (err) {
+        if (o.signal?.aborted) throw signalReason(o.signal);
+        if (isAbortError(err)) throw err;
+        throw networkError(NAME, 'GET', url, err);
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+    }
+    return makeBody(guard(), out.ContentLength, () => void body.destroy(), cleanEtag(out.ETag));
+  }
+
+  return {
+    name: NAME,
+    stat,
+    async exists(url, o = {}) {
+      try {
+        await stat(url, o);
+        return true;
+      } catch (err) {
+        // A missing bucket is an error, not a missing object.
+        if (
+          err instanceof TransferError &&
+          err.code === 'STREAMS_NOT_FOUND' &&
+          !/NoSuchBucket/.test(err.message)
+        )
+          return false;
+        throw err;
+      }
+    },
+    get: (url, o = {}) => read(url, undefined, o),
+    async getRange(url, offset, length, o = {}) {
+      checkRange(NAME, url, offset, length);
+      if (length === 0) {
+        await stat(url, o);
+        return emptyBody();
+      }
+      const body = await read(url, `bytes=${offset}-${offset + length - 1}`, o);
+      if (body.size !== undefined && body.size !== length) {
+        await body.cancel();
+        throw new TransferError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/downloader] [s3] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (got ${body.size} bytes)`,
+          { url, status: 416 },
+        );
+      }
+      return body;
+    },
+    async list(prefix, o = {}) {
+      const { bucket, key } = parseS3Url(prefix, true);
+      const out: ListEntry[] = [];
+      let token: string | undefined;
+      do {
+        const page = await send('LIST', prefix, o.signal, ({ sdk, client }) =>
+          client.send(
+            new sdk.ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: key,
+              ContinuationToken: token,
+              MaxKeys: pageSize,
+              ...payer,
+            }),
+            { abortSignal: o.signal },
+          ),
+        );
+        for (const c of page.Contents ?? []) {
+          if (c.Key === undefined) continue;
+          out.push({
+            url: s3Url(bucket, c.Key),
+            key: c.Key,
+            size: c.Size ?? 0,
+            etag: cleanEtag(c.ETag),
+            lastModified: c.LastModified,
+          });
+        }
+        // A truncated page without a token would silently drop the rest: refuse it.
+        if (page.IsTruncated && !page.NextContinuationToken)
+          throw new TransferError(
+            'STREAMS_NETWORK',
+            `[streams/downloader] [s3] LIST ${prefix}: truncated page without a continuation token`,
+            {
+              url: prefix,
+            },
+          );
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+      return out;
+    },
+    async put(url, body, o = {}) {
+      const { bucket, key } = parseS3Url(url);
+      const threshold = options.multipartThreshold ?? 16 << 20;
+      const small = body instanceof Uint8Array && body.byteLength <= threshold;
+      await send('PUT', url, o.signal, async ({ sdk, client }) => {
+        if (small) {
+          await client.send(
+            new sdk.PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: body,
+              ContentType: o.contentType,
+              ...payer,
+            }),
+            { abortSignal: o.signal },
+          );
+          return;
+        }
+        const { Upload } = await import('@aws-sdk/lib-storage');
+        const upload = new Upload({
+          client,
+          partSize: Math.max(options.partSize ?? 8 << 20, 5 << 20),
+          queueSize: options.queueSize ?? 4,
+          leavePartsOnError: false,
+          params: {
+            Bucket: bucket,
+            Key: key,
+            Body: body instanceof Uint8Array ? body : Readable.from(body),
+            ContentType: o.contentType,
+            ...payer,
+          },
+        });
+        const onAbort = () => void upload.abort();
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          o.signal?.removeEventListener('abort', onAbort);
+        }
+      });
+      return stat(url, o);
+    },
+    async dispose() {
+      const m = await loaded?.catch(() => undefined);
+      m?.client.destroy();
+      loaded = undefined;
+    },
+  };
+}
+
+/** Splits `s3://bucket/key` (the key may be empty for listings). */
+export function parseS3Url(url: string, allowEmptyKey = false): { bucket: string; key: string } {
+  const parsed = parseObjectUrl(url).url;
+  const key = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!allowEmptyKey && key === '')
+    throw new TransferError(
+      'STREAMS_INVALID_URL',
+      `[streams/downloader] [s3] ${url} names a bucket but no key`,
+      {
+        url,
+        fix: 'write s3://bucket/path/to/object',
+      },
+    );
+  return { bucket: parsed.hostname, key };
+}
+
+function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function s3Error(op: string, url: string, err: unknown): unknown {
+  if (err instanceof TransferError || isAbortError(err)) return err;
+  const e = err as {
+    name?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+    $response?: { headers?: Record<string, string> };
+  };
+  const name = e.name ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const retryAfter = e.$response?.headers?.['retry-after'];
+  if (name === 'NoSuchBucket')
+    return new TransferError(
+      'STREAMS_NOT_FOUND',
+      `[streams/downloader] [s3] ${op} ${url} failed: NoSuchBucket (the bucket does not exist)`,
+      {
+        url,
+        status: 404,
+        cause: err,
+        fix: 'check the bucket name, the region and the endpoint',
+      },
+    );
+  if (
+    [
+      'SlowDown',
+      'Throttling',
+      'ThrottlingException',
+      'RequestLimitExceeded',
+      'TooManyRequestsException',
+    ].includes(name)
+  )
+    return new TransferError(
+      'STREAMS_NETWORK',
+      `[streams/downloader] [s3] ${op} ${url} failed: ${name} (HTTP ${status ?? 503})`,
+      {
+        url,
+        status: status ?? 503,
+        cause: err,
+        throttled: true,
+        retryAfterMs: parseRetryAfter(retryAfter),
+      },
+    );
+  if (['NoSuchKey', 'NotFound'].includes(name) || status === 404)
+    return statusError(NAME, op, url, 404, { detail: name, cause: err });
+  if (
+    [
+      'AccessDenied',
+      'InvalidAccessKeyId',
+      'SignatureDoesNotMatch',
+      'Forbidden',
+      'InvalidToken',
+      'ExpiredToken',
+    ].includes(name) ||
+    status === 403 ||
+    status === 401
+  )
+    return statusError(NAME, op, url, status ?? 403, { detail: name, cause: err });
+  if (name === 'CredentialsProviderError')
+    return new TransferError(
+      'STREAMS_FORBIDDEN',
+      `[streams/downloader] [s3] ${op} ${url} failed: no AWS credentials found`,
+      {
+        url,
+        cause: err,
+        fix: 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or pass credentials to s3Driver()',
+      },
+    );
+  if (status !== undefined && status >= 300)
+    return statusError(NAME, op, url, status, { detail: name, retryAfter, cause: err });
+  // No HTTP status: the request never got an answer (reset, refused, timeout, bad XML from a cut body).
+  return networkError(NAME, op, url, err);
+}

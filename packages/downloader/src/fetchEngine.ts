@@ -1,0 +1,652 @@
+import { stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  EventHub,
+  isAbortError,
+  isStreamsError,
+  type Rng,
+  redactUrl,
+  rng,
+  StreamsError,
+  type StreamsErrorCode,
+  signalReason,
+  sleep,
+  throwIfAborted,
+} from '@streams/core';
+import { ConcurrencyLimiter } from './concurrencyLimiter.js';
+import { type Compression, compressionOf, decompressFile } from './decompress.js';
+import {
+  concatBytes,
+  type Driver,
+  describeCause,
+  type ListEntry,
+  type ObjectStat,
+  TransferError,
+} from './driver.js';
+import { createHasher, type ExpectedHash, parseHash } from './integrity.js';
+import { commitRename, fsyncPath, tempPathFor } from './landing.js';
+import { getDriver, parseObjectUrl } from './registry.js';
+
+/** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
+export interface FetchEngineOptions {
+  /** Transfers in flight in this process, over all hosts (default 32). */
+  concurrency?: number;
+  /** Transfers in flight per host or bucket; lowered (AIMD) when the host throttles (default 16). */
+  perHost?: number;
+  /** Attempts per operation, the first included (default 6). */
+  maxAttempts?: number;
+  /** First backoff ceiling; attempt n waits a uniform random time in [0, min(max, base * 2^(n-1))] (default 250). */
+  backoffBaseMs?: number;
+  /** Largest backoff (default 20,000). */
+  backoffMaxMs?: number;
+  /** Time limit of one attempt, in ms (default 10 minutes; Infinity for none). */
+  attemptTimeoutMs?: number;
+  /** An attempt that receives no bytes for this long is aborted and retried (default 30,000). */
+  stallTimeoutMs?: number;
+  /** fsync landed files and their directory before reporting success (default true). */
+  fsync?: boolean;
+  /** Seed of the backoff jitter (default: from the clock). */
+  seed?: number;
+  /** Where events go (default: a new hub, see {@link FetchEngine.events}). */
+  events?: EventHub;
+  /** Driver lookup (default: the registry's {@link getDriver}). */
+  driverFor?: (url: string) => Driver;
+}
+
+/** Options of {@link FetchEngine.download}. */
+export interface DownloadOptions {
+  signal?: AbortSignal | undefined;
+  /** Expected size in bytes of the object as stored (checked always; else Content-Length is). */
+  size?: number | undefined;
+  /** Expected digest of the object as stored, e.g. `"sha256:..."` or `{ algorithm: 'xxh64', digest }`. */
+  hash?: ExpectedHash | undefined;
+  /**
+   * Decompress on landing: `true` picks the codec from the URL's extension (`.gz`, `.bz2`, `.zst`,
+   * `.zstd`, `.br`), or name one. The decompressed file lands at `dest` minus that extension
+   * (or at `decompressedPath`).
+   */
+  decompress?: boolean | Compression | undefined;
+  /** Where the decompressed file lands (default: `dest` without the compression extension). */
+  decompressedPath?: string | undefined;
+  /** Keep the compressed file at `dest` next to the decompressed one (default false). */
+  keepCompressed?: boolean | undefined;
+}
+
+/** What a finished download produced. */
+export interface DownloadResult {
+  /** The URL, redacted. */
+  url: string;
+  /** The file to read: the decompressed one when decompressing, else `dest`. */
+  path: string;
+  /** The compressed copy, when kept. */
+  compressedPath?: string | undefined;
+  /** Bytes transferred by the successful attempt (the object's size). */
+  bytes: number;
+  /** Size of the file at `path`. */
+  size: number;
+  attempts: number;
+  /** The computed digest (hex), when a hash was given. */
+  digest?: string | undefined;
+  durationMs: number;
+}
+
+/** Options of {@link FetchEngine.read}. */
+export interface ReadOptions {
+  signal?: AbortSignal | undefined;
+  /** First byte (default 0). */
+  offset?: number | undefined;
+  /** Bytes to read (default: to the end). */
+  length?: number | undefined;
+}
+
+/** Counters of everything an engine did, as reported in its events. */
+export interface EngineCounters {
+  bytes: number;
+  done: number;
+  failed: number;
+  retries: number;
+  throttles: number;
+  inFlight: number;
+  [key: string]: number;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+/**
+ * Moves bytes from URLs to local files and memory with limits, retries, throttling, timeouts,
+ * stall detection, integrity checks and atomic landing. One per process is usually right: its
+ * limits are process-wide.
+ */
+export class FetchEngine {
+  /** Events: `download.done`, `download.failed` (progress), `download.retry` (retry), `download.throttle` (throttle), and `download.progress` from prefetch queues. */
+  readonly events: EventHub;
+  readonly counters: EngineCounters = {
+    bytes: 0,
+    done: 0,
+    failed: 0,
+    retries: 0,
+    throttles: 0,
+    inFlight: 0,
+  };
+  private readonly global: ConcurrencyLimiter;
+  private readonly hosts = new Map<string, ConcurrencyLimiter>();
+  private readonly jitter: Rng;
+  private readonly o: Required<Omit<FetchEngineOptions, 'events' | 'driverFor' | 'seed'>>;
+  private readonly driverFor: (url: string) => Driver;
+
+  constructor(options: FetchEngineOptions = {}) {
+    this.o = {
+      concurrency: positive('concurrency', options.concurrency ?? 32),
+      perHost: positive('perHost', options.perHost ?? 16),
+      maxAttempts: positive('maxAttempts', options.maxAttempts ?? 6),
+      backoffBaseMs: options.backoffBaseMs ?? 250,
+      backoffMaxMs: options.backoffMaxMs ?? 20_000,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 600_000,
+      stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
+      fsync: options.fsync ?? true,
+    };
+    this.events = options.events ?? new EventHub('downloader');
+    this.global = new ConcurrencyLimiter(this.o.concurrency);
+    this.jitter = rng(options.seed ?? Date.now(), 'downloader.backoff');
+    this.driverFor = options.driverFor ?? getDriver;
+  }
+
+  /** The current concurrency limit of a host (lowered by throttling), for monitoring. */
+  hostLimit(url: string): number {
+    return this.hostGate(url).limit;
+  }
+
+  /**
+   * Downloads `url` to `dest` atomically: the bytes go to a temporary file in `dest`'s directory,
+   * are checked (size always, digest when given), fsynced and renamed into place. A reader never
+   * sees a partial file. Retries transient failures; 403/404 fail at once.
+   */
+  async download(
+    url: string,
+    dest: string,
+    options: DownloadOptions = {},
+  ): Promise<DownloadResult> {
+    const driver = this.driverFor(url);
+    const expected = options.hash === undefined ? undefined : parseHash(options.hash);
+    const codec = this.codecFor(url, dest, options);
+    const started = performance.now();
+    await mkdir(dirname(dest), { recursive: true });
+    const res = await this.withRetries(
+      driver,
+      'GET',
+      url,
+      options.signal,
+      async (signal, attempt) => {
+        const r = await this.fetchToFile(driver, url, dest, signal, options.size, expected);
+        return { ...r, attempt };
+      },
+    );
+    let path = dest;
+    let compressedPath: string | undefined;
+    let size = res.bytes;
+    if (codec) {
+      const out = codec.out;
+      const tmp = tempPathFor(out);
+      try {
+        await decompressFile(res.tmp, tmp, codec.compression, { signal: options.signal, url });
+        if (this.o.fsync) await fsyncPath(tmp);
+        await commitRename(tmp, out, this.o.fsync);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        await rm(res.tmp, { force: true });
+        throw err;
+      }
+      size = (await fsStat(out)).size;
+      path = out;
+      if (options.keepCompressed && out !== dest) {
+        await commitRename(res.tmp, dest, this.o.fsync);
+        compressedPath = dest;
+      } else await rm(res.tmp, { force: true });
+    } else {
+      await commitRename(res.tmp, dest, this.o.fsync);
+    }
+    const durationMs = performance.now() - started;
+    this.counters.done++;
+    if (this.events.active)
+      this.events.emit({
+        kind: 'progress',
+        name: 'download.done',
+        bytes: res.bytes,
+        durationMs,
+        counters: { ...this.counters },
+        attrs: { url: redactUrl(url), attempts: res.attempt, driver: driver.name },
+      });
+    return {
+      url: redactUrl(url),
+      path,
+      compressedPath,
+      bytes: res.bytes,
+      size,
+      attempts: res.attempt,
+      digest: res.digest,
+      durationMs,
+    };
+  }
+
+  /** Reads an object (or `offset`/`length` of it) into memory, with the engine's retries and limits. */
+  async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    const driver = this.driverFor(url);
+    return this.withRetries(driver, 'GET', url, options.signal, async (signal) => {
+      const body =
+        options.offset === undefined && options.length === undefined
+          ? await driver.get(url, { signal })
+          : await driver.getRange(
+              url,
+              options.offset ?? 0,
+              options.length ?? (await driver.stat(url, { signal })).size - (options.offset ?? 0),
+              { signal },
+            );
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      await this.pump(body, signal, (chunk) => {
+        chunks.push(chunk);
+        total += chunk.byteLength;
+      });
+      const want = options.length ?? body.size;
+      if (want !== undefined && total !== want) throw sizeMismatch(driver, url, want, total);
+      this.counters.bytes += total;
+      return concatBytes(chunks, total);
+    });
+  }
+
+  /** `stat` with retries. */
+  stat(url: string, options: { signal?: AbortSignal | undefined } = {}): Promise<ObjectStat> {
+    const driver = this.driverFor(url);
+    return this.withRetries(driver, 'HEAD', url, options.signal, (signal) =>
+      driver.stat(url, { signal }),
+    );
+  }
+
+  /** `exists` with retries. */
+  exists(url: string, options: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+    const driver = this.driverFor(url);
+    return this.withRetries(driver, 'HEAD', url, options.signal, (signal) =>
+      driver.exists(url, { signal }),
+    );
+  }
+
+  /** The full listing of `prefix`; a failing page is retried by restarting the listing. */
+  list(prefix: string, options: { signal?: AbortSignal | undefined } = {}): Promise<ListEntry[]> {
+    const driver = this.driverFor(prefix);
+    return this.withRetries(
+      driver,
+      'LIST',
+      prefix,
+      options.signal,
+      (signal) => driver.list(prefix, { signal }),
+      false,
+    );
+  }
+
+  private codecFor(
+    url: string,
+    dest: string,
+    o: DownloadOptions,
+  ): { compression: Compression; out: string } | undefined {
+    if (!o.decompress) return undefined;
+    const fromUrl = compressionOf(parseObjectUrl(url).url.pathname);
+    const compression = typeof o.decompress === 'string' ? o.decompress : fromUrl?.compression;
+    if (!compression)
+      throw new StreamsError(
+        'STREAMS_UNSUPPORTED_ENCODING',
+        `[streams/downloader] cannot tell the compression of ${url} from its extension`,
+        { url, fix: 'name it: decompress: "gzip" | "bzip2" | "zstd" | "brotli"' },
+      );
+    // The decompressed file drops dest's compression extension; without one it takes dest itself.
+    const out = o.decompressedPath ?? compressionOf(dest)?.stripped ?? dest;
+    if (out === dest && o.keepCompressed)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/downloader] keepCompressed needs two paths, but ${dest} has no compression extension`,
+        { url, fix: 'give dest the compressed extension (e.g. ".gz") or pass decompressedPath' },
+      );
+    return { compression, out };
+  }
+
+  /** One attempt: stream the body into a fresh temporary file and check it. */
+  private async fetchToFile(
+    driver: Driver,
+    url: string,
+    dest: string,
+    signal: AbortSignal,
+    expectedSize: number | undefined,
+    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
+  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
+    const tmp = tempPathFor(dest);
+    const hasher = expected ? await createHasher(expected.algorithm) : undefined;
+    const fh = await open(tmp, 'wx');
+    let closed = false;
+    try {
+      const body = await driver.get(url, { signal });
+      if (expectedSize !== undefined && body.size !== undefined && body.size !== expectedSize) {
+        await body.cancel();
+        throw sizeMismatch(driver, url, expectedSize, body.size);
+      }
+      let bytes = 0;
+      // Writes are queued so the next chunk is read while the last is written.
+      let writing: Promise<unknown> = Promise.resolve();
+      await this.pump(body, signal, (chunk) => {
+        hasher?.update(chunk);
+        bytes += chunk.byteLength;
+        const prev = writing;
+        writing = prev.then(() => fh.write(chunk));
+        return bytes % (8 << 20) < chunk.byteLength ? writing : undefined;
+      });
+      await writing;
+      const want = expectedSize ?? body.size;
+      if (want !== undefined && bytes !== want) throw sizeMismatch(driver, url, want, bytes);
+      let digest: string | undefined;
+      if (hasher && expected) {
+        digest = hasher.digest('hex');
+        if (digest !== expected.digest)
+          throw new TransferError(
+            'STREAMS_HASH_MISMATCH',
+            `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
+            {
+              url,
+              retryable: true,
+              fix: 'the object changed or is corrupt; re-index it or check its source',
+            },
+          );
+      }
+      if (this.o.fsync) await fh.sync();
+      await fh.close();
+      closed = true;
+      this.counters.bytes += bytes;
+      return { tmp, bytes, digest };
+    } catch (err) {
+      if (!closed) await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Feeds a body's chunks to `sink` (which may return a promise to wait on), aborting with
+   * STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
+   */
+  private async pump(
+    body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> },
+    signal: AbortSignal,
+    sink: (chunk: Uint8Array) => unknown,
+  ): Promise<void> {
+    const iterator = body[Symbol.asyncIterator]();
+    const stallMs = this.o.stallTimeoutMs;
+    let stallTimer: NodeJS.Timeout | undefined;
+    try {
+      while (true) {
+        throwIfAborted(signal);
+        let next: IteratorResult<Uint8Array>;
+        if (Number.isFinite(stallMs) && stallMs > 0) {
+          const stalled = new Promise<never>((_, reject) => {
+            stallTimer = setTimeout(
+              () =>
+                reject(
+                  new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
+                    retryable: true,
+                  }),
+                ),
+              stallMs,
+            );
+          });
+          const abort = new Promise<never>((_, reject) => {
+            if (signal.aborted) reject(signalReason(signal));
+            signal.addEventListener('abort', () => reject(signalReason(signal)), { once: true });
+          });
+          try {
+            next = await Promise.race([iterator.next(), stalled, abort]);
+          } finally {
+            clearTimeout(stallTimer);
+          }
+        } else next = await iterator.next();
+        if (next.done) break;
+        const wait = sink(next.value);
+        if (wait instanceof Promise) await wait;
+      }
+    } catch (err) {
+      // Free the socket whatever happened; the iterator may be mid-read.
+      void body.cancel().catch(() => {});
+      void iterator.return?.()?.catch(() => {});
+      throw err;
+    }
+  }
+
+  private hostGate(url: string): ConcurrencyLimiter {
+    const { scheme, url: parsed } = parseObjectUrl(url);
+    const key = `${scheme}://${parsed.host}`;
+    let gate = this.hosts.get(key);
+    if (!gate) {
+      gate = new ConcurrencyLimiter(this.o.perHost);
+      this.hosts.set(key, gate);
+    }
+    return gate;
+  }
+
+  /**
+   * Runs `fn` under the host and global limits with a fresh per-attempt signal, retrying
+   * transient failures with exponential backoff and full jitter.
+   */
+  private async withRetries<T>(
+    driver: Driver,
+    op: string,
+    url: string,
+    userSignal: AbortSignal | undefined,
+    fn: (signal: AbortSignal, attempt: number) => Promise<T>,
+    countFailure = true,
+  ): Promise<T> {
+    const host = this.hostGate(url);
+    const safeUrl = redactUrl(url);
+    for (let attempt = 1; ; attempt++) {
+      let delayMs = 0;
+      throwIfAborted(userSignal);
+      // Host first: a throttled host must not hold global slots while it waits.
+      const releaseHost = await host.acquire(userSignal);
+      let releaseGlobal: (() => void) | undefined;
+      const attemptCtl = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        releaseGlobal = await this.global.acquire(userSignal);
+        this.counters.inFlight++;
+        if (Number.isFinite(this.o.attemptTimeoutMs))
+          timer = setTimeout(
+            () =>
+              attemptCtl.abort(
+                new TransferError(
+                  'STREAMS_TIMEOUT',
+                  `attempt timed out after ${this.o.attemptTimeoutMs} ms`,
+                  {
+                    retryable: true,
+                  },
+                ),
+              ),
+            this.o.attemptTimeoutMs,
+          );
+        const signal = userSignal
+          ? AbortSignal.any([userSignal, attemptCtl.signal])
+          : attemptCtl.signal;
+        const value = await fn(signal, attempt);
+        host.succeed();
+        return value;
+      } catch (raw) {
+        if (userSignal?.aborted) throw signalReason(userSignal);
+        const err = attemptCtl.signal.aborted && isAbortError(raw) ? attemptCtl.signal.reason : raw;
+        const t = err instanceof TransferError ? err : undefined;
+        const retryable = t ? t.retryable : isTransient(err);
+        if (!retryable || attempt >= this.o.maxAttempts) {
+          if (countFailure) this.counters.failed++;
+          const final = finalError(driver, op, url, err, attempt, retryable);
+          if (this.events.active)
+            this.events.emit({
+              kind: 'progress',
+              name: 'download.failed',
+              counters: { ...this.counters },
+              attrs: { url: safeUrl, attempts: attempt, code: final.code, driver: driver.name },
+            });
+          throw final;
+        }
+        if (t?.throttled) {
+          host.throttle(t.retryAfterMs);
+          this.counters.throttles++;
+          if (this.events.active)
+            this.events.emit({
+              kind: 'throttle',
+              name: 'download.throttle',
+              counters: { ...this.counters },
+              attrs: {
+                url: safeUrl,
+                host: hostOf(url),
+                status: t.status,
+                limit: host.limit,
+                retryAfterMs: t.retryAfterMs,
+              },
+            });
+        }
+        const ceiling = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (attempt - 1));
+        delayMs = Math.max(this.jitter.float() * ceiling, t?.retryAfterMs ?? 0);
+        this.counters.retries++;
+        if (this.events.active)
+          this.events.emit({
+            kind: 'retry',
+            name: 'download.retry',
+            counters: { ...this.counters },
+            attrs: {
+              url: safeUrl,
+              attempt,
+              delayMs: Math.round(delayMs),
+              code: isStreamsError(err) ? err.code : codeOf(err),
+              status: t?.status,
+              reason: reasonOf(err),
+              driver: driver.name,
+            },
+          });
+      } finally {
+        clearTimeout(timer);
+        if (releaseGlobal) {
+          this.counters.inFlight--;
+          releaseGlobal();
+        }
+        releaseHost();
+      }
+      await sleep(delayMs, { signal: userSignal });
+    }
+  }
+}
+
+function finalError(
+  driver: Driver,
+  op: string,
+  url: string,
+  err: unknown,
+  attempts: number,
+  retryable: boolean,
+): StreamsError {
+  if (!retryable && isStreamsError(err)) return err;
+  if (!retryable && !isStreamsError(err)) {
+    return new StreamsError(
+      'STREAMS_NETWORK',
+      `[streams/downloader] [${driver.name}] ${op} ${url} failed: ${reasonOf(err)}`,
+      {
+        url,
+        cause: err,
+      },
+    );
+  }
+  const code: StreamsErrorCode = isStreamsError(err) ? err.code : 'STREAMS_NETWORK';
+  const status =
+    err instanceof TransferError && err.status !== undefined ? ` (last status ${err.status})` : '';
+  return new TransferError(
+    code,
+    `[streams/downloader] [${driver.name}] ${op} ${url} failed after ${attempts} attempts${status}: ${reasonOf(err)}`,
+    {
+      url,
+      cause: err,
+      status: err instanceof TransferError ? err.status : undefined,
+      fix:
+        isStreamsError(err) && err.fix
+          ? err.fix
+          : 'check the network and the server; raise maxAttempts or the timeouts if the store is slow',
+    },
+  );
+}
+
+function reasonOf(err: unknown): string {
+  if (isStreamsError(err)) {
+    // Strip the "[streams/downloader] [drv] GET url" head a driver put in front.
+    return err.message.replace(/^\[streams\/downloader\]( \[\w+\])? /, '');
+  }
+  return describeCause(err);
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : 'UNKNOWN';
+}
+
+function isTransient(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    e = e.cause;
+  }
+  return false;
+}
+
+function sizeMismatch(driver: Driver, url: string, want: number, got: number): TransferError {
+  return new TransferError(
+    'STREAMS_SIZE_MISMATCH',
+    `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${got}`,
+    {
+      url,
+      retryable: true,
+      fix: 'the object changed or the transfer was cut; check the index size or the source',
+    },
+  );
+}
+
+function hostOf(url: string): string {
+  const { scheme, url: parsed } = parseObjectUrl(url);
+  return `${scheme}://${parsed.host}`;
+}
+
+function positive(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1)
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      `[streams/downloader] ${name} must be a positive integer, got ${v}`,
+      {
+        fix: `pass ${name}: 1 or more`,
+      },
+    );
+  return v;
+}
+
+/** Makes a fetch engine (see {@link FetchEngineOptions}). */
+export function createFetchEngine(options: FetchEngineOptions = {}): FetchEngine {
+  return new FetchEngine(options);
+}
+
+let shared: FetchEngine | undefined;
+
+/** The process-wide engine with default options, shared by everyone who does not make their own. */
+export function defaultEngine(): FetchEngine {
+  shared ??= new FetchEngine();
+  return shared;
+}
