@@ -1,0 +1,427 @@
+import { createHash } from 'node:crypto';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isStreamsError, type StreamsEvent } from '@streams/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entryFile } from './cacheKey.js';
+import { type CacheOptions, openCache } from './diskCache.js';
+
+let dir: string;
+let outside: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'streams-cache-'));
+  outside = mkdtempSync(join(tmpdir(), 'streams-outside-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
+
+const open = (o: Partial<CacheOptions> = {}) => openCache({ dir, limit: 1000, fsync: false, ...o });
+const writer = (bytes: Buffer | string) => async (ctx: { tmpPath: string }) => {
+  await writeFile(ctx.tmpPath, bytes);
+};
+const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isStreamsError(err)).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+  return err as Error;
+}
+
+describe('DiskCache', () => {
+  it('fills on a miss, serves hits, and reports stats and events', async () => {
+    const events: StreamsEvent[] = [];
+    await using cache = await open({ onEvent: (e) => events.push(e) });
+    let fills = 0;
+    const fill = async ({ tmpPath }: { tmpPath: string }) => {
+      fills++;
+      await writeFile(tmpPath, 'hello');
+      return { hash: sha256('hello') };
+    };
+    {
+      await using h = await cache.acquire('greetings/hello.txt', fill);
+      expect(h.hit).toBe(false);
+      expect(h.size).toBe(5);
+      expect(h.hash).toBe(sha256('hello'));
+      expect(h.path.startsWith(join(cache.dir, 'data'))).toBe(true);
+      expect(h.path.endsWith('-hello.txt')).toBe(true);
+      expect(readFileSync(h.path, 'utf8')).toBe('hello');
+      expect(cache.stats().pinnedBytes).toBe(5);
+    }
+    const h2 = await cache.acquire('greetings/hello.txt', fill);
+    expect(h2.hit).toBe(true);
+    await h2.release();
+    await h2.release(); // idempotent
+    expect(fills).toBe(1);
+    expect(await cache.has('greetings/hello.txt')).toBe(true);
+    expect(await cache.has('nope')).toBe(false);
+    const s = cache.stats();
+    expect(s).toMatchObject({ hits: 1, misses: 1, fills: 1, bytesInUse: 5, pinnedBytes: 0 });
+    expect(s.budget).toBe(1000);
+    const names = events.map((e) => e.name);
+    expect(names).toContain('cache.miss');
+    expect(names).toContain('cache.fill');
+    expect(names).toContain('cache.hit');
+    expect(events.every((e) => e.source === 'cache')).toBe(true);
+  });
+
+  it('fills a key once for concurrent acquires and hands every caller a pin', async () => {
+    await using cache = await open();
+    let fills = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const fill = async ({ tmpPath }: { tmpPath: string }) => {
+      fills++;
+      await gate;
+      await writeFile(tmpPath, 'abc');
+    };
+    const all = Promise.all([1, 2, 3].map(() => cache.acquire('k', fill)));
+    setTimeout(release, 20);
+    const handles = await all;
+    expect(fills).toBe(1);
+    expect(handles.filter((h) => !h.hit)).toHaveLength(1);
+    expect(cache['state'].pins.get('k')?.get(cache.owner)).toBe(3);
+    await Promise.all(handles.map((h) => h.release()));
+    expect(cache['state'].pins.has('k')).toBe(false);
+  });
+
+  it('cleans up a failed fill and fills again on the next acquire', async () => {
+    await using cache = await open();
+    await expect(
+      cache.acquire('k', async ({ tmpPath }) => {
+        await writeFile(tmpPath, 'partial');
+        throw new Error('network down');
+      }),
+    ).rejects.toThrow('network down');
+    expect(readdirSync(join(cache.dir, 'tmp'))).toEqual([]);
+    expect(await cache.has('k')).toBe(false);
+    expect(cache.stats().fillFailures).toBe(1);
+    await using h = await cache.acquire('k', writer('complete'));
+    expect(readFileSync(h.path, 'utf8')).toBe('complete');
+  });
+
+  it('refuses a fill that writes nothing or leaves a symlink (no escape through tmpPath)', async () => {
+    await using cache = await open();
+    await expectCode(
+      cache.acquire('k', async () => {}),
+      'STREAMS_INVALID_ARGUMENT',
+    );
+    const secret = join(outside, 'secret');
+    writeFileSync(secret, 'do not expose');
+    await expectCode(
+      cache.acquire('k', async ({ tmpPath }) => symlinkSync(secret, tmpPath)),
+      'STREAMS_UNSAFE_PATH',
+    );
+    expect(readFileSync(secret, 'utf8')).toBe('do not expose');
+    expect(await cache.has('k')).toBe(false);
+    expect(readdirSync(join(cache.dir, 'tmp'))).toEqual([]);
+  });
+
+  it('rejects unsafe keys before touching the disk', async () => {
+    await using cache = await open();
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a\0b', 'a//b', '']) {
+      let called = false;
+      await expectCode(
+        cache.acquire(key, async () => {
+          called = true;
+        }),
+        'STREAMS_UNSAFE_PATH',
+      );
+      expect(called).toBe(false);
+    }
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuses to write through a symlink planted in the data directory', async () => {
+    await using cache = await open();
+    const fanout = entryFile('victim').slice(0, 2);
+    symlinkSync(outside, join(cache.dir, 'data', fanout));
+    await expectCode(cache.acquire('victim', writer('x')), 'STREAMS_UNSAFE_PATH');
+    expect(readdirSync(outside)).toEqual([]);
+    expect(readdirSync(join(cache.dir, 'tmp'))).toEqual([]);
+  });
+
+  it('refuses a cache whose data directory is a symlink', async () => {
+    mkdirSync(join(dir, 'x'));
+    symlinkSync(outside, join(dir, 'data'));
+    await expectCode(open(), 'STREAMS_UNSAFE_PATH');
+  });
+
+  it('evicts least recently used unpinned entries, never pinned ones', async () => {
+    const evicted: string[] = [];
+    await using cache = await open({
+      limit: 30,
+      onEvent: (e) => e.name === 'cache.evict' && evicted.push(String(e.attrs?.key)),
+    });
+    for (const k of ['a', 'b', 'c']) await (await cache.acquire(k, writer('0123456789'))).release();
+    await (await cache.acquire('a', writer('x'))).release(); // a is now most recent
+    const pinned = await cache.acquire('b', writer('x')); // b pinned
+    await (await cache.acquire('d', writer('0123456789'))).release();
+    expect(evicted).toEqual(['c']);
+    await (await cache.acquire('e', writer('0123456789'))).release();
+    expect(evicted).toEqual(['c', 'a']);
+    expect(await cache.has('b')).toBe(true);
+    await pinned.release();
+    expect(cache.stats().bytesInUse).toBe(30);
+  });
+
+  it('fails fast with STREAMS_CACHE_TOO_SMALL when an entry exceeds the budget or all is pinned', async () => {
+    await using cache = await open({ limit: 20 });
+    const big = await expectCode(
+      cache.acquire('big', writer('x'.repeat(21)), { expectedSize: 21 }),
+      'STREAMS_CACHE_TOO_SMALL',
+    );
+    expect(big.message).toContain('larger than the budget');
+    expect(big.message).toContain('21 B');
+    // Unannounced: found at commit, the temp file is removed.
+    await expectCode(cache.acquire('big', writer('x'.repeat(21))), 'STREAMS_CACHE_TOO_SMALL');
+    expect(readdirSync(join(cache.dir, 'tmp'))).toEqual([]);
+    const a = await cache.acquire('a', writer('x'.repeat(15)));
+    const err = await expectCode(
+      cache.acquire('b', writer('y'.repeat(10)), { expectedSize: 10 }),
+      'STREAMS_CACHE_TOO_SMALL',
+    );
+    expect(err.message).toContain('15 B pinned');
+    expect(err.message).toContain('needs at least 25 B');
+    await a.release();
+    await using b = await cache.acquire('b', writer('y'.repeat(10)), { expectedSize: 10 });
+    expect(b.size).toBe(10);
+    expect(await cache.has('a')).toBe(false);
+  });
+
+  it('keeps local-only entries, counts them, and never evicts them', async () => {
+    await using cache = await open({ limit: 30, ttlMs: 1, gcIntervalMs: 0 });
+    await (await cache.acquire('mine', writer('x'.repeat(20)), { localOnly: true })).release();
+    expect(cache.stats()).toMatchObject({ bytesInUse: 20, localBytes: 20 });
+    await (await cache.acquire('r1', writer('y'.repeat(10)))).release();
+    await (await cache.acquire('r2', writer('y'.repeat(10)))).release();
+    expect(await cache.has('mine')).toBe(true);
+    expect(await cache.has('r1')).toBe(false);
+    const err = await expectCode(
+      cache.acquire('r3', writer('z'.repeat(11)), { expectedSize: 11 }),
+      'STREAMS_CACHE_TOO_SMALL',
+    );
+    expect(err.message).toContain('20 B local-only');
+    await new Promise((r) => setTimeout(r, 5));
+    await cache.gc();
+    expect(await cache.has('mine')).toBe(true);
+  });
+
+  it('reserves announced sizes before the fill and grows reservations through ctx.reserve', async () => {
+    await using cache = await open({ limit: 100 });
+    let seenDuringFill = -1;
+    await (
+      await cache.acquire(
+        'a',
+        async ({ tmpPath }) => {
+          seenDuringFill = (await cache.refresh()).reservedBytes;
+          await writeFile(tmpPath, 'x'.repeat(40));
+        },
+        { expectedSize: 40 },
+      )
+    ).release();
+    expect(seenDuringFill).toBe(40);
+    await (await cache.acquire('b', writer('x'.repeat(40)))).release();
+    // An unannounced fill learns its size (like a Content-Length) and reserves: `a` makes room.
+    let afterReserve = -1;
+    await (
+      await cache.acquire('c', async ({ tmpPath, reserve }) => {
+        await reserve(50);
+        afterReserve = cache.stats().reservedBytes;
+        await writeFile(tmpPath, 'x'.repeat(50));
+      })
+    ).release();
+    expect(afterReserve).toBe(50);
+    expect(await cache.has('a')).toBe(false);
+    expect(cache.stats()).toMatchObject({ bytesInUse: 90, reservedBytes: 0 });
+    await expect(
+      cache.acquire('d', async ({ reserve }) => {
+        await reserve(101);
+      }),
+    ).rejects.toMatchObject({ code: 'STREAMS_CACHE_TOO_SMALL' });
+    expect(cache.stats().reservedBytes).toBe(0);
+  });
+
+  it('aborts a caller waiting on a fill without disturbing the fill', async () => {
+    await using cache = await open();
+    let finish!: () => void;
+    const gate = new Promise<void>((r) => {
+      finish = r;
+    });
+    const first = cache.acquire('k', async ({ tmpPath }) => {
+      await gate;
+      await writeFile(tmpPath, 'data');
+    });
+    const ac = new AbortController();
+    const second = cache.acquire('k', writer('never'), { signal: ac.signal });
+    ac.abort();
+    await expect(second).rejects.toMatchObject({ name: 'AbortError' });
+    finish();
+    const h = await first;
+    expect(readFileSync(h.path, 'utf8')).toBe('data');
+    await h.release();
+  });
+
+  it('passes the abort to the fill and keeps a late result unpinned', async () => {
+    await using cache = await open();
+    const ac = new AbortController();
+    let sawAbort = false;
+    let started!: () => void;
+    const fillStarted = new Promise<void>((r) => {
+      started = r;
+    });
+    let finish!: () => void;
+    const gate = new Promise<void>((r) => {
+      finish = r;
+    });
+    const p = cache.acquire(
+      'k',
+      async ({ tmpPath, signal }) => {
+        signal.addEventListener('abort', () => {
+          sawAbort = true;
+        });
+        started();
+        await gate; // a filler that finishes its write anyway
+        await writeFile(tmpPath, 'late');
+      },
+      { signal: ac.signal },
+    );
+    await fillStarted;
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    finish();
+    expect(sawAbort).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    await using h = await cache.acquire('k', writer('unused'));
+    expect(h.hit).toBe(true);
+    expect(cache['state'].pins.get('k')?.get(cache.owner)).toBe(1);
+  });
+
+  it('removes entries unused for the TTL, but not pinned or recently used ones', async () => {
+    let now = 1_000_000;
+    await using cache = await open({ ttlMs: 60_000, gcIntervalMs: 0, now: () => now });
+    await (await cache.acquire('old', writer('1'))).release();
+    await (await cache.acquire('used', writer('2'))).release();
+    const pinned = await cache.acquire('pinned', writer('3'));
+    now += 50_000;
+    await (await cache.acquire('used', writer('x'))).release();
+    now += 20_000;
+    const result = await cache.gc();
+    expect(result).toEqual({ removed: 1, freedBytes: 1 });
+    expect(await cache.has('old')).toBe(false);
+    expect(await cache.has('used')).toBe(true);
+    expect(await cache.has('pinned')).toBe(true);
+    await pinned.release();
+    now += 61_000;
+    expect((await cache.gc()).removed).toBe(2);
+    expect(cache.stats().bytesInUse).toBe(0);
+  });
+
+  it('recovers on open: drops damaged entries, unrecorded files and stray temp files', async () => {
+    {
+      await using cache = await open();
+      for (const k of ['a', 'b', 'c'])
+        await (await cache.acquire(k, writer('0123456789'))).release();
+    }
+    const data = join(dir, 'data');
+    truncateSync(join(data, entryFile('a')), 3); // damaged
+    rmSync(join(data, entryFile('b'))); // gone
+    mkdirSync(join(data, 'ff'), { recursive: true });
+    writeFileSync(join(data, 'ff', 'stray'), 'junk'); // no record
+    writeFileSync(join(dir, 'tmp', '999999.1.dead~1.tmp'), 'partial'); // a dead filler's temp
+    appendFileSync(join(dir, 'journal'), '{"o":"commit","k":"torn'); // torn last record
+    const events: StreamsEvent[] = [];
+    await using cache = await open({ onEvent: (e) => events.push(e) });
+    expect(events.some((e) => e.name === 'cache.recover')).toBe(true);
+    expect(await cache.has('a')).toBe(false);
+    expect(await cache.has('b')).toBe(false);
+    expect(await cache.has('c')).toBe(true);
+    expect(existsSync(join(data, 'ff', 'stray'))).toBe(false);
+    expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+    const audit = await cache.audit();
+    expect(audit.problems).toEqual([]);
+    expect(audit.recordedBytes).toBe(10);
+    expect(audit.dataBytes).toBe(10);
+    expect(cache.stats().bytesInUse).toBe(10);
+    await using again = await cache.acquire('a', writer('fresh'));
+    expect(again.hit).toBe(false);
+  });
+
+  it('with verify: "hash", drops entries whose bytes no longer match their digest', async () => {
+    {
+      await using cache = await open();
+      await (
+        await cache.acquire('a', async ({ tmpPath }) => {
+          await writeFile(tmpPath, 'aaaa');
+          return { hash: sha256('aaaa') };
+        })
+      ).release();
+      await (
+        await cache.acquire('b', async ({ tmpPath }) => {
+          await writeFile(tmpPath, 'bbbb');
+          return { hash: sha256('bbbb') };
+        })
+      ).release();
+    }
+    writeFileSync(join(dir, 'data', entryFile('a')), 'AAAA'); // same size, other bytes
+    await using cache = await open({ verify: 'hash' });
+    expect(await cache.has('a')).toBe(false);
+    expect(await cache.has('b')).toBe(true);
+  });
+
+  it('notices a file deleted behind its back and fills it again', async () => {
+    await using cache = await open();
+    await (await cache.acquire('k', writer('one'))).release();
+    rmSync(join(dir, 'data', entryFile('k')));
+    await using h = await cache.acquire('k', writer('two'));
+    expect(h.hit).toBe(false);
+    expect(readFileSync(h.path, 'utf8')).toBe('two');
+  });
+
+  it('compacts the journal and stays consistent for a second instance in the same process', async () => {
+    await using a = await open();
+    await using b = await open();
+    for (let i = 0; i < 3000; i++) {
+      const c = i % 2 ? a : b;
+      await (await c.acquire(`k${i % 50}`, writer('x'.repeat(10)))).release();
+    }
+    expect(a['journal'].size).toBeLessThan(1 << 21);
+    await b.refresh();
+    expect(a.stats().bytesInUse).toBe(500);
+    expect(b.stats().bytesInUse).toBe(500);
+    expect(b.stats().openProcesses).toBe(2);
+    expect((await a.audit()).problems).toEqual([]);
+  });
+
+  it('validates options', async () => {
+    await expectCode(open({ limit: '12 parsecs' }), 'STREAMS_INVALID_CONFIG');
+    await expectCode(open({ limit: 0 }), 'STREAMS_INVALID_CONFIG');
+    await using cache = await open();
+    await expectCode(
+      cache.acquire('k', writer('x'), { expectedSize: -1 }),
+      'STREAMS_INVALID_ARGUMENT',
+    );
+    await cache.close();
+    await expectCode(cache.acquire('k', writer('x')), 'STREAMS_INVALID_ARGUMENT');
+  });
+});
