@@ -51,10 +51,11 @@ function toParseArgs(flags: Record<string, FlagSpec>) {
     help: { type: 'boolean', short: 'h' },
   };
   for (const [name, spec] of Object.entries(flags)) {
+    // node's parseArgs rejects `short: undefined`, so only set the keys a flag has.
     options[name] = {
       type: spec.type === 'boolean' ? 'boolean' : 'string',
-      short: spec.short,
-      multiple: spec.multiple,
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+      ...(spec.multiple === undefined ? {} : { multiple: spec.multiple }),
     };
   }
   return options;

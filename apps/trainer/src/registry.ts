@@ -1,5 +1,7 @@
 import { StreamsError } from '@streams/core';
+import { catCommand } from './catCommand.js';
 import type { Command } from './commands.js';
+import { inspectCommand } from './inspectCommand.js';
 
 /** `streams train`: arrives with the trainer issue; until then it says so and fails. */
 const train: Command = {
@@ -17,4 +19,4 @@ const train: Command = {
 };
 
 /** Every subcommand, in the order help lists them. */
-export const commands: Command[] = [train];
+export const commands: Command[] = [train, catCommand, inspectCommand];

@@ -50,6 +50,17 @@ export function parseCompression(name: string): CompressionSpec {
   return { name, family, level, extension: family };
 }
 
+/** The bzip2 entry points of compressjs (it ships no types). */
+interface Bzip2Codec {
+  compressFile(input: Uint8Array, output: null, blockSizeMultiplier: number): Uint8Array;
+  decompressFile(input: Uint8Array): Uint8Array;
+}
+const COMPRESSJS = 'compressjs';
+async function bzip2(): Promise<Bzip2Codec> {
+  const mod = (await import(COMPRESSJS)) as { default: { Bzip2: Bzip2Codec } };
+  return mod.default.Bzip2;
+}
+
 let zstdReady: Promise<typeof import('@bokuweb/zstd-wasm')> | undefined;
 function zstdWasm() {
   zstdReady ??= import('@bokuweb/zstd-wasm').then(async (m) => {
@@ -79,8 +90,7 @@ export async function compress(spec: CompressionSpec, data: Uint8Array): Promise
         }),
       );
     case 'bz2': {
-      const { default: cj } = await import('compressjs');
-      return cj.Bzip2.compressFile(data, null, spec.level);
+      return (await bzip2()).compressFile(data, null, spec.level);
     }
     case 'snappy': {
       const { compress: snappy } = await import('snappyjs');
@@ -104,8 +114,7 @@ export async function decompress(
       case 'br':
         return new Uint8Array(await brotliDecompress(data));
       case 'bz2': {
-        const { default: cj } = await import('compressjs');
-        return cj.Bzip2.decompressFile(data);
+        return (await bzip2()).decompressFile(data);
       }
       case 'snappy': {
         const { uncompress } = await import('snappyjs');

@@ -21,6 +21,20 @@ export {
   decompress,
   parseCompression,
 } from './compression.js';
+export {
+  type DatasetColumn,
+  type DatasetFormat,
+  detectFormat,
+  type OpenDatasetOptions,
+  openDataset,
+  type SampleDataset,
+} from './dataset.js';
+export {
+  type ColumnStats,
+  type DatasetStats,
+  type DatasetStatsOptions,
+  datasetStats,
+} from './datasetStats.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
 export {
   type MdsDataset,

@@ -1,0 +1,55 @@
+import { openDataset, sampleToJsonLine } from '@streams/index';
+import type { Command } from './commands.js';
+import {
+  type CommandIo,
+  countFlag,
+  datasetArg,
+  LineWriter,
+  listFlag,
+  withInterrupt,
+} from './dataIo.js';
+import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
+
+const flags = {
+  limit: { type: 'number', description: 'print at most this many samples' },
+  offset: { type: 'number', description: 'skip this many samples first', default: 0 },
+  columns: { type: 'string', description: 'comma-separated columns to print (default: all)' },
+  validate: { type: 'boolean', description: 'check shard hashes listed in index.json' },
+  jsonl: { type: 'boolean', description: 'one JSON object per line (the default and only output)' },
+  ...REMOTE_FLAGS,
+} satisfies Command['flags'];
+
+/** `streams cat`: one JSON object per sample, in dataset order. */
+export async function runCat(
+  positionals: string[],
+  f: Record<string, unknown>,
+  io: CommandIo,
+): Promise<number> {
+  const url = datasetArg(positionals, 'cat');
+  const limit = countFlag(f.limit, 'limit');
+  const offset = countFlag(f.offset, 'offset') ?? 0;
+  await configureRemote(f);
+  await using ds = await openDataset(url, {
+    signal: io.signal,
+    columns: listFlag(f.columns),
+    validateHashes: f.validate === true,
+  });
+  const out = new LineWriter(io.out);
+  const end = limit === undefined ? undefined : offset + limit;
+  for await (const sample of ds.samples({ start: offset, end, signal: io.signal })) {
+    if (!(await out.write(sampleToJsonLine(sample)))) break;
+  }
+  return 0;
+}
+
+export const catCommand: Command = {
+  name: 'cat',
+  summary:
+    'Print the samples of a dataset as JSON lines (MDS, WebDataset, JSONL/CSV, index tables).',
+  usage: 'streams cat <dataset-url> [--limit N] [--offset K] [--columns a,b]',
+  flags,
+  run: ({ positionals, flags: f }) =>
+    withInterrupt((signal) =>
+      runCat(positionals, f, { out: process.stdout, err: process.stderr, signal }),
+    ),
+};

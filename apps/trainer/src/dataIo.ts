@@ -1,0 +1,94 @@
+import { StreamsError } from '@streams/core';
+
+/** Where a data command writes, and what cancels it (tests pass sinks; the CLI passes stdio). */
+export interface CommandIo {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes lines with backpressure. A closed reader (`streams cat | head`) ends the output quietly:
+ * `write` then returns false and the command stops reading.
+ */
+export class LineWriter {
+  #closed = false;
+  readonly #out: NodeJS.WritableStream;
+
+  constructor(out: NodeJS.WritableStream) {
+    this.#out = out;
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') this.#closed = true;
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes one line; resolves false once the reader has gone away. */
+  async write(line: string): Promise<boolean> {
+    if (this.#closed) return false;
+    const ok = this.#out.write(`${line}\n`);
+    if (!ok && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#out.off('drain', done);
+          this.#out.off('error', done);
+          this.#out.off('close', done);
+          resolve();
+        };
+        this.#out.on('drain', done);
+        this.#out.on('error', done);
+        this.#out.on('close', done);
+      });
+    }
+    return !this.#closed;
+  }
+}
+
+/** Runs `fn` with a signal that SIGINT aborts (so Ctrl-C frees files and sockets). */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort(new DOMException('interrupted', 'AbortError'));
+  process.once('SIGINT', onSigint);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** The dataset URL positional, or a usage error naming the command. */
+export function datasetArg(positionals: string[], command: string, index = 0): string {
+  const url = positionals[index];
+  if (!url)
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] "streams ${command}" needs a dataset path or URL`,
+      { fix: `run "streams ${command} --help"` },
+    );
+  return url;
+}
+
+/** A non-negative integer flag value. */
+export function countFlag(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] --${name} must be a non-negative integer, got ${String(value)}`,
+      { fix: `give --${name} a whole number such as 10` },
+    );
+  return n;
+}
+
+/** Splits a comma-separated flag (`--columns a,b`). */
+export function listFlag(value: unknown): string[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

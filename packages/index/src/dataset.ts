@@ -1,0 +1,117 @@
+import { StreamsError } from '@streams/core';
+import {
+  type ByteSource,
+  basenameUrl,
+  isRemoteUrl,
+  joinUrl,
+  RoutingByteSource,
+} from './byteSource.js';
+import { type MdsDataset, openMdsDataset } from './mdsDataset.js';
+
+/** The shard or index formats {@link openDataset} recognizes. */
+export type DatasetFormat = 'mds' | 'wds' | 'jsonl' | 'csv' | 'table';
+
+/** A column as `streams inspect` shows it. */
+export interface DatasetColumn {
+  name: string;
+  /** Encoding (MDS), extension (WebDataset) or Arrow type (tables). */
+  type: string;
+}
+
+/** Options of {@link openDataset}. */
+export interface OpenDatasetOptions {
+  signal?: AbortSignal;
+  /** Force a format instead of detecting it from the URL. */
+  format?: DatasetFormat;
+  /** Decode only these columns (MDS). */
+  columns?: readonly string[];
+  /** Check shard hashes listed in index.json (MDS). */
+  validateHashes?: boolean | string;
+  source?: ByteSource;
+}
+
+/** Any dataset read in order: what `streams cat`, `inspect` and `convert` consume. */
+export interface SampleDataset extends AsyncDisposable {
+  readonly url: string;
+  readonly format: DatasetFormat;
+  /** Number of samples when known without reading the data. */
+  readonly numSamples: number | undefined;
+  readonly columns: readonly DatasetColumn[];
+  /** Stored bytes of the data (shards or files) when known. */
+  readonly totalBytes: number | undefined;
+  /** Samples `[start, end)` in dataset order. */
+  samples(options?: {
+    start?: number;
+    end?: number;
+    signal?: AbortSignal;
+  }): AsyncGenerator<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Detects the format of a dataset URL from its name and, for directories, from index.json. */
+export async function detectFormat(
+  url: string,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<DatasetFormat> {
+  const name = basenameUrl(url).toLowerCase();
+  if (name === 'index.json') return 'mds';
+  if (/\.(tar|tar\.gz|tgz)$/.test(name) || /\{\d+\.\.\d+\}/.test(url)) return 'wds';
+  if (/\.(jsonl|ndjson)(\.gz)?$/.test(name)) return 'jsonl';
+  if (/\.(csv|tsv)(\.gz)?$/.test(name)) return 'csv';
+  if (/\.(parquet|arrow|feather|ipc|json)$/.test(name) || name.includes('*')) return 'table';
+  try {
+    await source.size(joinUrl(url, 'index.json'), { signal });
+    return 'mds';
+  } catch {
+    // no index.json: a directory of files or an unrecognized file
+  }
+  // A local path that does not exist fails here with STREAMS_NOT_FOUND instead of later and vaguer.
+  if (!isRemoteUrl(url)) await source.size(url, { signal });
+  return 'table';
+}
+
+/** Opens any supported dataset: an MDS directory (index.json), WebDataset tars, JSONL/CSV shards or an index table. */
+export async function openDataset(
+  url: string,
+  options: OpenDatasetOptions = {},
+): Promise<SampleDataset> {
+  const source = options.source ?? new RoutingByteSource();
+  const owns = options.source === undefined;
+  try {
+    const format = options.format ?? (await detectFormat(url, source, options.signal));
+    switch (format) {
+      case 'mds': {
+        const dir = basenameUrl(url) === 'index.json' ? url.replace(/\/?index\.json$/, '') : url;
+        const ds = await openMdsDataset(dir || '.', { ...options, source });
+        return mdsAsSampleDataset(ds, owns ? source : undefined);
+      }
+      default:
+        throw new StreamsError(
+          'STREAMS_NOT_IMPLEMENTED',
+          `[streams/index] reading ${format} datasets is not available in this version`,
+          { url, fix: 'use an MDS dataset (a directory with index.json)' },
+        );
+    }
+  } catch (e) {
+    if (owns) await source.close();
+    throw e;
+  }
+}
+
+function mdsAsSampleDataset(ds: MdsDataset, owned: ByteSource | undefined): SampleDataset {
+  const close = async () => {
+    await ds.close();
+    await owned?.close();
+  };
+  return {
+    url: ds.url,
+    format: 'mds',
+    numSamples: ds.numSamples,
+    columns: ds.columns.map((c) => ({ name: c.name, type: c.encoding })),
+    totalBytes: ds.shards.reduce((a, s) => a + (s.zipBytes ?? s.rawBytes), 0),
+    samples: (o) => ds.samples(o),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
