@@ -65,9 +65,16 @@ describe('streams cat', () => {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
     const args = ['--import', 'tsx', '--conditions=@streams/source', cli, 'cat', PLAIN];
     const cwd = fileURLToPath(new URL('..', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [...args, '--limit', '3'], { cwd });
+    const { stdout } = await promisify(execFile)(process.execPath, [...args, '--limit', '3'], {
+      cwd,
+    });
     const want = await expected();
-    expect(stdout.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(want.slice(0, 3));
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(want.slice(0, 3));
 
     // Like `streams cat ... | head -1`: ~500 KB of output, the reader leaves after the first chunk.
     const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
