@@ -17,6 +17,14 @@ export {
 } from './partition.js';
 export { type ResampledStream, resampleStream, type SamplingMethod } from './resample.js';
 export {
+  apportion,
+  constantSchedule,
+  linearSchedule,
+  piecewiseSchedule,
+  type Schedule,
+  scheduledBatch,
+} from './schedule.js';
+export {
   divideSpans,
   SHUFFLE_ALGORITHMS,
   type ShuffleAlgorithm,
@@ -35,3 +43,11 @@ export {
   type StreamOptions,
   type StreamWeightSpec,
 } from './stream.js';
+export {
+  SIGNAL_MAX,
+  SIGNAL_MIN,
+  SIGNAL_START,
+  StreamsWaveform,
+  type StreamsWaveformOptions,
+  type WaveformStep,
+} from './streamsWaveform.js';
