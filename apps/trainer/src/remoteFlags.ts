@@ -1,3 +1,4 @@
+import { registerDriver, s3Driver } from '@streams/downloader';
 import type { FlagSpec } from './commands.js';
 
 /** Flags every data command takes for remote storage. */
@@ -8,11 +9,10 @@ export const REMOTE_FLAGS = {
   },
 } satisfies Record<string, FlagSpec>;
 
-/** Applies remote-storage flags (the downloader reads endpoints from its own settings). */
+/** Applies remote-storage flags: `--endpoint` re-registers the s3 driver for that endpoint. */
 export async function configureRemote(flags: Record<string, unknown>): Promise<void> {
   if (typeof flags.endpoint === 'string' && flags.endpoint !== '') {
-    // The S3 driver takes its endpoint from the standard AWS variable.
-    process.env.AWS_ENDPOINT_URL_S3 = flags.endpoint;
-    process.env.AWS_ENDPOINT_URL = flags.endpoint;
+    const endpoint = flags.endpoint;
+    registerDriver('s3', () => s3Driver({ endpoint, forcePathStyle: true }));
   }
 }
