@@ -20,6 +20,22 @@ export {
   layoutImage,
 } from './decodeImage.js';
 export {
+  decodeMdsNdarray,
+  decodeNpy,
+  decodeSafetensors,
+  float16ToFloat32,
+  type SafetensorsFile,
+  typedArrayFrom,
+} from './decodeTensor.js';
+export {
+  type CaptionOptions,
+  decodeText,
+  selectCaption,
+  type TokenizedText,
+  type Tokenizer,
+  tokenize,
+} from './decodeText.js';
+export {
   type DecodeVideoOptions,
   decodeVideo,
   type MediaCallOptions,

@@ -1,0 +1,324 @@
+import { StreamsError } from '@streams/core';
+import { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
+
+function bad(
+  what: string,
+  fix: string,
+  code: 'STREAMS_DECODE_FAILED' | 'STREAMS_UNSUPPORTED_ENCODING' = 'STREAMS_DECODE_FAILED',
+): StreamsError {
+  return new StreamsError(code, `[streams/transforms] ${what}`, { fix });
+}
+
+/** IEEE half -> float. */
+export function float16ToFloat32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * Views or copies `bytes` as a typed array of `dtype` (`count` elements). Little-endian aligned
+ * data is viewed without a copy; big-endian or unaligned data is copied once; float16 and bfloat16
+ * widen to Float32Array.
+ */
+export function typedArrayFrom(
+  bytes: Uint8Array,
+  dtype: DType | 'bfloat16',
+  count: number,
+  littleEndian = true,
+): TypedArray {
+  const size = dtype === 'bfloat16' ? 2 : DTYPE_BYTES[dtype];
+  if (bytes.byteLength < count * size) {
+    throw bad(
+      `tensor data is truncated: ${bytes.byteLength} bytes for ${count} x ${dtype}`,
+      'the file is cut short or its header is wrong: re-create it',
+    );
+  }
+  if (dtype === 'float16' || dtype === 'bfloat16') {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 2);
+    const out = new Float32Array(count); // [count]
+    if (dtype === 'bfloat16') {
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) u[i] = dv.getUint16(i * 2, littleEndian) << 16;
+    } else
+      for (let i = 0; i < count; i++) out[i] = float16ToFloat32(dv.getUint16(i * 2, littleEndian));
+    return out;
+  }
+  const Ctor = {
+    bool: Uint8Array,
+    uint8: Uint8Array,
+    int8: Int8Array,
+    uint16: Uint16Array,
+    int16: Int16Array,
+    uint32: Uint32Array,
+    int32: Int32Array,
+    float32: Float32Array,
+    uint64: BigUint64Array,
+    int64: BigInt64Array,
+    float64: Float64Array,
+  }[dtype] as new (
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ) => TypedArray;
+  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if (size === 1 || (littleEndian === hostLittle && bytes.byteOffset % size === 0)) {
+    return new Ctor(bytes.buffer, bytes.byteOffset, count);
+  }
+  const copy = new Uint8Array(count * size);
+  if (littleEndian === hostLittle) copy.set(bytes.subarray(0, count * size));
+  else {
+    for (let i = 0; i < count; i++)
+      for (let k = 0; k < size; k++) copy[i * size + k] = bytes[i * size + size - 1 - k]!;
+  }
+  return new Ctor(copy.buffer, 0, count);
+}
+
+const NPY_KINDS: Record<string, DType> = {
+  b1: 'bool',
+  u1: 'uint8',
+  i1: 'int8',
+  u2: 'uint16',
+  i2: 'int16',
+  f2: 'float16',
+  u4: 'uint32',
+  i4: 'int32',
+  f4: 'float32',
+  u8: 'uint64',
+  i8: 'int64',
+  f8: 'float64',
+};
+
+/**
+ * Decodes a `.npy` file (format versions 1-3): every numeric dtype and bool, either byte order,
+ * C order. Fortran-order and object/structured arrays are rejected with a clear error.
+ */
+export function decodeNpy(bytes: Uint8Array): Tensor {
+  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+  if (bytes.byteLength < 10 || magic.some((b, i) => bytes[i] !== b)) {
+    throw bad('not a .npy file (bad magic)', 'pass the bytes of a file written by numpy.save');
+  }
+  const major = bytes[6]!;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  const start = major === 1 ? 10 : 12;
+  if (start + headerLen > bytes.byteLength)
+    throw bad('.npy header is truncated', 're-create the file');
+  const header = new TextDecoder(major >= 3 ? 'utf-8' : 'latin1').decode(
+    bytes.subarray(start, start + headerLen),
+  );
+  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
+  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined) {
+    if (/'descr':\s*\[/.test(header)) {
+      throw bad(
+        '.npy structured (record) arrays are not supported',
+        'save each field as its own array',
+        'STREAMS_UNSUPPORTED_ENCODING',
+      );
+    }
+    throw bad(`.npy header has no descr: ${header.trim()}`, 're-create the file with numpy.save');
+  }
+  if (fortran === 'True') {
+    throw bad(
+      '.npy array is in Fortran order; only C order is supported',
+      'save np.ascontiguousarray(a) instead of a Fortran-ordered array',
+      'STREAMS_UNSUPPORTED_ENCODING',
+    );
+  }
+  if (shapeText === undefined)
+    throw bad(`.npy header has no shape: ${header.trim()}`, 're-create the file');
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => Number(s.replace(/L$/, '')));
+  const order = descr[0];
+  const kind = descr.slice(1);
+  if (kind === 'O') {
+    throw bad(
+      '.npy object arrays (pickled Python objects) are not supported',
+      'save a numeric array (np.asarray(a, dtype=np.float32)); pickles are never loaded',
+      'STREAMS_UNSUPPORTED_ENCODING',
+    );
+  }
+  const dtype = NPY_KINDS[kind];
+  if (!dtype || !'<>|='.includes(order ?? '')) {
+    throw bad(
+      `.npy dtype ${descr} is not supported`,
+      'use a bool, integer or float dtype',
+      'STREAMS_UNSUPPORTED_ENCODING',
+    );
+  }
+  const count = shapeSize(shape);
+  const data = typedArrayFrom(bytes.subarray(start + headerLen), dtype, count, order !== '>');
+  return { data, shape, dtype };
+}
+
+const SAFETENSORS_DTYPES: Record<string, DType | 'bfloat16'> = {
+  BOOL: 'bool',
+  U8: 'uint8',
+  I8: 'int8',
+  U16: 'uint16',
+  I16: 'int16',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  U32: 'uint32',
+  I32: 'int32',
+  F32: 'float32',
+  U64: 'uint64',
+  I64: 'int64',
+  F64: 'float64',
+};
+
+/** A `.safetensors` file: its tensors by name and the optional string metadata. */
+export interface SafetensorsFile {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Decodes a `.safetensors` file (8-byte little-endian header length, JSON header, raw data).
+ * BF16 and F16 widen to Float32Array (dtype `float32` resp. `float16`); the rest are views.
+ */
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.byteLength < 8)
+    throw bad('.safetensors file is shorter than its header length', 're-create the file');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(dv.getBigUint64(0, true));
+  if (8 + n > bytes.byteLength) throw bad('.safetensors header is truncated', 're-create the file');
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<
+      string,
+      unknown
+    >;
+  } catch (cause) {
+    throw new StreamsError(
+      'STREAMS_DECODE_FAILED',
+      '[streams/transforms] .safetensors header is not JSON',
+      { cause },
+    );
+  }
+  const data = bytes.subarray(8 + n);
+  const tensors: Record<string, Tensor> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    const dtype = SAFETENSORS_DTYPES[e.dtype ?? ''];
+    if (!dtype || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+      throw bad(
+        `.safetensors tensor ${name} has dtype ${e.dtype} or a malformed entry`,
+        'use a numeric dtype',
+        'STREAMS_UNSUPPORTED_ENCODING',
+      );
+    }
+    const [b, end] = e.data_offsets;
+    const count = shapeSize(e.shape);
+    const size = dtype === 'bfloat16' ? 2 : DTYPE_BYTES[dtype];
+    if (end - b !== count * size || end > data.byteLength) {
+      throw bad(
+        `.safetensors tensor ${name}: offsets [${b}, ${end}) do not match shape ${JSON.stringify(e.shape)}`,
+        're-create the file',
+      );
+    }
+    tensors[name] = {
+      data: typedArrayFrom(data.subarray(b, end), dtype, count),
+      shape: e.shape,
+      dtype: dtype === 'bfloat16' ? 'float32' : dtype,
+    };
+  }
+  return { tensors, metadata };
+}
+
+const MDS_VALUE_DTYPES: Record<number, DType> = {
+  8: 'uint8',
+  9: 'int8',
+  16: 'uint16',
+  17: 'int16',
+  18: 'float16',
+  32: 'uint32',
+  33: 'int32',
+  34: 'float32',
+  64: 'uint64',
+  65: 'int64',
+  66: 'float64',
+};
+
+/**
+ * Decodes one MDS `ndarray` column value (MosaicML streaming's encoding) given the column's
+ * encoding string: `ndarray` (dtype and shape in the bytes), `ndarray:float32` (shape in the
+ * bytes) or `ndarray:float32:4,64,64` (raw values).
+ */
+export function decodeMdsNdarray(bytes: Uint8Array, encoding = 'ndarray'): Tensor {
+  const [name, dt, sh] = encoding.split(':');
+  if (name !== 'ndarray') {
+    throw bad(
+      `MDS encoding ${encoding} is not an ndarray encoding`,
+      'use decodeMdsNdarray for ndarray columns only',
+      'STREAMS_UNSUPPORTED_ENCODING',
+    );
+  }
+  let i = 0;
+  let dtype: DType;
+  if (dt) {
+    if (!Object.values(MDS_VALUE_DTYPES).includes(dt as DType)) {
+      throw bad(
+        `MDS ndarray dtype ${dt} is not supported`,
+        'use a numeric dtype',
+        'STREAMS_UNSUPPORTED_ENCODING',
+      );
+    }
+    dtype = dt as DType;
+  } else {
+    const code = bytes[i++];
+    const d = code === undefined ? undefined : MDS_VALUE_DTYPES[code];
+    if (!d)
+      throw bad(
+        `MDS ndarray has an unknown dtype code ${code}`,
+        'check the column encoding in index.json',
+      );
+    dtype = d;
+  }
+  let shape: number[];
+  if (sh) shape = sh.split(',').map(Number);
+  else {
+    const byte = bytes[i++];
+    if (byte === undefined) throw bad('MDS ndarray value is truncated', 're-create the shard');
+    const ndim = byte >> 2;
+    const width = 2 ** (byte & 3);
+    if (i + ndim * width > bytes.byteLength)
+      throw bad('MDS ndarray shape is truncated', 're-create the shard');
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + i, ndim * width);
+    shape = [];
+    for (let k = 0; k < ndim; k++) {
+      const o = k * width;
+      shape.push(
+        width === 1
+          ? dv.getUint8(o)
+          : width === 2
+            ? dv.getUint16(o, true)
+            : width === 4
+              ? dv.getUint32(o, true)
+              : Number(dv.getBigUint64(o, true)),
+      );
+    }
+    i += ndim * width;
+  }
+  const count = shapeSize(shape);
+  if (bytes.byteLength - i !== count * DTYPE_BYTES[dtype]) {
+    throw bad(
+      `MDS ndarray holds ${bytes.byteLength - i} value bytes, expected ${count * DTYPE_BYTES[dtype]} for ${dtype} ${JSON.stringify(shape)}`,
+      'check the column encoding in index.json against the data',
+    );
+  }
+  return { data: typedArrayFrom(bytes.subarray(i), dtype, count), shape, dtype };
+}
