@@ -1,4 +1,36 @@
 export {
+  type ClTask,
+  classIncrementalSplit,
+  type LabelSplitOptions,
+  permutedTasks,
+  rotatedTasks,
+  rotateImage,
+  taskIncrementalSplit,
+} from './clTasks.js';
+export {
+  type CoherentBatch,
+  type CoherentOptions,
+  type CoherentState,
+  coherentBatches,
+} from './coherentBatches.js';
+export {
+  type DatasetInfo,
+  type DatasetListing,
+  type DatasetSpec,
+  FASHION_MNIST_DIR,
+  type FashionMnistOptions,
+  listDatasets,
+  loadDataset,
+  loadFashionMnist,
+  loadMnist,
+  loadToy8,
+  parseIdx,
+  registerDataset,
+  type TensorDataset,
+  type Toy8Options,
+  toy8Step,
+} from './datasets.js';
+export {
   type BatchingMethod,
   buildEpochPlan,
   type EpochPlan,
