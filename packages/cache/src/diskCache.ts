@@ -547,6 +547,7 @@ export class DiskCache implements AsyncDisposable {
     size: number,
     hash: string | undefined,
     local: boolean,
+    started: number,
   ): EntryRecord {
     const current = this.state.claims.get(claim.key);
     if (current?.owner !== this.owner || current.tmp !== claim.tmp) {
@@ -579,14 +580,26 @@ export class DiskCache implements AsyncDisposable {
       unlinkQuiet(join(this.dataDir, file));
       throw err;
     }
+    this.counters.fills++;
+    this.counters.bytesFilled += size;
+    // Emitted under the lock, so listeners see fills, evictions and failures in their true order.
+    this.emit('progress', 'cache.fill', {
+      bytes: size,
+      durationMs: performance.now() - started,
+      attrs: { key: claim.key },
+    });
     return this.state.entries.get(claim.key)!;
   }
 
-  private abortStep(claim: ClaimRecord): void {
+  private abortStep(claim: ClaimRecord, err: unknown): void {
     unlinkQuiet(join(this.tmpDir, claim.tmp));
     const current = this.state.claims.get(claim.key);
     if (current?.owner === this.owner && current.tmp === claim.tmp)
       this.record([{ o: 'abort', k: claim.key }]);
+    this.counters.fillFailures++;
+    this.emit('warning', 'cache.fill_failed', {
+      attrs: { key: claim.key, error: err instanceof Error ? err.message : String(err) },
+    });
   }
 
   private reserveStep(claim: ClaimRecord, total: number): void {
@@ -624,23 +637,11 @@ export class DiskCache implements AsyncDisposable {
           reserve: (total) => this.locked(fillSignal, () => this.reserveStep(claim, total)),
         });
         const size = await this.finishTemp(claim.key, tmpPath);
-        const entry = await this.locked(undefined, () =>
-          this.commitStep(claim, size, result?.hash, options.localOnly === true),
+        return await this.locked(undefined, () =>
+          this.commitStep(claim, size, result?.hash, options.localOnly === true, started),
         );
-        this.counters.fills++;
-        this.counters.bytesFilled += entry.size;
-        this.emit('progress', 'cache.fill', {
-          bytes: entry.size,
-          durationMs: performance.now() - started,
-          attrs: { key: claim.key },
-        });
-        return entry;
       } catch (err) {
-        this.counters.fillFailures++;
-        await this.locked(undefined, () => this.abortStep(claim));
-        this.emit('warning', 'cache.fill_failed', {
-          attrs: { key: claim.key, error: err instanceof Error ? err.message : String(err) },
-        });
+        await this.locked(undefined, () => this.abortStep(claim, err));
         throw err;
       }
     })();
