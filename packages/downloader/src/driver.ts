@@ -254,3 +254,28 @@ export function checkRange(driver: string, url: string, offset: number, length: 
 export function emptyBody(): ObjectBody {
   return makeBody((async function* () {})(), 0, () => {});
 }
+
+/** Skips `skip` bytes of a chunk source and yields the next `take` (for servers that ignore Range). */
+export async function* sliceSource(
+  source: AsyncIterable<Uint8Array>,
+  skip: number,
+  take: number,
+): AsyncGenerator<Uint8Array> {
+  let toSkip = skip;
+  let left = take;
+  for await (const chunk of source) {
+    let c = chunk;
+    if (toSkip > 0) {
+      if (c.byteLength <= toSkip) {
+        toSkip -= c.byteLength;
+        continue;
+      }
+      c = c.subarray(toSkip);
+      toSkip = 0;
+    }
+    if (c.byteLength > left) c = c.subarray(0, left);
+    left -= c.byteLength;
+    if (c.byteLength > 0) yield c;
+    if (left <= 0) return;
+  }
+}

@@ -25,6 +25,7 @@ import {
 } from './driver.js';
 import { createHasher, type ExpectedHash, parseHash } from './integrity.js';
 import { commitRename, fsyncPath, tempPathFor } from './landing.js';
+import { type PrefetchOptions, PrefetchQueue } from './prefetchQueue.js';
 import { getDriver, parseObjectUrl } from './registry.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
@@ -240,6 +241,11 @@ export class FetchEngine {
     };
   }
 
+  /** A queue that downloads in plan order with `depth` downloads in flight (see {@link PrefetchQueue}). */
+  prefetch(options: PrefetchOptions = {}): PrefetchQueue {
+    return new PrefetchQueue(this, options);
+  }
+
   /** Reads an object (or `offset`/`length` of it) into memory, with the engine's retries and limits. */
   async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const driver = this.driverFor(url);
@@ -389,12 +395,20 @@ export class FetchEngine {
   ): Promise<void> {
     const iterator = body[Symbol.asyncIterator]();
     const stallMs = this.o.stallTimeoutMs;
+    const watch = Number.isFinite(stallMs) && stallMs > 0;
+    // One abort listener per body (not per chunk), removed in finally.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signalReason(signal));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
     let stallTimer: NodeJS.Timeout | undefined;
     try {
       while (true) {
-        throwIfAborted(signal);
         let next: IteratorResult<Uint8Array>;
-        if (Number.isFinite(stallMs) && stallMs > 0) {
+        if (watch) {
           const stalled = new Promise<never>((_, reject) => {
             stallTimer = setTimeout(
               () =>
@@ -406,16 +420,12 @@ export class FetchEngine {
               stallMs,
             );
           });
-          const abort = new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(signalReason(signal));
-            signal.addEventListener('abort', () => reject(signalReason(signal)), { once: true });
-          });
           try {
-            next = await Promise.race([iterator.next(), stalled, abort]);
+            next = await Promise.race([iterator.next(), stalled, aborted]);
           } finally {
             clearTimeout(stallTimer);
           }
-        } else next = await iterator.next();
+        } else next = await Promise.race([iterator.next(), aborted]);
         if (next.done) break;
         const wait = sink(next.value);
         if (wait instanceof Promise) await wait;
@@ -425,6 +435,8 @@ export class FetchEngine {
       void body.cancel().catch(() => {});
       void iterator.return?.()?.catch(() => {});
       throw err;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 

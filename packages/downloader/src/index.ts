@@ -41,6 +41,7 @@ export {
   parseHash,
 } from './integrity.js';
 export { sweepPartialFiles } from './landing.js';
+export { type PrefetchOptions, PrefetchQueue, type PrefetchStats } from './prefetchQueue.js';
 export {
   type DriverFactory,
   disposeDrivers,

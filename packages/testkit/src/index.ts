@@ -9,6 +9,12 @@ export {
   startFaultProxy,
 } from './faultProxy.js';
 export {
+  type GcsEmulator,
+  type GcsEmulatorOptions,
+  type GcsRequestRecord,
+  startGcsEmulator,
+} from './gcsEmulator.js';
+export {
   type HttpRequestRecord,
   type HttpServerOptions,
   startHttpServer,

@@ -165,10 +165,16 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
         o.signal?.removeEventListener('abort', onAbort);
       }
     }
+    // Destroying a short response can hand a dying keep-alive socket to the next request
+    // ("socket hang up"): small bodies are drained instead.
+    const cancel = () => {
+      if (Number.isFinite(len) && len <= 1 << 20) stream.resume();
+      else stream.destroy();
+    };
     return makeBody(
       guard(),
       Number.isFinite(len) ? len : undefined,
-      () => void stream.destroy(),
+      cancel,
       cleanEtag(Array.isArray(etag) ? etag[0] : etag),
     );
   }
@@ -299,7 +305,7 @@ function gcsError(op: string, url: string, err: unknown): unknown {
   const status = typeof e.code === 'number' ? e.code : undefined;
   if (status !== undefined) {
     const detail = (e.message ?? '').slice(0, 200);
-    if (status === 404 && /bucket/i.test(detail))
+    if (status === 404 && /bucket does not exist/i.test(detail))
       return new TransferError(
         'STREAMS_NOT_FOUND',
         `[streams/downloader] [gs] ${op} ${url} failed: the bucket does not exist`,

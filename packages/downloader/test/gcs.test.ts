@@ -1,0 +1,36 @@
+import { type GcsEmulator, startGcsEmulator } from '@streams/testkit';
+import { expect, it } from 'vitest';
+import { gcsDriver } from '../src/drivers/gcs.js';
+import { testBytes, testDriver } from './driverSuite.js';
+
+// The GCS side is a small JSON-API emulator from @streams/testkit (no real GCS offline).
+let emu: GcsEmulator;
+testDriver({
+  name: 'gcs',
+  async setup() {
+    emu = await startGcsEmulator({ buckets: ['conformance'] });
+    const driver = gcsDriver({ apiEndpoint: emu.url, projectId: 'test', listPageSize: 2 });
+    return { driver, base: 'gs://conformance/run/' };
+  },
+  teardown: () => emu.close(),
+  extraTests(ctx) {
+    it('uses a resumable upload for large objects', async () => {
+      const d = gcsDriver({ apiEndpoint: emu.url, projectId: 'test', resumableThreshold: 1 << 20 });
+      const data = testBytes(3 << 20, 9); // [3 MiB]
+      const s = await d.put('gs://conformance/resumable.bin', data);
+      expect(s.size).toBe(data.byteLength);
+      expect(s.generation).toMatch(/^\d+$/);
+      expect(emu.requests.some((r) => r.path.includes('uploadType=resumable'))).toBe(true);
+      const back = await (await ctx().driver.get('gs://conformance/resumable.bin')).bytes();
+      expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+    });
+
+    it('a missing bucket is STREAMS_NOT_FOUND naming the bucket', async () => {
+      const err = await ctx()
+        .driver.stat('gs://no-such-bucket/x.bin')
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'STREAMS_NOT_FOUND' });
+      expect((err as Error).message).toMatch(/bucket does not exist/);
+    });
+  },
+});
