@@ -21,6 +21,8 @@ export interface ByteSource {
   readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   /** Entries directly under a directory-like URL, as full URLs (or paths), sorted. */
   list(url: string, options?: ReadOptions): Promise<string[]>;
+  /** The whole object as a stream of chunks (for formats read front to back: tar, JSONL, CSV). */
+  stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
   /** Releases cached handles. */
   close(): Promise<void>;
 }
@@ -121,6 +123,20 @@ export class LocalByteSource implements ByteSource {
     }
   }
 
+  async *stream(url: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
+    throwIfAborted(options.signal);
+    const fh = await this.#handle(url);
+    const chunk = 1 << 20;
+    for (let pos = 0; ; ) {
+      throwIfAborted(options.signal);
+      const buf = new Uint8Array(chunk);
+      const { bytesRead } = await fh.read(buf, 0, chunk, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      yield bytesRead === chunk ? buf : buf.subarray(0, bytesRead);
+    }
+  }
+
   async close(): Promise<void> {
     const all = [...this.#handles.values()];
     this.#handles.clear();
@@ -167,13 +183,15 @@ export interface RemoteDriver {
   get(url: string, options?: ReadOptions): Promise<Uint8Array>;
   getRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   list(url: string, options?: ReadOptions): Promise<string[]>;
+  stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
 }
 
 /** Finds a driver for a remote URL; swapped for tests or custom storage. */
 export type DriverResolver = (url: string) => Promise<RemoteDriver>;
 
-interface DownloaderBody {
+interface DownloaderBody extends AsyncIterable<Uint8Array> {
   bytes(): Promise<Uint8Array>;
+  cancel(): Promise<void>;
 }
 interface DownloaderDriver {
   stat(url: string, o?: ReadOptions): Promise<{ size: number }>;
@@ -202,6 +220,17 @@ export const downloaderDrivers: DriverResolver = async (url) => {
     stat: (u, o) => d.stat(u, o),
     get: async (u, o) => (await d.get(u, o)).bytes(),
     getRange: async (u, start, end, o) => (await d.getRange(u, start, end - start, o)).bytes(),
+    stream: async function* (u, o) {
+      const body = await d.get(u, o);
+      let done = false;
+      try {
+        yield* body;
+        done = true;
+      } finally {
+        // A reader that stops early (cat --limit) must release the connection.
+        if (!done) await body.cancel().catch(() => undefined);
+      }
+    },
     list: async (u, o) => {
       const prefix = u.endsWith('/') ? u : `${u}/`;
       const entries = await d.list(prefix, o);
@@ -247,6 +276,10 @@ export class RoutingByteSource implements ByteSource {
   async list(url: string, options?: ReadOptions): Promise<string[]> {
     if (!isRemoteUrl(url)) return this.local.list(url, options);
     return (await (await this.#drivers(url)).list(url, options)).sort();
+  }
+  async *stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array> {
+    if (!isRemoteUrl(url)) yield* this.local.stream(url, options);
+    else yield* (await this.#drivers(url)).stream(url, options);
   }
   close(): Promise<void> {
     return this.local.close();

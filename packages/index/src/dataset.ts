@@ -7,6 +7,8 @@ import {
   RoutingByteSource,
 } from './byteSource.js';
 import { type MdsDataset, openMdsDataset } from './mdsDataset.js';
+import { openCsvDataset, openJsonlDataset } from './textShards.js';
+import { openWebDataset } from './webDataset.js';
 
 /** The shard or index formats {@link openDataset} recognizes. */
 export type DatasetFormat = 'mds' | 'wds' | 'jsonl' | 'csv' | 'table';
@@ -54,12 +56,15 @@ export async function detectFormat(
   source: ByteSource,
   signal?: AbortSignal,
 ): Promise<DatasetFormat> {
+  const byName = formatOfName(url);
+  if (byName) return byName;
   const name = basenameUrl(url).toLowerCase();
-  if (name === 'index.json') return 'mds';
-  if (/\.(tar|tar\.gz|tgz)$/.test(name) || /\{\d+\.\.\d+\}/.test(url)) return 'wds';
-  if (/\.(jsonl|ndjson)(\.gz)?$/.test(name)) return 'jsonl';
-  if (/\.(csv|tsv)(\.gz)?$/.test(name)) return 'csv';
-  if (/\.(parquet|arrow|feather|ipc|json)$/.test(name) || name.includes('*')) return 'table';
+  if (/\.(txt|list|shards)$/.test(name)) {
+    // A list file: its entries tell the format.
+    const text = new TextDecoder().decode(await source.read(url, { signal }));
+    const first = text.split(/\r?\n/).find((l) => l.trim() !== '' && !l.startsWith('#'));
+    return (first && formatOfName(first.trim())) || 'table';
+  }
   try {
     await source.size(joinUrl(url, 'index.json'), { signal });
     return 'mds';
@@ -68,7 +73,29 @@ export async function detectFormat(
   }
   // A local path that does not exist fails here with STREAMS_NOT_FOUND instead of later and vaguer.
   if (!isRemoteUrl(url)) await source.size(url, { signal });
+  try {
+    const entries = await source.list(url, { signal });
+    const counts = new Map<DatasetFormat, number>();
+    for (const e of entries) {
+      const f = formatOfName(e);
+      if (f && f !== 'mds') counts.set(f, (counts.get(f) ?? 0) + 1);
+    }
+    // A directory of shards of one format; otherwise a directory scanned into an index.
+    if (counts.size === 1 && !counts.has('table')) return [...counts.keys()][0] as DatasetFormat;
+  } catch {
+    // not a directory
+  }
   return 'table';
+}
+
+function formatOfName(url: string): DatasetFormat | undefined {
+  const name = basenameUrl(url).toLowerCase();
+  if (name === 'index.json') return 'mds';
+  if (/\.(tar|tar\.gz|tgz)$/.test(name) || /\{\d+\.\.\d+\}/.test(url)) return 'wds';
+  if (/\.(jsonl|ndjson)(\.gz)?$/.test(name)) return 'jsonl';
+  if (/\.(csv|tsv)(\.gz)?$/.test(name)) return 'csv';
+  if (/\.(parquet|arrow|feather|ipc|json)$/.test(name)) return 'table';
+  return undefined;
 }
 
 /** Opens any supported dataset: an MDS directory (index.json), WebDataset tars, JSONL/CSV shards or an index table. */
@@ -86,6 +113,21 @@ export async function openDataset(
         const ds = await openMdsDataset(dir || '.', { ...options, source });
         return mdsAsSampleDataset(ds, owns ? source : undefined);
       }
+      case 'wds':
+        return closing(
+          await openWebDataset(url, { ...options, source }),
+          owns ? source : undefined,
+        );
+      case 'jsonl':
+        return closing(
+          await openJsonlDataset(url, { ...options, source }),
+          owns ? source : undefined,
+        );
+      case 'csv':
+        return closing(
+          await openCsvDataset(url, { ...options, source }),
+          owns ? source : undefined,
+        );
       default:
         throw new StreamsError(
           'STREAMS_NOT_IMPLEMENTED',
@@ -97,6 +139,20 @@ export async function openDataset(
     if (owns) await source.close();
     throw e;
   }
+}
+
+/** Makes closing the dataset also close the byte source that was opened for it. */
+function closing(ds: SampleDataset, source: ByteSource | undefined): SampleDataset {
+  if (!source) return ds;
+  const close = async () => {
+    await ds.close();
+    await source.close();
+  };
+  return Object.assign(Object.create(null), ds, {
+    close,
+    [Symbol.asyncDispose]: close,
+    samples: ds.samples.bind(ds),
+  }) as SampleDataset;
 }
 
 function mdsAsSampleDataset(ds: MdsDataset, owned: ByteSource | undefined): SampleDataset {

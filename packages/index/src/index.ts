@@ -13,6 +13,7 @@ export {
   RoutingByteSource,
   toLocalPath,
 } from './byteSource.js';
+export { ChunkReader, gunzipChunks, textLines } from './chunkReader.js';
 export {
   COMPRESSIONS,
   type CompressionFamily,
@@ -21,6 +22,13 @@ export {
   decompress,
   parseCompression,
 } from './compression.js';
+export {
+  type CsvParseOptions,
+  type CsvType,
+  convertCsvCell,
+  inferCsvType,
+  parseCsv,
+} from './csv.js';
 export {
   type DatasetColumn,
   type DatasetFormat,
@@ -76,3 +84,19 @@ export {
 } from './mdsWriter.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
+export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';
+export { checkMemberName, type ReadTarOptions, readTar, type TarMember } from './tarReader.js';
+export {
+  csvRecords,
+  jsonlRecords,
+  openCsvDataset,
+  openJsonlDataset,
+  type TextShardOptions,
+} from './textShards.js';
+export {
+  openWebDataset,
+  type WdsSample,
+  type WebDatasetOptions,
+  wdsSamplesFromTar,
+  wdsSplitKey,
+} from './webDataset.js';

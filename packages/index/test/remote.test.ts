@@ -47,7 +47,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { disposeDrivers } = await import('@streams/downloader');
+  // Computed specifier: keeps the downloader's sources out of this package's type check.
+  const downloader = '@streams/downloader';
+  const { disposeDrivers } = (await import(downloader)) as { disposeDrivers(): Promise<void> };
   await disposeDrivers();
   await new Promise((r) => server.close(r));
 });

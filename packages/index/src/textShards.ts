@@ -1,0 +1,189 @@
+import { StreamsError, throwIfAborted } from '@streams/core';
+import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import { gunzipChunks, textLines } from './chunkReader.js';
+import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
+import type { DatasetColumn, DatasetFormat, SampleDataset } from './dataset.js';
+import { resolveShardUrls } from './shardList.js';
+
+/** Options of {@link openJsonlDataset} and {@link openCsvDataset}. */
+export interface TextShardOptions {
+  signal?: AbortSignal;
+  source?: ByteSource;
+  /** CSV delimiter (default: tab for `.tsv`, else comma). */
+  delimiter?: string;
+  /** CSV: rows read to infer column types (default 1000). */
+  inferRows?: number;
+}
+
+function chunksOf(
+  source: ByteSource,
+  url: string,
+  signal?: AbortSignal,
+): AsyncIterable<Uint8Array> {
+  const raw = source.stream(url, { signal });
+  return /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw;
+}
+
+/** JSON Lines records of one shard; a bad line is `STREAMS_INDEX_INVALID` naming file and line. */
+export async function* jsonlRecords(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+): AsyncGenerator<Record<string, unknown>> {
+  for await (const { line, no } of textLines(chunks)) {
+    if (line.trim() === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (cause) {
+      throw new StreamsError(
+        'STREAMS_INDEX_INVALID',
+        `[streams/index] line ${no} is not valid JSON`,
+        {
+          url,
+          cause,
+          fix: 'each line of a JSONL file must be one JSON object',
+        },
+      );
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new StreamsError(
+        'STREAMS_INDEX_INVALID',
+        `[streams/index] line ${no} is not a JSON object`,
+        {
+          url,
+          fix: 'each line of a JSONL file must be one JSON object',
+        },
+      );
+    yield v as Record<string, unknown>;
+  }
+}
+
+/**
+ * CSV records of one shard with typed values (types inferred from the first rows). A row with a
+ * different number of fields than the header is `STREAMS_INDEX_INVALID` naming file and line.
+ */
+export async function* csvRecords(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+  options: { delimiter?: string; inferRows?: number; signal?: AbortSignal; types?: CsvType[] } = {},
+): AsyncGenerator<Record<string, unknown>> {
+  const delimiter = options.delimiter ?? (/\.tsv(\.gz)?$/i.test(url) ? '\t' : ',');
+  let header: string[] | undefined;
+  let types = options.types;
+  const buffer: { row: string[]; line: number }[] = [];
+  const inferRows = options.inferRows ?? 1000;
+  const toRecord = (row: string[], line: number) => {
+    const h = header as string[];
+    if (row.length !== h.length)
+      throw new StreamsError(
+        'STREAMS_INDEX_INVALID',
+        `[streams/index] CSV line ${line} has ${row.length} fields, the header has ${h.length}`,
+        {
+          url,
+          fix: 'give every row as many fields as the header (quote fields holding the delimiter)',
+        },
+      );
+    const out: Record<string, unknown> = {};
+    for (let k = 0; k < h.length; k++)
+      out[h[k] as string] = convertCsvCell(types?.[k] ?? 'string', row[k] as string);
+    return out;
+  };
+  for await (const r of parseCsv(chunks, { delimiter, url, signal: options.signal })) {
+    if (!header) {
+      header = r.row;
+      const seen = new Set<string>();
+      for (const h of header) {
+        if (seen.has(h))
+          throw new StreamsError(
+            'STREAMS_INDEX_INVALID',
+            `[streams/index] CSV header repeats column "${h}"`,
+            {
+              url,
+              fix: 'give every column a distinct name',
+            },
+          );
+        seen.add(h);
+      }
+      continue;
+    }
+    if (!types) {
+      buffer.push(r);
+      if (buffer.length < inferRows) continue;
+      types = header.map((_, k) => inferCsvType(buffer.map((b) => b.row[k] ?? '')));
+      for (const b of buffer) yield toRecord(b.row, b.line);
+      buffer.length = 0;
+      continue;
+    }
+    yield toRecord(r.row, r.line);
+  }
+  if (header && !types) {
+    types = header.map((_, k) => inferCsvType(buffer.map((b) => b.row[k] ?? '')));
+    for (const b of buffer) yield toRecord(b.row, b.line);
+  }
+}
+
+function textDataset(
+  spec: string,
+  format: DatasetFormat,
+  urls: string[],
+  source: ByteSource,
+  owns: boolean,
+  records: (url: string, signal?: AbortSignal) => AsyncIterable<Record<string, unknown>>,
+): SampleDataset {
+  const columns: DatasetColumn[] = [];
+  const close = async () => {
+    if (owns) await source.close();
+  };
+  return {
+    url: spec,
+    format,
+    numSamples: undefined,
+    columns,
+    totalBytes: undefined,
+    async *samples(o = {}) {
+      const start = o.start ?? 0;
+      const end = o.end ?? Number.POSITIVE_INFINITY;
+      let i = 0;
+      if (i >= end) return;
+      for (const url of urls) {
+        throwIfAborted(o.signal);
+        for await (const rec of records(url, o.signal)) {
+          if (i >= start) {
+            for (const k of Object.keys(rec))
+              if (!columns.some((c) => c.name === k))
+                columns.push({ name: k, type: typeof rec[k] });
+            yield rec;
+          }
+          i++;
+          if (i >= end) return;
+        }
+      }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Opens JSONL shards (`.jsonl`, `.jsonl.gz`, a pattern, a directory or a list file) as a dataset. */
+export async function openJsonlDataset(
+  spec: string,
+  options: TextShardOptions = {},
+): Promise<SampleDataset> {
+  const source = options.source ?? new RoutingByteSource();
+  const urls = await resolveShardUrls(spec, source, /\.(jsonl|ndjson)(\.gz)?$/i, options.signal);
+  return textDataset(spec, 'jsonl', urls, source, options.source === undefined, (url, signal) =>
+    jsonlRecords(chunksOf(source, url, signal), url),
+  );
+}
+
+/** Opens CSV/TSV shards (`.csv`, `.tsv`, gzipped, a pattern, a directory or a list file) as a dataset. */
+export async function openCsvDataset(
+  spec: string,
+  options: TextShardOptions = {},
+): Promise<SampleDataset> {
+  const source = options.source ?? new RoutingByteSource();
+  const urls = await resolveShardUrls(spec, source, /\.(csv|tsv)(\.gz)?$/i, options.signal);
+  return textDataset(spec, 'csv', urls, source, options.source === undefined, (url, signal) =>
+    csvRecords(chunksOf(source, url, signal), url, { ...options, signal }),
+  );
+}

@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { isStreamsError } from '@streams/core';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chunksOf, makeTar, tempDir } from '../test/fixtures.js';
+import { openDataset } from './dataset.js';
+import { expandBraces } from './shardList.js';
+import { readTar } from './tarReader.js';
+import { wdsSamplesFromTar, wdsSplitKey } from './webDataset.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeEach(async () => {
+  tmp = await tempDir();
+});
+afterEach(() => tmp.cleanup());
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(isStreamsError(e), String(e)).toBe(true);
+    return (e as { code: string }).code;
+  }
+  return 'none';
+}
+
+const tar = makeTar([
+  { name: 'a/000001.jpg', data: 'JPEG1' },
+  { name: 'a/000001.cls', data: '3\n' },
+  { name: 'a/000001.json', data: '{"w": 2}' },
+  { name: 'a/000002.jpg', data: 'JPEG2' },
+  { name: 'a/000002.cls', data: '7' },
+  { name: 'a/000002.seg.png', data: 'PNG' },
+  { name: 'a/', type: '5' },
+]);
+
+describe('WebDataset tar shards', () => {
+  it('groups members into samples by key, decoding cls/json/txt', async () => {
+    const samples = await collect(wdsSamplesFromTar(chunksOf(tar, 100), 'mem.tar'));
+    expect(samples).toHaveLength(2);
+    expect(samples[0]).toMatchObject({ __key__: 'a/000001', cls: 3, json: { w: 2 } });
+    expect(new TextDecoder().decode(samples[0]?.jpg as Uint8Array)).toBe('JPEG1');
+    expect(samples[1]).toMatchObject({ __key__: 'a/000002', cls: 7 });
+    expect(samples[1]?.['seg.png']).toBeInstanceOf(Uint8Array);
+    expect(wdsSplitKey('dir.x/abc.def.ghi')).toEqual({ key: 'dir.x/abc', ext: 'def.ghi' });
+  });
+
+  it('reads real GNU tar archives (pax long names) and .tar.gz, via openDataset and brace patterns', async () => {
+    const src = join(tmp.dir, 'src');
+    const long = `${'d'.repeat(120)}`;
+    await mkdir(join(src, long), { recursive: true });
+    for (let k = 0; k < 3; k++) {
+      await writeFile(join(src, long, `s${k}.txt`), `text ${k}`);
+      await writeFile(join(src, long, `s${k}.cls`), String(k));
+    }
+    const run = promisify(execFile);
+    await run('tar', [
+      '--format=pax',
+      '--sort=name',
+      '-cf',
+      join(tmp.dir, 'shard-000.tar'),
+      '-C',
+      src,
+      long,
+    ]);
+    await run('tar', [
+      '--format=gnu',
+      '--sort=name',
+      '-czf',
+      join(tmp.dir, 'shard-001.tar.gz'),
+      '-C',
+      src,
+      long,
+    ]);
+    await using ds = await openDataset(join(tmp.dir, 'shard-{000..000}.tar'));
+    const a = await collect(ds.samples());
+    expect(a.map((s) => [s.__key__, s.cls, s.txt])).toEqual([
+      [`${long}/s0`, 0, 'text 0'],
+      [`${long}/s1`, 1, 'text 1'],
+      [`${long}/s2`, 2, 'text 2'],
+    ]);
+    await using gz = await openDataset(join(tmp.dir, 'shard-001.tar.gz'));
+    expect((await collect(gz.samples())).map((s) => s.cls)).toEqual([0, 1, 2]);
+    await using dir = await openDataset(tmp.dir);
+    expect(dir.format).toBe('wds');
+    expect((await collect(dir.samples({ start: 2, end: 4 }))).map((s) => s.cls)).toEqual([2, 0]);
+    await writeFile(join(tmp.dir, 'shards.txt'), 'shard-000.tar\nshard-001.tar.gz\n');
+    await using list = await openDataset(join(tmp.dir, 'shards.txt'));
+    expect((await collect(list.samples())).length).toBe(6);
+  });
+
+  it('rejects members that escape with STREAMS_UNSAFE_PATH', async () => {
+    for (const entry of [
+      { name: '../evil.txt', data: 'x' },
+      { name: '/etc/passwd.txt', data: 'x' },
+      { name: 'a/../../b.txt', data: 'x' },
+      { name: 'link.txt', type: '2', linkname: '../../outside' },
+      { name: 'link.txt', type: '1', linkname: '/etc/passwd' },
+    ]) {
+      const bytes = makeTar([{ name: 'ok.txt', data: 'fine' }, entry]);
+      expect(await codeOf(collect(readTar(chunksOf(bytes))))).toBe('STREAMS_UNSAFE_PATH');
+    }
+  });
+
+  it('truncated or damaged archives are STREAMS_SHARD_CORRUPT', async () => {
+    expect(await codeOf(collect(readTar(chunksOf(tar.subarray(0, 700)))))).toBe(
+      'STREAMS_SHARD_CORRUPT',
+    );
+    expect(await codeOf(collect(readTar(chunksOf(tar.subarray(0, 300)))))).toBe(
+      'STREAMS_SHARD_CORRUPT',
+    );
+    const bad = tar.slice();
+    bad[10] = 0x41; // header byte changed: checksum fails
+    expect(await codeOf(collect(readTar(chunksOf(bad))))).toBe('STREAMS_SHARD_CORRUPT');
+    const gz = gzipSync(tar).subarray(0, 60);
+    await writeFile(join(tmp.dir, 'x.tar.gz'), gz);
+    await using ds = await openDataset(join(tmp.dir, 'x.tar.gz'));
+    expect(await codeOf(collect(ds.samples()))).toBe('STREAMS_SHARD_CORRUPT');
+  });
+
+  it('fuzz: random and mutated bytes only ever raise StreamsErrors', async () => {
+    const check = async (bytes: Uint8Array) => {
+      try {
+        await collect(wdsSamplesFromTar(chunksOf(bytes, 97), 'f.tar'));
+      } catch (e) {
+        if (!isStreamsError(e)) throw e;
+      }
+    };
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), check), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(tar.length - 1), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.nat(tar.length),
+        async (edits, cut) => {
+          const copy = tar.slice();
+          for (const [at, v] of edits) copy[at] = v;
+          await check(copy);
+          await check(copy.subarray(0, cut));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('expands brace patterns like WebDataset', () => {
+    expect(expandBraces('s-{008..011}.tar')).toEqual([
+      's-008.tar',
+      's-009.tar',
+      's-010.tar',
+      's-011.tar',
+    ]);
+    expect(expandBraces('{a,b}-{1..2}')).toEqual(['a-1', 'a-2', 'b-1', 'b-2']);
+  });
+});

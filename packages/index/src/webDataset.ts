@@ -1,0 +1,124 @@
+import { StreamsError, throwIfAborted } from '@streams/core';
+import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import { gunzipChunks } from './chunkReader.js';
+import type { DatasetColumn, SampleDataset } from './dataset.js';
+import { resolveShardUrls } from './shardList.js';
+import { readTar } from './tarReader.js';
+
+/** A WebDataset sample: `__key__`, `__url__`, and one entry per extension. */
+export type WdsSample = Record<string, unknown> & { __key__: string; __url__: string };
+
+/** Options of {@link readWebDataset} and {@link openWebDataset}. */
+export interface WebDatasetOptions {
+  signal?: AbortSignal;
+  source?: ByteSource;
+  /**
+   * `auto` (default) decodes `json`/`jsn` as JSON, `txt`/`text` as strings and `cls`/`cls2`/`index`/`id`
+   * as integers, and leaves everything else as bytes; `raw` leaves every member as bytes.
+   */
+  decode?: 'auto' | 'raw';
+}
+
+/** Splits a member name into its sample key and extension the WebDataset way (first dot of the basename). */
+export function wdsSplitKey(name: string): { key: string; ext: string } {
+  const slash = name.lastIndexOf('/');
+  const dot = name.indexOf('.', slash + 1);
+  if (dot === -1) return { key: name, ext: '' };
+  return { key: name.slice(0, dot), ext: name.slice(dot + 1).toLowerCase() };
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+function decodeMember(ext: string, data: Uint8Array, where: { url: string; key: string }): unknown {
+  const last = ext.split('.').pop() ?? ext;
+  try {
+    if (last === 'json' || last === 'jsn') return JSON.parse(utf8.decode(data));
+    if (last === 'txt' || last === 'text') return utf8.decode(data);
+    if (last === 'cls' || last === 'cls2' || last === 'index' || last === 'inx' || last === 'id') {
+      const t = utf8.decode(data).trim();
+      const n = Number(t);
+      return /^[+-]?\d+$/.test(t) && Number.isSafeInteger(n) ? n : t;
+    }
+  } catch (cause) {
+    throw new StreamsError(
+      'STREAMS_DECODE_FAILED',
+      `[streams/index] member "${where.key}.${ext}" is not valid ${last}`,
+      { cause, url: where.url, fix: 'fix the member or read with decode: "raw"' },
+    );
+  }
+  return data;
+}
+
+/** Samples of one tar stream, grouped by key in archive order. */
+export async function* wdsSamplesFromTar(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+  options: WebDatasetOptions = {},
+): AsyncGenerator<WdsSample> {
+  const gz = /\.(tar\.gz|tgz)$/i.test(url);
+  const stream = gz ? gunzipChunks(chunks, { url }) : chunks;
+  let current: WdsSample | undefined;
+  for await (const m of readTar(stream, { url, signal: options.signal })) {
+    const { key, ext } = wdsSplitKey(m.name);
+    if (key.startsWith('__') || ext === '') continue; // WebDataset skips such members
+    if (current && current.__key__ !== key) {
+      yield current;
+      current = undefined;
+    }
+    current ??= { __key__: key, __url__: url };
+    if (ext in current)
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] sample "${key}" has two "${ext}" members`,
+        { url, fix: 'each sample key may hold one file per extension' },
+      );
+    current[ext] = options.decode === 'raw' ? m.data : decodeMember(ext, m.data, { url, key });
+  }
+  if (current) yield current;
+}
+
+/** Opens WebDataset shards: a tar, a `.tar.gz`, a brace pattern, a wildcard, a directory or a list file. */
+export async function openWebDataset(
+  spec: string,
+  options: WebDatasetOptions = {},
+): Promise<SampleDataset> {
+  const source = options.source ?? new RoutingByteSource();
+  const owns = options.source === undefined;
+  const urls = await resolveShardUrls(spec, source, /\.(tar|tar\.gz|tgz)$/i, options.signal);
+  const close = async () => {
+    if (owns) await source.close();
+  };
+  const columns: DatasetColumn[] = [];
+  return {
+    url: spec,
+    format: 'wds',
+    numSamples: undefined,
+    columns,
+    totalBytes: undefined,
+    async *samples(o = {}) {
+      const start = o.start ?? 0;
+      const end = o.end ?? Number.POSITIVE_INFINITY;
+      const signal = o.signal ?? options.signal;
+      let i = 0;
+      if (i >= end) return;
+      for (const url of urls) {
+        throwIfAborted(signal);
+        for await (const s of wdsSamplesFromTar(source.stream(url, { signal }), url, {
+          ...options,
+          signal,
+        })) {
+          if (i >= start) {
+            if (columns.length === 0)
+              for (const k of Object.keys(s))
+                columns.push({ name: k, type: k.startsWith('__') ? 'str' : 'bytes' });
+            yield s;
+          }
+          i++;
+          if (i >= end) return;
+        }
+      }
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
