@@ -56,6 +56,7 @@ export {
   type Schedule,
   scheduledBatch,
 } from './schedule.js';
+export { type LoadedShard, ShardPool } from './shardPool.js';
 export {
   divideSpans,
   SHUFFLE_ALGORITHMS,
@@ -75,6 +76,14 @@ export {
   type StreamOptions,
   type StreamWeightSpec,
 } from './stream.js';
+export {
+  type DatasetMetrics,
+  type DatasetState,
+  type SampleInfo,
+  type SampleTransform,
+  StreamingDataset,
+  type StreamingDatasetOptions,
+} from './streamingDataset.js';
 export {
   SIGNAL_MAX,
   SIGNAL_MIN,

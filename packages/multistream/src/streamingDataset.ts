@@ -1,0 +1,772 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type DiskCache, openCache } from '@streams/cache';
+import {
+  EventHub,
+  fnv1a64,
+  isAbortError,
+  type Rng,
+  world as readWorld,
+  rng,
+  StreamsError,
+  type StreamsEventListener,
+  settings,
+  throwIfAborted,
+  type World,
+  type WorldOptions,
+} from '@streams/core';
+import { defaultEngine, type FetchEngine } from '@streams/downloader';
+import {
+  decodeMdsSample,
+  decompress,
+  hashBytes,
+  isRemoteUrl,
+  joinUrl,
+  type MdsDataset,
+  type MdsSample,
+  mdsShardOffsets,
+  openMdsDataset,
+  parseCompression,
+  toLocalPath,
+} from '@streams/index';
+import { type Table, tableFromArrays } from 'apache-arrow';
+import {
+  type BatchingMethod,
+  buildEpochPlan,
+  type EpochPlan,
+  locateSample,
+  type OrderMode,
+  PLAN_VERSION,
+  type PlanConfig,
+} from './epochPlan.js';
+import { type PlanSlice, partitionPlan } from './partition.js';
+import type { SamplingMethod } from './resample.js';
+import { type LoadedShard, ShardPool } from './shardPool.js';
+import type { ShuffleAlgorithm } from './shuffle.js';
+import {
+  applyStreamDefaults,
+  type ResolvedWeights,
+  resolveWeights,
+  Stream,
+  type StreamOptions,
+  streamLabel,
+} from './stream.js';
+
+/** Where a sample came from, handed to transforms and returned by {@link StreamingDataset.entries}. */
+export interface SampleInfo {
+  /** Global sample id (streams laid end to end). */
+  id: number;
+  stream: number;
+  shard: number;
+  /** Index of the sample in its shard. */
+  index: number;
+  epoch: number;
+  /** Position in the epoch's global order. */
+  position: number;
+  /** True when the sample repeats one to pad an uneven tail (see `dropLast`). */
+  padding: boolean;
+}
+
+/**
+ * Turns a raw MDS sample into what the model reads. Same shape as an `@streams/transforms` preset,
+ * so `transform: imageClassification({ size: 224 })` works; `rng` is seeded per (seed, epoch, sample).
+ */
+export type SampleTransform<T> = (
+  sample: MdsSample,
+  rng: Rng,
+  call: {
+    signal?: AbortSignal;
+    coords?: { stream?: string | number; shard?: string | number; sample?: number };
+  },
+) => T | Promise<T>;
+
+/** Options of {@link StreamingDataset.open}. */
+export interface StreamingDatasetOptions<T> {
+  /** The streams to mix; omit to read one stream given by `remote`/`local`. */
+  streams?: ReadonlyArray<StreamOptions>;
+  /** Default remote (or the only stream's remote). */
+  remote?: string;
+  /** Default local directory (or the only stream's). */
+  local?: string;
+  split?: string;
+  downloadRetry?: number;
+  downloadTimeout?: number;
+  validateHash?: string;
+  keepCompressed?: boolean;
+  /** Samples per epoch (a count or `"10k"`): with proportions, or to subsample unweighted streams. */
+  epochSize?: number | string;
+  /** Shuffle (default true); `false` is `order: 'sequential'`. */
+  shuffle?: boolean;
+  /** Order mode (default `shuffle`): see the README. */
+  order?: OrderMode;
+  /** Run length of `interleave` order. */
+  interleaveRun?: number;
+  /** Seed of every random choice (default 9176, MosaicML's). */
+  seed?: number;
+  shuffleAlgorithm?: ShuffleAlgorithm;
+  /** Samples per shuffle block (default 262144). */
+  shuffleBlockSize?: number;
+  /** Shard groups of the order (default: the data-parallel width of the first run; kept in the state). */
+  numCanonicalNodes?: number;
+  /** Per-rank batch size (default 1). */
+  batchSize?: number;
+  sampling?: SamplingMethod;
+  batching?: BatchingMethod;
+  /** Rank layout: a `World`, options for `world()`, or (default) the launcher environment. */
+  world?: World | WorldOptions;
+  /** N consecutive ranks read the same samples. */
+  replication?: number;
+  /** Workers per rank and which one this instance is (each reads whole batches round robin). */
+  numWorkers?: number;
+  worker?: number;
+  /** Drop the uneven tail instead of padding it (default false: pad). */
+  dropLast?: boolean;
+  /** Cache directory for remote shards (default `STREAMS_CACHE_DIR`). */
+  cacheDir?: string;
+  /** Byte budget of the node cache (default `"20gb"`). */
+  cacheLimit?: number | string;
+  /** Samples ahead whose shards are fetched (default 8 x batchSize, at least 64). */
+  predownload?: number;
+  /** Samples decoded ahead of the consumer (default min(predownload, 2 x batchSize + 8)). */
+  decodeAhead?: number;
+  transform?: SampleTransform<T>;
+  /** Receives progress and metric events. */
+  onEvent?: StreamsEventListener;
+  /** Fetch engine for remote shards (default: the downloader's shared engine). */
+  engine?: FetchEngine;
+  signal?: AbortSignal;
+}
+
+/** The resumable state: a few integers. */
+export interface DatasetState {
+  version: number;
+  epoch: number;
+  /** Global samples consumed this epoch (a position in the epoch's global order). */
+  samplesSeen: number;
+  seed: number;
+  numCanonicalNodes: number;
+  /** Step of a time-varying schedule (0 when none). */
+  schedulePosition: number;
+}
+
+/** What {@link StreamingDataset.metrics} reports. */
+export interface DatasetMetrics {
+  samples: number;
+  samplesPerSecond: number;
+  /** Milliseconds the consumer waited for data, and that share of the wall time. */
+  waitMs: number;
+  starvation: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheHitRate: number;
+  /** Shards waiting for budget, and shards downloading or in memory. */
+  queueDepth: number;
+  activeShards: number;
+  /** Per stream: the target share of the epoch and the share read so far by this rank. */
+  shares: Array<{ stream: string; target: number; actual: number }>;
+}
+
+interface OpenStream {
+  label: string;
+  stream: Stream;
+  mds: MdsDataset;
+  /** Base URL or path holding index.json (split applied). */
+  base: string;
+  remote: boolean;
+  cacheKeyPrefix: string;
+}
+
+const DEFAULT_SEED = 9176;
+
+/**
+ * A deterministic, resumable, elastic dataset over weighted MDS streams: local directories or
+ * remote (s3://, gs://, https://) shards fetched through `@streams/downloader` into the node's
+ * `@streams/cache`, mixed, shuffled and partitioned over the job's ranks by the epoch plan.
+ */
+export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
+  readonly streams: readonly Stream[];
+  readonly weights: ResolvedWeights;
+  readonly world: World;
+  readonly events = new EventHub('multistream');
+  readonly #o: StreamingDatasetOptions<T>;
+  readonly #streams: OpenStream[];
+  readonly #cache: DiskCache | undefined;
+  readonly #engine: FetchEngine | undefined;
+  readonly #pool: ShardPool;
+  readonly #planConfig: Omit<PlanConfig, 'numCanonicalNodes'>;
+  readonly #seed: number;
+  #numCanonicalNodes: number;
+  #canonicalExplicit: boolean;
+  #epoch = 0;
+  #samplesSeen = 0;
+  #plan: EpochPlan | undefined;
+  #closed = false;
+  // Metrics
+  #started = 0;
+  #samples = 0;
+  #waitMs = 0;
+  readonly #perStream: number[];
+
+  private constructor(
+    o: StreamingDatasetOptions<T>,
+    streams: OpenStream[],
+    weights: ResolvedWeights,
+    w: World,
+    cache: DiskCache | undefined,
+    engine: FetchEngine | undefined,
+  ) {
+    this.#o = o;
+    this.#streams = streams;
+    this.streams = streams.map((s) => s.stream);
+    this.weights = weights;
+    this.world = w;
+    this.#cache = cache;
+    this.#engine = engine;
+    this.#seed = o.seed ?? DEFAULT_SEED;
+    const width = w.worldSize / (o.replication ?? 1);
+    this.#canonicalExplicit = o.numCanonicalNodes !== undefined;
+    this.#numCanonicalNodes = o.numCanonicalNodes ?? Math.max(1, Math.floor(width));
+    this.#planConfig = {
+      streams: streams.map((s) => ({ shardSizes: s.mds.shards.map((sh) => sh.samples) })),
+      choose: weights.choose,
+      seed: this.#seed,
+      order: o.shuffle === false ? 'sequential' : (o.order ?? 'shuffle'),
+      interleaveRun: o.interleaveRun,
+      shuffleAlgorithm: o.shuffleAlgorithm,
+      shuffleBlockSize: o.shuffleBlockSize,
+      sampling: o.sampling,
+      batching: o.batching,
+      globalBatchSize: (o.batchSize ?? 1) * Math.floor(width),
+    };
+    this.#perStream = streams.map(() => 0);
+    const budget = cache ? cache.stats().budget : Number.POSITIVE_INFINITY;
+    this.#pool = new ShardPool(budget, (key) => this.#loadShard(key, o.signal));
+    if (o.onEvent) this.events.on(o.onEvent);
+  }
+
+  /** Opens every stream's index (index.json) and the node cache; no shard is read yet. */
+  static async open<T = MdsSample>(
+    options: StreamingDatasetOptions<T>,
+  ): Promise<StreamingDataset<T>> {
+    const o = options;
+    const specs: StreamOptions[] =
+      o.streams && o.streams.length > 0 ? [...o.streams] : [{ remote: o.remote, local: o.local }];
+    const defaults = {
+      remote: o.streams ? undefined : o.remote,
+      local: o.streams ? undefined : o.local,
+      split: o.split,
+      downloadRetry: o.downloadRetry,
+      downloadTimeout: o.downloadTimeout,
+      validateHash: o.validateHash,
+      keepCompressed: o.keepCompressed,
+    };
+    const streams = specs.map((spec, i) => applyStreamDefaults(Stream(spec, i), defaults, i));
+    const w = isWorld(o.world) ? o.world : readWorld(o.world ?? {});
+    const opened: OpenStream[] = [];
+    try {
+      for (const [i, s] of streams.entries()) {
+        const label = streamLabel(s.name, i);
+        // A stream with a local copy and no remote is read in place; with a remote, through the cache.
+        const remote =
+          s.remote !== undefined &&
+          !(s.local !== undefined && !isRemoteUrl(s.remote) && s.remote === s.local);
+        const where = remote ? s.remote! : s.local!;
+        let mds: MdsDataset;
+        try {
+          mds = await openMdsDataset(where, { split: s.split, signal: o.signal });
+        } catch (cause) {
+          if (isAbortError(cause)) throw cause;
+          throw new StreamsError(
+            'STREAMS_INDEX_INVALID',
+            `[streams/multistream] cannot open the index of ${label}: ${(cause as Error).message}`,
+            {
+              cause,
+              stream: label,
+              fix: 'check the stream remote/local/split point at an MDS dataset (index.json)',
+            },
+          );
+        }
+        const base = s.split ? joinUrl(where, s.split) : where;
+        opened.push({
+          label,
+          stream: s,
+          mds,
+          base,
+          remote: remote && isRemoteUrl(where),
+          cacheKeyPrefix: `multistream/${fnv1a64(base).toString(16).padStart(16, '0')}`,
+        });
+      }
+      const weights = resolveWeights(
+        streams,
+        opened.map((s) => s.mds.numSamples),
+        { epochSize: o.epochSize, seed: o.seed ?? DEFAULT_SEED },
+      );
+      const needsCache = opened.some((s) => s.remote);
+      const cache = needsCache
+        ? await openCache({
+            dir: o.cacheDir ?? settings().cacheDir,
+            limit: o.cacheLimit ?? '20gb',
+            signal: o.signal,
+          })
+        : undefined;
+      const engine = needsCache ? (o.engine ?? defaultEngine()) : undefined;
+      return new StreamingDataset<T>(o, opened, weights, w, cache, engine);
+    } catch (e) {
+      await Promise.all(opened.map((s) => s.mds.close()));
+      throw e;
+    }
+  }
+
+  /** Current epoch. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Samples in the current epoch's global order (all ranks together). */
+  get epochLength(): number {
+    return this.#currentPlan().ids.length;
+  }
+
+  /** Samples this rank reads from the resume point to the end of the epoch. */
+  get rankLength(): number {
+    return this.#slice().perRank;
+  }
+
+  /** Starts epoch `e` from its beginning (the next iteration reads it). */
+  setEpoch(e: number): void {
+    if (!(Number.isSafeInteger(e) && e >= 0)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] setEpoch needs an integer >= 0, got ${e}`,
+        {
+          fix: 'count epochs from 0',
+        },
+      );
+    }
+    if (e !== this.#epoch) this.#plan = undefined;
+    this.#epoch = e;
+    this.#samplesSeen = 0;
+  }
+
+  /** The resume state: epoch, global samples seen, seed, canonical nodes, plan version. */
+  stateDict(): DatasetState {
+    return {
+      version: PLAN_VERSION,
+      epoch: this.#epoch,
+      samplesSeen: this.#samplesSeen,
+      seed: this.#seed,
+      numCanonicalNodes: this.#numCanonicalNodes,
+      schedulePosition: 0,
+    };
+  }
+
+  /**
+   * Continues from a saved state, under this process's world (which may differ from the one
+   * that saved it: the global order is the same, so nothing is replayed or skipped).
+   */
+  loadStateDict(state: DatasetState): void {
+    const bad = (what: string, fix: string) =>
+      new StreamsError('STREAMS_STATE_INVALID', `[streams/multistream] ${what}`, { fix });
+    for (const k of ['version', 'epoch', 'samplesSeen', 'seed', 'numCanonicalNodes'] as const) {
+      if (!Number.isSafeInteger(state?.[k]) || state[k] < 0)
+        throw bad(
+          `state.${k} is not a non-negative integer`,
+          'pass an object saved by stateDict()',
+        );
+    }
+    if (state.version !== PLAN_VERSION)
+      throw bad(
+        `state has plan version ${state.version}, this build plans with ${PLAN_VERSION}`,
+        'resume with the streams version that saved the state, or restart the epoch',
+      );
+    if (state.seed !== this.#seed)
+      throw bad(
+        `state has seed ${state.seed}, the dataset ${this.#seed}`,
+        'open the dataset with the seed of the saved run',
+      );
+    if (this.#canonicalExplicit && state.numCanonicalNodes !== this.#numCanonicalNodes) {
+      throw bad(
+        `state has numCanonicalNodes ${state.numCanonicalNodes}, the dataset ${this.#numCanonicalNodes}`,
+        'drop the numCanonicalNodes option to adopt the saved one',
+      );
+    }
+    if (state.numCanonicalNodes !== this.#numCanonicalNodes || state.epoch !== this.#epoch)
+      this.#plan = undefined;
+    this.#numCanonicalNodes = state.numCanonicalNodes;
+    this.#epoch = state.epoch;
+    const length = this.#currentPlan().ids.length;
+    if (state.samplesSeen > length)
+      throw bad(
+        `state.samplesSeen ${state.samplesSeen} is past the epoch's ${length} samples`,
+        'the streams or weights changed since the state was saved',
+      );
+    this.#samplesSeen = state.samplesSeen;
+  }
+
+  /** The epoch plan (global order of sample ids) of the current epoch. */
+  plan(): EpochPlan {
+    return this.#currentPlan();
+  }
+
+  /** Samples of the rest of the current epoch for this rank; the epoch advances when it ends. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for await (const e of this.entries()) yield e.sample;
+  }
+
+  /** Batches of `batchSize` samples (the last one shorter only with dropLast false and no padding). */
+  async *batches(options: { signal?: AbortSignal } = {}): AsyncGenerator<T[]> {
+    const b = this.#o.batchSize ?? 1;
+    let batch: T[] = [];
+    for await (const e of this.entries(options)) {
+      batch.push(e.sample);
+      if (batch.length === b) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /** Samples with where they came from (stream, shard, position, padding). */
+  async *entries(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ sample: T; info: SampleInfo }> {
+    this.#checkOpen();
+    const signal = options.signal ?? this.#o.signal;
+    const plan = this.#currentPlan();
+    const slice = this.#slice();
+    const n = slice.ids.length;
+    const b = this.#o.batchSize ?? 1;
+    const ahead = Math.max(1, this.#o.predownload ?? Math.max(64, 8 * b));
+    const decodeAhead = Math.max(1, Math.min(ahead, this.#o.decodeAhead ?? 2 * b + 8));
+    const locs = new Array<ReturnType<typeof locateSample> | undefined>(n);
+    const pending = new Map<number, Promise<T>>();
+    let refd = 0;
+    let decoded = 0;
+    if (this.#started === 0) this.#started = performance.now();
+    const refAt = (i: number) => {
+      const loc = locateSample(plan, slice.ids[i]!);
+      locs[i] = loc;
+      const shard = this.#streams[loc.stream]!.mds.shards[loc.shard]!;
+      this.#pool.ref(
+        shardKey(loc.stream, loc.shard),
+        this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0,
+      );
+    };
+    try {
+      for (let i = 0; i < n; i++) {
+        throwIfAborted(signal);
+        while (refd < Math.min(n, i + ahead)) refAt(refd++);
+        while (decoded < Math.min(n, i + decodeAhead)) {
+          const k = decoded++;
+          const p = this.#decodeAt(plan, slice, k, locs[k]!, signal);
+          p.catch(() => undefined);
+          pending.set(k, p);
+        }
+        const t0 = performance.now();
+        const sample = await pending.get(i)!;
+        this.#waitMs += performance.now() - t0;
+        pending.delete(i);
+        const loc = locs[i]!;
+        locs[i] = undefined;
+        const position = slice.positions[i]!;
+        // Where the whole job stands once every rank group has read as much as this one.
+        this.#samplesSeen = Math.min(plan.ids.length, position + slice.width - slice.group);
+        this.#samples++;
+        this.#perStream[loc.stream]! += 1;
+        if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
+        yield {
+          sample,
+          info: {
+            id: slice.ids[i]!,
+            ...loc,
+            epoch: this.#epoch,
+            position,
+            padding: slice.padding[i] === 1,
+          },
+        };
+      }
+      // Epoch done: the next iteration starts the next epoch.
+      this.#epoch++;
+      this.#samplesSeen = 0;
+      this.#plan = undefined;
+      if (this.events.active) this.#emitMetrics();
+    } finally {
+      // Early exit or error: drop the references still held by the window.
+      for (let k = decoded; k < refd; k++) {
+        const loc = locs[k];
+        if (loc) await this.#pool.unref(shardKey(loc.stream, loc.shard));
+      }
+      await Promise.allSettled(pending.values());
+    }
+  }
+
+  /** Random access: global sample `i` (streams laid end to end), through the same cache. */
+  async get(i: number, options: { signal?: AbortSignal } = {}): Promise<T> {
+    this.#checkOpen();
+    const total = this.#streams.reduce((a, s) => a + s.mds.numSamples, 0);
+    if (!(Number.isSafeInteger(i) && i >= 0 && i < total)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] sample ${i} is outside the dataset's ${total} samples`,
+        {
+          fix: `ask for a sample in [0, ${total})`,
+        },
+      );
+    }
+    const plan = this.#currentPlan();
+    const loc = locateSample(plan, i);
+    const key = shardKey(loc.stream, loc.shard);
+    const shard = this.#streams[loc.stream]!.mds.shards[loc.shard]!;
+    this.#pool.ref(key, this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0);
+    try {
+      const { bytes } = await this.#pool.get(key);
+      const raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
+      return await this.#transform(
+        raw,
+        { id: i, ...loc, epoch: this.#epoch, position: -1, padding: false },
+        options.signal,
+      );
+    } finally {
+      await this.#pool.unref(key);
+    }
+  }
+
+  /** Metadata of the samples this rank has read this epoch, as an Arrow table. */
+  getData(): Table {
+    const plan = this.#currentPlan();
+    const slice = this.#slice(0);
+    let count = 0;
+    while (count < slice.positions.length && slice.positions[count]! < this.#samplesSeen) count++;
+    const id = slice.ids.slice(0, count); // [count]
+    const stream = new Int32Array(count); // [count]
+    const shard = new Int32Array(count); // [count]
+    const index = new Int32Array(count); // [count]
+    for (let k = 0; k < count; k++) {
+      const loc = locateSample(plan, id[k]!);
+      stream[k] = loc.stream;
+      shard[k] = loc.shard;
+      index[k] = loc.index;
+    }
+    return tableFromArrays({
+      position: slice.positions.slice(0, count),
+      sample: id,
+      stream,
+      shard,
+      index,
+      padding: Uint8Array.from(slice.padding.subarray(0, count)),
+    });
+  }
+
+  /** Throughput, starvation, cache and per-stream share figures so far. */
+  metrics(): DatasetMetrics {
+    const elapsed = this.#started === 0 ? 0 : performance.now() - this.#started;
+    const hits = this.#pool.hits;
+    const misses = this.#pool.misses;
+    return {
+      samples: this.#samples,
+      samplesPerSecond: elapsed > 0 ? (this.#samples * 1000) / elapsed : 0,
+      waitMs: this.#waitMs,
+      starvation: elapsed > 0 ? this.#waitMs / elapsed : 0,
+      cacheHits: hits,
+      cacheMisses: misses,
+      cacheHitRate: hits + misses > 0 ? hits / (hits + misses) : 0,
+      queueDepth: this.#pool.queueDepth,
+      activeShards: this.#pool.active,
+      shares: this.#streams.map((s, k) => ({
+        stream: s.label,
+        target: this.weights.proportion[k]!,
+        actual: this.#samples > 0 ? this.#perStream[k]! / this.#samples : 0,
+      })),
+    };
+  }
+
+  /** Closes the streams, releases every pin and closes the cache. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.close();
+    await Promise.all(this.#streams.map((s) => s.mds.close()));
+    await this.#cache?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #emitMetrics(): void {
+    const m = this.metrics();
+    const counters: Record<string, number> = {
+      samples: m.samples,
+      samplesPerSecond: m.samplesPerSecond,
+      waitMs: m.waitMs,
+      starvation: m.starvation,
+      cacheHits: m.cacheHits,
+      cacheMisses: m.cacheMisses,
+      cacheHitRate: m.cacheHitRate,
+      queueDepth: m.queueDepth,
+      activeShards: m.activeShards,
+    };
+    m.shares.forEach((s, k) => {
+      counters[`share.${k}.target`] = s.target;
+      counters[`share.${k}.actual`] = s.actual;
+    });
+    this.events.emit({
+      kind: 'metric',
+      name: 'multistream.progress',
+      counters,
+      attrs: { epoch: this.#epoch, rank: this.world.rank },
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        '[streams/multistream] the dataset is closed',
+        {
+          fix: 'open a new StreamingDataset',
+        },
+      );
+    }
+  }
+
+  #currentPlan(): EpochPlan {
+    if (this.#plan?.epoch !== this.#epoch) {
+      this.#plan = buildEpochPlan(
+        { ...this.#planConfig, numCanonicalNodes: this.#numCanonicalNodes },
+        this.#epoch,
+      );
+    }
+    return this.#plan;
+  }
+
+  #slice(start = this.#samplesSeen): PlanSlice {
+    return partitionPlan(this.#currentPlan().ids, {
+      worldSize: this.world.worldSize,
+      rank: this.world.rank,
+      replication: this.#o.replication,
+      batchSize: this.#o.batchSize,
+      numWorkers: this.#o.numWorkers,
+      worker: this.#o.worker,
+      start,
+      dropLast: this.#o.dropLast,
+    });
+  }
+
+  async #decodeAt(
+    plan: EpochPlan,
+    slice: PlanSlice,
+    k: number,
+    loc: { stream: number; shard: number; index: number },
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const key = shardKey(loc.stream, loc.shard);
+    let raw: MdsSample;
+    try {
+      const { bytes } = await this.#pool.get(key);
+      raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
+    } finally {
+      // The sample is decoded (or failed): its reference, and with the last one the pin, goes now.
+      await this.#pool.unref(key);
+    }
+    const info: SampleInfo = {
+      id: slice.ids[k]!,
+      ...loc,
+      epoch: plan.epoch,
+      position: slice.positions[k]!,
+      padding: slice.padding[k] === 1,
+    };
+    return this.#transform(raw, info, signal);
+  }
+
+  async #transform(raw: MdsSample, info: SampleInfo, signal?: AbortSignal): Promise<T> {
+    const t = this.#o.transform;
+    if (!t) return raw as T;
+    const s = this.#streams[info.stream]!;
+    return t(raw, rng(this.#seed, info.epoch, 'transform', info.id, info.position), {
+      signal,
+      coords: { stream: s.label, shard: s.mds.shards[info.shard]!.basename, sample: info.index },
+    });
+  }
+
+  async #loadShard(key: string, signal?: AbortSignal): Promise<LoadedShard> {
+    const [streamText, shardText] = key.split(':');
+    const s = this.#streams[Number(streamText)]!;
+    const shard = s.mds.shards[Number(shardText)]!;
+    const file = shard.zipBasename ?? shard.basename;
+    const where = { stream: s.label, shard: shard.basename };
+    let data: Uint8Array;
+    let hit = true;
+    let release = async () => {};
+    if (!s.remote) {
+      data = new Uint8Array(await readFile(join(toLocalPath(s.base), file), { signal }));
+    } else {
+      const url = joinUrl(s.base, file);
+      const size = shard.zipBasename ? shard.zipBytes : shard.rawBytes;
+      const handle = await this.#cache!.acquire(
+        `${s.cacheKeyPrefix}/${file}`,
+        async (ctx) => {
+          await this.#engine!.download(url, ctx.tmpPath, { signal: ctx.signal, size });
+        },
+        { signal, expectedSize: size },
+      );
+      hit = handle.hit;
+      release = () => handle.release();
+      try {
+        data = new Uint8Array(await readFile(handle.path, { signal }));
+      } catch (e) {
+        await release();
+        throw e;
+      }
+    }
+    try {
+      const algo = s.stream.validateHash;
+      if (algo) {
+        const expected = (shard.zipBasename ? shard.zipHashes : shard.hashes)?.[algo];
+        if (expected === undefined) {
+          throw new StreamsError(
+            'STREAMS_HASH_MISMATCH',
+            `[streams/multistream] index.json has no ${algo} hash for the shard`,
+            { ...where, fix: 'pick a hash algorithm index.json lists in validateHash' },
+          );
+        }
+        const actual = await hashBytes(algo, data);
+        if (actual !== expected) {
+          throw new StreamsError(
+            'STREAMS_HASH_MISMATCH',
+            `[streams/multistream] ${algo} of the shard is ${actual}, index.json says ${expected}`,
+            {
+              ...where,
+              fix: 'the shard is damaged: delete it from the cache or source and fetch it again',
+            },
+          );
+        }
+      }
+      if (shard.compression)
+        data = await decompress(parseCompression(shard.compression), data, {
+          shard: shard.basename,
+        });
+      if (data.length !== shard.rawBytes) {
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/multistream] shard is ${data.length} bytes, index.json says ${shard.rawBytes}`,
+          { ...where, fix: 'write or download the shard again' },
+        );
+      }
+      mdsShardOffsets(data, shard.samples);
+    } catch (e) {
+      await release();
+      throw e;
+    }
+    return { bytes: data, hit, release };
+  }
+}
+
+function shardKey(stream: number, shard: number): string {
+  return `${stream}:${shard}`;
+}
+
+function isWorld(w: World | WorldOptions | undefined): w is World {
+  return w !== undefined && 'launcher' in w && 'nodeRank' in w;
+}

@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MdsWriter } from '@streams/index';
+
+/** A temp directory removed by `cleanup()`. */
+export async function tempDir(
+  prefix = 'streams-ms-',
+): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Writes an MDS dataset of `n` samples: `uid` (stream tag * 1e6 + index) and a `payload` of
+ * `bytes` bytes derived from the uid, so every read can be verified.
+ */
+export async function writeMds(
+  out: string,
+  o: {
+    n: number;
+    tag: number;
+    bytes?: number;
+    sizeLimit?: number;
+    compression?: string;
+    hashes?: string[];
+  },
+): Promise<void> {
+  const w = new MdsWriter({
+    out,
+    columns: { uid: 'int', payload: 'bytes' },
+    sizeLimit: o.sizeLimit ?? 2000,
+    compression: o.compression ?? null,
+    hashes: o.hashes,
+  });
+  for (let i = 0; i < o.n; i++)
+    await w.write({ uid: o.tag * 1e6 + i, payload: payloadOf(o.tag * 1e6 + i, o.bytes ?? 16) });
+  await w.finish();
+}
+
+/** The payload a sample of `uid` must carry. */
+export function payloadOf(uid: number, bytes: number): Uint8Array {
+  const p = new Uint8Array(bytes);
+  for (let k = 0; k < bytes; k++) p[k] = (uid * 31 + k * 7) & 0xff;
+  return p;
+}
