@@ -53,16 +53,33 @@ export {
 export { type ImageOp, type ImagePlan, planImage, type Size } from './imageOps.js';
 export { configureTransforms, ffmpegLimiter, Limiter, sharpLimiter } from './limiter.js';
 export {
+  type AudioClipOptions,
+  type AudioClipSample,
+  audioClip,
   IMAGENET_MEAN,
   IMAGENET_STD,
   type ImageClassificationOptions,
   type ImageClassificationSample,
   imageClassification,
+  imageClassificationFields,
   imageClassificationPipeline,
   type Preset,
   type PresetCallOptions,
+  type TextToVideoOptions,
+  type TextToVideoSample,
+  textToVideo,
+  type VideoClipOptions,
+  type VideoClipSample,
+  videoClip,
 } from './presets.js';
 export { type MediaInfo, type ProbeOptions, parseFfmpegInfo, probeMedia } from './probeMedia.js';
 export { activeFfmpegPids, type MediaInput } from './runFfmpeg.js';
 export { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
 export { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
+export { collectTransferables } from './transferables.js';
+export {
+  type PoolRunOptions,
+  type PoolStats,
+  TransformPool,
+  type TransformPoolOptions,
+} from './transformPool.js';

@@ -1,7 +1,11 @@
-import type { Rng } from '@streams/core';
+import { type Rng, StreamsError } from '@streams/core';
+import { type AudioClip, type DecodeAudioOptions, decodeAudio } from './decodeAudio.js';
 import type { SampleCoordinates } from './decodeGuard.js';
 import { type DecodeImageOptions, decodeImage, type ImageTensor } from './decodeImage.js';
+import { selectCaption, type TokenizedText, type Tokenizer, tokenize } from './decodeText.js';
+import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVideo.js';
 import type { ImageOp } from './imageOps.js';
+import type { MediaInput } from './runFfmpeg.js';
 import { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
 
 /** Call options of every preset. */
@@ -85,6 +89,17 @@ export function imageClassificationPipeline(
   };
 }
 
+/** The fields an {@link imageClassification} preset reads. */
+export function imageClassificationFields(options: ImageClassificationOptions = {}): {
+  imageFields: readonly string[];
+  labelFields: readonly string[];
+} {
+  return {
+    imageFields: asList(options.imageField, ['jpg', 'jpeg', 'png', 'webp', 'image', 'img']),
+    labelFields: asList(options.labelField, ['cls', 'label', 'target']),
+  };
+}
+
 /**
  * Image classification: bytes -> `[3, 224, 224]` normalized float32 (eval: resize 256 + center
  * crop; train: random resized crop + flip) and the integer label.
@@ -97,11 +112,149 @@ export function imageClassification(
   options: ImageClassificationOptions = {},
 ): Preset<ImageClassificationSample> {
   const pipeline = imageClassificationPipeline(options);
-  const imageFields = asList(options.imageField, ['jpg', 'jpeg', 'png', 'webp', 'image', 'img']);
-  const labelFields = asList(options.labelField, ['cls', 'label', 'target']);
+  const { imageFields, labelFields } = imageClassificationFields(options);
   return async (sample, rng, call = {}) => {
     const bytes = pickBytes(sample, imageFields, 'image');
-    const image = await decodeImage(bytes, pipeline, rng, call);
+    // A forked generator: the caller's rng advances the same whether decoding runs here or in a pool.
+    const image = await decodeImage(bytes, pipeline, rng.fork('image'), call);
     return { image, label: pickLabel(sample, labelFields) };
+  };
+}
+
+/** Options of {@link videoClip}: the clip options plus where the video is in the sample. */
+export interface VideoClipOptions extends DecodeVideoOptions {
+  /** Fields searched for the video (bytes, a local path, or `{ path, start, end }`). Default `mp4, webm, mkv, avi, mov, video`. */
+  videoField?: string | readonly string[];
+}
+
+/** The output of {@link videoClip}: `video.shape` is `[T, H, W, C]`. */
+export interface VideoClipSample {
+  video: VideoClip;
+}
+
+const VIDEO_FIELDS = ['mp4', 'webm', 'mkv', 'avi', 'mov', 'video'];
+const AUDIO_FIELDS = ['wav', 'flac', 'mp3', 'ogg', 'opus', 'm4a', 'audio'];
+
+function pickMedia(sample: SampleInput, names: readonly string[], what: string): MediaInput {
+  if (sample instanceof Uint8Array) return sample;
+  for (const name of names) {
+    const v = sample[name];
+    if (typeof v === 'string' && v !== '') return v;
+    if (
+      v &&
+      typeof v === 'object' &&
+      !(v instanceof Uint8Array) &&
+      typeof (v as { path?: unknown }).path === 'string'
+    ) {
+      return v as { path: string; start?: number; end?: number };
+    }
+  }
+  return pickBytes(sample, names, what);
+}
+
+/**
+ * Video clips: `frames` frames at `fps` from a seeded random (or given) offset, resized, as
+ * `[T, H, W, C]` uint8.
+ *
+ * @example
+ * const prep = videoClip({ frames: 16, fps: 8, size: [112, 112], offset: 'random' });
+ * const { video } = await prep({ mp4: bytes }, rng(seed, epoch, id)); // video.shape [16, 112, 112, 3]
+ */
+export function videoClip(options: VideoClipOptions): Preset<VideoClipSample> {
+  const fields = asList(options.videoField, VIDEO_FIELDS);
+  const { videoField: _, ...clip } = options;
+  return async (sample, rng, call = {}) => {
+    const input = pickMedia(sample, fields, 'video');
+    return { video: await decodeVideo(input, clip, rng.fork('video'), call) };
+  };
+}
+
+/** Options of {@link textToVideo}. */
+export interface TextToVideoOptions extends VideoClipOptions {
+  /** Caption fields, searched together (a random pick among all candidates). Default `caption, txt, text, json`. */
+  captionFields?: readonly string[];
+  /** Caption choice: `random` (seeded, default) or `first`. */
+  captionStrategy?: 'random' | 'first';
+  /** Optional tokenizer hook; with it the output has `tokens` padded to `maxLength`. */
+  tokenizer?: Tokenizer;
+  /** Token sequence length. Default 77. */
+  maxLength?: number;
+  /** Pad id for tokens. Default 0. */
+  padId?: number;
+}
+
+/** The output of {@link textToVideo}. */
+export interface TextToVideoSample {
+  caption: string;
+  tokens?: TokenizedText;
+  video: VideoClip;
+}
+
+/**
+ * Text-to-video pairs: a caption chosen (seeded) among several fields, optionally tokenized, and a
+ * video clip. A sample without any caption fails as `STREAMS_DECODE_FAILED`.
+ */
+export function textToVideo(options: TextToVideoOptions): Preset<TextToVideoSample> {
+  const fields = options.captionFields ?? ['caption', 'txt', 'text', 'json'];
+  const {
+    captionFields: _c,
+    captionStrategy,
+    tokenizer,
+    maxLength,
+    padId,
+    ...videoOptions
+  } = options;
+  const clip = videoClip(videoOptions);
+  return async (sample, rng, call = {}) => {
+    const captionRng = rng.fork('caption');
+    const caption = selectCaption(sample, fields, captionRng, { strategy: captionStrategy });
+    if (caption === undefined) {
+      throw new StreamsError(
+        'STREAMS_DECODE_FAILED',
+        `[streams/transforms] the sample has no caption in ${fields.join(', ')}`,
+        {
+          ...call.coords,
+          fix: 'set captionFields to the fields that hold captions',
+        },
+      );
+    }
+    const { video } = await clip(sample, rng, call);
+    const out: TextToVideoSample = { caption, video };
+    if (tokenizer)
+      out.tokens = await tokenize(caption, tokenizer, { maxLength: maxLength ?? 77, padId });
+    return out;
+  };
+}
+
+/** Options of {@link audioClip}. */
+export interface AudioClipOptions extends DecodeAudioOptions {
+  /** Fields searched for the audio (bytes, a path or `{ path, start, end }`). Default `wav, flac, mp3, ogg, opus, m4a, audio`, then video fields. */
+  audioField?: string | readonly string[];
+  /** Fields searched for the label. Default `cls, label, target`. */
+  labelField?: string | readonly string[];
+}
+
+/** The output of {@link audioClip}: `audio.shape` is `[C, T]` (or `[T, C]`). */
+export interface AudioClipSample {
+  audio: AudioClip;
+  label: number | undefined;
+}
+
+/**
+ * Fixed-length audio clips: float32 PCM at `sampleRate` and `channels`, `duration` seconds from a
+ * seeded random (or given) offset, from audio files or a video's audio track.
+ *
+ * @example
+ * const prep = audioClip({ sampleRate: 16000, duration: 2, offset: 'random' });
+ * const { audio } = await prep({ flac: bytes }, rng(seed, id)); // audio.shape [1, 32000]
+ */
+export function audioClip(options: AudioClipOptions = {}): Preset<AudioClipSample> {
+  const fields = asList(options.audioField, [...AUDIO_FIELDS, ...VIDEO_FIELDS]);
+  const labels = asList(options.labelField, ['cls', 'label', 'target']);
+  const { audioField: _a, labelField: _l, ...decode } = options;
+  return async (sample, rng, call = {}) => {
+    const input = pickMedia(sample, fields, 'audio');
+    const audio = await decodeAudio(input, decode, rng.fork('audio'), call);
+    return { audio, label: pickLabel(sample, labels) };
   };
 }

@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import { isStreamsError, rng } from '@streams/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MediaFixtures, makeMedia } from '../test/media.js';
+import { DecodeGuard } from './decodeGuard.js';
+import { audioClip, textToVideo, type VideoClipSample, videoClip } from './presets.js';
+
+let m: MediaFixtures;
+let mkv: Uint8Array;
+let wav: Uint8Array;
+beforeAll(async () => {
+  m = await makeMedia();
+  mkv = await readFile(m.mkv);
+  wav = await readFile(m.wav);
+});
+afterAll(async () => {
+  await m?.cleanup();
+});
+
+describe('media presets', () => {
+  it('videoClip: [T, H, W, C] from sample bytes, seeded offsets', async () => {
+    const prep = videoClip({ frames: 4, fps: 5, size: [12, 16], offset: 'random' });
+    const a = await prep({ mkv }, rng(3, 0, 17));
+    const b = await prep({ mkv }, rng(3, 0, 17));
+    expect(a.video.shape).toEqual([4, 12, 16, 3]);
+    expect(a.video.offset).toBe(b.video.offset);
+    expect(Array.from(a.video.data)).toEqual(Array.from(b.video.data));
+    const fromPath = await videoClip({ frames: 2, size: [12, 16] })({ video: m.mkv }, rng(0));
+    expect(fromPath.video.shape).toEqual([2, 12, 16, 3]);
+  });
+
+  it('textToVideo: seeded caption, tokens through the hook, and the clip', async () => {
+    const prep = textToVideo({
+      frames: 2,
+      size: [8, 8],
+      captionFields: ['caption', 'alt'],
+      tokenizer: (t) => Array.from(t, (c) => c.charCodeAt(0)),
+      maxLength: 8,
+    });
+    const sample = { mp4: mkv, caption: 'a test pattern', alt: ['colour bars', 'smpte'] };
+    const a = await prep(sample, rng(1));
+    const b = await prep(sample, rng(1));
+    expect(a.caption).toBe(b.caption);
+    expect(['a test pattern', 'colour bars', 'smpte']).toContain(a.caption);
+    expect(a.tokens?.ids.length).toBe(8);
+    expect(a.tokens?.ids[0]).toBe(a.caption.charCodeAt(0));
+    expect(a.video.shape).toEqual([2, 8, 8, 3]);
+    const err = await prep({ mp4: mkv }, rng(0), { coords: { sample: 3 } }).catch(
+      (e: unknown) => e,
+    );
+    expect(isStreamsError(err, 'STREAMS_DECODE_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/no caption/);
+  });
+
+  it('audioClip: fixed-length clips from audio files and from a video track', async () => {
+    const prep = audioClip({ sampleRate: 8000, duration: 0.5, offset: 'random' });
+    const a = await prep({ wav, cls: 2 }, rng(4));
+    expect(a.audio.shape).toEqual([1, 4000]);
+    expect(a.label).toBe(2);
+    const b = await prep({ wav }, rng(4));
+    expect(b.audio.offset).toBe(a.audio.offset);
+    const fromVideo = await prep({ mp4: mkv }, rng(4));
+    expect(fromVideo.audio.shape).toEqual([1, 4000]);
+    expect(Math.max(...fromVideo.audio.data)).toBeGreaterThan(0.05);
+  });
+
+  it('broken media under a skip policy: no video track, zero length, wrong extension', async () => {
+    const guard = new DecodeGuard<VideoClipSample>({ policy: 'skip', stream: 'videos' });
+    const prep = videoClip({ frames: 2, size: [8, 8] });
+    const samples = [
+      { mp4: wav }, // an audio file named .mp4: no video track
+      { mp4: new Uint8Array(0) },
+      { mp4: new TextEncoder().encode('not a video at all') },
+      { mp4: mkv }, // a Matroska file named .mp4 decodes: the format is sniffed
+    ];
+    const out = [];
+    for (const [i, s] of samples.entries())
+      out.push(await guard.run(() => prep(s, rng(i)), { sample: i }));
+    expect(out.slice(0, 3)).toEqual([undefined, undefined, undefined]);
+    expect(out[3]?.video.shape).toEqual([2, 8, 8, 3]);
+    expect(guard.counts).toEqual({ ok: 1, failed: 3, skipped: 3, replaced: 0 });
+  });
+});
