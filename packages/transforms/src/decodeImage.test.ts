@@ -1,7 +1,7 @@
 import { isStreamsError, rng } from '@streams/core';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage } from './decodeImage.js';
+import { decodeImage, headerSize } from './decodeImage.js';
 
 /** A w x h RGB image whose red channel is 8*x and green 8*y: every pixel tells where it came from. */
 function gradient(w: number, h: number): Buffer {
@@ -230,5 +230,21 @@ describe('decodeImage', () => {
       (e: unknown) => e,
     );
     expect((err as Error).name).toBe('AbortError');
+  });
+
+  it('reads JPEG/PNG sizes from headers and applies EXIF orientation', async () => {
+    const raw = gradient(20, 10);
+    const jpg = await sharp(raw, { raw: { width: 20, height: 10, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    expect(headerSize(jpg)).toEqual({ width: 20, height: 10 });
+    expect(headerSize(await png(raw, 20, 10))).toEqual({ width: 20, height: 10 });
+    const rotated = await sharp(raw, { raw: { width: 20, height: 10, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    expect(headerSize(rotated)).toBeUndefined(); // EXIF present: libvips decides
+    const img = await decodeImage(rotated, { ops: [{ op: 'centerCrop', size: [20, 10] }] }, rng(0));
+    expect(img.shape).toEqual([20, 10, 3]); // displayed upright: 10 wide, 20 tall
   });
 });

@@ -82,12 +82,18 @@ async function decodeRaw(
     failOn: 'warning' as const,
     limitInputPixels: options.limitInputPixels ?? 268402689,
   };
-  const meta = await sharp(bytes, input).metadata();
-  if (!meta.width || !meta.height)
-    throw new Error(`no image dimensions in a ${meta.format ?? 'unknown'} file`);
-  const swap = (meta.orientation ?? 1) >= 5;
-  const width = swap ? meta.height : meta.width;
-  const height = swap ? meta.width : meta.height;
+  let size = options.ops?.length ? headerSize(bytes) : undefined;
+  if (!size) {
+    const meta = await sharp(bytes, input).metadata();
+    if (!meta.width || !meta.height) {
+      throw new Error(`no image dimensions in a ${meta.format ?? 'unknown'} file`);
+    }
+    const swap = (meta.orientation ?? 1) >= 5;
+    size = swap
+      ? { width: meta.height, height: meta.width }
+      : { width: meta.width, height: meta.height };
+  }
+  const { width, height } = size;
   const plan = planImage(options.ops ?? [], width, height, rng);
 
   let raw: Buffer | undefined;
@@ -109,6 +115,44 @@ async function decodeRaw(
   const pixels = new Uint8Array(raw!.buffer, raw!.byteOffset, raw!.byteLength); // [h, w, 3]
   const col = applyColor(pixels, 3, plan.color);
   return layoutImage(col.data, info.height, info.width, col.channels, options.output ?? {});
+}
+
+/**
+ * Width and height read from a JPEG or PNG header without a libvips call (the common formats of
+ * training sets); `undefined` for other formats or JPEGs with EXIF (orientation may swap them).
+ */
+export function headerSize(b: Uint8Array): { width: number; height: number } | undefined {
+  if (b.length > 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  }
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return undefined;
+    const marker = b[i + 1]!;
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    const len = (b[i + 2]! << 8) | b[i + 3]!;
+    if (
+      marker === 0xe1 &&
+      b[i + 4] === 0x45 &&
+      b[i + 5] === 0x78 &&
+      b[i + 6] === 0x69 &&
+      b[i + 7] === 0x66
+    ) {
+      return undefined; // Exif: let libvips read the orientation
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const height = (b[i + 5]! << 8) | b[i + 6]!;
+      const width = (b[i + 7]! << 8) | b[i + 8]!;
+      return width > 0 && height > 0 ? { width, height } : undefined;
+    }
+    i += 2 + len;
+  }
+  return undefined;
 }
 
 function applySegment(img: Sharp, seg: Segment, kernel: DecodeImageOptions['kernel']): Sharp {
@@ -156,28 +200,28 @@ export function layoutImage(
     return { data: out, shape, dtype, layout };
   }
   const scale = output.scale ?? 1 / 255;
-  const luts: Float32Array[] = [];
+  // (x * scale - mean) / std = x * a + b, one multiply-add per element.
+  const a = new Float64Array(c); // [c]
+  const b = new Float64Array(c); // [c]
   for (let k = 0; k < c; k++) {
     const mean = pick(output.mean, k, 0, 'mean');
     const std = pick(output.std, k, 1, 'std');
-    const lut = new Float32Array(256); // [256] byte -> normalized value
-    for (let v = 0; v < 256; v++) lut[v] = (v * scale - mean) / std;
-    luts.push(lut);
+    a[k] = scale / std;
+    b[k] = -mean / std;
   }
   const out = new Float32Array(c * n); // [h, w, c] or [c, h, w]
   if (layout === 'HWC') {
-    for (let i = 0; i < n * c; i++) out[i] = luts[i % c]![data[i]!]!;
-  } else if (c === 3) {
-    const [l0, l1, l2] = luts as [Float32Array, Float32Array, Float32Array];
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      out[i] = l0[data[j]!]!;
-      out[n + i] = l1[data[j + 1]!]!;
-      out[2 * n + i] = l2[data[j + 2]!]!;
+    for (let k = 0; k < c; k++) {
+      const ak = a[k]!;
+      const bk = b[k]!;
+      for (let i = k; i < n * c; i += c) out[i] = data[i]! * ak + bk;
     }
   } else {
     for (let k = 0; k < c; k++) {
-      const lut = luts[k]!;
-      for (let i = 0; i < n; i++) out[k * n + i] = lut[data[i * c + k]!]!;
+      const ak = a[k]!;
+      const bk = b[k]!;
+      const base = k * n;
+      for (let i = 0, j = k; i < n; i++, j += c) out[base + i] = data[j]! * ak + bk;
     }
   }
   return { data: out, shape, dtype, layout };
