@@ -4,6 +4,7 @@ import {
   type CommandIo,
   countFlag,
   datasetArg,
+  formatFlag,
   LineWriter,
   listFlag,
   withInterrupt,
@@ -16,6 +17,11 @@ const flags = {
   columns: { type: 'string', description: 'comma-separated columns to print (default: all)' },
   validate: { type: 'boolean', description: 'check shard hashes listed in index.json' },
   jsonl: { type: 'boolean', description: 'one JSON object per line (the default and only output)' },
+  format: {
+    type: 'string',
+    description:
+      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
+  },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -30,6 +36,7 @@ export async function runCat(
   const offset = countFlag(f.offset, 'offset') ?? 0;
   await configureRemote(f);
   await using ds = await openDataset(url, {
+    format: formatFlag(f.format),
     signal: io.signal,
     columns: listFlag(f.columns),
     validateHashes: f.validate === true,

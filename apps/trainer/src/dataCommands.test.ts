@@ -89,6 +89,42 @@ describe('streams cat', () => {
   });
 });
 
+describe('other formats', () => {
+  it('cat and inspect read index tables (CSV) with null counts and histograms', async () => {
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'streams-trainer-'));
+    try {
+      const csv = join(dir, 'index.csv');
+      await writeFile(csv, 'path,label,size\na.jpg,1,10\nb.jpg,,20\nc.jpg,1,30\n');
+      const out = sink();
+      await runCat([csv], { limit: 2 }, { out: out.stream, err: out.stream });
+      expect(
+        out
+          .text()
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual([
+        { path: 'a.jpg', label: 1, size: 10 },
+        { path: 'b.jpg', label: null, size: 20 },
+      ]);
+      // As an index table, URL columns are resolved against the index location.
+      const t = sink();
+      await runCat([csv], { limit: 1, format: 'table' }, { out: t.stream, err: t.stream });
+      expect(JSON.parse(t.text())).toEqual({ path: join(dir, 'a.jpg'), label: 1, size: 10 });
+      const st = sink();
+      await runInspect([csv], { json: true, format: 'table' }, { out: st.stream, err: st.stream });
+      const stats = JSON.parse(st.text());
+      expect(stats).toMatchObject({ format: 'table', count: 3, totalBytes: 60 });
+      expect(stats.columns.find((c: { name: string }) => c.name === 'label').nulls).toBe(1);
+      expect(stats.histograms.label).toEqual([{ value: '1', count: 2 }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('streams inspect', () => {
   it('prints count, bytes, columns and the label histogram', async () => {
     const out = sink();

@@ -1,4 +1,5 @@
 import { StreamsError } from '@streams/core';
+import type { DatasetFormat } from '@streams/index';
 
 /** Where a data command writes, and what cancels it (tests pass sinks; the CLI passes stdio). */
 export interface CommandIo {
@@ -91,4 +92,20 @@ export function listFlag(value: unknown): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+const FORMATS: DatasetFormat[] = ['mds', 'wds', 'jsonl', 'csv', 'table'];
+
+/** The --format flag, checked. */
+export function formatFlag(value: unknown): DatasetFormat | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!FORMATS.includes(value as DatasetFormat))
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] --format "${String(value)}" is unknown`,
+      {
+        fix: `use one of ${FORMATS.join(', ')}`,
+      },
+    );
+  return value as DatasetFormat;
 }

@@ -5,6 +5,7 @@ import {
   type CommandIo,
   countFlag,
   datasetArg,
+  formatFlag,
   LineWriter,
   listFlag,
   withInterrupt,
@@ -21,6 +22,11 @@ const flags = {
     type: 'number',
     description: 'read at most this many samples (figures then describe a prefix)',
   },
+  format: {
+    type: 'string',
+    description:
+      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
+  },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -32,7 +38,10 @@ export async function runInspect(
 ): Promise<number> {
   const url = datasetArg(positionals, 'inspect');
   await configureRemote(f);
-  await using ds = await openDataset(url, { signal: io.signal });
+  await using ds = await openDataset(url, {
+    format: formatFlag(f.format),
+    signal: io.signal,
+  });
   const stats = await datasetStats(ds, {
     signal: io.signal,
     labelColumns: listFlag(f.labels),

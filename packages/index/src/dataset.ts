@@ -1,4 +1,4 @@
-import { StreamsError } from '@streams/core';
+import { typeName } from './arrowConvert.js';
 import {
   type ByteSource,
   basenameUrl,
@@ -6,6 +6,7 @@ import {
   joinUrl,
   RoutingByteSource,
 } from './byteSource.js';
+import { type IndexTable, type IndexTableOptions, openIndexTable } from './indexTable.js';
 import { type MdsDataset, openMdsDataset } from './mdsDataset.js';
 import { openCsvDataset, openJsonlDataset } from './textShards.js';
 import { openWebDataset } from './webDataset.js';
@@ -21,7 +22,11 @@ export interface DatasetColumn {
 }
 
 /** Options of {@link openDataset}. */
-export interface OpenDatasetOptions {
+export interface OpenDatasetOptions
+  extends Pick<
+    IndexTableOptions,
+    'urlColumns' | 'sizeColumn' | 'hashColumn' | 'filter' | 'localCopy'
+  > {
   signal?: AbortSignal;
   /** Force a format instead of detecting it from the URL. */
   format?: DatasetFormat;
@@ -128,11 +133,20 @@ export async function openDataset(
           await openCsvDataset(url, { ...options, source }),
           owns ? source : undefined,
         );
-      default:
-        throw new StreamsError(
-          'STREAMS_NOT_IMPLEMENTED',
-          `[streams/index] reading ${format} datasets is not available in this version`,
-          { url, fix: 'use an MDS dataset (a directory with index.json)' },
+      case 'table':
+        return closing(
+          await tableAsSampleDataset(
+            await openIndexTable(url, {
+              signal: options.signal,
+              urlColumns: options.urlColumns,
+              sizeColumn: options.sizeColumn,
+              hashColumn: options.hashColumn,
+              filter: options.filter,
+              localCopy: options.localCopy,
+              source,
+            }),
+          ),
+          owns ? source : undefined,
         );
     }
   } catch (e) {
@@ -169,5 +183,26 @@ function mdsAsSampleDataset(ds: MdsDataset, owned: ByteSource | undefined): Samp
     samples: (o) => ds.samples(o),
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+async function tableAsSampleDataset(t: IndexTable): Promise<SampleDataset> {
+  let totalBytes: number | undefined;
+  if (t.sizeColumn) {
+    totalBytes = 0;
+    for await (const b of t.batches()) {
+      const col = b.getChild(t.sizeColumn);
+      for (let i = 0; i < b.numRows; i++) totalBytes += Number(col?.get(i) ?? 0);
+    }
+  }
+  return {
+    url: t.url,
+    format: 'table',
+    numSamples: t.numRows,
+    columns: t.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type) })),
+    totalBytes,
+    samples: (o) => t.rows(o),
+    close: () => t.close(),
+    [Symbol.asyncDispose]: () => t.close(),
   };
 }

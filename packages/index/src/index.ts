@@ -1,3 +1,4 @@
+export { inferArrowType, plainValue, toArrowVector, typeName } from './arrowConvert.js';
 export {
   type ByteSource,
   basenameUrl,
@@ -45,6 +46,12 @@ export {
 } from './datasetStats.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
 export {
+  type IndexTable,
+  type IndexTableOptions,
+  openIndexTable,
+  type TableFormat,
+} from './indexTable.js';
+export {
   type MdsDataset,
   type MdsShard,
   type OpenMdsOptions,
@@ -83,6 +90,7 @@ export {
   parseSizeLimit,
 } from './mdsWriter.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
+export { compileFilter, type RowPredicate } from './rowFilter.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
 export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';
 export { checkMemberName, type ReadTarOptions, readTar, type TarMember } from './tarReader.js';

@@ -1,0 +1,101 @@
+import {
+  Binary,
+  Bool,
+  type DataType,
+  Float64,
+  Int32,
+  Int64,
+  makeBuilder,
+  Null,
+  TimestampMillisecond,
+  Utf8,
+  type Vector,
+} from 'apache-arrow';
+
+/** The Arrow type that holds every value of a JS column (ints, floats, strings, bytes, dates). */
+export function inferArrowType(values: ArrayLike<unknown>): DataType {
+  let kind = 'null' as Kind;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) continue;
+    let k: Kind;
+    if (typeof v === 'number')
+      k = Number.isInteger(v) ? (v >= -(2 ** 31) && v < 2 ** 31 ? 'int32' : 'int64') : 'float';
+    else if (typeof v === 'bigint') k = 'bigint';
+    else if (typeof v === 'boolean') k = 'bool';
+    else if (typeof v === 'string') k = 'string';
+    else if (v instanceof Uint8Array) k = 'binary';
+    else if (v instanceof Date) k = 'date';
+    else k = 'string'; // lists and objects are kept as JSON text
+    kind = widen(kind, k);
+    if (kind === 'string') break;
+  }
+  switch (kind) {
+    case 'null':
+      return new Null();
+    case 'int32':
+      return new Int32();
+    case 'int64':
+    case 'bigint':
+      return new Int64();
+    case 'float':
+      return new Float64();
+    case 'bool':
+      return new Bool();
+    case 'binary':
+      return new Binary();
+    case 'date':
+      return new TimestampMillisecond();
+    default:
+      return new Utf8();
+  }
+}
+
+type Kind = 'null' | 'int32' | 'int64' | 'bigint' | 'float' | 'bool' | 'string' | 'binary' | 'date';
+const NUMERIC: Kind[] = ['int32', 'int64', 'bigint', 'float'];
+
+function widen(a: Kind, b: Kind): Kind {
+  if (a === 'null' || a === b) return b;
+  if (NUMERIC.includes(a) && NUMERIC.includes(b)) {
+    if (a === 'float' || b === 'float') return 'float';
+    return a === 'int32' ? b : b === 'int32' ? a : 'int64';
+  }
+  return 'string';
+}
+
+/** Builds a vector of `type` from JS values, converting where the type needs it. */
+export function toArrowVector(values: ArrayLike<unknown>, type: DataType): Vector {
+  const b = makeBuilder({ type, nullValues: [null, undefined] });
+  const isInt64 = type instanceof Int64;
+  const isUtf8 = type instanceof Utf8;
+  const isFloat = type instanceof Float64;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i];
+    if (v !== null && v !== undefined) {
+      if (isInt64 && typeof v === 'number') v = BigInt(v);
+      else if (isFloat && typeof v === 'bigint') v = Number(v);
+      else if (isUtf8 && typeof v !== 'string') v = jsonText(v);
+      else if (type instanceof TimestampMillisecond && v instanceof Date) v = v.getTime();
+    }
+    b.append(v);
+  }
+  return b.finish().toVector();
+}
+
+function jsonText(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+}
+
+/** Arrow type as a short name for messages and `streams inspect`. */
+export function typeName(t: DataType): string {
+  return String(t)
+    .replace(/<.*>/, '')
+    .replace(/^Dictionary$/, 'Utf8');
+}
+
+/** Plain JS value of an Arrow cell: 64-bit integers become numbers when exact, else bigint. */
+export function plainValue(v: unknown): unknown {
+  if (typeof v === 'bigint')
+    return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+  return v;
+}
