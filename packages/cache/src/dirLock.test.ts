@@ -21,8 +21,8 @@ function deadPid(): number {
 describe('DirLock', () => {
   it('is exclusive between holders and free again after release', () => {
     const path = join(dir, 'lock');
-    const a = new DirLock(path, `${formatIdentity(selfIdentity())}.a`);
-    const b = new DirLock(path, `${formatIdentity(selfIdentity())}.b`);
+    const a = new DirLock(path, `${formatIdentity(selfIdentity())}.a`, join(dir, 'owners'));
+    const b = new DirLock(path, `${formatIdentity(selfIdentity())}.b`, join(dir, 'owners'));
     expect(a.tryAcquire()).toBe(true);
     expect(readFileSync(path, 'utf8')).toBe(`${a.owner}\n`);
     expect(b.tryAcquire()).toBe(false);
@@ -37,7 +37,7 @@ describe('DirLock', () => {
     const pid = deadPid();
     expect(isProcessAlive({ pid, start: 0 })).toBe(false);
     writeFileSync(path, `${pid}.12345.x\n`);
-    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`);
+    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`, join(dir, 'owners'));
     expect(lock.tryAcquire()).toBe(true);
     expect(lock.brokeStale).toBe(true);
     expect(existsSync(`${path}.break`)).toBe(false);
@@ -51,7 +51,7 @@ describe('DirLock', () => {
       const me = selfIdentity();
       expect(me.start).toBeGreaterThan(0);
       writeFileSync(path, `${me.pid}.${me.start + 1}.old\n`);
-      const lock = new DirLock(path, `${formatIdentity(me)}.me`);
+      const lock = new DirLock(path, `${formatIdentity(me)}.me`, join(dir, 'owners'));
       expect(lock.tryAcquire()).toBe(true);
       expect(lock.brokeStale).toBe(true);
       lock.release();
@@ -61,7 +61,7 @@ describe('DirLock', () => {
   it('respects a live holder and a fresh torn lock, but breaks an old torn lock', async () => {
     const path = join(dir, 'lock');
     writeFileSync(path, `${process.ppid}.0.parent\n`); // alive: our parent
-    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`);
+    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`, join(dir, 'owners'));
     expect(lock.tryAcquire()).toBe(false);
     const ac = new AbortController();
     const waiting = lock.acquire(ac.signal);
@@ -79,7 +79,7 @@ describe('DirLock', () => {
     const path = join(dir, 'lock');
     writeFileSync(path, `${deadPid()}.1.dead\n`);
     writeFileSync(`${path}.break`, `${process.ppid}.0.breaker\n`); // a live breaker is at work
-    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`);
+    const lock = new DirLock(path, `${formatIdentity(selfIdentity())}.me`, join(dir, 'owners'));
     expect(lock.tryAcquire()).toBe(false);
     expect(existsSync(path)).toBe(true);
     writeFileSync(`${path}.break`, `${deadPid()}.1.breaker\n`); // the breaker died

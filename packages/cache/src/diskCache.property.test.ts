@@ -170,5 +170,5 @@ describe('DiskCache (property-based)', () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { createHash, getHashes } from 'node:crypto';
 import {
   createReadStream,
+  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -23,6 +24,7 @@ import {
   type StreamsEvent,
   type StreamsEventListener,
   settings,
+  signalReason,
   sleep,
   throwIfAborted,
 } from '@streams/core';
@@ -218,7 +220,9 @@ export class DiskCache implements AsyncDisposable {
     ensureRealDir(this.dataDir);
     ensureRealDir(this.tmpDir);
     this.owner = `${formatIdentity(selfIdentity())}.${Date.now().toString(36)}${(++instances).toString(36)}`;
-    this.lock = new DirLock(join(this.dir, 'lock'), this.owner);
+    // The lock lives in a directory of its own, next to nothing that changes on every operation.
+    ensureRealDir(join(this.dir, 'lock'));
+    this.lock = new DirLock(join(this.dir, 'lock', 'held'), this.owner, join(this.dir, 'owners'));
     this.journal = new Journal(join(this.dir, 'journal'));
     this.fsync = options.fsync ?? true;
     this.verifyMode = options.verify ?? 'size';
@@ -459,6 +463,7 @@ export class DiskCache implements AsyncDisposable {
       await this.locked(undefined, () => this.record([{ o: 'close', w: this.owner }]));
     } finally {
       this.journal.close();
+      this.lock.dispose();
     }
   }
 
@@ -470,6 +475,13 @@ export class DiskCache implements AsyncDisposable {
   // Steps run under the lock (synchronous).
 
   private recoveredThisLock = false;
+  private readonly tasks: Array<{
+    signal: AbortSignal | undefined;
+    run: () => void;
+    fail: (err: unknown) => void;
+  }> = [];
+  private draining = false;
+  private drainScheduled = false;
 
   private acquireStep(key: string, options: AcquireOptions): Step {
     const entry = this.state.entries.get(key);
@@ -610,9 +622,9 @@ export class DiskCache implements AsyncDisposable {
     this.record([{ o: 'reserve', k: claim.key, r: total }]);
   }
 
-  private unpinStep(key: string): void {
+  private unpinStep(key: string, time = this.now()): void {
     if (this.state.pins.get(key)?.has(this.owner))
-      this.record([{ o: 'unpin', k: key, w: this.owner, t: this.now() }]);
+      this.record([{ o: 'unpin', k: key, w: this.owner, t: time }]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -745,23 +757,106 @@ export class DiskCache implements AsyncDisposable {
     return Object.assign(handle, { release: handle.dispose });
   }
 
+  /**
+   * Unpins `key`. The record is deferred to the next lock session of this process (its next
+   * operation, or the next event-loop turn at the latest), so an acquire that follows a release
+   * takes the lock once for both.
+   */
   private async release(key: string): Promise<void> {
     if (this.closed) return;
-    await this.locked(undefined, () => this.unpinStep(key));
+    const time = this.now(); // the entry was in use until now, not until the record is written
+    this.deferLocked(() => this.unpinStep(key, time));
   }
 
   // ---------------------------------------------------------------------------------------------
   // Lock, journal and recovery.
 
-  /** Runs `fn` under the cache lock, after reading what other processes appended. */
-  private async locked<T>(signal: AbortSignal | undefined, fn: () => T): Promise<T> {
-    if (!this.lock.tryAcquire()) await this.lock.acquire(signal);
+  /**
+   * Runs `fn` under the cache lock, after reading what other processes appended. Calls queue up
+   * and one lock session runs every queued step, so concurrent operations of this process (and
+   * deferred releases) share one lock cycle. Uncontended, the session runs synchronously.
+   */
+  private locked<T>(signal: AbortSignal | undefined, fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push({
+        signal,
+        fail: reject,
+        run: () => {
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err);
+          }
+        },
+      });
+      this.drain();
+    });
+  }
+
+  /** Queues a step without waiting for it: it runs in the next lock session (at most one turn away). */
+  private deferLocked(fn: () => void): void {
+    this.tasks.push({
+      signal: undefined,
+      run: fn,
+      fail: (err) =>
+        this.emit('warning', 'cache.deferred_failed', {
+          attrs: { error: err instanceof Error ? err.message : String(err) },
+        }),
+    });
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    if (this.draining || this.tasks.length === 0) return;
+    if (this.lock.tryAcquire()) {
+      this.runSession();
+      return;
+    }
+    this.draining = true;
+    void this.waitAndDrain();
+  }
+
+  private async waitAndDrain(): Promise<void> {
+    const started = performance.now();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        for (const task of this.tasks.filter((t) => t.signal?.aborted)) {
+          this.tasks.splice(this.tasks.indexOf(task), 1);
+          task.fail(signalReason(task.signal!));
+        }
+        if (this.tasks.length === 0) return;
+        if (this.lock.tryAcquire()) {
+          this.runSession();
+          if (this.tasks.length === 0) return;
+        }
+        await this.lock.pause(started, attempt);
+      }
+    } catch (err) {
+      for (const task of this.tasks.splice(0)) task.fail(err);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** One lock session: the lock is held on entry and released on exit. */
+  private runSession(): void {
     try {
       this.recoveredThisLock = false;
       this.sync();
-      const result = fn();
+      // Steps may queue more steps (an event listener calling the cache): they run here too.
+      while (this.tasks.length > 0) {
+        const task = this.tasks.shift()!;
+        if (task.signal?.aborted) task.fail(signalReason(task.signal));
+        else task.run();
+      }
       if (this.journal.size > this.compactAt) this.compact();
-      return result;
+    } catch (err) {
+      for (const task of this.tasks.splice(0)) task.fail(err);
     } finally {
       this.lock.release();
     }
@@ -843,8 +938,12 @@ export class DiskCache implements AsyncDisposable {
     return out;
   }
 
-  /** Deletes temp files whose owner holds no live claim on them. */
+  /** Deletes temp files whose owner holds no live claim on them, and lock tokens of dead owners. */
   private removeStrayTemps(): void {
+    const tokens = join(this.dir, 'owners');
+    for (const name of existsSync(tokens) ? readdirSync(tokens) : []) {
+      if (name !== this.owner && !this.isAlive(name)) unlinkQuiet(join(tokens, name));
+    }
     const claimed = new Set<string>();
     for (const claim of this.state.claims.values()) claimed.add(claim.tmp);
     const owners = this.state.allOwners();

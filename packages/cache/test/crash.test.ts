@@ -38,7 +38,7 @@ async function startCrashFiller(key: string, size: number): Promise<ChildProcess
   return child;
 }
 
-describe('crash safety with real processes', () => {
+describe('crash safety with real processes', { timeout: 60_000 }, () => {
   it('kill -9 mid-fill, then a restart: no partial file, exact usage, the key fills again', async () => {
     {
       await using cache = await openCache({ dir, limit: 1 << 20 });
@@ -110,7 +110,7 @@ describe('crash safety with real processes', () => {
     children.push(child);
     await waitForLine(child, 'LOCKED');
     await kill9(child);
-    expect(existsSync(join(dir, 'lock'))).toBe(true);
+    expect(existsSync(join(dir, 'lock', 'held'))).toBe(true);
     const events: StreamsEvent[] = [];
     await using cache = await openCache({ dir, limit: 1 << 20, onEvent: (e) => events.push(e) });
     const recover = events.find((e) => e.name === 'cache.recover');
