@@ -161,7 +161,9 @@ describe('DiskCache (property-based)', () => {
             expect(audit.problems).toEqual([]);
             expect(audit.dataBytes).toBe(model.usage);
             expect(audit.tmpBytes).toBe(0);
-            expect([...cache['state'].entries.keys()]).toEqual([...model.entries.keys()]);
+            const listed = await cache.list();
+            expect(listed.map((e) => e.key)).toEqual([...model.entries.keys()]);
+            for (const e of listed) expect(e.ownPins).toBe(model.pins.get(e.key) ?? 0);
           }
         } finally {
           await cache.close();

@@ -140,6 +140,20 @@ export interface CacheAudit {
   problems: string[];
 }
 
+/** One entry as listed by {@link DiskCache.list}. */
+export interface CacheEntryInfo {
+  key: string;
+  path: string;
+  size: number;
+  hash: string | undefined;
+  localOnly: boolean;
+  /** Pins held by all processes, and by this cache instance. */
+  pins: number;
+  ownPins: number;
+  /** Wall time of the last acquire or release. */
+  usedAt: number;
+}
+
 /** Result of {@link DiskCache.gc}. */
 export interface GcResult {
   removed: number;
@@ -331,6 +345,8 @@ export class DiskCache implements AsyncDisposable {
 
   /** Counters of this process and shared usage as of the last operation. */
   stats(): CacheStats {
+    // Write deferred releases first when the lock is free (synchronous), so pins are current.
+    if (!this.closed) this.drain();
     const s = this.state;
     return {
       ...this.counters,
@@ -413,6 +429,28 @@ export class DiskCache implements AsyncDisposable {
       if (await gone) removed++;
     }
     return { checked, removed };
+  }
+
+  /** Every entry, least recently used first (the order in which LRU eviction would remove them). */
+  async list(signal?: AbortSignal): Promise<CacheEntryInfo[]> {
+    this.assertOpen();
+    return this.locked(signal, () =>
+      [...this.state.entries.values()].map((e) => {
+        const pins = this.state.pins.get(e.key);
+        let total = 0;
+        for (const n of pins?.values() ?? []) total += n;
+        return {
+          key: e.key,
+          path: join(this.dataDir, e.file),
+          size: e.size,
+          hash: e.hash,
+          localOnly: e.local,
+          pins: total,
+          ownPins: pins?.get(this.owner) ?? 0,
+          usedAt: e.usedAt,
+        };
+      }),
+    );
   }
 
   /** Compares records with the files on disk, under the lock (a consistency check for tools and tests). */

@@ -2,6 +2,7 @@ export { entryFile, validateKey } from './cacheKey.js';
 export {
   type AcquireOptions,
   type CacheAudit,
+  type CacheEntryInfo,
   type CacheHandle,
   type CacheOptions,
   type CacheStats,
