@@ -14,22 +14,27 @@ interface Entry {
   /** Bytes counted against the budget while the entry is pinned. */
   bytes: number;
   started: boolean;
+  /** The consumer waits on it: may start beyond the budget (one at a time). */
+  urgent: boolean;
   start: () => void;
   promise: Promise<LoadedShard>;
-  demanded: boolean;
 }
 
 /**
  * Reference-counted shards for the prefetch window. Each planned sample holds a reference on its
- * shard from the moment it enters the window until it is decoded; the shard's pin (and its bytes)
- * go as soon as the last reference does. New downloads start in plan order while the pinned bytes
- * stay within the budget; a shard the consumer is waiting for starts regardless, so the window
- * can never deadlock on its own pins.
+ * shard from the moment it enters the window until it is decoded; the shard's bytes (and its
+ * pin, if the loader keeps one) go as soon as the last reference does. Loads start in plan order
+ * while the bytes downloading stay within `budget`; the shard the consumer waits on starts at
+ * once ({@link urge}), so a window whose shards are referenced far ahead can never deadlock.
  */
 export class ShardPool {
   readonly #entries = new Map<string, Entry>();
   readonly #queue: string[] = [];
-  #pinnedBytes = 0;
+  #inflightBytes = 0;
+  /** The urgent entry running beyond the budget, if any. */
+  #overdraft: Entry | undefined;
+  /** Every load started and not settled, including those whose entry is gone. */
+  readonly #loads = new Set<Promise<unknown>>();
   #closed = false;
   hits = 0;
   misses = 0;
@@ -49,8 +54,9 @@ export class ShardPool {
     return this.#entries.size - this.#queue.length;
   }
 
-  get pinnedBytes(): number {
-    return this.#pinnedBytes;
+  /** Bytes of shards downloading or being read. */
+  get inflightBytes(): number {
+    return this.#inflightBytes;
   }
 
   /** Takes a reference on shard `key` (of about `bytes` bytes), queueing its load. */
@@ -69,15 +75,25 @@ export class ShardPool {
       refs: 1,
       bytes,
       started: false,
+      urgent: false,
       start: () => {
         if (entry.started) return;
         entry.started = true;
-        this.#pinnedBytes += entry.bytes;
+        this.#inflightBytes += entry.bytes;
         start();
       },
       promise: gate.then(() => this.load(key)),
-      demanded: false,
     };
+    // Bytes count against the budget only while they download and are read: afterwards the shard
+    // sits in memory and its cache entry is unpinned (evictable).
+    const settle = () => {
+      this.#inflightBytes -= entry.bytes;
+      if (this.#overdraft === entry) this.#overdraft = undefined;
+      this.#pump();
+    };
+    const tracked = entry.promise.then(settle, settle);
+    this.#loads.add(tracked);
+    void tracked.then(() => this.#loads.delete(tracked));
     entry.promise.then(
       (s) => (s.hit ? this.hits++ : this.misses++),
       () => undefined,
@@ -87,7 +103,7 @@ export class ShardPool {
     this.#pump();
   }
 
-  /** The shard's bytes; starts its load now if it is still queued (the consumer waits on it). */
+  /** The shard's bytes, once its load has started and finished. */
   get(key: string): Promise<LoadedShard> {
     const entry = this.#entries.get(key);
     if (!entry) {
@@ -98,13 +114,22 @@ export class ShardPool {
         ),
       );
     }
-    if (!entry.started) {
-      entry.demanded = true;
-      const i = this.#queue.indexOf(key);
-      if (i >= 0) this.#queue.splice(i, 1);
-      entry.start();
-    }
     return entry.promise;
+  }
+
+  /**
+   * Starts shard `key` now even beyond the budget: the consumer waits on it. One such shard runs
+   * at a time (any other waits at the front of the queue), so the loads never exceed the budget
+   * by more than one shard.
+   */
+  urge(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry || entry.started) return;
+    entry.urgent = true;
+    const i = this.#queue.indexOf(key);
+    if (i >= 0) this.#queue.splice(i, 1);
+    this.#queue.unshift(key);
+    this.#pump();
   }
 
   /** Drops a reference; the last one unpins the shard and frees its bytes. */
@@ -116,7 +141,6 @@ export class ShardPool {
     const i = this.#queue.indexOf(key);
     if (i >= 0) this.#queue.splice(i, 1);
     if (entry.started) {
-      this.#pinnedBytes -= entry.bytes;
       try {
         const s = await entry.promise;
         await s.release();
@@ -127,24 +151,31 @@ export class ShardPool {
     this.#pump();
   }
 
+  // Always let one shard run, or nothing could make progress under a tiny budget.
+  #fits(entry: Entry): boolean {
+    return this.#inflightBytes === 0 || this.#inflightBytes + entry.bytes <= this.budget;
+  }
+
   #pump(): void {
     while (this.#queue.length > 0) {
       const key = this.#queue[0]!;
       const entry = this.#entries.get(key)!;
-      // Always let one shard run, or nothing could ever make progress under a tiny budget.
-      if (this.#pinnedBytes > 0 && this.#pinnedBytes + entry.bytes > this.budget) return;
+      if (!this.#fits(entry)) {
+        if (!entry.urgent || this.#overdraft !== undefined) return;
+        this.#overdraft = entry;
+      }
       this.#queue.shift();
       entry.start();
     }
   }
 
-  /** Releases every shard (after an abort or at dispose). */
+  /** Releases every shard and waits for loads in flight (abort them first) to settle. */
   async close(): Promise<void> {
     this.#closed = true;
     const entries = [...this.#entries.values()];
     this.#entries.clear();
     this.#queue.length = 0;
-    this.#pinnedBytes = 0;
+    await Promise.allSettled([...this.#loads]);
     await Promise.all(
       entries.map(async (e) => {
         if (!e.started) return;

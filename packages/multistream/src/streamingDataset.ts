@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DiskCache, openCache } from '@streams/cache';
 import {
+  combineSignals,
   EventHub,
   fnv1a64,
   isAbortError,
@@ -159,6 +160,9 @@ export interface DatasetMetrics {
   cacheHits: number;
   cacheMisses: number;
   cacheHitRate: number;
+  /** Evictions this process made in the node cache, and the cache's bytes in use (remote streams only). */
+  cacheEvictions: number;
+  cacheBytesInUse: number;
   /** Shards waiting for budget, and shards downloading or in memory. */
   queueDepth: number;
   activeShards: number;
@@ -201,6 +205,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   #samplesSeen = 0;
   #plan: EpochPlan | undefined;
   #closed = false;
+  /** Aborts shard loads in flight when the dataset closes. */
+  readonly #closer = new AbortController();
   // Metrics
   #started = 0;
   #samples = 0;
@@ -239,8 +245,19 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       globalBatchSize: (o.batchSize ?? 1) * Math.floor(width),
     };
     this.#perStream = streams.map(() => 0);
-    const budget = cache ? cache.stats().budget : Number.POSITIVE_INFINITY;
-    this.#pool = new ShardPool(budget, (key) => this.#loadShard(key, o.signal));
+    // Ranks of a node share its cache: each downloads ahead within its share of the budget, less
+    // one shard of room for the shard its consumer may wait on (which starts regardless).
+    const maxShard = Math.max(
+      0,
+      ...streams
+        .filter((s) => s.remote)
+        .flatMap((s) => s.mds.shards.map((sh) => sh.zipBytes ?? sh.rawBytes)),
+    );
+    const budget = cache
+      ? cache.stats().budget / Math.max(1, w.localWorldSize) - maxShard
+      : Number.POSITIVE_INFINITY;
+    const loadSignal = combineSignals([o.signal, this.#closer.signal]);
+    this.#pool = new ShardPool(budget, (key) => this.#loadShard(key, loadSignal));
     if (o.onEvent) this.events.on(o.onEvent);
   }
 
@@ -464,6 +481,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
           pending.set(k, p);
         }
         const t0 = performance.now();
+        this.#pool.urge(shardKey(locs[i]!.stream, locs[i]!.shard));
         const sample = await pending.get(i)!;
         this.#waitMs += performance.now() - t0;
         pending.delete(i);
@@ -520,6 +538,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const shard = this.#streams[loc.stream]!.mds.shards[loc.shard]!;
     this.#pool.ref(key, this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0);
     try {
+      this.#pool.urge(key);
       const { bytes } = await this.#pool.get(key);
       const raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
       return await this.#transform(
@@ -571,6 +590,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       cacheHits: hits,
       cacheMisses: misses,
       cacheHitRate: hits + misses > 0 ? hits / (hits + misses) : 0,
+      cacheEvictions: this.#cache?.stats().evictions ?? 0,
+      cacheBytesInUse: this.#cache?.stats().bytesInUse ?? 0,
       queueDepth: this.#pool.queueDepth,
       activeShards: this.#pool.active,
       shares: this.#streams.map((s, k) => ({
@@ -585,6 +606,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closer.abort();
     await this.#pool.close();
     await Promise.all(this.#streams.map((s) => s.mds.close()));
     await this.#cache?.close();
@@ -604,6 +626,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       cacheHits: m.cacheHits,
       cacheMisses: m.cacheMisses,
       cacheHitRate: m.cacheHitRate,
+      cacheEvictions: m.cacheEvictions,
       queueDepth: m.queueDepth,
       activeShards: m.activeShards,
     };
@@ -698,7 +721,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const where = { stream: s.label, shard: shard.basename };
     let data: Uint8Array;
     let hit = true;
-    let release = async () => {};
+    const release = async () => {};
     if (!s.remote) {
       data = new Uint8Array(await readFile(join(toLocalPath(s.base), file), { signal }));
     } else {
@@ -712,12 +735,12 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         { signal, expectedSize: size },
       );
       hit = handle.hit;
-      release = () => handle.release();
+      // The pin guards the file while it is read; the window then holds the bytes in memory, so
+      // the disk budget is never held by samples far ahead and other ranks can evict freely.
       try {
         data = new Uint8Array(await readFile(handle.path, { signal }));
-      } catch (e) {
-        await release();
-        throw e;
+      } finally {
+        await handle.release();
       }
     }
     try {

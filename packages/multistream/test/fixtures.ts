@@ -40,7 +40,16 @@ export async function writeMds(
 
 /** The payload a sample of `uid` must carry. */
 export function payloadOf(uid: number, bytes: number): Uint8Array {
+  // xorshift32 bytes: incompressible, so compressed shards keep their size.
   const p = new Uint8Array(bytes);
-  for (let k = 0; k < bytes; k++) p[k] = (uid * 31 + k * 7) & 0xff;
+  let x = (uid * 2654435761) >>> 0 || 1;
+  for (let k = 0; k < bytes; k++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    p[k] = x & 0xff;
+  }
   return p;
 }
