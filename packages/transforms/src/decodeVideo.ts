@@ -122,6 +122,7 @@ export async function decodeVideo(
         'rawvideo',
       ],
       expectedBytes,
+      verbose: !Array.isArray(options.size),
       signal,
     });
     const hw = Array.isArray(options.size)

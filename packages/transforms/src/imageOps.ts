@@ -89,6 +89,7 @@ export function planImage(
   let h = height;
 
   const crop = (r: Rect) => {
+    if (r.left === 0 && r.top === 0 && r.width === w && r.height === h) return; // the whole image
     // Rects are kept in unflipped coordinates; a crop taken after a flip is mirrored back.
     const left = seg.flop ? w - r.left - r.width : r.left;
     const rect = { left, top: r.top, width: r.width, height: r.height };

@@ -69,8 +69,12 @@ export class Limiter {
 
 const cores = availableParallelism();
 
-/** Bounds concurrent sharp pipelines (each also uses libvips threads). Default: the core count. */
-export const sharpLimiter = new Limiter(Math.max(2, cores));
+// sharp runs each pipeline on a libuv pool thread: allowing as many pipelines as that pool has
+// threads keeps it busy while JS prepares the next sample.
+const uvThreads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+
+/** Bounds concurrent sharp pipelines. Default: the libuv pool size (UV_THREADPOOL_SIZE, 4), at least the core count. */
+export const sharpLimiter = new Limiter(Math.max(uvThreads, cores));
 /** Bounds concurrent ffmpeg child processes. Default: the core count. */
 export const ffmpegLimiter = new Limiter(Math.max(2, cores));
 

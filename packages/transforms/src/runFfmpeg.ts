@@ -87,6 +87,8 @@ export interface RunFfmpegOptions {
   inputOptions?: string[];
   /** Output options, ending with a raw format (`-f rawvideo`, `-f f32le`); the output is stdout. */
   outputOptions: string[];
+  /** Keep ffmpeg's stream summary on stderr (to read the output size); otherwise only errors are logged. */
+  verbose?: boolean;
   /** Expected stdout size: the buffer is allocated once (frames x height x width x channels). */
   expectedBytes?: number;
   signal?: AbortSignal;
@@ -156,6 +158,9 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
           .input(typeof options.input === 'string' ? options.input : 'pipe:0')
           .inputOptions([
             '-hide_banner',
+            '-nostats',
+            '-loglevel',
+            options.verbose ? 'info' : 'error',
             // A file input must not read the terminal; a stdin input reads its bytes there.
             ...(typeof options.input === 'string' ? ['-nostdin'] : []),
             ...(options.inputOptions ?? []),
