@@ -71,6 +71,11 @@ export interface DownloadOptions {
   decompressedPath?: string | undefined;
   /** Keep the compressed file at `dest` next to the decompressed one (default false). */
   keepCompressed?: boolean | undefined;
+  /**
+   * Where bytes go while they arrive (default: a hidden `.part` file next to `dest`). Must be on
+   * the same file system as `dest`; each attempt starts it afresh.
+   */
+  tempPath?: string | undefined;
 }
 
 /** What a finished download produced. */
@@ -190,7 +195,14 @@ export class FetchEngine {
       url,
       options.signal,
       async (signal, attempt) => {
-        const r = await this.fetchToFile(driver, url, dest, signal, options.size, expected);
+        const r = await this.fetchToFile(
+          driver,
+          url,
+          options.tempPath ?? tempPathFor(dest),
+          signal,
+          options.size,
+          expected,
+        );
         return { ...r, attempt };
       },
     );
@@ -199,7 +211,7 @@ export class FetchEngine {
     let size = res.bytes;
     if (codec) {
       const out = codec.out;
-      const tmp = tempPathFor(out);
+      const tmp = options.tempPath ? `${options.tempPath}.dec` : tempPathFor(out);
       try {
         await decompressFile(res.tmp, tmp, codec.compression, { signal: options.signal, url });
         if (this.o.fsync) await fsyncPath(tmp);
@@ -330,14 +342,13 @@ export class FetchEngine {
   private async fetchToFile(
     driver: Driver,
     url: string,
-    dest: string,
+    tmp: string,
     signal: AbortSignal,
     expectedSize: number | undefined,
     expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
   ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
-    const tmp = tempPathFor(dest);
     const hasher = expected ? await createHasher(expected.algorithm) : undefined;
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'w');
     let closed = false;
     try {
       const body = await driver.get(url, { signal });

@@ -6,6 +6,7 @@ export {
   createDecompressor,
   decompressFile,
 } from './decompress.js';
+export { type DownloadToCacheOptions, downloadToCache } from './downloadToCache.js';
 export {
   type Driver,
   type ListEntry,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { abortError, StreamsError, signalReason } from '@streams/core';
 import type { DownloadOptions, DownloadResult, FetchEngine } from './fetchEngine.js';
 
@@ -70,6 +71,8 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
         },
       );
     this.intervalMs = options.progressIntervalMs ?? 1000;
+    // Every running download listens on the queue's signal: `depth` listeners is expected.
+    setMaxListeners(0, this.ctl.signal);
     this.start = { retries: engine.counters.retries, throttles: engine.counters.throttles };
     if (options.signal) {
       if (options.signal.aborted) this.ctl.abort(signalReason(options.signal));

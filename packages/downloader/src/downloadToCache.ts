@@ -1,0 +1,51 @@
+import type { CacheHandle, DiskCache } from '@streams/cache';
+import { combineSignals } from '@streams/core';
+import { type DownloadOptions, defaultEngine, type FetchEngine } from './fetchEngine.js';
+import { parseHash } from './integrity.js';
+
+/** Options of {@link downloadToCache}. */
+export interface DownloadToCacheOptions
+  extends Omit<DownloadOptions, 'tempPath' | 'decompressedPath' | 'keepCompressed'> {
+  /** The engine to use (default: {@link defaultEngine}). */
+  engine?: FetchEngine;
+  /** The only copy is local: never evicted (see the cache's `localOnly`). */
+  localOnly?: boolean;
+}
+
+/**
+ * Returns a pinned cache entry for `key`, downloading `url` into the cache on a miss (once per
+ * node, however many processes ask). The download is verified (size, digest) before the cache
+ * commits it; with `decompress` the entry holds the decompressed bytes. Release the handle
+ * when done reading.
+ */
+export async function downloadToCache(
+  cache: DiskCache,
+  key: string,
+  url: string,
+  options: DownloadToCacheOptions = {},
+): Promise<CacheHandle> {
+  const { engine = defaultEngine(), localOnly, ...download } = options;
+  const algorithm = download.hash === undefined ? undefined : parseHash(download.hash).algorithm;
+  return cache.acquire(
+    key,
+    async ({ tmpPath, signal }) => {
+      const r = await engine.download(url, tmpPath, {
+        ...download,
+        signal: combineSignals([signal, options.signal]),
+        // The cache keeps `<tmpPath>.part` files of live fills through its crash recovery.
+        tempPath: `${tmpPath}.part`,
+        decompressedPath: download.decompress ? tmpPath : undefined,
+      });
+      // Only a digest of the bytes the cache holds is worth keeping for its recovery checks.
+      return r.digest && algorithm && !download.decompress
+        ? { hash: `${algorithm}:${r.digest}` }
+        : undefined;
+    },
+    // A compressed size says nothing about the entry's size once decompressed.
+    {
+      signal: options.signal,
+      expectedSize: download.decompress ? undefined : download.size,
+      localOnly,
+    },
+  );
+}

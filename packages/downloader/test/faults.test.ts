@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StreamsEvent } from '@streams/core';
+import {
+  FAULT_KINDS,
+  startFaultProxy,
+  startGcsEmulator,
+  startHttpServer,
+  startS3Server,
+} from '@streams/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Driver } from '../src/driver.js';
+import { gcsDriver } from '../src/drivers/gcs.js';
+import { httpDriver } from '../src/drivers/http.js';
+import { s3Driver } from '../src/drivers/s3.js';
+import { createFetchEngine } from '../src/fetchEngine.js';
+import { testBytes } from './driverSuite.js';
+
+/** Tiny objects of varied sizes, so that a 2,000-object run takes seconds. */
+function objects(n: number): { name: string; data: Uint8Array; sha256: string }[] {
+  return Array.from({ length: n }, (_, i) => {
+    const data = testBytes(64 + ((i * 37) % 1500), i + 1);
+    return {
+      name: `obj/${String(i).padStart(5, '0')}.bin`,
+      data,
+      sha256: createHash('sha256').update(data).digest('hex'),
+    };
+  });
+}
+
+/**
+ * Downloads every object through a proxy that faults 20% of requests (all kinds), with the
+ * prefetch queue, then checks every file, the absence of partial files, and the events.
+ */
+async function faultedRun(opts: {
+  driver: Driver;
+  base: string;
+  count: number;
+  proxyUrl: string;
+  out: string;
+}) {
+  const objs = objects(opts.count);
+  const engine = createFetchEngine({
+    seed: 11,
+    concurrency: 32,
+    perHost: 32,
+    maxAttempts: 12,
+    backoffBaseMs: 1,
+    backoffMaxMs: 10,
+    stallTimeoutMs: 150,
+    driverFor: () => opts.driver,
+  });
+  const events: StreamsEvent[] = [];
+  engine.events.on((e) => events.push(e));
+  const queue = engine.prefetch({ depth: 64, progressIntervalMs: 50 });
+  for (const o of objs)
+    void queue.enqueue(`${opts.base}${o.name}`, join(opts.out, o.name), {
+      hash: `sha256:${o.sha256}`,
+      size: o.data.byteLength,
+    });
+  queue.close();
+  let n = 0;
+  for await (const r of queue) {
+    expect(r.path).toBe(join(opts.out, objs[n]!.name));
+    n++;
+  }
+  expect(n).toBe(objs.length);
+  for (const o of objs)
+    expect(Buffer.from(await readFile(join(opts.out, o.name))).equals(Buffer.from(o.data))).toBe(
+      true,
+    );
+  const files = await readdir(opts.out, { recursive: true });
+  expect(files.filter((f) => f.endsWith('.part'))).toEqual([]);
+  const retries = events.filter((e) => e.kind === 'retry');
+  const throttles = events.filter((e) => e.kind === 'throttle');
+  const progress = events.filter((e) => e.name === 'download.progress');
+  expect(retries.length).toBeGreaterThan(0);
+  expect(throttles.length).toBeGreaterThan(0);
+  expect(progress.at(-1)?.counters).toMatchObject({ done: objs.length, failed: 0, inFlight: 0 });
+  expect(progress.at(-1)?.counters?.retries).toBe(retries.length);
+  expect(progress.at(-1)?.counters?.throttles).toBe(throttles.length);
+  return { retries, throttles };
+}
+
+describe('20% faulted requests', { timeout: 90_000 }, () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'streams-faults-'));
+  });
+  afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+  it('http: 2,000 objects all land verified through resets, truncation, stalls, drip and 5xx', async () => {
+    const root = join(tmp, 'http-src');
+    for (const o of objects(2000)) {
+      await mkdir(join(root, 'obj'), { recursive: true });
+      await writeFile(join(root, o.name), o.data);
+    }
+    await using server = await startHttpServer({ root });
+    await using proxy = await startFaultProxy({ target: server.url, rate: 0.2, seed: 3 });
+    const { retries } = await faultedRun({
+      driver: httpDriver(),
+      base: `${proxy.url}/`,
+      count: 2000,
+      proxyUrl: proxy.url,
+      out: join(tmp, 'http-out'),
+    });
+    // Every fault kind was drawn, and every fault that breaks a transfer caused a retry.
+    for (const kind of FAULT_KINDS) expect(proxy.faults[kind]).toBeGreaterThan(0);
+    const breaking = FAULT_KINDS.filter((k) => k !== 'drip').reduce(
+      (a, k) => a + proxy.faults[k],
+      0,
+    );
+    expect(retries.length).toBe(breaking);
+    const codes = new Set(retries.map((e) => e.attrs?.code));
+    for (const code of ['STREAMS_NETWORK', 'STREAMS_STALLED']) expect(codes).toContain(code);
+  });
+
+  it('s3 (s3rver): 300 objects through the same faults, SlowDown included', async () => {
+    await using s3 = await startS3Server({ buckets: ['faults'] });
+    const direct = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
+    for (const o of objects(300)) await direct.put(`s3://faults/${o.name}`, o.data);
+    await using proxy = await startFaultProxy({ target: s3.endpoint, rate: 0.2, seed: 4 });
+    const driver = s3Driver({ endpoint: proxy.url, credentials: s3.credentials });
+    const { throttles } = await faultedRun({
+      driver,
+      base: 's3://faults/',
+      count: 300,
+      proxyUrl: proxy.url,
+      out: join(tmp, 's3-out'),
+    });
+    expect(proxy.faults.slowdown).toBeGreaterThan(0);
+    expect(throttles.length).toBe(
+      proxy.faults.slowdown + proxy.faults.http503 + proxy.faults.http429,
+    );
+    await direct.dispose?.();
+    await driver.dispose?.();
+  });
+
+  it('gcs (emulator): 300 objects through the same faults', async () => {
+    await using emu = await startGcsEmulator({ buckets: ['faults'] });
+    for (const o of objects(300)) emu.putObject('faults', o.name, o.data);
+    await using proxy = await startFaultProxy({ target: emu.url, rate: 0.2, seed: 5 });
+    const driver = gcsDriver({ apiEndpoint: proxy.url, projectId: 'test' });
+    await faultedRun({
+      driver,
+      base: 'gs://faults/',
+      count: 300,
+      proxyUrl: proxy.url,
+      out: join(tmp, 'gcs-out'),
+    });
+  });
+
+  it('a failed list page fails the listing (no partial lists)', async () => {
+    await using s3 = await startS3Server({ buckets: ['pages'] });
+    const direct = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
+    for (let i = 0; i < 7; i++) await direct.put(`s3://pages/k${i}`, new Uint8Array([i]));
+    // The second ListObjectsV2 page gets a 500.
+    let lists = 0;
+    await using proxy = await startFaultProxy({
+      target: s3.endpoint,
+      plan: (req) => (req.url?.includes('list-type=2') && ++lists === 2 ? 'http500' : undefined),
+    });
+    const paged = s3Driver({ endpoint: proxy.url, credentials: s3.credentials, listPageSize: 3 });
+    await expect(paged.list('s3://pages/')).rejects.toMatchObject({
+      code: 'STREAMS_NETWORK',
+      status: 500,
+    });
+    // Through the engine the listing is retried as a whole and comes back complete.
+    lists = 0;
+    const engine = createFetchEngine({ seed: 1, backoffBaseMs: 1, driverFor: () => paged });
+    expect((await engine.list('s3://pages/')).map((e) => e.key)).toEqual([
+      'k0',
+      'k1',
+      'k2',
+      'k3',
+      'k4',
+      'k5',
+      'k6',
+    ]);
+    await direct.dispose?.();
+    await paged.dispose?.();
+  });
+});
