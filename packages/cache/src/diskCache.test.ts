@@ -415,6 +415,58 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     expect((await a.audit()).problems).toEqual([]);
   });
 
+  it('applies the smallest limit among open users, evicting down to it when a smaller one opens', async () => {
+    const evicted: string[] = [];
+    await using big = await open({
+      limit: 100,
+      onEvent: (e) =>
+        e.name === 'cache.evict' && evicted.push(`${e.attrs?.key}:${e.attrs?.reason}`),
+    });
+    for (const k of ['a', 'b', 'c', 'd'])
+      await (await big.acquire(k, writer('x'.repeat(20)))).release();
+    {
+      await using small = await open({
+        limit: 50,
+        onEvent: (e) =>
+          e.name === 'cache.evict' && evicted.push(`${e.attrs?.key}:${e.attrs?.reason}`),
+      });
+      expect(small.stats()).toMatchObject({ budget: 50, bytesInUse: 40, openProcesses: 2 });
+      expect(evicted).toEqual(['a:budget', 'b:budget']);
+      await expectCode(
+        big.acquire('e', writer('x'.repeat(60)), { expectedSize: 60 }),
+        'STREAMS_CACHE_TOO_SMALL',
+      );
+    }
+    // The small user closed: the larger limit applies again.
+    await using e = await big.acquire('e', writer('x'.repeat(60)), { expectedSize: 60 });
+    expect((await big.refresh()).budget).toBe(100);
+    expect(e.size).toBe(60);
+  });
+
+  it('runs gc by itself every gcIntervalMs when a TTL is set', async () => {
+    let now = 5_000_000;
+    const gcs: StreamsEvent[] = [];
+    await using cache = await open({
+      ttlMs: 1000,
+      gcIntervalMs: 10,
+      now: () => now,
+      onEvent: (e) => e.name === 'cache.gc' && gcs.push(e),
+    });
+    await (await cache.acquire('old', writer('x'))).release();
+    now += 5000;
+    const removed = await new Promise<number>((resolve) => {
+      const off = cache.on((e) => {
+        if (e.name === 'cache.gc' && (e.counters?.removed ?? 0) > 0) {
+          off();
+          resolve(e.counters!.removed!);
+        }
+      });
+    });
+    expect(removed).toBe(1);
+    expect(await cache.has('old')).toBe(false);
+    expect(gcs.length).toBeGreaterThan(1);
+  });
+
   it('validates options', async () => {
     await expectCode(open({ limit: '12 parsecs' }), 'STREAMS_INVALID_CONFIG');
     await expectCode(open({ limit: 0 }), 'STREAMS_INVALID_CONFIG');

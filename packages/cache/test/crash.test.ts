@@ -101,6 +101,25 @@ describe('crash safety with real processes', { timeout: 60_000 }, () => {
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
   });
 
+  it('pins of a killed process stop protecting its entries when space is needed', async () => {
+    const child = spawnFixture('crashFiller.ts', [dir, 'held.bin', '600', 'pin']);
+    children.push(child);
+    await waitForLine(child, 'PINNED');
+    await using cache = await openCache({ dir, limit: 1000 });
+    expect((await cache.refresh()).pinnedBytes).toBe(600);
+    // The child is alive: its pin holds, and the cache says so at once instead of waiting.
+    const err = await cache
+      .acquire('new.bin', writer('x'.repeat(500)), { expectedSize: 500 })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STREAMS_CACHE_TOO_SMALL' });
+    expect((err as Error).message).toContain('600 B pinned');
+    await kill9(child);
+    await using h = await cache.acquire('new.bin', writer('x'.repeat(500)), { expectedSize: 500 });
+    expect(h.size).toBe(500);
+    expect(await cache.has('held.bin')).toBe(false); // reaped, then evicted as the LRU entry
+    expect(cache.stats()).toMatchObject({ bytesInUse: 500, openProcesses: 1 });
+  });
+
   it('a process killed while holding the lock mid-write: the lock is broken and the state recovered', async () => {
     {
       await using cache = await openCache({ dir, limit: 1 << 20 });
