@@ -6,6 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runCat } from './catCommand.js';
+import { runConvert } from './convertCommand.js';
+import { runIndex } from './indexCommand.js';
 import { runInspect } from './inspectCommand.js';
 import { EXIT, main } from './main.js';
 
@@ -148,5 +150,75 @@ describe('streams inspect', () => {
       1000,
     );
     expect(stats.histograms.id).toBeUndefined();
+  });
+});
+
+describe('streams convert and streams index build', () => {
+  it('convert writes MDS shards that cat prints like the source', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'streams-trainer-'));
+    try {
+      const out = sink();
+      const err = sink();
+      const dst = join(dir, 'mds');
+      const code = await runConvert(
+        [PLAIN, dst],
+        {
+          format: 'mds',
+          compression: 'zstd',
+          hashes: 'sha1,xxh64',
+          'size-limit': '64kb',
+          encodings: 'label:int32,u8:uint8,f32:float32,i64:int64',
+        },
+        { out: out.stream, err: err.stream },
+      );
+      expect(code).toBe(0);
+      expect(JSON.parse(out.text())).toMatchObject({ samples: 1000, format: 'mds' });
+      expect(err.text()).toMatch(/convert -> mds \[#+\] 100% 1,000\/1,000/);
+      const cat = sink();
+      await runCat([dst], { validate: true }, { out: cat.stream, err: cat.stream });
+      const want = await expected();
+      const lines = cat.text().trimEnd().split('\n');
+      for (const [i, line] of lines.entries()) expect(JSON.parse(line)).toEqual(want[i]);
+      expect(lines).toHaveLength(1000);
+      // Invalid flags are clear errors.
+      const bad = await main(
+        ['convert', PLAIN, join(dir, 'x'), '--format', 'zip'],
+        out.stream,
+        err.stream,
+      );
+      expect(bad).toBe(EXIT.error);
+      expect(err.text()).toMatch(/--format "zip" is not mds or wds/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('index build writes train and validation indexes from a DuckDB query', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'streams-trainer-'));
+    try {
+      const out = sink();
+      const args = ['build'];
+      await runIndex(
+        args,
+        {
+          sql: 'SELECT i AS id, i % 5 AS aes_score FROM range(1000) t(i) WHERE i % 5 > 2',
+          out: join(dir, 'index.parquet'),
+          'val-ratio': 0.1,
+          'max-val-rows': 30,
+          seed: 0,
+        },
+        { out: out.stream, err: out.stream },
+      );
+      expect(JSON.parse(out.text())).toMatchObject({ rows: 400, trainRows: 370, valRows: 30 });
+      const cat = sink();
+      await runCat([join(dir, 'index.val.parquet')], {}, { out: cat.stream, err: cat.stream });
+      expect(cat.text().trimEnd().split('\n')).toHaveLength(30);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,8 @@
 import { StreamsError } from '@streams/core';
 import { catCommand } from './catCommand.js';
 import type { Command } from './commands.js';
+import { convertCommand } from './convertCommand.js';
+import { indexCommand } from './indexCommand.js';
 import { inspectCommand } from './inspectCommand.js';
 
 /** `streams train`: arrives with the trainer issue; until then it says so and fails. */
@@ -19,4 +21,10 @@ const train: Command = {
 };
 
 /** Every subcommand, in the order help lists them. */
-export const commands: Command[] = [train, catCommand, inspectCommand];
+export const commands: Command[] = [
+  train,
+  catCommand,
+  inspectCommand,
+  convertCommand,
+  indexCommand,
+];

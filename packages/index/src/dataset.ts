@@ -46,6 +46,8 @@ export interface SampleDataset extends AsyncDisposable {
   readonly columns: readonly DatasetColumn[];
   /** Stored bytes of the data (shards or files) when known. */
   readonly totalBytes: number | undefined;
+  /** Index tables: columns whose values are URLs of bytes to download (resolved in samples). */
+  readonly urlColumns?: readonly string[];
   /** Samples `[start, end)` in dataset order. */
   samples(options?: {
     start?: number;
@@ -199,6 +201,7 @@ async function tableAsSampleDataset(t: IndexTable): Promise<SampleDataset> {
     url: t.url,
     format: 'table',
     numSamples: t.numRows,
+    urlColumns: t.urlColumns,
     columns: t.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type) })),
     totalBytes,
     samples: (o) => t.rows(o),

@@ -39,12 +39,20 @@ export {
   type SampleDataset,
 } from './dataset.js';
 export {
+  type ConvertOptions,
+  type ConvertProgress,
+  type ConvertResult,
+  convertDataset,
+  inferMdsEncoding,
+} from './datasetConvert.js';
+export {
   type ColumnStats,
   type DatasetStats,
   type DatasetStatsOptions,
   datasetStats,
 } from './datasetStats.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
+export { type BuildIndexOptions, type BuildIndexResult, buildIndex } from './indexBuild.js';
 export {
   type IndexTable,
   type IndexTableOptions,
@@ -101,6 +109,7 @@ export {
   openJsonlDataset,
   type TextShardOptions,
 } from './textShards.js';
+export { tarMember, WdsWriter, type WdsWriterOptions, wdsMemberBytes } from './wdsWriter.js';
 export {
   openWebDataset,
   type WdsSample,
