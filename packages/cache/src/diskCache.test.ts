@@ -111,7 +111,7 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     await using cache = await open();
     await expect(
       cache.acquire('k', async ({ tmpPath }) => {
-        await writeFile(tmpPath, 'partial');
+        await writeFile(`${tmpPath}.part`, 'partial'); // a downloader's own temp file
         throw new Error('network down');
       }),
     ).rejects.toThrow('network down');

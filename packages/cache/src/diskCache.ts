@@ -614,6 +614,7 @@ export class DiskCache implements AsyncDisposable {
     // Rename first, record second: a crash in between leaves an unrecorded file, which recovery
     // deletes; the reverse order would leave a record whose file never arrived.
     renameSync(join(this.tmpDir, claim.tmp), join(this.dataDir, file));
+    this.removeSiblings(claim);
     const op: JournalOp = {
       o: 'commit',
       k: claim.key,
@@ -643,6 +644,7 @@ export class DiskCache implements AsyncDisposable {
 
   private abortStep(claim: ClaimRecord, err: unknown): void {
     unlinkQuiet(join(this.tmpDir, claim.tmp));
+    this.removeSiblings(claim);
     const current = this.state.claims.get(claim.key);
     if (current?.owner === this.owner && current.tmp === claim.tmp)
       this.record([{ o: 'abort', k: claim.key }]);
@@ -650,6 +652,13 @@ export class DiskCache implements AsyncDisposable {
     this.emit('warning', 'cache.fill_failed', {
       attrs: { key: claim.key, error: err instanceof Error ? err.message : String(err) },
     });
+  }
+
+  /** Deletes files a fill made next to its tmpPath (`<tmpPath>.part` and the like). */
+  private removeSiblings(claim: ClaimRecord): void {
+    const prefix = `${claim.tmp}.`;
+    for (const name of readdirSync(this.tmpDir))
+      if (name.startsWith(prefix)) unlinkQuiet(join(this.tmpDir, name));
   }
 
   private reserveStep(claim: ClaimRecord, total: number): void {
