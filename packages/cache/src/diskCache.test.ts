@@ -479,3 +479,18 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     await expectCode(cache.acquire('k', writer('x')), 'STREAMS_INVALID_ARGUMENT');
   });
 });
+
+describe('openCache', () => {
+  it('gives up waiting for a busy lock when its signal aborts, leaving nothing behind', async () => {
+    mkdirSync(join(dir, 'lock'), { recursive: true });
+    writeFileSync(join(dir, 'lock', 'held'), `${process.ppid}.0.busy\n`); // a live holder
+    const ac = new AbortController();
+    const opening = openCache({ dir, limit: 100, signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await expect(opening).rejects.toMatchObject({ name: 'AbortError' });
+    expect(readdirSync(join(dir, 'owners'))).toEqual([]);
+    rmSync(join(dir, 'lock', 'held'));
+    await using cache = await openCache({ dir, limit: 100 });
+    expect(cache.stats().openProcesses).toBe(1);
+  });
+});

@@ -169,7 +169,12 @@ let instances = 0;
 /** Opens (creating if needed) the disk cache in `dir`, recovering from crashes of earlier users. */
 export async function openCache(options: CacheOptions): Promise<DiskCache> {
   const cache = new DiskCache(options);
-  await cache.init(options.signal);
+  try {
+    await cache.init(options.signal);
+  } catch (err) {
+    await cache.abandon();
+    throw err;
+  }
   return cache;
 }
 
@@ -204,6 +209,7 @@ export class DiskCache implements AsyncDisposable {
   private tmpSeq = 0;
   private compactAt = COMPACT_MIN_BYTES;
   private closed = false;
+  private registered = false;
   private readonly counters = {
     hits: 0,
     misses: 0,
@@ -255,6 +261,7 @@ export class DiskCache implements AsyncDisposable {
       if (live.length === 0 && !this.recoveredThisLock) this.recover('first process to open');
       else this.reapDeadOwners();
       this.record([{ o: 'open', w: this.owner, limit: this.limit, t: this.now() }]);
+      this.registered = true;
       const plan = this.state.planEviction(0);
       if (plan === undefined) {
         this.emit('warning', 'cache.over_budget', {
@@ -507,6 +514,18 @@ export class DiskCache implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** @internal Cleans up after a failed open: unregisters if registered, else just lets go. */
+  async abandon(): Promise<void> {
+    if (this.registered) {
+      await this.close().catch(() => {});
+      return;
+    }
+    this.closed = true;
+    if (this.gcTimer) clearInterval(this.gcTimer);
+    this.journal.close();
+    this.lock.dispose();
   }
 
   // ---------------------------------------------------------------------------------------------
