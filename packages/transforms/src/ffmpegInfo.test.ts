@@ -42,11 +42,70 @@ describe('ffmpeg resolution', () => {
   });
 
   it('reports the chosen binary and version once', async () => {
-    const a = await ffmpegInfo();
-    const b = await ffmpegInfo();
-    expect(b).toBe(a);
-    expect(a.path).toBeTruthy();
-    expect(a.version).toBeTruthy();
+    const events: StreamsEvent[] = [];
+    const off = transformsEvents.on((e) => events.push(e));
+    try {
+      const [a, b] = await Promise.all([ffmpegInfo(), ffmpegInfo()]);
+      const c = await ffmpegInfo();
+      expect(b).toBe(a);
+      expect(c).toBe(a);
+      expect(a.version).toBeTruthy();
+      const resolved = events.filter((e) => e.name === 'ffmpeg.resolved');
+      expect(resolved).toHaveLength(1);
+      expect(resolved[0]?.attrs).toMatchObject({
+        path: a.path,
+        source: a.source,
+        version: a.version,
+      });
+    } finally {
+      off();
+    }
+  });
+
+  it('decodes with the @ffmpeg-installer binary when no system ffmpeg is on PATH', async () => {
+    // A child process whose PATH holds only node: the resolver must fall back to the installer.
+    const script = [
+      "import { rng } from '@streams/core';",
+      "import { decodeVideo, ffmpegInfo } from './src/index.ts';",
+      'const info = await ffmpegInfo();',
+      'const clip = await decodeVideo(process.argv[1], { frames: 3, fps: 5, size: [6, 8] }, rng(0));',
+      'console.log(JSON.stringify({ source: info.source, shape: clip.shape }));',
+    ].join('\n');
+    const { execFile } = await import('node:child_process');
+    const m = await makeMedia();
+    const { symlink, mkdir } = await import('node:fs/promises');
+    const bin = `${m.dir}/bin`; // PATH = a folder holding only node
+    await mkdir(bin);
+    await symlink(process.execPath, `${bin}/node`);
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [
+            '--conditions=@streams/source',
+            '--import',
+            'tsx',
+            '--input-type=module',
+            '-e',
+            script,
+            m.mkv,
+          ],
+          {
+            cwd: new URL('..', import.meta.url).pathname,
+            env: { PATH: bin, HOME: process.env.HOME },
+            timeout: 60_000,
+          },
+          (err, stdout, stderr) =>
+            err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+        );
+      });
+      expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({
+        source: 'installer',
+        shape: [3, 6, 8, 3],
+      });
+    } finally {
+      await m.cleanup();
+    }
   });
 });
 

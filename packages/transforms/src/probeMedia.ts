@@ -1,7 +1,7 @@
 import { StreamsError } from '@streams/core';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import { ffmpegInfo, ffprobeInfo } from './ffmpegInfo.js';
-import { describeInput, type MediaInput, runTool } from './runFfmpeg.js';
+import { checkInput, describeInput, type MediaInput, runTool } from './runFfmpeg.js';
 
 /** What a media file holds. Durations are in seconds; `undefined` when the container does not say. */
 export interface MediaInfo {
@@ -37,6 +37,7 @@ export async function probeMedia(
   options: ProbeOptions = {},
 ): Promise<MediaInfo> {
   const { signal, coords } = options;
+  checkInput(input);
   try {
     const probe = options.ffprobe === false ? undefined : await ffprobeInfo();
     if (probe) {

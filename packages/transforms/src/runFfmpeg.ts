@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { signalReason, throwIfAborted } from '@streams/core';
+import { StreamsError, signalReason, throwIfAborted } from '@streams/core';
 import ffmpeg from 'fluent-ffmpeg';
 import { transformsEvents } from './events.js';
 import { ffmpegInfo } from './ffmpegInfo.js';
@@ -67,6 +67,26 @@ function feed(input: MediaInput, stdin: Writable | null): void {
   }
 }
 
+/** Rejects inputs of no supported kind (a clear error instead of a failure deep in a stream). */
+export function checkInput(input: MediaInput): void {
+  const ok =
+    typeof input === 'string' ||
+    input instanceof Uint8Array ||
+    input instanceof Readable ||
+    (typeof input === 'object' &&
+      input !== null &&
+      typeof (input as { path?: unknown }).path === 'string');
+  if (!ok) {
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      `[streams/transforms] unsupported media input ${String(input)}`,
+      {
+        fix: 'pass a file path, a Uint8Array, { path, start, end } or a Readable',
+      },
+    );
+  }
+}
+
 /** A short name of an input for error messages. */
 export function describeInput(input: MediaInput): string {
   if (typeof input === 'string') return input;
@@ -110,6 +130,7 @@ class FfmpegFailed extends Error {
  */
 export async function runFfmpeg(options: RunFfmpegOptions): Promise<FfmpegRun> {
   const { input } = options;
+  checkInput(input);
   try {
     return await runOnce(options);
   } catch (err) {
