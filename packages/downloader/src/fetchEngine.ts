@@ -1,4 +1,4 @@
-import { stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
+import { type FileHandle, stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   EventHub,
@@ -44,8 +44,10 @@ export interface FetchEngineOptions {
   attemptTimeoutMs?: number;
   /** An attempt that receives no bytes for this long is aborted and retried (default 30,000). */
   stallTimeoutMs?: number;
-  /** fsync landed files and their directory before reporting success (default true). */
+  /** fsync each landed file before its rename, so a power loss cannot leave a renamed but empty file (default true). */
   fsync?: boolean;
+  /** Also fsync the directory after each rename, so the new name itself survives a power loss (default false). */
+  fsyncDirectory?: boolean;
   /** Seed of the backoff jitter (default: from the clock). */
   seed?: number;
   /** Where events go (default: a new hub, see {@link FetchEngine.events}). */
@@ -162,11 +164,22 @@ export class FetchEngine {
       attemptTimeoutMs: options.attemptTimeoutMs ?? 600_000,
       stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
       fsync: options.fsync ?? true,
+      fsyncDirectory: options.fsyncDirectory ?? false,
     };
     this.events = options.events ?? new EventHub('downloader');
     this.global = new ConcurrencyLimiter(this.o.concurrency);
     this.jitter = rng(options.seed ?? Date.now(), 'downloader.backoff');
     this.driverFor = options.driverFor ?? getDriver;
+  }
+
+  private readonly dirs = new Set<string>();
+
+  /** mkdir -p, once per directory per engine (a syscall saved per small object). */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.dirs.size > 10_000) this.dirs.clear();
+    this.dirs.add(dir);
   }
 
   /** The current concurrency limit of a host (lowered by throttling), for monitoring. */
@@ -188,7 +201,7 @@ export class FetchEngine {
     const expected = options.hash === undefined ? undefined : parseHash(options.hash);
     const codec = this.codecFor(url, dest, options);
     const started = performance.now();
-    await mkdir(dirname(dest), { recursive: true });
+    await this.ensureDir(dirname(dest));
     const res = await this.withRetries(
       driver,
       'GET',
@@ -215,7 +228,7 @@ export class FetchEngine {
       try {
         await decompressFile(res.tmp, tmp, codec.compression, { signal: options.signal, url });
         if (this.o.fsync) await fsyncPath(tmp);
-        await commitRename(tmp, out, this.o.fsync);
+        await commitRename(tmp, out, this.o.fsyncDirectory);
       } catch (err) {
         await rm(tmp, { force: true });
         await rm(res.tmp, { force: true });
@@ -224,11 +237,11 @@ export class FetchEngine {
       size = (await fsStat(out)).size;
       path = out;
       if (options.keepCompressed && out !== dest) {
-        await commitRename(res.tmp, dest, this.o.fsync);
+        await commitRename(res.tmp, dest, this.o.fsyncDirectory);
         compressedPath = dest;
       } else await rm(res.tmp, { force: true });
     } else {
-      await commitRename(res.tmp, dest, this.o.fsync);
+      await commitRename(res.tmp, dest, this.o.fsyncDirectory);
     }
     const durationMs = performance.now() - started;
     this.counters.done++;
@@ -349,6 +362,7 @@ export class FetchEngine {
   ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
     const hasher = expected ? await createHasher(expected.algorithm) : undefined;
     const fh = await open(tmp, 'w');
+    const writer = new BatchWriter(fh);
     let closed = false;
     try {
       const body = await driver.get(url, { signal });
@@ -357,16 +371,12 @@ export class FetchEngine {
         throw sizeMismatch(driver, url, expectedSize, body.size);
       }
       let bytes = 0;
-      // Writes are queued so the next chunk is read while the last is written.
-      let writing: Promise<unknown> = Promise.resolve();
       await this.pump(body, signal, (chunk) => {
         hasher?.update(chunk);
         bytes += chunk.byteLength;
-        const prev = writing;
-        writing = prev.then(() => fh.write(chunk));
-        return bytes % (8 << 20) < chunk.byteLength ? writing : undefined;
+        return writer.push(chunk);
       });
-      await writing;
+      await writer.flush();
       const want = expectedSize ?? body.size;
       if (want !== undefined && bytes !== want) throw sizeMismatch(driver, url, want, bytes);
       let digest: string | undefined;
@@ -389,6 +399,7 @@ export class FetchEngine {
       this.counters.bytes += bytes;
       return { tmp, bytes, digest };
     } catch (err) {
+      await writer.flush().catch(() => {});
       if (!closed) await fh.close().catch(() => {});
       await rm(tmp, { force: true });
       throw err;
@@ -396,50 +407,42 @@ export class FetchEngine {
   }
 
   /**
-   * Feeds a body's chunks to `sink` (which may return a promise to wait on), aborting with
-   * STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
+   * Feeds a body's chunks to `sink` (which may return a promise to wait on: backpressure),
+   * aborting with STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
    */
   private async pump(
     body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> },
     signal: AbortSignal,
-    sink: (chunk: Uint8Array) => unknown,
+    sink: (chunk: Uint8Array) => Promise<void> | undefined | void,
   ): Promise<void> {
     const iterator = body[Symbol.asyncIterator]();
     const stallMs = this.o.stallTimeoutMs;
-    const watch = Number.isFinite(stallMs) && stallMs > 0;
-    // One abort listener per body (not per chunk), removed in finally.
+    // One abort listener and one stall timer per body (the timer is refreshed on each chunk).
     let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
+    let stallTimer: NodeJS.Timeout | undefined;
+    const interrupted = new Promise<never>((_, reject) => {
       onAbort = () => reject(signalReason(signal));
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
+      if (Number.isFinite(stallMs) && stallMs > 0)
+        stallTimer = setTimeout(
+          () =>
+            reject(
+              new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
+                retryable: true,
+              }),
+            ),
+          stallMs,
+        );
     });
-    aborted.catch(() => {});
-    let stallTimer: NodeJS.Timeout | undefined;
+    interrupted.catch(() => {});
     try {
       while (true) {
-        let next: IteratorResult<Uint8Array>;
-        if (watch) {
-          const stalled = new Promise<never>((_, reject) => {
-            stallTimer = setTimeout(
-              () =>
-                reject(
-                  new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
-                    retryable: true,
-                  }),
-                ),
-              stallMs,
-            );
-          });
-          try {
-            next = await Promise.race([iterator.next(), stalled, aborted]);
-          } finally {
-            clearTimeout(stallTimer);
-          }
-        } else next = await Promise.race([iterator.next(), aborted]);
+        const next = await Promise.race([iterator.next(), interrupted]);
         if (next.done) break;
+        stallTimer?.refresh();
         const wait = sink(next.value);
-        if (wait instanceof Promise) await wait;
+        if (wait) await Promise.race([wait, interrupted]);
       }
     } catch (err) {
       // Free the socket whatever happened; the iterator may be mid-read.
@@ -447,6 +450,7 @@ export class FetchEngine {
       void iterator.return?.()?.catch(() => {});
       throw err;
     } finally {
+      clearTimeout(stallTimer);
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
@@ -568,6 +572,57 @@ export class FetchEngine {
         releaseHost();
       }
       await sleep(delayMs, { signal: userSignal });
+    }
+  }
+}
+
+/**
+ * Writes chunks to a file handle in arrival order, gathering the chunks that arrive while a
+ * write is running into one `writev`. `push` returns a promise only when more than
+ * `highWaterMark` bytes wait, which is the caller's cue to stop reading (backpressure).
+ */
+class BatchWriter {
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private running: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly highWaterMark = 8 << 20,
+  ) {}
+
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    this.queue.push(chunk);
+    this.queued += chunk.byteLength;
+    if (!this.running) {
+      this.running = this.drain();
+      // Errors surface through push() and flush(); never as unhandled rejections.
+      this.running.catch(() => {});
+    }
+    return this.queued > this.highWaterMark ? this.running : undefined;
+  }
+
+  /** Resolves when everything pushed is written; rejects with the first write error. */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.failure) throw this.failure;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        this.queued = 0;
+        await this.fh.writev(batch);
+      }
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    } finally {
+      this.running = undefined;
     }
   }
 }
