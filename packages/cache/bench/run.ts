@@ -5,7 +5,7 @@
 //     bytes directly (plain writeFile, and an atomic write: write + fsync + rename).
 // Run: pnpm --filter @streams/cache bench   (the machine is shared: figures are noisy)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,18 +16,29 @@ import { openCache } from '../src/index.js';
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = mkdtempSync(join(tmpdir(), 'streams-cache-bench-'));
 const entries: BenchEntry[] = [];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-/** Runs `op` repeatedly for `ms` and returns operations per second. */
-async function rate(ms: number, op: (i: number) => Promise<void>): Promise<number> {
-  for (let i = 0; i < 200; i++) await op(i); // warm-up
+/**
+ * Measures `ops` side by side: short batches of each in turn for about `ms` in total, so that both
+ * see the same background load (the machine is shared). Returns mean seconds per operation of each.
+ */
+async function interleaved(
+  ms: number,
+  batch: number,
+  ops: Array<(i: number) => Promise<void>>,
+): Promise<number[]> {
+  for (const op of ops) for (let i = 0; i < batch; i++) await op(i); // warm-up
+  const spent = ops.map(() => 0);
+  const done = ops.map(() => 0);
   const t0 = performance.now();
-  let n = 0;
   while (performance.now() - t0 < ms) {
-    for (let i = 0; i < 100; i++) await op(n + i);
-    n += 100;
+    for (const [k, op] of ops.entries()) {
+      const start = performance.now();
+      for (let i = 0; i < batch; i++) await op(done[k]! + i);
+      spent[k]! += performance.now() - start;
+      done[k]! += batch;
+    }
   }
-  return n / ((performance.now() - t0) / 1000);
+  return spent.map((t, k) => t / 1000 / done[k]!);
 }
 
 try {
@@ -46,31 +57,40 @@ try {
   const noFill = async () => {
     throw new Error('pre-filled');
   };
-  const hit: number[] = [];
-  const ref: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    hit.push(
-      await rate(1000, async (i) => {
-        const h = await cache.acquire(keys[i % 16]!.key, noFill);
-        await h.release();
-      }),
-    );
-    ref.push(
-      await rate(1000, async (i) => {
-        const p = keys[i % 16]!.path;
-        await stat(p);
-        const fh = await open(p, 'r');
-        await fh.close();
-      }),
-    );
-  }
+  const [hitS, refS, refSyncS] = await interleaved(6000, 100, [
+    async (i) => {
+      const h = await cache.acquire(keys[i % 16]!.key, noFill);
+      await h.release();
+    },
+    async (i) => {
+      const p = keys[i % 16]!.path;
+      await stat(p);
+      const fh = await open(p, 'r');
+      await fh.close();
+    },
+    async (i) => {
+      const p = keys[i % 16]!.path;
+      statSync(p);
+      closeSync(openSync(p, 'r'));
+    },
+  ]);
+  const hit = 1 / hitS!;
   entries.push(
     benchEntry({
       name: 'cache hit acquire+release, 1 process',
       unit: 'ops/s',
-      value: median(hit),
+      value: hit,
       reference: 'fs.promises stat+open+close of the same file',
-      referenceValue: median(ref),
+      referenceValue: 1 / refS!,
+    }),
+  );
+  entries.push(
+    benchEntry({
+      name: 'cache hit acquire+release, 1 process (vs sync floor)',
+      unit: 'ops/s',
+      value: hit,
+      reference: 'statSync+openSync+closeSync of the same file',
+      referenceValue: 1 / refSyncS!,
     }),
   );
   await cache.close();
@@ -128,31 +148,26 @@ try {
     const label = size >= 1 << 20 ? `${size >> 20} MiB` : `${size >> 10} KiB`;
     const bytes = Buffer.alloc(size, 42);
     const keep = 32; // steady state: the budget holds 32 files, older ones are evicted / deleted
-    const count = size >= 1 << 20 ? 150 : 600;
     for (const fsync of [true, false]) {
       const missDir = join(root, `miss-${size}-${fsync}`);
       const refDir = join(root, `ref-${size}-${fsync}`);
       const missCache = await openCache({ dir: missDir, limit: keep * size, fsync });
       await mkdir(refDir, { recursive: true });
-      const miss: number[] = [];
-      const direct: number[] = [];
-      let seq = 0;
-      for (let round = 0; round < 3; round++) {
-        let t0 = performance.now();
-        for (let i = 0; i < count; i++) {
+      let missSeq = 0;
+      let refSeq = 0;
+      const [missS, directS] = await interleaved(size >= 1 << 20 ? 8000 : 5000, 8, [
+        async () => {
           const h = await missCache.acquire(
-            `miss/${seq++}.bin`,
+            `miss/${missSeq++}.bin`,
             async ({ tmpPath }) => {
               await writeFile(tmpPath, bytes);
             },
             { expectedSize: size },
           );
           await h.release();
-        }
-        miss.push((performance.now() - t0) / count);
-        t0 = performance.now();
-        for (let i = 0; i < count; i++) {
-          const n = seq++;
+        },
+        async () => {
+          const n = refSeq++;
           const path = join(refDir, `${n}.bin`);
           if (fsync) {
             // What a careful downloader does without a cache: write a temp file, fsync, rename.
@@ -162,20 +177,20 @@ try {
             await fh.close();
             await rename(`${path}.tmp`, path);
           } else await writeFile(path, bytes);
+          // Steady state like the cache's: only the last `keep` files stay.
           await unlink(join(refDir, `${n - keep}.bin`)).catch(() => {});
-        }
-        direct.push((performance.now() - t0) / count);
-      }
+        },
+      ]);
       await missCache.close();
       entries.push(
         benchEntry({
           name: `cache miss ${label} (fsync ${fsync ? 'on' : 'off'}), time per entry`,
           unit: 'ms',
-          value: median(miss),
+          value: missS! * 1000,
           reference: fsync
             ? 'write tmp + fsync + rename directly'
             : 'fs.promises.writeFile directly',
-          referenceValue: median(direct),
+          referenceValue: directS! * 1000,
           lowerIsBetter: true,
         }),
       );

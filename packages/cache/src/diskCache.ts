@@ -645,7 +645,9 @@ export class DiskCache implements AsyncDisposable {
     if (hash !== undefined) op.h = hash;
     if (local) op.l = 1;
     try {
-      this.record([op], this.fsync);
+      // Only a local-only entry's record must survive power loss: it is the data's only copy. A
+      // lost record of any other entry makes recovery delete its file, which is a refetch later.
+      this.record([op], this.fsync && local);
     } catch (err) {
       unlinkQuiet(join(this.dataDir, file));
       throw err;
