@@ -467,6 +467,31 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     expect(gcs.length).toBeGreaterThan(1);
   });
 
+  it('removes an entry on request unless another user pins it', async () => {
+    await using a = await open();
+    await using b = await open();
+    const mine = await a.acquire('broken.jpg', writer('not a jpeg'));
+    expect(await a.remove('broken.jpg')).toBe(true); // own pin: allowed
+    expect(await a.has('broken.jpg')).toBe(false);
+    await mine.release();
+    expect(await a.remove('broken.jpg')).toBe(false); // already gone
+    const theirs = await b.acquire('other.bin', writer('x'));
+    expect(await a.remove('other.bin')).toBe(false); // pinned by another instance
+    await theirs.release();
+    await b.refresh(); // b writes its release in its next lock session
+    expect(await a.remove('other.bin')).toBe(true);
+    expect((await a.audit()).problems).toEqual([]);
+    expect(a.stats().bytesInUse).toBe(0);
+  });
+
+  it('refuses a journal of an unknown format version', async () => {
+    writeFileSync(
+      join(dir, 'journal'),
+      '{"o":"snapshot","v":2,"clock":0,"entries":[],"owners":[],"pins":[],"claims":[]}\n',
+    );
+    await expectCode(open(), 'STREAMS_CACHE_CORRUPT');
+  });
+
   it('validates options', async () => {
     await expectCode(open({ limit: '12 parsecs' }), 'STREAMS_INVALID_CONFIG');
     await expectCode(open({ limit: 0 }), 'STREAMS_INVALID_CONFIG');

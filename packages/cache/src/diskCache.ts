@@ -350,6 +350,28 @@ export class DiskCache implements AsyncDisposable {
     return this.locked(undefined, () => this.state.entries.has(key));
   }
 
+  /**
+   * Removes `key` now (for example a file a decoder found broken), unless another process or cache
+   * instance pins it; this instance's own pins do not prevent it (open file descriptors stay
+   * readable). Returns whether the entry was removed. Local-only entries are removed too.
+   */
+  async remove(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    validateKey(key);
+    this.assertOpen();
+    return this.locked(options.signal, () => {
+      const entry = this.state.entries.get(key);
+      if (!entry) return false;
+      for (const owner of this.state.pins.get(key)?.keys() ?? [])
+        if (owner !== this.owner && this.isAlive(owner)) return false;
+      this.record([{ o: 'evict', k: key }]);
+      unlinkQuiet(join(this.dataDir, entry.file));
+      this.counters.evictions++;
+      this.counters.evictedBytes += entry.size;
+      this.emit('evict', 'cache.evict', { bytes: entry.size, attrs: { key, reason: 'remove' } });
+      return true;
+    });
+  }
+
   /** Counters of this process and shared usage as of the last operation. */
   stats(): CacheStats {
     // Write deferred releases first when the lock is free (synchronous), so pins are current.
@@ -932,6 +954,16 @@ export class DiskCache implements AsyncDisposable {
 
   private sync(): void {
     const read = this.journal.catchUp();
+    const first = read.ops[0];
+    if (read.reset && first?.o === 'snapshot' && first.v !== 1) {
+      throw new StreamsError(
+        'STREAMS_CACHE_CORRUPT',
+        `[streams/cache] ${this.journal.path} has format version ${String(first.v)}, this version of @streams/cache reads version 1`,
+        {
+          fix: 'upgrade @streams/cache in every process sharing the directory, or use another cache dir',
+        },
+      );
+    }
     if (read.reset) this.state = new CacheState();
     for (const op of read.ops) this.state.apply(op);
     const broke = this.lock.brokeStale;
