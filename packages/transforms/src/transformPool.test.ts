@@ -1,7 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { isStreamsError, rng } from '@streams/core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { imageClassification } from './presets.js';
+import { collectTransferables } from './transferables.js';
 import { TransformPool } from './transformPool.js';
 
 const TASKS = new URL('../test/poolTasks.fixture.ts', import.meta.url);
@@ -88,6 +90,24 @@ describe('TransformPool', () => {
       .catch((e: unknown) => e);
     expect(isStreamsError(err, 'STREAMS_DECODE_FAILED')).toBe(true);
     expect(err).toMatchObject({ sample: 4 });
+  });
+
+  it('a worker that exits or throws outside a task fails its task and is replaced', async () => {
+    await using pool = new TransformPool({ size: 1 });
+    await expect(pool.run(TASKS, 'exitWorker', [])).rejects.toThrow(/exited with code 3/);
+    await expect(pool.run(TASKS, 'throwUncaught', [])).rejects.toThrow(/uncaught in worker/);
+    expect(pool.stats.replaced).toBe(2);
+    expect(await pool.run(TASKS, 'slowAsync', [1])).toBe('done');
+    // A plain path works as well as a file URL.
+    expect(await pool.run(fileURLToPath(TASKS), 'slowAsync', [1])).toBe('done');
+  });
+
+  it('moves only buffers a view owns whole', () => {
+    const whole = new Float32Array(8);
+    const part = new Uint8Array(new ArrayBuffer(16), 4, 4);
+    const small = Buffer.from('tiny'); // lives in Node's shared Buffer pool
+    const found = collectTransferables({ a: whole, b: [part, small], c: { d: whole } });
+    expect(found).toEqual([whole.buffer]);
   });
 
   it('is AsyncDisposable: closing rejects pending work and stops every thread', async () => {

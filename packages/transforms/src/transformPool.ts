@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { abortError, type Rng, StreamsError, signalReason, throwIfAborted } from '@streams/core';
 import { decodeFailed } from './decodeGuard.js';
@@ -144,7 +145,7 @@ export class TransformPool implements AsyncDisposable {
         id: this.nextId++,
         module:
           typeof module === 'string' && !module.includes('://')
-            ? new URL(module, 'file://').href
+            ? pathToFileURL(module).href
             : String(module),
         name,
         args,
@@ -275,6 +276,23 @@ export class TransformPool implements AsyncDisposable {
       if (i !== -1) this.slots.splice(i, 1);
       this.counters.replaced++;
       for (const job of jobs) this.settle(job, () => job.reject(err));
+      this.pump();
+    });
+    worker.on('exit', (code) => {
+      // A worker that exits on its own (process.exit in a task) fails its tasks; retired and
+      // closed workers are already out of `slots`.
+      const i = this.slots.indexOf(slot);
+      if (i === -1) return;
+      this.slots.splice(i, 1);
+      this.counters.replaced++;
+      const err = new StreamsError(
+        'STREAMS_INTERNAL',
+        `[streams/transforms] a pool worker exited with code ${code} while running a task`,
+        {
+          fix: 'do not call process.exit in pool tasks',
+        },
+      );
+      for (const job of [...slot.running.values()]) this.settle(job, () => job.reject(err));
       this.pump();
     });
     worker.unref(); // an idle pool never keeps the process alive

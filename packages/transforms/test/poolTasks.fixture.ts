@@ -34,3 +34,16 @@ export async function slowAsync(ms: number): Promise<string> {
   await new Promise((r) => setTimeout(r, ms));
   return 'done';
 }
+
+/** Ends the worker thread abruptly. */
+export function exitWorker(): void {
+  process.exit(3);
+}
+
+/** Throws asynchronously, outside the task's promise: an uncaught error in the worker. */
+export function throwUncaught(): Promise<never> {
+  setTimeout(() => {
+    throw new Error('uncaught in worker');
+  }, 1);
+  return new Promise(() => {});
+}
