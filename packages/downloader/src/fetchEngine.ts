@@ -13,6 +13,7 @@ import {
   sleep,
   throwIfAborted,
 } from '@streams/core';
+import type { IHasher } from 'hash-wasm';
 import { ConcurrencyLimiter } from './concurrencyLimiter.js';
 import { type Compression, compressionOf, decompressFile } from './decompress.js';
 import {
@@ -46,6 +47,8 @@ export interface FetchEngineOptions {
   stallTimeoutMs?: number;
   /** fsync each landed file before its rename, so a power loss cannot leave a renamed but empty file (default true). */
   fsync?: boolean;
+  /** After a transfer broke off mid-body, fetch only the missing bytes with a range read (default true). */
+  resume?: boolean;
   /** Also fsync the directory after each rename, so the new name itself survives a power loss (default false). */
   fsyncDirectory?: boolean;
   /** Seed of the backoff jitter (default: from the clock). */
@@ -165,6 +168,7 @@ export class FetchEngine {
       stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
       fsync: options.fsync ?? true,
       fsyncDirectory: options.fsyncDirectory ?? false,
+      resume: options.resume ?? true,
     };
     this.events = options.events ?? new EventHub('downloader');
     this.global = new ConcurrencyLimiter(this.o.concurrency);
@@ -202,23 +206,24 @@ export class FetchEngine {
     const codec = this.codecFor(url, dest, options);
     const started = performance.now();
     await this.ensureDir(dirname(dest));
-    const res = await this.withRetries(
-      driver,
-      'GET',
-      url,
-      options.signal,
-      async (signal, attempt) => {
-        const r = await this.fetchToFile(
-          driver,
-          url,
-          options.tempPath ?? tempPathFor(dest),
-          signal,
-          options.size,
-          expected,
-        );
+    const state: TransferState = {
+      tmp: options.tempPath ?? tempPathFor(dest),
+      written: 0,
+      total: options.size,
+      expectedSize: options.size,
+      etag: undefined,
+      hasher: undefined,
+    };
+    let res: { tmp: string; bytes: number; digest?: string | undefined; attempt: number };
+    try {
+      res = await this.withRetries(driver, 'GET', url, options.signal, async (signal, attempt) => {
+        const r = await this.fetchToFile(driver, url, state, signal, expected);
         return { ...r, attempt };
-      },
-    );
+      });
+    } catch (err) {
+      await rm(state.tmp, { force: true });
+      throw err;
+    }
     let path = dest;
     let compressedPath: string | undefined;
     let size = res.bytes;
@@ -351,38 +356,75 @@ export class FetchEngine {
     return { compression, out };
   }
 
-  /** One attempt: stream the body into a fresh temporary file and check it. */
+  /**
+   * One attempt: stream the body into the temporary file and check it. After an attempt that
+   * broke off mid-body, the next one asks only for the missing bytes (a range read), as long as
+   * the object's ETag has not changed; the digest keeps running over the bytes on disk.
+   */
   private async fetchToFile(
     driver: Driver,
     url: string,
-    tmp: string,
+    state: TransferState,
     signal: AbortSignal,
-    expectedSize: number | undefined,
     expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
   ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
-    const hasher = expected ? await createHasher(expected.algorithm) : undefined;
-    const fh = await open(tmp, 'w');
-    const writer = new BatchWriter(fh);
+    const resume = state.written > 0 && state.total !== undefined && state.written < state.total;
+    if (!resume) {
+      state.written = 0;
+      state.total = state.expectedSize;
+      state.etag = undefined;
+      state.hasher = expected ? await createHasher(expected.algorithm) : undefined;
+    }
+    const fh = await open(state.tmp, resume ? 'r+' : 'w');
+    const writer = new BatchWriter(fh, state.written);
+    let pushed = state.written;
     let closed = false;
+    // Set when the bytes on disk cannot be continued (object changed, too long, bad digest).
+    let restart = false;
     try {
-      const body = await driver.get(url, { signal });
-      if (expectedSize !== undefined && body.size !== undefined && body.size !== expectedSize) {
+      const body = resume
+        ? await driver.getRange(url, state.written, state.total! - state.written, { signal })
+        : await driver.get(url, { signal });
+      if (resume && state.etag && body.etag && body.etag !== state.etag) {
         await body.cancel();
-        throw sizeMismatch(driver, url, expectedSize, body.size);
+        restart = true;
+        throw new TransferError(
+          'STREAMS_NETWORK',
+          `[streams/downloader] [${driver.name}] GET ${url}: the object changed while downloading (ETag ${state.etag} -> ${body.etag}); starting over`,
+          { url, retryable: true },
+        );
       }
-      let bytes = 0;
+      if (!resume) {
+        if (
+          state.expectedSize !== undefined &&
+          body.size !== undefined &&
+          body.size !== state.expectedSize
+        ) {
+          await body.cancel();
+          restart = true;
+          throw sizeMismatch(driver, url, state.expectedSize, body.size);
+        }
+        state.total ??= body.size;
+        state.etag = body.etag;
+      }
+      const hasher = state.hasher;
       await this.pump(body, signal, (chunk) => {
         hasher?.update(chunk);
-        bytes += chunk.byteLength;
+        pushed += chunk.byteLength;
+        this.counters.bytes += chunk.byteLength;
         return writer.push(chunk);
       });
       await writer.flush();
-      const want = expectedSize ?? body.size;
-      if (want !== undefined && bytes !== want) throw sizeMismatch(driver, url, want, bytes);
+      if (state.total !== undefined && pushed !== state.total) {
+        // Short: the connection closed early and the next attempt resumes. Long: start over.
+        restart = pushed > state.total;
+        throw sizeMismatch(driver, url, state.total, pushed);
+      }
       let digest: string | undefined;
       if (hasher && expected) {
         digest = hasher.digest('hex');
-        if (digest !== expected.digest)
+        if (digest !== expected.digest) {
+          restart = true;
           throw new TransferError(
             'STREAMS_HASH_MISMATCH',
             `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
@@ -392,16 +434,21 @@ export class FetchEngine {
               fix: 'the object changed or is corrupt; re-index it or check its source',
             },
           );
+        }
       }
       if (this.o.fsync) await fh.sync();
       await fh.close();
       closed = true;
-      this.counters.bytes += bytes;
-      return { tmp, bytes, digest };
+      state.written = pushed;
+      return { tmp: state.tmp, bytes: pushed, digest };
     } catch (err) {
-      await writer.flush().catch(() => {});
+      // Keep what reached the disk: the next attempt continues after it.
+      const flushed = await writer.flush().then(
+        () => true,
+        () => false,
+      );
       if (!closed) await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
+      state.written = restart || !flushed || !this.o.resume ? 0 : pushed;
       throw err;
     }
   }
@@ -576,6 +623,19 @@ export class FetchEngine {
   }
 }
 
+/** What one download keeps across its attempts. */
+interface TransferState {
+  tmp: string;
+  /** Bytes on disk at the start of the file, valid for resuming. */
+  written: number;
+  /** Object size: expected, or from the first response. */
+  total: number | undefined;
+  expectedSize: number | undefined;
+  etag: string | undefined;
+  /** Digest state over the first `written` bytes. */
+  hasher: IHasher | undefined;
+}
+
 /**
  * Writes chunks to a file handle in arrival order, gathering the chunks that arrive while a
  * write is running into one `writev`. `push` returns a promise only when more than
@@ -589,6 +649,8 @@ class BatchWriter {
 
   constructor(
     private readonly fh: FileHandle,
+    /** File offset of the first byte pushed. */
+    private position = 0,
     private readonly highWaterMark = 8 << 20,
   ) {}
 
@@ -614,9 +676,11 @@ class BatchWriter {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue;
+        const bytes = this.queued;
         this.queue = [];
         this.queued = 0;
-        await this.fh.writev(batch);
+        await this.fh.writev(batch, this.position);
+        this.position += bytes;
       }
     } catch (err) {
       this.failure = err;

@@ -238,6 +238,44 @@ describe('faults', () => {
     expect(await partials(join(out, 'stall'))).toEqual([]);
   });
 
+  it('a body cut mid-way resumes with a range read of the missing bytes', async () => {
+    const big = testBytes(3 << 20, 8); // [3 MiB]
+    await writeFile(join(root, 'big.bin'), big);
+    const bigSha = createHash('sha256').update(big).digest('hex');
+    for (const kind of ['truncate', 'reset', 'stall'] as const) {
+      await using proxy = await startFaultProxy({
+        target: server.url,
+        stallMs: 5000,
+        plan: (_req, n) => (n === 0 ? kind : undefined),
+      });
+      const engine = createFetchEngine({ ...FAST, stallTimeoutMs: 300 });
+      const before = server.requests.length;
+      const r = await engine.download(`${proxy.url}/big.bin`, join(out, 'resume', `${kind}.bin`), {
+        hash: `sha256:${bigSha}`,
+      });
+      expect(r.attempts).toBe(2);
+      expect((await readFile(r.path)).equals(Buffer.from(big))).toBe(true);
+      const [first, second] = server.requests.slice(before);
+      expect(first?.headers.range).toBeUndefined();
+      const start = Number(/^bytes=(\d+)-(\d+)$/.exec(String(second?.headers.range))?.[1]);
+      expect(start).toBeGreaterThan(0);
+      expect(start).toBeLessThan(big.byteLength);
+    }
+    const noResume = createFetchEngine({ ...FAST, resume: false });
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      plan: (_req, n) => (n === 0 ? 'truncate' : undefined),
+    });
+    const before = server.requests.length;
+    await noResume.download(`${proxy.url}/big.bin`, join(out, 'resume', 'off.bin'), {
+      hash: `sha256:${bigSha}`,
+    });
+    expect(server.requests.slice(before).map((r) => r.headers.range)).toEqual([
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('an attempt over attemptTimeoutMs is cut and fails with STREAMS_TIMEOUT', async () => {
     await using proxy = await startFaultProxy({
       target: server.url,
