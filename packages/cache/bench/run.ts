@@ -4,7 +4,6 @@
 //   miss path (acquire with a fill that writes the file, then release) vs writing the same
 //     bytes directly (plain writeFile, and an atomic write: write + fsync + rename).
 // Run: pnpm --filter @streams/cache bench   (the machine is shared: figures are noisy)
-import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
 import { openCache } from '../src/index.js';
+import { runHitWorkers } from './runWorkers.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const root = mkdtempSync(join(tmpdir(), 'streams-cache-bench-'));
@@ -96,41 +96,7 @@ try {
   await cache.close();
 
   // ----- hit path, four processes ---------------------------------------------------------------
-  const worker = join(packageDir, 'bench', 'hitWorker.ts');
-  const runFour = async (mode: 'cache' | 'reference'): Promise<number> => {
-    const durationMs = 2000;
-    const startAt = Date.now() + 2500; // after the children have loaded
-    const outs = await Promise.all(
-      [0, 1, 2, 3].map(
-        () =>
-          new Promise<number>((resolve, reject) => {
-            const child = spawn(
-              process.execPath,
-              [
-                '--import',
-                'tsx',
-                '--conditions=@streams/source',
-                worker,
-                mode,
-                dir,
-                JSON.stringify(keys),
-                String(startAt),
-                String(durationMs),
-              ],
-              { cwd: packageDir, stdio: ['ignore', 'pipe', 'inherit'] },
-            );
-            let out = '';
-            child.stdout.on('data', (d) => {
-              out += d;
-            });
-            child.on('close', (code) =>
-              code === 0 ? resolve(Number(out.trim())) : reject(new Error(`worker exited ${code}`)),
-            );
-          }),
-      ),
-    );
-    return outs.reduce((a, b) => a + b, 0) / (durationMs / 1000);
-  };
+  const runFour = (mode: 'cache' | 'reference') => runHitWorkers(4, mode, dir, keys, 3000);
   const four = await runFour('cache');
   const fourRef = await runFour('reference');
   entries.push(
