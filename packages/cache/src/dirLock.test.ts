@@ -32,6 +32,19 @@ describe('DirLock', () => {
     b.release();
   });
 
+  it('recreates its token when it was deleted behind its back', () => {
+    const path = join(dir, 'lock');
+    const a = new DirLock(path, `${formatIdentity(selfIdentity())}.a`, join(dir, 'owners'));
+    expect(a.tryAcquire()).toBe(true);
+    a.release();
+    rmSync(join(dir, 'owners'), { recursive: true });
+    expect(a.tryAcquire()).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe(`${a.owner}\n`);
+    a.release();
+    a.dispose();
+    expect(existsSync(join(dir, 'owners', a.owner))).toBe(false);
+  });
+
   it('breaks a lock left by a dead process', () => {
     const path = join(dir, 'lock');
     const pid = deadPid();

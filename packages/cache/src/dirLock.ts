@@ -62,7 +62,18 @@ export class DirLock {
     if (this.held) throw new Error('[streams/cache] DirLock is not reentrant');
     this.prepareToken();
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (linkExclusive(this.token, this.path)) {
+      let linked: boolean;
+      try {
+        linked = linkExclusive(this.token, this.path);
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        // Our token (or the lock's directory) was deleted behind our back: make them again.
+        this.tokenReady = false;
+        mkdirSync(join(this.path, '..'), { recursive: true });
+        this.prepareToken();
+        linked = linkExclusive(this.token, this.path);
+      }
+      if (linked) {
         this.held = true;
         return true;
       }
@@ -165,6 +176,8 @@ function linkExclusive(target: string, path: string): boolean {
     throw err;
   }
 }
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
 function createExclusive(path: string, content: string): boolean {
   let fd: number;
