@@ -20,6 +20,42 @@ testDriver({
     await rm(dir, { recursive: true, force: true });
   },
   extraTests(ctx) {
+    it('sends per-host credentials from options, STREAMS_HTTP_CREDENTIALS or the URL', async () => {
+      await using bearer = await startHttpServer({ root: dir, auth: { bearer: 'b-token' } });
+      await using basic = await startHttpServer({
+        root: dir,
+        auth: { basic: { username: 'u', password: 'p@ss' } },
+      });
+      const url = (s: TestHttpServer) => `${s.url}run/small.bin`;
+      await expect(httpDriver().stat(url(bearer))).rejects.toMatchObject({
+        code: 'STREAMS_FORBIDDEN',
+      });
+      expect(
+        (
+          await httpDriver({
+            credentials: { [`127.0.0.1:${bearer.port}`]: { bearer: 'b-token' } },
+          }).stat(url(bearer))
+        ).size,
+      ).toBe(1000);
+      const old = process.env.STREAMS_HTTP_CREDENTIALS;
+      process.env.STREAMS_HTTP_CREDENTIALS = JSON.stringify({
+        [`127.0.0.1:${basic.port}`]: { basic: { username: 'u', password: 'p@ss' } },
+      });
+      try {
+        expect((await (await httpDriver().get(url(basic))).bytes()).byteLength).toBe(1000);
+        process.env.STREAMS_HTTP_CREDENTIALS = '{not json';
+        expect(() => httpDriver()).toThrow(
+          expect.objectContaining({ code: 'STREAMS_INVALID_CONFIG' }),
+        );
+      } finally {
+        if (old === undefined) delete process.env.STREAMS_HTTP_CREDENTIALS;
+        else process.env.STREAMS_HTTP_CREDENTIALS = old;
+      }
+      const withUser = `http://u:${encodeURIComponent('p@ss')}@127.0.0.1:${basic.port}/run/small.bin`;
+      expect((await httpDriver().stat(withUser)).size).toBe(1000);
+      expect(basic.requests.every((r) => !String(r.path).includes('p@ss'))).toBe(true);
+    });
+
     it('falls back to a range GET when HEAD is refused, and slices when Range is ignored', async () => {
       await using plain = await startHttpServer({ root: dir, noHead: true, ignoreRange: true });
       const d = httpDriver();
