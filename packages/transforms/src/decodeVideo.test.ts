@@ -33,6 +33,22 @@ describe('probeMedia', () => {
     }
   });
 
+  it('probes a local file once while it is unchanged', async () => {
+    const { transformsEvents } = await import('./events.js');
+    let spawns = 0;
+    const off = transformsEvents.on((e) => {
+      if (e.name === 'ffmpeg.spawn') spawns++;
+    });
+    try {
+      const a = await probeMedia(m.flac);
+      const b = await probeMedia(m.flac);
+      expect(b).toEqual(a);
+      expect(spawns).toBeLessThanOrEqual(1);
+    } finally {
+      off();
+    }
+  });
+
   it('probes bytes through stdin', async () => {
     const info = await probeMedia(await readFile(m.mkv));
     expect(info.video).toMatchObject({ width: 64, height: 48 });

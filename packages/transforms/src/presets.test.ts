@@ -29,6 +29,39 @@ describe('media presets', () => {
     expect(fromPath.video.shape).toEqual([2, 12, 16, 3]);
   });
 
+  it('videoClip with the embedded audio track over the same time span', async () => {
+    const prep = videoClip({
+      frames: 5,
+      fps: 10,
+      size: [8, 8],
+      offset: 0.5,
+      audio: { sampleRate: 8000 },
+    });
+    const { video, audio } = await prep({ mkv }, rng(0));
+    expect(video.shape).toEqual([5, 8, 8, 3]);
+    expect(audio?.shape).toEqual([1, 4000]); // 5 frames at 10 fps = 0.5 s at 8 kHz
+    expect(audio?.offset).toBe(0.5);
+    const { zeroCrossings } = await import('../test/media.js');
+    expect(Math.abs(zeroCrossings(audio!.data, 200, 3800) - 2 * 440 * 0.45)).toBeLessThanOrEqual(4);
+    const silent = `${m.dir}/silent-av.mkv`;
+    const { ffmpegMake } = await import('../test/media.js');
+    await ffmpegMake([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=16x16:rate=10:duration=1',
+      '-c:v',
+      'libx264',
+      silent,
+    ]);
+    const optional = videoClip({ frames: 2, size: [4, 4], audio: { optional: true } });
+    expect((await optional({ video: silent }, rng(0))).audio).toBeUndefined();
+    const required = videoClip({ frames: 2, size: [4, 4], audio: {} });
+    await expect(required({ video: silent }, rng(0))).rejects.toMatchObject({
+      code: 'STREAMS_DECODE_FAILED',
+    });
+  });
+
   it('textToVideo: seeded caption, tokens through the hook, and the clip', async () => {
     const prep = textToVideo({
       frames: 2,

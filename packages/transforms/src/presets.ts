@@ -1,10 +1,11 @@
-import { type Rng, StreamsError } from '@streams/core';
+import { isStreamsError, type Rng, StreamsError } from '@streams/core';
 import { type AudioClip, type DecodeAudioOptions, decodeAudio } from './decodeAudio.js';
 import type { SampleCoordinates } from './decodeGuard.js';
 import { type DecodeImageOptions, decodeImage, type ImageTensor } from './decodeImage.js';
 import { selectCaption, type TokenizedText, type Tokenizer, tokenize } from './decodeText.js';
 import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVideo.js';
 import type { ImageOp } from './imageOps.js';
+import { probeMedia } from './probeMedia.js';
 import type { MediaInput } from './runFfmpeg.js';
 import { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
 
@@ -125,11 +126,18 @@ export function imageClassification(
 export interface VideoClipOptions extends DecodeVideoOptions {
   /** Fields searched for the video (bytes, a local path, or `{ path, start, end }`). Default `mp4, webm, mkv, avi, mov, video`. */
   videoField?: string | readonly string[];
+  /**
+   * Also decode the embedded audio track over the clip's time span (`T / fps` seconds from the
+   * clip's offset). `optional: true` gives `audio: undefined` for videos without sound instead of
+   * failing the sample.
+   */
+  audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & { optional?: boolean };
 }
 
-/** The output of {@link videoClip}: `video.shape` is `[T, H, W, C]`. */
+/** The output of {@link videoClip}: `video.shape` is `[T, H, W, C]`; `audio` when asked for. */
 export interface VideoClipSample {
   video: VideoClip;
+  audio?: AudioClip | undefined;
 }
 
 const VIDEO_FIELDS = ['mp4', 'webm', 'mkv', 'avi', 'mov', 'video'];
@@ -162,10 +170,28 @@ function pickMedia(sample: SampleInput, names: readonly string[], what: string):
  */
 export function videoClip(options: VideoClipOptions): Preset<VideoClipSample> {
   const fields = asList(options.videoField, VIDEO_FIELDS);
-  const { videoField: _, ...clip } = options;
+  const { videoField: _, audio: audioOptions, ...clip } = options;
   return async (sample, rng, call = {}) => {
     const input = pickMedia(sample, fields, 'video');
-    return { video: await decodeVideo(input, clip, rng.fork('video'), call) };
+    const video = await decodeVideo(input, clip, rng.fork('video'), call);
+    if (!audioOptions) return { video };
+    const { optional, ...pcm } = audioOptions;
+    let fps = video.fps;
+    if (fps === undefined) fps = (await probeMedia(input, call)).video?.fps ?? 25;
+    const duration = video.shape[0]! / fps;
+    try {
+      const audio = await decodeAudio(
+        input,
+        { ...pcm, offset: video.offset, duration },
+        rng.fork('audio'),
+        call,
+      );
+      return { video, audio };
+    } catch (err) {
+      if (optional && isStreamsError(err, 'STREAMS_DECODE_FAILED'))
+        return { video, audio: undefined };
+      throw err;
+    }
   };
 }
 

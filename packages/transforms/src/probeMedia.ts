@@ -1,4 +1,5 @@
-import { StreamsError } from '@streams/core';
+import { stat } from 'node:fs/promises';
+import { StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import { ffmpegInfo, ffprobeInfo } from './ffmpegInfo.js';
 import { checkInput, describeInput, type MediaInput, runTool } from './runFfmpeg.js';
@@ -30,14 +31,39 @@ export interface ProbeOptions {
 /**
  * Reads duration, frame rate, size and audio layout of a media input with ffprobe (JSON), or by
  * parsing `ffmpeg -i` output when ffprobe is not installed. Unreadable input is a
- * `STREAMS_DECODE_FAILED` error.
+ * `STREAMS_DECODE_FAILED` error. Results for local files are cached by path, size and mtime.
  */
 export async function probeMedia(
   input: MediaInput,
   options: ProbeOptions = {},
 ): Promise<MediaInfo> {
-  const { signal, coords } = options;
   checkInput(input);
+  throwIfAborted(options.signal);
+  // Local files are probed once per (path, size, mtime): random clip offsets probe every sample.
+  let key: string | undefined;
+  if (typeof input === 'string') {
+    const st = await stat(input).catch(() => undefined);
+    if (st) key = `${options.ffprobe === false ? 'ff' : 'fp'}\0${input}\0${st.size}\0${st.mtimeMs}`;
+    const hit = key === undefined ? undefined : probeCache.get(key);
+    if (hit) {
+      probeCache.delete(key!);
+      probeCache.set(key!, hit);
+      return structuredClone(hit);
+    }
+  }
+  const info = await probeUncached(input, options);
+  if (key !== undefined) {
+    probeCache.set(key, info);
+    if (probeCache.size > PROBE_CACHE_SIZE) probeCache.delete(probeCache.keys().next().value!);
+  }
+  return structuredClone(info);
+}
+
+const PROBE_CACHE_SIZE = 1024;
+const probeCache = new Map<string, MediaInfo>();
+
+async function probeUncached(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
+  const { signal, coords } = options;
   try {
     const probe = options.ffprobe === false ? undefined : await ffprobeInfo();
     if (probe) {
