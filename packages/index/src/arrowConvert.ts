@@ -6,11 +6,76 @@ import {
   Int32,
   Int64,
   makeBuilder,
+  makeData,
+  makeVector,
   Null,
   TimestampMillisecond,
   Utf8,
   type Vector,
 } from 'apache-arrow';
+
+const utf8 = new TextEncoder();
+
+/** Fast paths for columns without nulls: typed arrays and one UTF-8 buffer instead of a builder. */
+function denseVector(values: ArrayLike<unknown>, type: DataType): Vector | undefined {
+  const n = values.length;
+  for (let i = 0; i < n; i++) if (values[i] === null || values[i] === undefined) return undefined;
+  if (type instanceof Int64) {
+    const out = new BigInt64Array(n); // [n]
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === 'bigint') out[i] = v;
+      else if (typeof v === 'number' && Number.isInteger(v)) out[i] = BigInt(v);
+      else return undefined;
+    }
+    return makeVector(out);
+  }
+  if (type instanceof Int32) {
+    const out = new Int32Array(n); // [n]
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' || !Number.isInteger(v)) return undefined;
+      out[i] = v;
+    }
+    return makeVector(out);
+  }
+  if (type instanceof Float64) {
+    const out = new Float64Array(n); // [n]
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === 'number') out[i] = v;
+      else if (typeof v === 'bigint') out[i] = Number(v);
+      else return undefined;
+    }
+    return makeVector(out);
+  }
+  if (type instanceof Utf8) {
+    const offsets = new Int32Array(n + 1); // [n + 1]
+    let buf = new Uint8Array(Math.max(64, n * 16));
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') return undefined;
+      if (pos + v.length * 3 > buf.length) {
+        const next = new Uint8Array(Math.max(buf.length * 2, pos + v.length * 3));
+        next.set(buf.subarray(0, pos));
+        buf = next;
+      }
+      pos += utf8.encodeInto(v, buf.subarray(pos)).written;
+      offsets[i + 1] = pos;
+    }
+    return makeVector(
+      makeData({
+        type: new Utf8(),
+        length: n,
+        nullCount: 0,
+        valueOffsets: offsets,
+        data: buf.subarray(0, pos),
+      }),
+    );
+  }
+  return undefined;
+}
 
 /** The Arrow type that holds every value of a JS column (ints, floats, strings, bytes, dates). */
 export function inferArrowType(values: ArrayLike<unknown>): DataType {
@@ -65,6 +130,8 @@ function widen(a: Kind, b: Kind): Kind {
 
 /** Builds a vector of `type` from JS values, converting where the type needs it. */
 export function toArrowVector(values: ArrayLike<unknown>, type: DataType): Vector {
+  const dense = denseVector(values, type);
+  if (dense) return dense;
   const b = makeBuilder({ type, nullValues: [null, undefined] });
   const isInt64 = type instanceof Int64;
   const isUtf8 = type instanceof Utf8;

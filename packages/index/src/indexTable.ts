@@ -361,17 +361,14 @@ async function parquetPart(
   const numRows = Number(metadata.num_rows);
   // Types come from the first row group's values, then are fixed for the file.
   let fields: Field[] | undefined;
+  // zstd, gzip, brotli, lz4 pages (snappy is built into hyparquet).
+  const compressors = (await import('hyparquet-compressors')).compressors as Parameters<
+    typeof hp.parquetRead
+  >[0]['compressors'];
+  // The first row group is read at open to type the columns; the first scan reuses it once.
+  let firstGroup: Map<string, ArrayLike<unknown>> | undefined;
   const readGroup = async ([a, b]: [number, number]) => {
-    const cols = new Map<string, unknown[]>();
-    for (const c of columns) cols.set(c, new Array(b - a).fill(null));
-    let compressors:
-      | Record<string, (input: Uint8Array, outputLength: number) => Uint8Array>
-      | undefined;
-    try {
-      compressors = (await import('hyparquet-compressors')).compressors as typeof compressors;
-    } catch {
-      compressors = undefined;
-    }
+    const cols = new Map<string, ArrayLike<unknown>>();
     try {
       await hp.parquetRead({
         file,
@@ -380,8 +377,19 @@ async function parquetPart(
         rowEnd: b,
         compressors,
         onChunk: (chunk) => {
-          const target = cols.get(chunk.columnName);
-          if (!target) return;
+          if (!columns.includes(chunk.columnName)) return;
+          // Usually one chunk covers the row group exactly: use its array as is.
+          if (chunk.rowStart === a && chunk.rowEnd === b && !cols.has(chunk.columnName)) {
+            cols.set(chunk.columnName, chunk.columnData as ArrayLike<unknown>);
+            return;
+          }
+          let target = cols.get(chunk.columnName) as unknown[] | undefined;
+          if (!target || !Array.isArray(target)) {
+            const prev = target;
+            target = new Array(b - a).fill(null);
+            if (prev) for (let r = 0; r < b - a; r++) target[r] = (prev as ArrayLike<unknown>)[r];
+            cols.set(chunk.columnName, target);
+          }
           const from = Math.max(a, chunk.rowStart);
           const to = Math.min(b, chunk.rowEnd);
           for (let r = from; r < to; r++) target[r - a] = chunk.columnData[r - chunk.rowStart];
@@ -400,6 +408,7 @@ async function parquetPart(
   if (groups.length > 0) {
     const first = await readGroup(groups[0] as [number, number]);
     fields = columns.map((c) => new Field(c, inferArrowType(first.get(c) ?? []), true));
+    firstGroup = first;
   } else fields = columns.map((c) => new Field(c, new Utf8(), true));
   const fixed = fields;
   return {
@@ -409,15 +418,21 @@ async function parquetPart(
     async *batches(sig) {
       for (const g of groups) {
         throwIfAborted(sig ?? signal);
-        const cols = await readGroup(g);
-        const vectors = fixed.map((f) => convertColumn(cols.get(f.name) ?? [], f, url));
+        let cols: Map<string, ArrayLike<unknown>>;
+        if (g === groups[0] && firstGroup) {
+          cols = firstGroup;
+          firstGroup = undefined;
+        } else cols = await readGroup(g);
+        const vectors = fixed.map((f) =>
+          convertColumn(cols.get(f.name) ?? new Array(g[1] - g[0]).fill(null), f, url),
+        );
         yield batchOf(fixed, vectors, g[1] - g[0]);
       }
     },
   };
 }
 
-function convertColumn(values: unknown[], f: Field, url: string): Vector {
+function convertColumn(values: ArrayLike<unknown>, f: Field, url: string): Vector {
   try {
     return toArrowVector(values, f.type);
   } catch (cause) {

@@ -71,6 +71,12 @@ export interface MdsDataset extends AsyncDisposable {
   get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
   /** The whole uncompressed shard, checked (size, hash if asked, header, offsets). */
   readShard(shard: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /** Samples `[start, end)` in order, one array per shard: the fastest way to read in order. */
+  sampleBatches(options?: {
+    start?: number;
+    end?: number;
+    signal?: AbortSignal;
+  }): AsyncGenerator<MdsSample[]>;
   /** Samples `[start, end)` in order, reading each shard once. */
   samples(options?: {
     start?: number;
@@ -494,6 +500,31 @@ class OpenMdsDataset implements MdsDataset {
   get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample> {
     const { shard, index } = this.locate(i);
     return this.readSample(shard, index, options);
+  }
+
+  async *sampleBatches(
+    options: { start?: number; end?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<MdsSample[]> {
+    const start = Math.max(0, options.start ?? 0);
+    const end = Math.min(this.numSamples, options.end ?? this.numSamples);
+    if (start >= end) return;
+    let { shard } = this.locate(start);
+    let i = start;
+    while (i < end) {
+      throwIfAborted(options.signal);
+      const s = this.#shard(shard);
+      if (s.samples > 0) {
+        const buf = await this.readShard(shard, options);
+        const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+        const stop = Math.min(s.samples, end - s.firstSample);
+        const out: MdsSample[] = new Array(stop - (i - s.firstSample));
+        let k = 0;
+        for (let j = i - s.firstSample; j < stop; j++, i++)
+          out[k++] = this.#decodeIn(buf, s, j, dv);
+        yield out;
+      }
+      shard++;
+    }
   }
 
   async *samples(
