@@ -2,6 +2,7 @@ import { isStreamsError, rng } from '@streams/core';
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, headerSize } from './decodeImage.js';
+import { imageClassification } from './presets.js';
 
 /** A w x h RGB image whose red channel is 8*x and green 8*y: every pixel tells where it came from. */
 function gradient(w: number, h: number): Buffer {
@@ -246,5 +247,29 @@ describe('decodeImage', () => {
     expect(headerSize(rotated)).toBeUndefined(); // EXIF present: libvips decides
     const img = await decodeImage(rotated, { ops: [{ op: 'centerCrop', size: [20, 10] }] }, rng(0));
     expect(img.shape).toEqual([20, 10, 3]); // displayed upright: 10 wide, 20 tall
+  });
+
+  it('presets read MDS image columns: encoded { bytes } objects and PIL raw pixels', async () => {
+    const prep = imageClassification({ size: 8, resize: 8, dtype: 'uint8', layout: 'HWC' });
+    const jpegBytes = await sharp(quadrants(), { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toBuffer();
+    const a = await prep({ image: { format: 'png', bytes: jpegBytes }, label: 5n }, rng(0));
+    expect(a.image.shape).toEqual([8, 8, 3]);
+    expect(a.label).toBe(5);
+    const pil = await prep(
+      { image: { format: 'pil', mode: 'RGB', width: 32, height: 32, bytes: quadrants() } },
+      rng(0),
+    );
+    expect(Array.from(pil.image.data)).toEqual(Array.from(a.image.data));
+    const gray = new Uint8Array(4 * 2).fill(77);
+    const l = await decodeImage({ width: 4, height: 2, channels: 1, data: gray }, {}, rng(0));
+    expect(l.shape).toEqual([2, 4, 3]);
+    expect(px(l.data, 4, 3, 1)).toEqual([77, 77, 77]);
+    const bad = await prep(
+      { image: { format: 'pil', mode: 'CMYK', width: 1, height: 1, bytes: new Uint8Array(4) } },
+      rng(0),
+    ).catch((e: unknown) => e);
+    expect(isStreamsError(bad, 'STREAMS_UNSUPPORTED_ENCODING')).toBe(true);
   });
 });

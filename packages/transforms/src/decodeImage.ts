@@ -30,6 +30,17 @@ export interface DecodeImageOptions {
   limitInputPixels?: number;
 }
 
+/** Raw pixels to run the image pipeline on (e.g. an MDS `pil` column): HWC bytes, 1-4 channels. */
+export interface RawImage {
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  data: Uint8Array; // [height, width, channels]
+}
+
+/** What {@link decodeImage} accepts: encoded file bytes or raw pixels. */
+export type ImageInput = Uint8Array | RawImage;
+
 /** A decoded image: `shape` is `[h, w, c]` for HWC or `[c, h, w]` for CHW. */
 export interface ImageTensor extends Tensor<Uint8Array | Float32Array> {
   dtype: 'uint8' | 'float32';
@@ -55,14 +66,15 @@ export interface DecodeCallOptions {
  * img.shape // [3, 224, 224]
  */
 export async function decodeImage(
-  bytes: Uint8Array,
+  bytes: ImageInput,
   options: DecodeImageOptions,
   rng: Rng,
   call: DecodeCallOptions = {},
 ): Promise<ImageTensor> {
   const { signal, coords } = call;
   throwIfAborted(signal);
-  if (bytes.byteLength === 0) {
+  const empty = bytes instanceof Uint8Array ? bytes.byteLength === 0 : bytes.data.byteLength === 0;
+  if (empty) {
     throw decodeFailed('cannot decode image', new Error('the sample is empty (0 bytes)'), coords);
   }
   try {
@@ -73,7 +85,7 @@ export async function decodeImage(
 }
 
 async function decodeRaw(
-  bytes: Uint8Array,
+  bytes: ImageInput,
   options: DecodeImageOptions,
   rng: Rng,
   signal: AbortSignal | undefined,
@@ -82,8 +94,25 @@ async function decodeRaw(
     failOn: 'warning' as const,
     limitInputPixels: options.limitInputPixels ?? 268402689,
   };
-  let size = options.ops?.length ? headerSize(bytes) : undefined;
+  let source: () => Sharp;
+  let size: { width: number; height: number } | undefined;
+  if (bytes instanceof Uint8Array) {
+    const encoded = bytes;
+    source = () => sharp(encoded, input).autoOrient().removeAlpha().toColourspace('srgb');
+    size = options.ops?.length ? headerSize(encoded) : undefined;
+  } else {
+    const { width: w, height: h, channels, data } = bytes;
+    if (data.byteLength !== w * h * channels) {
+      throw new Error(`raw image holds ${data.byteLength} bytes, expected ${w}x${h}x${channels}`);
+    }
+    source = () =>
+      sharp(data, { raw: { width: w, height: h, channels } })
+        .removeAlpha()
+        .toColourspace('srgb');
+    size = { width: w, height: h };
+  }
   if (!size) {
+    if (!(bytes instanceof Uint8Array)) throw new Error('unreachable');
     const meta = await sharp(bytes, input).metadata();
     if (!meta.width || !meta.height) {
       throw new Error(`no image dimensions in a ${meta.format ?? 'unknown'} file`);
@@ -102,7 +131,7 @@ async function decodeRaw(
     throwIfAborted(signal);
     let img = raw
       ? sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } })
-      : sharp(bytes, input).autoOrient().removeAlpha().toColourspace('srgb');
+      : source();
     img = applySegment(img, seg, options.kernel ?? 'lanczos3');
     const out = await img.raw().toBuffer({ resolveWithObject: true });
     raw = out.data;

@@ -15,9 +15,12 @@ export {
   type DecodeCallOptions,
   type DecodeImageOptions,
   decodeImage,
+  headerSize,
+  type ImageInput,
   type ImageOutputOptions,
   type ImageTensor,
   layoutImage,
+  type RawImage,
 } from './decodeImage.js';
 export {
   decodeMdsNdarray,
@@ -74,7 +77,7 @@ export {
 } from './presets.js';
 export { type MediaInfo, type ProbeOptions, parseFfmpegInfo, probeMedia } from './probeMedia.js';
 export { activeFfmpegPids, type MediaInput } from './runFfmpeg.js';
-export { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
+export { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
 export { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
 export { collectTransferables } from './transferables.js';
 export {

@@ -7,7 +7,7 @@ import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVi
 import type { ImageOp } from './imageOps.js';
 import { probeMedia } from './probeMedia.js';
 import type { MediaInput } from './runFfmpeg.js';
-import { pickBytes, pickLabel, type SampleInput } from './sampleFields.js';
+import { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
 
 /** Call options of every preset. */
 export interface PresetCallOptions {
@@ -115,7 +115,7 @@ export function imageClassification(
   const pipeline = imageClassificationPipeline(options);
   const { imageFields, labelFields } = imageClassificationFields(options);
   return async (sample, rng, call = {}) => {
-    const bytes = pickBytes(sample, imageFields, 'image');
+    const bytes = pickImage(sample, imageFields);
     // A forked generator: the caller's rng advances the same whether decoding runs here or in a pool.
     const image = await decodeImage(bytes, pipeline, rng.fork('image'), call);
     return { image, label: pickLabel(sample, labelFields) };

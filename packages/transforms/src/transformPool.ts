@@ -3,7 +3,12 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { abortError, type Rng, StreamsError, signalReason, throwIfAborted } from '@streams/core';
 import { decodeFailed } from './decodeGuard.js';
-import type { DecodeCallOptions, DecodeImageOptions, ImageTensor } from './decodeImage.js';
+import type {
+  DecodeCallOptions,
+  DecodeImageOptions,
+  ImageInput,
+  ImageTensor,
+} from './decodeImage.js';
 import {
   type ImageClassificationOptions,
   type ImageClassificationSample,
@@ -11,7 +16,7 @@ import {
   imageClassificationPipeline,
   type Preset,
 } from './presets.js';
-import { pickBytes, pickLabel } from './sampleFields.js';
+import { pickImage, pickLabel } from './sampleFields.js';
 
 /** Options of {@link TransformPool}. */
 export interface TransformPoolOptions {
@@ -165,7 +170,7 @@ export class TransformPool implements AsyncDisposable {
 
   /** Decodes an image in a worker: same result as {@link decodeImage} with the same rng state. */
   async decodeImage(
-    bytes: Uint8Array,
+    bytes: ImageInput,
     options: DecodeImageOptions,
     rng: Rng,
     call: DecodeCallOptions = {},
@@ -185,7 +190,7 @@ export class TransformPool implements AsyncDisposable {
     const pipeline = imageClassificationPipeline(options);
     const { imageFields, labelFields } = imageClassificationFields(options);
     return async (sample, rng, call = {}) => {
-      const bytes = pickBytes(sample, imageFields, 'image');
+      const bytes = pickImage(sample, imageFields);
       const image = await this.decodeImage(bytes, pipeline, rng.fork('image'), call);
       return { image, label: pickLabel(sample, labelFields) };
     };
