@@ -65,6 +65,20 @@ export class ConcurrencyLimiter {
     });
   }
 
+  /** Takes a slot only if one is free right now and nobody waits; else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.waiters.length > 0 || this.pausedUntil > Date.now()) return undefined;
+    if (this.active >= Math.max(1, Math.floor(this.limit))) return undefined;
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.pump();
+    };
+  }
+
   /** Multiplicative decrease, and no new requests until `pauseMs` has passed. */
   throttle(pauseMs = 0): void {
     this.limit = Math.max(this.min, this.limit / 2);

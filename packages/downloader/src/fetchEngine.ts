@@ -49,6 +49,15 @@ export interface FetchEngineOptions {
   fsync?: boolean;
   /** After a transfer broke off mid-body, fetch only the missing bytes with a range read (default true). */
   resume?: boolean;
+  /**
+   * Objects of at least this size (known from `DownloadOptions.size`) are fetched as parallel
+   * range reads of `partSize` bytes (default 64 MiB; Infinity disables).
+   */
+  multipartThreshold?: number;
+  /** Part size of parallel range reads (default 16 MiB). */
+  partSize?: number;
+  /** Parts of one object in flight at once, if the global and host limits have free slots (default 4). */
+  partConcurrency?: number;
   /** Also fsync the directory after each rename, so the new name itself survives a power loss (default false). */
   fsyncDirectory?: boolean;
   /** Seed of the backoff jitter (default: from the clock). */
@@ -169,6 +178,9 @@ export class FetchEngine {
       fsync: options.fsync ?? true,
       fsyncDirectory: options.fsyncDirectory ?? false,
       resume: options.resume ?? true,
+      multipartThreshold: options.multipartThreshold ?? 64 << 20,
+      partSize: positive('partSize', options.partSize ?? 16 << 20),
+      partConcurrency: positive('partConcurrency', options.partConcurrency ?? 4),
     };
     this.events = options.events ?? new EventHub('downloader');
     this.global = new ConcurrencyLimiter(this.o.concurrency);
@@ -213,11 +225,18 @@ export class FetchEngine {
       expectedSize: options.size,
       etag: undefined,
       hasher: undefined,
+      partsDone: new Set(),
     };
     let res: { tmp: string; bytes: number; digest?: string | undefined; attempt: number };
     try {
+      const parts =
+        options.size !== undefined &&
+        options.size >= this.o.multipartThreshold &&
+        options.size > this.o.partSize;
       res = await this.withRetries(driver, 'GET', url, options.signal, async (signal, attempt) => {
-        const r = await this.fetchToFile(driver, url, state, signal, expected);
+        const r = parts
+          ? await this.fetchParts(driver, url, state, signal, expected)
+          : await this.fetchToFile(driver, url, state, signal, expected);
         return { ...r, attempt };
       });
     } catch (err) {
@@ -454,6 +473,119 @@ export class FetchEngine {
   }
 
   /**
+   * One attempt for a large object of known size: parallel range reads of `partSize` bytes,
+   * each written at its offset. The first part runs in the slot this attempt holds; more run
+   * only on slots that are free right now (never waiting, so limits hold and nothing
+   * deadlocks). Parts that landed are kept for the next attempt; the digest is computed over
+   * the finished file.
+   */
+  private async fetchParts(
+    driver: Driver,
+    url: string,
+    state: TransferState,
+    signal: AbortSignal,
+    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
+  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
+    const size = state.expectedSize!;
+    const partSize = this.o.partSize;
+    const count = Math.ceil(size / partSize);
+    if (!this.o.resume) state.partsDone.clear();
+    const fh = await open(state.tmp, state.partsDone.size > 0 ? 'r+' : 'w+');
+    const pending = Array.from({ length: count }, (_, i) => i).filter(
+      (i) => !state.partsDone.has(i),
+    );
+    const host = this.hostGate(url);
+    const extra: Array<() => void> = [];
+    let restart = false;
+    try {
+      for (let k = 1; k < Math.min(this.o.partConcurrency, pending.length); k++) {
+        const h = host.tryAcquire();
+        const g = h && this.global.tryAcquire();
+        if (!h || !g) {
+          h?.();
+          break;
+        }
+        extra.push(() => {
+          g();
+          h();
+        });
+      }
+      let next = 0;
+      const fetchPart = async (i: number) => {
+        const offset = i * partSize;
+        const length = Math.min(partSize, size - offset);
+        const body = await driver.getRange(url, offset, length, { signal });
+        if (state.etag && body.etag && body.etag !== state.etag) {
+          await body.cancel();
+          restart = true;
+          throw new TransferError(
+            'STREAMS_NETWORK',
+            `[streams/downloader] [${driver.name}] GET ${url}: the object changed while downloading (ETag ${state.etag} -> ${body.etag}); starting over`,
+            { url, retryable: true },
+          );
+        }
+        state.etag ??= body.etag;
+        const writer = new BatchWriter(fh, offset);
+        let got = 0;
+        try {
+          await this.pump(body, signal, (chunk) => {
+            got += chunk.byteLength;
+            this.counters.bytes += chunk.byteLength;
+            return writer.push(chunk);
+          });
+        } finally {
+          await writer.flush().catch(() => {});
+        }
+        if (got !== length)
+          throw sizeMismatch(driver, `${url} (bytes ${offset}..${offset + length})`, length, got);
+        state.partsDone.add(i);
+      };
+      // After a failure no new part starts; parts already running finish and are kept.
+      let failing = false;
+      const worker = async () => {
+        while (!failing && next < pending.length) {
+          try {
+            await fetchPart(pending[next++]!);
+          } catch (err) {
+            failing = true;
+            throw err;
+          }
+        }
+      };
+      const settled = await Promise.allSettled(Array.from({ length: 1 + extra.length }, worker));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      let digest: string | undefined;
+      if (expected) {
+        digest = await hashFile(fh, expected.algorithm, size);
+        if (digest !== expected.digest) {
+          restart = true;
+          throw new TransferError(
+            'STREAMS_HASH_MISMATCH',
+            `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
+            {
+              url,
+              retryable: true,
+              fix: 'the object changed or is corrupt; re-index it or check its source',
+            },
+          );
+        }
+      }
+      if (this.o.fsync) await fh.sync();
+      return { tmp: state.tmp, bytes: size, digest };
+    } catch (err) {
+      if (restart) {
+        state.partsDone.clear();
+        state.etag = undefined;
+      }
+      throw err;
+    } finally {
+      for (const release of extra) release();
+      await fh.close().catch(() => {});
+    }
+  }
+
+  /**
    * Feeds a body's chunks to `sink` (which may return a promise to wait on: backpressure),
    * aborting with STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
    */
@@ -623,6 +755,23 @@ export class FetchEngine {
   }
 }
 
+/** Digest of the first `size` bytes of an open file, read in 4 MiB blocks. */
+async function hashFile(
+  fh: FileHandle,
+  algorithm: Parameters<typeof createHasher>[0],
+  size: number,
+): Promise<string> {
+  const hasher = await createHasher(algorithm);
+  const buf = Buffer.allocUnsafe(Math.min(size, 4 << 20)); // [block]
+  for (let at = 0; at < size; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.byteLength, size - at), at);
+    if (bytesRead === 0) break;
+    hasher.update(buf.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return hasher.digest('hex');
+}
+
 /** What one download keeps across its attempts. */
 interface TransferState {
   tmp: string;
@@ -634,6 +783,8 @@ interface TransferState {
   etag: string | undefined;
   /** Digest state over the first `written` bytes. */
   hasher: IHasher | undefined;
+  /** Parts already on disk, for parallel range reads. */
+  partsDone: Set<number>;
 }
 
 /**

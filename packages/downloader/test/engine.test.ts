@@ -276,6 +276,51 @@ describe('faults', () => {
     ]);
   });
 
+  it('large objects of known size come as parallel range reads; a failed part is fetched again', async () => {
+    const big = testBytes((3 << 20) + 123, 9); // [3 MiB + 123]
+    await writeFile(join(root, 'parts.bin'), big);
+    const bigSha = createHash('sha256').update(big).digest('hex');
+    // The third request (a part) is cut in the middle.
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      plan: (_req, n) => (n === 2 ? 'truncate' : undefined),
+    });
+    const engine = createFetchEngine({
+      ...FAST,
+      multipartThreshold: 1 << 20,
+      partSize: 512 << 10,
+      partConcurrency: 3,
+    });
+    const before = server.requests.length;
+    const r = await engine.download(`${proxy.url}/parts.bin`, join(out, 'parts', 'parts.bin'), {
+      size: big.byteLength,
+      hash: `sha256:${bigSha}`,
+    });
+    expect(r.attempts).toBe(2);
+    expect(r.digest).toBe(bigSha);
+    expect((await readFile(r.path)).equals(Buffer.from(big))).toBe(true);
+    const ranges = server.requests.slice(before).map((q) => String(q.headers.range));
+    // 7 parts, one of them twice; every request is a range of at most 512 KiB.
+    expect(ranges).toHaveLength(8);
+    const starts = ranges.map((h) => Number(/^bytes=(\d+)-(\d+)$/.exec(h)?.[1]));
+    expect(new Set(starts).size).toBe(7);
+    expect(await partials(join(out, 'parts'))).toEqual([]);
+    // A bad digest throws the parts away and starts over, then fails.
+    const bad = createFetchEngine({
+      ...FAST,
+      maxAttempts: 2,
+      multipartThreshold: 1 << 20,
+      partSize: 1 << 20,
+    });
+    await expect(
+      bad.download(`${server.url}parts.bin`, join(out, 'parts', 'bad.bin'), {
+        size: big.byteLength,
+        hash: `sha256:${'2'.repeat(64)}`,
+      }),
+    ).rejects.toMatchObject({ code: 'STREAMS_HASH_MISMATCH' });
+    expect(await readdir(join(out, 'parts'))).toEqual(['parts.bin']);
+  });
+
   it('an attempt over attemptTimeoutMs is cut and fails with STREAMS_TIMEOUT', async () => {
     await using proxy = await startFaultProxy({
       target: server.url,
