@@ -1,0 +1,107 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { disposeDrivers, s3Driver } from '@streams/downloader';
+import { startS3Server } from '@streams/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCat } from '../src/catCommand.js';
+
+const REF = fileURLToPath(new URL('../../../../shared/fixtures/mds-reference/', import.meta.url));
+const PLAIN = join(REF, 'plain');
+
+function sink() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+async function expected(): Promise<unknown[]> {
+  return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;
+}
+
+afterAll(() => disposeDrivers());
+
+describe('streams cat on remote datasets', () => {
+  it('reads the reference dataset from s3:// on s3rver with --endpoint', async () => {
+    await using s3 = await startS3Server({ buckets: ['data'] });
+    const env = { ...process.env };
+    process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.credentials.secretAccessKey;
+    process.env.AWS_REGION = s3.region;
+    try {
+      const put = s3Driver({
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: s3.credentials,
+        region: s3.region,
+      });
+      for (const name of await readdir(PLAIN))
+        await put.put(`s3://data/plain/${name}`, new Uint8Array(await readFile(join(PLAIN, name))));
+      await put.dispose?.();
+      const out = sink();
+      const code = await runCat(
+        ['s3://data/plain'],
+        { endpoint: s3.endpoint, offset: 995 },
+        { out: out.stream, err: out.stream },
+      );
+      expect(code).toBe(0);
+      const lines = out
+        .text()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines).toEqual((await expected()).slice(995));
+    } finally {
+      process.env = env;
+    }
+  });
+
+  it('reads it over http:// from a node:http server', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer(async (req, res) => {
+      const name = (req.url ?? '').replace(/^\/plain\//, '');
+      try {
+        const bytes = await readFile(join(PLAIN, name));
+        const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+        if (m) {
+          const [a, b] = [Number(m[1]), Math.min(Number(m[2]), bytes.length - 1)];
+          res.writeHead(206, {
+            'content-range': `bytes ${a}-${b}/${bytes.length}`,
+            'content-length': b - a + 1,
+          });
+          res.end(bytes.subarray(a, b + 1));
+        } else {
+          res.writeHead(200, { 'content-length': bytes.length });
+          res.end(req.method === 'HEAD' ? undefined : bytes);
+        }
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const { port } = server.address() as { port: number };
+      const out = sink();
+      await runCat(
+        [`http://127.0.0.1:${port}/plain`],
+        { limit: 3 },
+        { out: out.stream, err: out.stream },
+      );
+      expect(
+        out
+          .text()
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual((await expected()).slice(0, 3));
+    } finally {
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
