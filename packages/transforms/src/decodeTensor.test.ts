@@ -159,3 +159,23 @@ describe('decodeMdsNdarray', () => {
     expect(float16ToFloat32(0xc000)).toBe(-2);
   });
 });
+
+describe('tensors preset', () => {
+  it('decodes npy, safetensors and MDS ndarray fields, and passes decoded ndarrays through', async () => {
+    const { tensors } = await import('./presets.js');
+    const { rng } = await import('@streams/core');
+    const { decodeTensorBytes } = await import('./decodeTensor.js');
+    const half = new Uint8Array([0x00, 0x3e]); // float16 1.5
+    const decoded = { data: new Float32Array([7]), shape: [1], dtype: 'float32' };
+    const prep = tensors({
+      fields: { latent: 'latent.npy', emb: 'emb', pre: 'pre' },
+      encodings: { emb: 'ndarray:float16:1' },
+    });
+    const out = await prep({ 'latent.npy': hex(golden.i4be), emb: half, pre: decoded }, rng(0));
+    expect(out.latent?.shape).toEqual([3]);
+    expect(list(out.latent!.data)).toEqual([1, -2, 300000]);
+    expect(list(out.emb!.data)).toEqual([1.5]);
+    expect(out.pre).toBe(decoded);
+    expect(decodeTensorBytes(hex(golden.bool)).dtype).toBe('bool');
+  });
+});

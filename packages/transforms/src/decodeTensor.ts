@@ -322,3 +322,23 @@ export function decodeMdsNdarray(bytes: Uint8Array, encoding = 'ndarray'): Tenso
   }
   return { data: typedArrayFrom(bytes.subarray(i), dtype, count), shape, dtype };
 }
+
+/**
+ * Decodes tensor bytes of a sniffed format: `.npy` (magic `\x93NUMPY`), else `.safetensors`
+ * (then `name` picks the tensor; default: the only one). For precomputed latents and embeddings.
+ */
+export function decodeTensorBytes(bytes: Uint8Array, options: { name?: string } = {}): Tensor {
+  if (bytes.byteLength >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e && bytes[2] === 0x55)
+    return decodeNpy(bytes);
+  const file = decodeSafetensors(bytes);
+  const names = Object.keys(file.tensors);
+  const name = options.name ?? (names.length === 1 ? names[0] : undefined);
+  const tensor = name === undefined ? undefined : file.tensors[name];
+  if (!tensor) {
+    throw bad(
+      `.safetensors file has tensors ${names.join(', ') || '(none)'}; ${options.name ? `no ${options.name}` : 'pick one by name'}`,
+      'pass { name } to choose the tensor',
+    );
+  }
+  return tensor;
+}

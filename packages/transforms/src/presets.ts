@@ -2,12 +2,14 @@ import { isStreamsError, type Rng, StreamsError } from '@streams/core';
 import { type AudioClip, type DecodeAudioOptions, decodeAudio } from './decodeAudio.js';
 import type { SampleCoordinates } from './decodeGuard.js';
 import { type DecodeImageOptions, decodeImage, type ImageTensor } from './decodeImage.js';
+import { decodeMdsNdarray, decodeTensorBytes } from './decodeTensor.js';
 import { selectCaption, type TokenizedText, type Tokenizer, tokenize } from './decodeText.js';
 import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVideo.js';
 import type { ImageOp } from './imageOps.js';
 import { probeMedia } from './probeMedia.js';
 import type { MediaInput } from './runFfmpeg.js';
 import { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
+import type { Tensor } from './tensor.js';
 
 /** Call options of every preset. */
 export interface PresetCallOptions {
@@ -282,5 +284,44 @@ export function audioClip(options: AudioClipOptions = {}): Preset<AudioClipSampl
     const input = pickMedia(sample, fields, 'audio');
     const audio = await decodeAudio(input, decode, rng.fork('audio'), call);
     return { audio, label: pickLabel(sample, labels) };
+  };
+}
+
+/** Options of {@link tensors}. */
+export interface TensorsOptions {
+  /**
+   * Output name -> sample field. A field may hold `.npy` or `.safetensors` bytes, an MDS `ndarray`
+   * value already decoded by `@streams/index` (`{ data, shape, dtype }`), or raw MDS ndarray bytes
+   * (then give `encodings`).
+   */
+  fields: Readonly<Record<string, string>>;
+  /** Field -> MDS encoding (`ndarray:float32:4,32,32`) for raw MDS ndarray bytes. */
+  encodings?: Readonly<Record<string, string>>;
+  /** Field -> tensor name inside a multi-tensor `.safetensors` file. */
+  names?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Precomputed tensors (latents, embeddings): each output is a typed array with dtype and shape.
+ *
+ * @example
+ * const prep = tensors({ fields: { latent: 'latent.npy', text: 'emb' }, encodings: { emb: 'ndarray:float16:77,768' } });
+ */
+export function tensors(options: TensorsOptions): Preset<Record<string, Tensor>> {
+  return async (sample) => {
+    const out: Record<string, Tensor> = {};
+    for (const [key, field] of Object.entries(options.fields)) {
+      const v = sample instanceof Uint8Array ? sample : sample[field];
+      if (v && typeof v === 'object' && !(v instanceof Uint8Array) && 'shape' in v && 'data' in v) {
+        out[key] = v as Tensor;
+        continue;
+      }
+      const bytes = pickBytes(sample, [field], `tensor ${key}`);
+      const encoding = options.encodings?.[field];
+      out[key] = encoding
+        ? decodeMdsNdarray(bytes, encoding)
+        : decodeTensorBytes(bytes, { name: options.names?.[field] });
+    }
+    return out;
   };
 }
