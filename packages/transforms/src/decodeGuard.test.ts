@@ -1,7 +1,7 @@
 import { isStreamsError, rng, type StreamsEvent } from '@streams/core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DecodeGuard } from './decodeGuard.js';
+import { DecodeGuard, guarded } from './decodeGuard.js';
 import { transformsEvents } from './events.js';
 import { imageClassification } from './presets.js';
 
@@ -75,5 +75,24 @@ describe('DecodeGuard', () => {
       .run(async () => prep({ jpg: await good() }, rng(0), { signal: AbortSignal.abort() }))
       .catch((e: unknown) => e);
     expect((err as Error).name).toBe('AbortError');
+  });
+
+  it('guarded() wraps a preset with the policy and passes the call coordinates', async () => {
+    const transform = guarded(imageClassification({ size: 8 }), { policy: 'skip', stream: 'g' });
+    expect(
+      await transform({ jpg: new Uint8Array(0) }, rng(0), { coords: { shard: 1, sample: 2 } }),
+    ).toBeUndefined();
+    const ok = await transform({ jpg: await good(), cls: 1 }, rng(0));
+    expect(ok?.image.shape).toEqual([3, 8, 8]);
+    expect(transform.guard.counts).toEqual({ ok: 1, failed: 1, skipped: 1, replaced: 0 });
+    const strict = guarded(imageClassification({ size: 8 }), { policy: 'error', stream: 'g' });
+    await expect(
+      strict({ jpg: new Uint8Array(0) }, rng(0), { coords: { shard: 1, sample: 2 } }),
+    ).rejects.toMatchObject({
+      code: 'STREAMS_DECODE_FAILED',
+      stream: 'g',
+      shard: 1,
+      sample: 2,
+    });
   });
 });

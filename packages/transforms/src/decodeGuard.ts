@@ -119,3 +119,27 @@ export class DecodeGuard<T> {
     }
   }
 }
+
+/** A preset-shaped function (see `Preset` in presets.ts), kept structural to avoid an import cycle. */
+type Decoder<S, R, Out> = (
+  sample: S,
+  rng: R,
+  call?: { signal?: AbortSignal; coords?: SampleCoordinates },
+) => Promise<Out>;
+
+/**
+ * Wraps a preset with a broken-sample policy: the result resolves to `undefined` for skipped
+ * samples; `.guard.counts` holds the counts.
+ *
+ * @example
+ * const transform = guarded(imageClassification(), { policy: 'skip', stream: 'laion' });
+ */
+export function guarded<S, R, Out>(
+  preset: Decoder<S, R, Out>,
+  options: DecodeGuardOptions<Out>,
+): Decoder<S, R, Out | undefined> & { guard: DecodeGuard<Out> } {
+  const guard = new DecodeGuard<Out>(options);
+  const fn = (sample: S, rng: R, call: { signal?: AbortSignal; coords?: SampleCoordinates } = {}) =>
+    guard.run(() => preset(sample, rng, call), call.coords);
+  return Object.assign(fn, { guard });
+}

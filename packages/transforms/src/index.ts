@@ -9,6 +9,7 @@ export {
   type DecodeGuardOptions,
   type DecodePolicy,
   decodeFailed,
+  guarded,
   type SampleCoordinates,
 } from './decodeGuard.js';
 export {
