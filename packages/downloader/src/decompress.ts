@@ -5,7 +5,7 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { StreamsError } from '@streams/core';
 
 /** Compressions the engine undoes on landing. */
-export type Compression = 'gzip' | 'bzip2' | 'zstd' | 'brotli';
+export type Compression = 'gzip' | 'bzip2' | 'zstd' | 'brotli' | 'snappy';
 
 const EXTENSIONS: ReadonlyArray<[string, Compression]> = [
   ['.gz', 'gzip'],
@@ -14,6 +14,7 @@ const EXTENSIONS: ReadonlyArray<[string, Compression]> = [
   ['.zst', 'zstd'],
   ['.zstd', 'zstd'], // MosaicML MDS shards: shard.00000.mds.zstd
   ['.br', 'brotli'],
+  ['.snappy', 'snappy'], // MDS shards compressed with python-snappy (raw format, one block)
 ];
 
 /** The compression a path's extension names, with the path minus that extension. */
@@ -27,11 +28,32 @@ export function compressionOf(
   return undefined;
 }
 
-/** A streaming decoder for `compression` (node zlib for gzip/brotli, unbzip2-stream, fzstd). */
+/**
+ * A streaming decoder for `compression` (node zlib for gzip/brotli, unbzip2-stream, fzstd). Raw
+ * snappy has no streaming form: its decoder gathers the input and decodes it at the end.
+ */
 export async function createDecompressor(
   compression: Compression,
 ): Promise<NodeJS.ReadWriteStream> {
   switch (compression) {
+    case 'snappy': {
+      const { uncompress } = await import('snappyjs');
+      const chunks: Buffer[] = [];
+      return new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk);
+          cb();
+        },
+        flush(cb) {
+          try {
+            this.push(Buffer.from(uncompress(Buffer.concat(chunks))));
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+      });
+    }
     case 'gzip':
       return createGunzip();
     case 'brotli':

@@ -77,7 +77,7 @@ export interface DownloadOptions {
   hash?: ExpectedHash | undefined;
   /**
    * Decompress on landing: `true` picks the codec from the URL's extension (`.gz`, `.bz2`, `.zst`,
-   * `.zstd`, `.br`), or name one. The decompressed file lands at `dest` minus that extension
+   * `.zstd`, `.br`, `.snappy`), or name one. The decompressed file lands at `dest` minus that extension
    * (or at `decompressedPath`).
    */
   decompress?: boolean | Compression | undefined;
@@ -362,7 +362,7 @@ export class FetchEngine {
       throw new StreamsError(
         'STREAMS_UNSUPPORTED_ENCODING',
         `[streams/downloader] cannot tell the compression of ${url} from its extension`,
-        { url, fix: 'name it: decompress: "gzip" | "bzip2" | "zstd" | "brotli"' },
+        { url, fix: 'name it: decompress: "gzip" | "bzip2" | "zstd" | "brotli" | "snappy"' },
       );
     // The decompressed file drops dest's compression extension; without one it takes dest itself.
     const out = o.decompressedPath ?? compressionOf(dest)?.stripped ?? dest;

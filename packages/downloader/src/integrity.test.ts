@@ -44,6 +44,7 @@ describe('compressionOf', () => {
     expect(compressionOf('x.bz2')?.compression).toBe('bzip2');
     expect(compressionOf('x.br')?.compression).toBe('brotli');
     expect(compressionOf('x.zst')?.compression).toBe('zstd');
+    expect(compressionOf('x.mds.snappy')?.compression).toBe('snappy');
     expect(compressionOf('x.bin')).toBeUndefined();
     expect(compressionOf('.gz')).toBeUndefined();
   });

@@ -60,6 +60,9 @@ beforeAll(async () => {
     join(root, 'sample.txt.bz2'),
     await readFile(new URL('sample.txt.bz2', FIXTURES)),
   );
+  // Raw snappy, the format python-snappy's compress() writes for MDS shards.
+  const { compress } = await import('snappyjs');
+  await writeFile(join(root, 'sample.txt.snappy'), compress(new Uint8Array(SAMPLE)));
   server = await startHttpServer({ root, forbidden: ['/secret.bin'] });
 });
 afterAll(async () => {
@@ -174,7 +177,7 @@ describe('integrity', () => {
 });
 
 describe('decompression on landing', () => {
-  for (const ext of ['gz', 'br', 'zst', 'bz2']) {
+  for (const ext of ['gz', 'br', 'zst', 'bz2', 'snappy']) {
     it(`.${ext}: lands the decompressed file, keeps or drops the compressed copy`, async () => {
       const engine = createFetchEngine(FAST);
       const dir = join(out, `dec-${ext}`);
