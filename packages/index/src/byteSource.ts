@@ -21,6 +21,8 @@ export interface ByteSource {
   readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   /** Entries directly under a directory-like URL, as full URLs (or paths), sorted. */
   list(url: string, options?: ReadOptions): Promise<string[]>;
+  /** Every file under a directory-like URL, recursively, sorted. */
+  walk(url: string, options?: ReadOptions): Promise<string[]>;
   /** The whole object as a stream of chunks (for formats read front to back: tar, JSONL, CSV). */
   stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
   /** Releases cached handles. */
@@ -123,6 +125,20 @@ export class LocalByteSource implements ByteSource {
     }
   }
 
+  async walk(url: string, options: ReadOptions = {}): Promise<string[]> {
+    throwIfAborted(options.signal);
+    const dir = toLocalPath(url);
+    try {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name))
+        .sort();
+    } catch (e) {
+      throw notFound(url, e);
+    }
+  }
+
   async *stream(url: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
     throwIfAborted(options.signal);
     const fh = await this.#handle(url);
@@ -183,6 +199,7 @@ export interface RemoteDriver {
   get(url: string, options?: ReadOptions): Promise<Uint8Array>;
   getRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   list(url: string, options?: ReadOptions): Promise<string[]>;
+  walk(url: string, options?: ReadOptions): Promise<string[]>;
   stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
 }
 
@@ -243,6 +260,10 @@ export const downloaderDrivers: DriverResolver = async (url) => {
       }
       return [...names].sort();
     },
+    walk: async (u, o) => {
+      const prefix = u.endsWith('/') ? u : `${u}/`;
+      return (await d.list(prefix, o)).map((e) => e.url).sort();
+    },
   };
 };
 
@@ -276,6 +297,10 @@ export class RoutingByteSource implements ByteSource {
   async list(url: string, options?: ReadOptions): Promise<string[]> {
     if (!isRemoteUrl(url)) return this.local.list(url, options);
     return (await (await this.#drivers(url)).list(url, options)).sort();
+  }
+  async walk(url: string, options?: ReadOptions): Promise<string[]> {
+    if (!isRemoteUrl(url)) return this.local.walk(url, options);
+    return (await this.#drivers(url)).walk(url, options);
   }
   async *stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array> {
     if (!isRemoteUrl(url)) yield* this.local.stream(url, options);

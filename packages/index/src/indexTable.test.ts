@@ -147,6 +147,11 @@ describe('index tables', () => {
       json: null,
     });
     expect(t.urlColumns).toEqual(['cls', 'jpg', 'json']);
+    const { pathToFileURL } = await import('node:url');
+    await using u = await openIndexTable(pathToFileURL(d).toString());
+    const urows = await collect(u.rows());
+    expect(urows.map((r) => r.__key__)).toEqual(['000001', '000002', 'sub/000003']);
+    expect(urows[2]?.json).toBe(pathToFileURL(join(d, 'sub/000003.json')).toString());
     await writeFile(join(tmp.dir, 'list.txt'), '# files\ndata/000001.jpg\nhttps://x.test/b.jpg\n');
     await using l = await openIndexTable(join(tmp.dir, 'list.txt'));
     expect((await collect(l.rows())).map((r) => r.url)).toEqual([

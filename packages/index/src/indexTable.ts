@@ -745,7 +745,7 @@ async function dirPart(
   signal?: AbortSignal,
 ): Promise<TablePart> {
   const files = await walk(url, source, signal);
-  const prefix = url.replace(/\/+$/, '');
+  const prefix = (url.startsWith('file:') ? toLocalPath(url) : url).replace(/\/+$/, '');
   const groups = new Map<string, Record<string, unknown>>();
   const exts = new Set<string>();
   for (const f of files) {
@@ -784,15 +784,11 @@ async function dirPart(
 }
 
 async function walk(url: string, source: ByteSource, signal?: AbortSignal): Promise<string[]> {
-  if (isRemoteUrl(url)) return source.list(url, { signal });
-  const { readdir } = await import('node:fs/promises');
+  const files = await source.walk(url, { signal });
+  if (isRemoteUrl(url) || url.startsWith('file:')) return files;
+  // Keep paths in the form the user gave (relative stays relative).
   const dir = toLocalPath(url);
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-    .map((p) => (url.startsWith('file:') ? p : join(url, p.slice(dir.length))))
-    .sort();
+  return files.map((p) => join(url, p.slice(dir.length)));
 }
 
 // ---------- Node-local IPC copy ----------

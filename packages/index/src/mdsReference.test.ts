@@ -46,7 +46,8 @@ describe('MosaicML reference fixture', () => {
   it('sampleBatches gives the same samples, one array per shard, from any start', async () => {
     await using ds = await openMdsDataset(PLAIN);
     const batches: unknown[][] = [];
-    for await (const b of ds.sampleBatches({ start: 70, end: 140 })) batches.push(b.map(toJsonValue));
+    for await (const b of ds.sampleBatches({ start: 70, end: 140 }))
+      batches.push(b.map(toJsonValue));
     expect(batches.map((b) => b.length)).toEqual([2, 62, 6]);
     expect(batches.flat()).toEqual(expected.samples.slice(70, 140));
   });
