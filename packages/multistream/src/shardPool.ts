@@ -5,43 +5,56 @@ export interface LoadedShard {
   bytes: Uint8Array;
   /** True when the shard was already on disk (cache hit or a local dataset). */
   hit: boolean;
-  /** Unpins the cache entry (no-op for local datasets). */
+  /** Unpins the cache entry, if the loader kept a pin (no-op otherwise). */
   release(): Promise<void>;
 }
 
 interface Entry {
+  key: number;
   refs: number;
-  /** Bytes counted against the budget while the entry is pinned. */
+  /** Bytes counted against the download budget while the load runs. */
   bytes: number;
   started: boolean;
   /** The consumer waits on it: may start beyond the budget (one at a time). */
   urgent: boolean;
   start: () => void;
   promise: Promise<LoadedShard>;
+  /** Set once the load succeeded: lets the hot path read without awaiting. */
+  loaded: LoadedShard | undefined;
 }
 
 /**
  * Reference-counted shards for the prefetch window. Each planned sample holds a reference on its
- * shard from the moment it enters the window until it is decoded; the shard's bytes (and its
- * pin, if the loader keeps one) go as soon as the last reference does. Loads start in plan order
- * while the bytes downloading stay within `budget`; the shard the consumer waits on starts at
- * once ({@link urge}), so a window whose shards are referenced far ahead can never deadlock.
+ * shard from the moment it enters the window until it is decoded. Loads start in plan order while
+ * the bytes downloading stay within `budget`; the shard the consumer waits on starts at once
+ * ({@link urge}), one such shard at a time, so a window whose shards are referenced far ahead can
+ * never deadlock and loads never exceed the budget by more than one shard. A shard whose last
+ * reference goes lingers in memory (least recently used first out, within `lingerBytes`), so a
+ * shuffled order that comes back to a shard soon does not read it again.
  */
 export class ShardPool {
-  readonly #entries = new Map<string, Entry>();
-  readonly #queue: string[] = [];
+  readonly #entries = new Map<number, Entry>();
+  readonly #queue: Entry[] = [];
+  /** Loaded shards with no reference, oldest first. */
+  readonly #linger = new Map<number, Entry>();
+  #lingerBytes = 0;
   #inflightBytes = 0;
-  /** The urgent entry running beyond the budget, if any. */
   #overdraft: Entry | undefined;
   /** Every load started and not settled, including those whose entry is gone. */
   readonly #loads = new Set<Promise<unknown>>();
   #closed = false;
+  /** One-entry memo: consecutive samples mostly share a shard. */
+  #lastKey = -1;
+  #last: Entry | undefined;
   hits = 0;
   misses = 0;
+  /** Loads started (a shard read again after leaving memory counts again). */
+  loadsStarted = 0;
 
   constructor(
     private readonly budget: number,
-    private readonly load: (key: string) => Promise<LoadedShard>,
+    private readonly load: (key: number) => Promise<LoadedShard>,
+    private readonly lingerLimit = 256 * 1024 * 1024,
   ) {}
 
   /** Shards waiting for budget to start downloading. */
@@ -49,9 +62,9 @@ export class ShardPool {
     return this.#queue.length;
   }
 
-  /** Shards downloading or in memory. */
+  /** Shards downloading or held in memory for the window. */
   get active(): number {
-    return this.#entries.size - this.#queue.length;
+    return this.#entries.size - this.#queue.length - this.#linger.size;
   }
 
   /** Bytes of shards downloading or being read. */
@@ -59,96 +72,144 @@ export class ShardPool {
     return this.#inflightBytes;
   }
 
-  /** Takes a reference on shard `key` (of about `bytes` bytes), queueing its load. */
-  ref(key: string, bytes: number): void {
+  /** Takes a reference on shard `key` (about `bytes` bytes to download), queueing its load. */
+  ref(key: number, bytes: number): void {
     if (this.#closed) throw closedError();
-    const existing = this.#entries.get(key);
+    const existing = this.#find(key);
     if (existing) {
-      existing.refs++;
+      if (existing.refs++ === 0 && this.#linger.delete(key)) this.#lingerBytes -= sizeOf(existing);
       return;
     }
-    let start!: () => void;
+    let open!: () => void;
     const gate = new Promise<void>((resolve) => {
-      start = resolve;
+      open = resolve;
     });
     const entry: Entry = {
+      key,
       refs: 1,
       bytes,
       started: false,
       urgent: false,
+      loaded: undefined,
       start: () => {
         if (entry.started) return;
         entry.started = true;
+        this.loadsStarted++;
         this.#inflightBytes += entry.bytes;
-        start();
+        open();
       },
       promise: gate.then(() => this.load(key)),
     };
-    // Bytes count against the budget only while they download and are read: afterwards the shard
-    // sits in memory and its cache entry is unpinned (evictable).
     const settle = () => {
       this.#inflightBytes -= entry.bytes;
       if (this.#overdraft === entry) this.#overdraft = undefined;
       this.#pump();
     };
-    const tracked = entry.promise.then(settle, settle);
+    const tracked = entry.promise.then(
+      (s) => {
+        entry.loaded = s;
+        if (s.hit) this.hits++;
+        else this.misses++;
+        settle();
+      },
+      () => {
+        // A failed load is forgotten, so a later reference tries again; the reader sees the error.
+        if (this.#entries.get(key) === entry && entry.refs === 0) this.#forget(key);
+        settle();
+      },
+    );
     this.#loads.add(tracked);
     void tracked.then(() => this.#loads.delete(tracked));
-    entry.promise.then(
-      (s) => (s.hit ? this.hits++ : this.misses++),
-      () => undefined,
-    );
     this.#entries.set(key, entry);
-    this.#queue.push(key);
+    this.#queue.push(entry);
     this.#pump();
   }
 
+  /** The shard's bytes right now, when loaded (the hot path: no promise). */
+  peek(key: number): Uint8Array | undefined {
+    return this.#find(key)?.loaded?.bytes;
+  }
+
+  #find(key: number): Entry | undefined {
+    if (key === this.#lastKey) return this.#last;
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      this.#lastKey = key;
+      this.#last = entry;
+    }
+    return entry;
+  }
+
+  #forget(key: number): void {
+    this.#entries.delete(key);
+    if (key === this.#lastKey) {
+      this.#lastKey = -1;
+      this.#last = undefined;
+    }
+  }
+
   /** The shard's bytes, once its load has started and finished. */
-  get(key: string): Promise<LoadedShard> {
+  async get(key: number): Promise<Uint8Array> {
     const entry = this.#entries.get(key);
     if (!entry) {
-      return Promise.reject(
-        new StreamsError(
-          'STREAMS_INTERNAL',
-          `[streams/multistream] shard ${key} read without a reference`,
-        ),
+      throw new StreamsError(
+        'STREAMS_INTERNAL',
+        `[streams/multistream] shard ${key} read without a reference`,
       );
     }
-    return entry.promise;
+    return (await entry.promise).bytes;
   }
 
   /**
    * Starts shard `key` now even beyond the budget: the consumer waits on it. One such shard runs
-   * at a time (any other waits at the front of the queue), so the loads never exceed the budget
-   * by more than one shard.
+   * at a time (another waits at the front of the queue).
    */
-  urge(key: string): void {
+  urge(key: number): void {
     const entry = this.#entries.get(key);
     if (!entry || entry.started) return;
     entry.urgent = true;
-    const i = this.#queue.indexOf(key);
+    const i = this.#queue.indexOf(entry);
     if (i >= 0) this.#queue.splice(i, 1);
-    this.#queue.unshift(key);
+    this.#queue.unshift(entry);
     this.#pump();
   }
 
-  /** Drops a reference; the last one unpins the shard and frees its bytes. */
-  async unref(key: string): Promise<void> {
-    const entry = this.#entries.get(key);
-    if (!entry) return;
-    if (--entry.refs > 0) return;
-    this.#entries.delete(key);
-    const i = this.#queue.indexOf(key);
-    if (i >= 0) this.#queue.splice(i, 1);
-    if (entry.started) {
-      try {
-        const s = await entry.promise;
-        await s.release();
-      } catch {
-        // A failed load has nothing to release; its error reached the reader.
-      }
+  /** Drops a reference; the last one lets the shard linger in memory, then go (and unpins it). */
+  unref(key: number): void {
+    const entry = this.#find(key);
+    if (!entry || --entry.refs > 0) return;
+    if (!entry.started) {
+      this.#forget(key);
+      const i = this.#queue.indexOf(entry);
+      if (i >= 0) this.#queue.splice(i, 1);
+      this.#pump();
+      return;
     }
-    this.#pump();
+    if (entry.loaded === undefined) {
+      // Still loading: it lingers once loaded if nobody took it back.
+      void entry.promise.then(
+        () => {
+          if (this.#entries.get(key) === entry && entry.refs === 0) this.#toLinger(entry);
+        },
+        () => {
+          if (this.#entries.get(key) === entry && entry.refs === 0) this.#forget(key);
+        },
+      );
+      return;
+    }
+    this.#toLinger(entry);
+  }
+
+  #toLinger(entry: Entry): void {
+    this.#linger.set(entry.key, entry);
+    this.#lingerBytes += sizeOf(entry);
+    for (const [key, old] of this.#linger) {
+      if (this.#lingerBytes <= this.lingerLimit) break;
+      this.#linger.delete(key);
+      this.#lingerBytes -= sizeOf(old);
+      this.#forget(key);
+      void old.loaded?.release().catch(() => undefined);
+    }
   }
 
   // Always let one shard run, or nothing could make progress under a tiny budget.
@@ -158,8 +219,7 @@ export class ShardPool {
 
   #pump(): void {
     while (this.#queue.length > 0) {
-      const key = this.#queue[0]!;
-      const entry = this.#entries.get(key)!;
+      const entry = this.#queue[0]!;
       if (!this.#fits(entry)) {
         if (!entry.urgent || this.#overdraft !== undefined) return;
         this.#overdraft = entry;
@@ -174,19 +234,18 @@ export class ShardPool {
     this.#closed = true;
     const entries = [...this.#entries.values()];
     this.#entries.clear();
+    this.#lastKey = -1;
+    this.#last = undefined;
+    this.#linger.clear();
+    this.#lingerBytes = 0;
     this.#queue.length = 0;
     await Promise.allSettled([...this.#loads]);
-    await Promise.all(
-      entries.map(async (e) => {
-        if (!e.started) return;
-        try {
-          await (await e.promise).release();
-        } catch {
-          // nothing to release
-        }
-      }),
-    );
+    await Promise.all(entries.map((e) => e.loaded?.release().catch(() => undefined)));
   }
+}
+
+function sizeOf(entry: Entry): number {
+  return entry.loaded?.bytes.byteLength ?? 0;
 }
 
 function closedError(): StreamsError {

@@ -6,6 +6,7 @@ import {
   EventHub,
   fnv1a64,
   isAbortError,
+  parseBytes,
   type Rng,
   world as readWorld,
   rng,
@@ -128,6 +129,8 @@ export interface StreamingDatasetOptions<T> {
   cacheLimit?: number | string;
   /** Samples ahead whose shards are fetched (default 8 x batchSize, at least 64). */
   predownload?: number;
+  /** Memory for shards the window no longer references, kept in case the order returns to them (default 256 MiB). */
+  shardMemory?: number | string;
   /** Samples decoded ahead of the consumer (default min(predownload, 2 x batchSize + 8)). */
   decodeAhead?: number;
   transform?: SampleTransform<T>;
@@ -257,7 +260,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       ? cache.stats().budget / Math.max(1, w.localWorldSize) - maxShard
       : Number.POSITIVE_INFINITY;
     const loadSignal = combineSignals([o.signal, this.#closer.signal]);
-    this.#pool = new ShardPool(budget, (key) => this.#loadShard(key, loadSignal));
+    this.#pool = new ShardPool(
+      budget,
+      (key) => this.#loadShard(key, loadSignal),
+      parseBytes(o.shardMemory ?? '256mib', 'shardMemory'),
+    );
     if (o.onEvent) this.events.on(o.onEvent);
   }
 
@@ -426,16 +433,16 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   }
 
   /** Samples of the rest of the current epoch for this rank; the epoch advances when it ends. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    for await (const e of this.entries()) yield e.sample;
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this.#iterate<T>(false, undefined);
   }
 
   /** Batches of `batchSize` samples (the last one shorter only with dropLast false and no padding). */
   async *batches(options: { signal?: AbortSignal } = {}): AsyncGenerator<T[]> {
     const b = this.#o.batchSize ?? 1;
     let batch: T[] = [];
-    for await (const e of this.entries(options)) {
-      batch.push(e.sample);
+    for await (const sample of this.#iterate<T>(false, options.signal)) {
+      batch.push(sample);
       if (batch.length === b) {
         yield batch;
         batch = [];
@@ -445,65 +452,157 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   }
 
   /** Samples with where they came from (stream, shard, position, padding). */
-  async *entries(
+  entries(
     options: { signal?: AbortSignal } = {},
-  ): AsyncGenerator<{ sample: T; info: SampleInfo }> {
+  ): AsyncIterableIterator<{ sample: T; info: SampleInfo }> {
+    return this.#iterate<{ sample: T; info: SampleInfo }>(true, options.signal);
+  }
+
+  /**
+   * Hands out the chunks of {@link #run} one item at a time. Items already decoded cost one
+   * resolved promise each, not a generator round trip; the state advances as each item is handed
+   * out, so stateDict() is exact at every sample.
+   */
+  #iterate<U>(withInfo: boolean, signal: AbortSignal | undefined): AsyncIterableIterator<U> {
+    const gen = this.#run(withInfo, signal);
+    let chunk: Chunk | undefined;
+    let k = 0;
+    const handOut = (c: Chunk, j: number): IteratorResult<U> => {
+      // Where the whole job stands once every rank group has read as much as this one.
+      this.#samplesSeen = c.seen[j]!;
+      this.#samples++;
+      this.#perStream[c.streams[j]!]! += 1;
+      if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
+      return { done: false, value: c.items[j] as U };
+    };
+    const pull = async (): Promise<IteratorResult<U>> => {
+      for (;;) {
+        const r = await gen.next();
+        if (r.done) return { done: true, value: undefined };
+        chunk = r.value;
+        k = 0;
+        if (chunk.items.length > 0) return handOut(chunk, k++);
+      }
+    };
+    const it: AsyncIterableIterator<U> = {
+      next: () =>
+        chunk !== undefined && k < chunk.items.length
+          ? Promise.resolve(handOut(chunk, k++))
+          : pull(),
+      return: async (value?: unknown) => {
+        await gen.return(undefined);
+        return { done: true, value: value as U };
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  /** The one iteration loop; yields chunks of ready samples (or samples with their info). */
+  async *#run(withInfo: boolean, signalOption: AbortSignal | undefined): AsyncGenerator<Chunk> {
     this.#checkOpen();
-    const signal = options.signal ?? this.#o.signal;
+    const signal = signalOption ?? this.#o.signal;
     const plan = this.#currentPlan();
     const slice = this.#slice();
     const n = slice.ids.length;
     const b = this.#o.batchSize ?? 1;
     const ahead = Math.max(1, this.#o.predownload ?? Math.max(64, 8 * b));
     const decodeAhead = Math.max(1, Math.min(ahead, this.#o.decodeAhead ?? 2 * b + 8));
-    const locs = new Array<ReturnType<typeof locateSample> | undefined>(n);
+    // Where each slot's sample lives, filled as slots enter the window.
+    const locStream = new Uint16Array(n); // [n]
+    const locShard = new Uint32Array(n); // [n]
+    const locIndex = new Uint32Array(n); // [n]
     const pending = new Map<number, Promise<T>>();
+    const transform = this.#o.transform;
+    const streamOffsets = plan.streamOffsets;
+    const remoteBytes = this.#streams.map((s) =>
+      s.mds.shards.map((sh) => (s.remote ? (sh.zipBytes ?? sh.rawBytes) : 0)),
+    );
     let refd = 0;
     let decoded = 0;
+    let chunk: Chunk = { items: [], seen: [], streams: [] };
     if (this.#started === 0) this.#started = performance.now();
     const refAt = (i: number) => {
-      const loc = locateSample(plan, slice.ids[i]!);
-      locs[i] = loc;
-      const shard = this.#streams[loc.stream]!.mds.shards[loc.shard]!;
-      this.#pool.ref(
-        shardKey(loc.stream, loc.shard),
-        this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0,
-      );
+      const id = slice.ids[i]!;
+      let stream = 0;
+      while (streamOffsets[stream + 1]! <= id) stream++;
+      const offs = plan.shardOffsets[stream]!;
+      // Binary search for the last shard starting at or before id.
+      let lo = 0;
+      let hi = offs.length - 2;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (offs[mid]! <= id) lo = mid;
+        else hi = mid - 1;
+      }
+      while (offs[lo + 1]! <= id) lo++; // skip empty shards
+      locStream[i] = stream;
+      locShard[i] = lo;
+      locIndex[i] = id - offs[lo]!;
+      this.#pool.ref(shardKey(stream, lo), remoteBytes[stream]![lo]!);
     };
+    const locAt = (i: number) => ({
+      stream: locStream[i]!,
+      shard: locShard[i]!,
+      index: locIndex[i]!,
+    });
     try {
       for (let i = 0; i < n; i++) {
         throwIfAborted(signal);
         while (refd < Math.min(n, i + ahead)) refAt(refd++);
-        while (decoded < Math.min(n, i + decodeAhead)) {
-          const k = decoded++;
-          const p = this.#decodeAt(plan, slice, k, locs[k]!, signal);
-          p.catch(() => undefined);
-          pending.set(k, p);
+        const stream = locStream[i]!;
+        let sample: T;
+        if (transform === undefined) {
+          // Hot path: the shard is usually in memory already, so no promise per sample.
+          const key = shardKey(stream, locShard[i]!);
+          let bytes = this.#pool.peek(key);
+          if (bytes === undefined) {
+            if (chunk.items.length > 0) chunk = yield* flush(chunk);
+            const t0 = performance.now();
+            this.#pool.urge(key);
+            bytes = await this.#pool.get(key);
+            this.#waitMs += performance.now() - t0;
+          }
+          decoded = i + 1;
+          try {
+            sample = decodeMdsSample(bytes, locIndex[i]!, this.#streams[stream]!.mds.schema) as T;
+          } finally {
+            this.#pool.unref(key);
+          }
+        } else {
+          while (decoded < Math.min(n, i + decodeAhead)) {
+            const k = decoded++;
+            const p = this.#decodeAt(plan, slice, k, locAt(k), signal);
+            p.catch(() => undefined);
+            pending.set(k, p);
+          }
+          if (chunk.items.length > 0) chunk = yield* flush(chunk);
+          const t0 = performance.now();
+          this.#pool.urge(shardKey(stream, locShard[i]!));
+          sample = await pending.get(i)!;
+          this.#waitMs += performance.now() - t0;
+          pending.delete(i);
         }
-        const t0 = performance.now();
-        this.#pool.urge(shardKey(locs[i]!.stream, locs[i]!.shard));
-        const sample = await pending.get(i)!;
-        this.#waitMs += performance.now() - t0;
-        pending.delete(i);
-        const loc = locs[i]!;
-        locs[i] = undefined;
         const position = slice.positions[i]!;
-        // Where the whole job stands once every rank group has read as much as this one.
-        this.#samplesSeen = Math.min(plan.ids.length, position + slice.width - slice.group);
-        this.#samples++;
-        this.#perStream[loc.stream]! += 1;
-        if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
-        yield {
-          sample,
-          info: {
-            id: slice.ids[i]!,
-            ...loc,
-            epoch: this.#epoch,
-            position,
-            padding: slice.padding[i] === 1,
-          },
-        };
+        chunk.items.push(
+          withInfo
+            ? {
+                sample,
+                info: {
+                  id: slice.ids[i]!,
+                  ...locAt(i),
+                  epoch: plan.epoch,
+                  position,
+                  padding: slice.padding[i] === 1,
+                },
+              }
+            : sample,
+        );
+        chunk.seen.push(Math.min(plan.ids.length, position + slice.width - slice.group));
+        chunk.streams.push(stream);
+        if (chunk.items.length >= CHUNK) chunk = yield* flush(chunk);
       }
+      if (chunk.items.length > 0) yield chunk;
       // Epoch done: the next iteration starts the next epoch.
       this.#epoch++;
       this.#samplesSeen = 0;
@@ -511,10 +610,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       if (this.events.active) this.#emitMetrics();
     } finally {
       // Early exit or error: drop the references still held by the window.
-      for (let k = decoded; k < refd; k++) {
-        const loc = locs[k];
-        if (loc) await this.#pool.unref(shardKey(loc.stream, loc.shard));
-      }
+      for (let k = decoded; k < refd; k++) this.#pool.unref(shardKey(locStream[k]!, locShard[k]!));
       await Promise.allSettled(pending.values());
     }
   }
@@ -539,7 +635,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     this.#pool.ref(key, this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0);
     try {
       this.#pool.urge(key);
-      const { bytes } = await this.#pool.get(key);
+      const bytes = await this.#pool.get(key);
       const raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
       return await this.#transform(
         raw,
@@ -547,7 +643,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         options.signal,
       );
     } finally {
-      await this.#pool.unref(key);
+      this.#pool.unref(key);
     }
   }
 
@@ -687,11 +783,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const key = shardKey(loc.stream, loc.shard);
     let raw: MdsSample;
     try {
-      const { bytes } = await this.#pool.get(key);
+      const bytes = this.#pool.peek(key) ?? (await this.#pool.get(key));
       raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
     } finally {
-      // The sample is decoded (or failed): its reference, and with the last one the pin, goes now.
-      await this.#pool.unref(key);
+      // The sample is decoded (or failed): its reference goes now.
+      this.#pool.unref(key);
     }
     const info: SampleInfo = {
       id: slice.ids[k]!,
@@ -713,17 +809,16 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     });
   }
 
-  async #loadShard(key: string, signal?: AbortSignal): Promise<LoadedShard> {
-    const [streamText, shardText] = key.split(':');
-    const s = this.#streams[Number(streamText)]!;
-    const shard = s.mds.shards[Number(shardText)]!;
+  async #loadShard(key: number, signal?: AbortSignal): Promise<LoadedShard> {
+    const s = this.#streams[Math.floor(key / 0x100000000)]!;
+    const shard = s.mds.shards[key % 0x100000000]!;
     const file = shard.zipBasename ?? shard.basename;
     const where = { stream: s.label, shard: shard.basename };
     let data: Uint8Array;
     let hit = true;
     const release = async () => {};
     if (!s.remote) {
-      data = new Uint8Array(await readFile(join(toLocalPath(s.base), file), { signal }));
+      data = await readFile(join(toLocalPath(s.base), file), { signal });
     } else {
       const url = joinUrl(s.base, file);
       const size = shard.zipBasename ? shard.zipBytes : shard.rawBytes;
@@ -738,7 +833,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       // The pin guards the file while it is read; the window then holds the bytes in memory, so
       // the disk budget is never held by samples far ahead and other ranks can evict freely.
       try {
-        data = new Uint8Array(await readFile(handle.path, { signal }));
+        data = await readFile(handle.path, { signal });
       } finally {
         await handle.release();
       }
@@ -786,8 +881,24 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   }
 }
 
-function shardKey(stream: number, shard: number): string {
-  return `${stream}:${shard}`;
+/** Shards are keyed by one number: stream in the high bits, shard in the low 32. */
+/** Ready samples handed out together, with the state after each and its stream. */
+interface Chunk {
+  items: unknown[];
+  seen: number[];
+  streams: number[];
+}
+
+const CHUNK = 256;
+
+/** Yields a non-empty chunk and returns a fresh one. */
+function* flush(chunk: Chunk): Generator<Chunk, Chunk> {
+  yield chunk;
+  return { items: [], seen: [], streams: [] };
+}
+
+function shardKey(stream: number, shard: number): number {
+  return stream * 0x100000000 + shard;
 }
 
 function isWorld(w: World | WorldOptions | undefined): w is World {

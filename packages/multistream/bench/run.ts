@@ -1,0 +1,176 @@
+// Benchmarks of @streams/multistream, each against its reference measured in the same run:
+//  1. epoch plan for 10M samples x 64 ranks vs the 1 s target;
+//  2. end-to-end samples/s over local MDS shards (100-byte and 100 KiB samples) vs the raw
+//     sequential read loop of @streams/index (openMdsDataset().samples());
+//  3. consumer starvation reading an s3rver stream behind 100 ms of injected latency, with a
+//     simulated 20 ms training step per batch, vs the 5% target.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from '@streams/core';
+import { registerDriver, s3Driver } from '@streams/downloader';
+import { MdsWriter, openMdsDataset } from '@streams/index';
+import { type BenchEntry, benchEntry, startS3Server, writeBenchResults } from '@streams/testkit';
+import { buildEpochPlan, partitionPlan, StreamingDataset } from '../src/index.js';
+
+const entries: BenchEntry[] = [];
+const root = await mkdtemp(join(tmpdir(), 'streams-ms-bench-'));
+const one = { rank: 0, worldSize: 1 };
+
+try {
+  // 1. Plan computation.
+  {
+    const shardSizes = new Array<number>(10_000).fill(1000); // 10M samples in 10k shards
+    const run = () => {
+      const t0 = performance.now();
+      const plan = buildEpochPlan(
+        { streams: [{ shardSizes }], choose: [10_000_000], seed: 1, numCanonicalNodes: 64 },
+        0,
+      );
+      for (let rank = 0; rank < 64; rank++)
+        partitionPlan(plan.ids, { worldSize: 64, rank, batchSize: 32 });
+      return performance.now() - t0;
+    };
+    run(); // warm up the JIT
+    const ms = Math.min(run(), run(), run());
+    entries.push(
+      benchEntry({
+        name: 'plan: 10M samples x 64 ranks (py1e, 64 canonical nodes)',
+        unit: 'ms',
+        value: ms,
+        reference: 'target',
+        referenceValue: 1000,
+        lowerIsBetter: true,
+        target: 1,
+      }),
+    );
+  }
+
+  // 2. End-to-end throughput vs the raw index loop.
+  for (const [label, n, bytes, target] of [
+    ['100 B', 100_000, 100, 0.7],
+    ['100 KiB', 2_000, 100 * 1024, 0.9],
+  ] as const) {
+    const dir = join(root, `local-${bytes}`);
+    const w = new MdsWriter({ out: dir, columns: { uid: 'int', payload: 'bytes' } });
+    const payload = new Uint8Array(bytes).fill(7);
+    for (let i = 0; i < n; i++) await w.write({ uid: i, payload });
+    await w.finish();
+    const raw = async () => {
+      await using mds = await openMdsDataset(dir, { shardCacheSize: 2 });
+      const t0 = performance.now();
+      let c = 0;
+      for await (const s of mds.samples()) c += (s.payload as Uint8Array).length > 0 ? 1 : 0;
+      if (c !== n) throw new Error('raw loop lost samples');
+      return n / ((performance.now() - t0) / 1000);
+    };
+    const ours = async () => {
+      await using ds = await StreamingDataset.open({
+        local: dir,
+        world: one,
+        shuffleBlockSize: 1 << 15,
+      });
+      const t0 = performance.now();
+      let c = 0;
+      for await (const s of ds) c += (s.payload as Uint8Array).length > 0 ? 1 : 0;
+      if (c !== n) throw new Error('dataset lost samples');
+      return n / ((performance.now() - t0) / 1000);
+    };
+    await raw();
+    await ours();
+    const rawRate = Math.max(await raw(), await raw());
+    const ourRate = Math.max(await ours(), await ours());
+    entries.push(
+      benchEntry({
+        name: `end to end, local MDS, ${label} samples (shuffled)`,
+        unit: 'samples/s',
+        value: ourRate,
+        reference: 'raw openMdsDataset().samples() loop',
+        referenceValue: rawRate,
+        target,
+      }),
+    );
+  }
+
+  // 3. Starvation under 100 ms of latency.
+  {
+    await using s3 = await startS3Server({ buckets: ['bench'] });
+    const proxy = createServer((req, res) => {
+      setTimeout(() => {
+        const up = request(
+          `${s3.endpoint}${req.url}`,
+          { method: req.method, headers: req.headers },
+          (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          },
+        );
+        up.on('error', () => res.destroy());
+        req.pipe(up);
+      }, 100);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as { port: number }).port;
+    try {
+      const direct = s3Driver({
+        endpoint: s3.endpoint,
+        credentials: s3.credentials,
+        region: s3.region,
+        forcePathStyle: true,
+      });
+      const src = join(root, 's3-src');
+      const w = new MdsWriter({
+        out: src,
+        columns: { uid: 'int', payload: 'bytes' },
+        sizeLimit: 100 * 1024,
+      });
+      const payload = new Uint8Array(1024).fill(3);
+      for (let i = 0; i < 4000; i++) await w.write({ uid: i, payload }); // ~40 shards of ~100 samples
+      await w.finish();
+      for (const f of await readdir(src))
+        await direct.put(`s3://bench/ds/${f}`, await readFile(join(src, f)));
+      registerDriver(
+        's3',
+        s3Driver({
+          endpoint: `http://127.0.0.1:${port}`,
+          credentials: s3.credentials,
+          region: s3.region,
+          forcePathStyle: true,
+        }),
+      );
+      await using ds = await StreamingDataset.open({
+        remote: 's3://bench/ds',
+        cacheDir: join(root, 'cache'),
+        cacheLimit: '64mb',
+        world: one,
+        batchSize: 32,
+        shuffleBlockSize: 1000,
+      });
+      const t0 = performance.now();
+      for await (const batch of ds.batches()) {
+        if (batch.length === 0) break;
+        await sleep(20); // the training step
+      }
+      const wall = performance.now() - t0;
+      const starvation = ds.metrics().waitMs / wall;
+      entries.push(
+        benchEntry({
+          name: 'starvation, s3rver + 100 ms latency, 20 ms step per batch of 32 (default predownload)',
+          unit: 'share of wall time',
+          value: starvation,
+          reference: 'target',
+          referenceValue: 0.05,
+          lowerIsBetter: true,
+          target: 1,
+        }),
+      );
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
+
+writeBenchResults(entries, new URL('..', import.meta.url).pathname);
