@@ -49,9 +49,20 @@ describe('probeMedia', () => {
     }
   });
 
-  it('probes bytes through stdin', async () => {
+  it('probes bytes through stdin (spilling tail-indexed MP4s), with ffprobe and without', async () => {
     const info = await probeMedia(await readFile(m.mkv));
     expect(info.video).toMatchObject({ width: 64, height: 48 });
+    for (const ffprobe of [true, false]) {
+      const tail = await probeMedia(await readFile(m.mp4Tail), { ffprobe });
+      expect(tail.duration).toBeCloseTo(2, 1);
+      expect(tail.video).toMatchObject({ width: 64, height: 48, fps: 10 });
+    }
+    const clip = await decodeVideo(
+      await readFile(m.mp4Tail),
+      { frames: 2, offset: 'random', size: [4, 4] },
+      rng(2),
+    );
+    expect(clip.decodedFrames).toBe(2);
   });
 });
 

@@ -2,7 +2,14 @@ import { stat } from 'node:fs/promises';
 import { StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import { ffmpegInfo, ffprobeInfo } from './ffmpegInfo.js';
-import { checkInput, describeInput, type MediaInput, runTool } from './runFfmpeg.js';
+import {
+  checkInput,
+  describeInput,
+  FfmpegFailed,
+  type MediaInput,
+  runTool,
+  withSpill,
+} from './runFfmpeg.js';
 
 /** What a media file holds. Durations are in seconds; `undefined` when the container does not say. */
 export interface MediaInfo {
@@ -63,30 +70,38 @@ const PROBE_CACHE_SIZE = 1024;
 const probeCache = new Map<string, MediaInfo>();
 
 async function probeUncached(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
-  const { signal, coords } = options;
+  const { coords } = options;
   try {
-    const probe = options.ffprobe === false ? undefined : await ffprobeInfo();
-    if (probe) {
-      const src = typeof input === 'string' ? input : 'pipe:0';
-      const r = await runTool(
-        probe.path,
-        ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', src],
-        input,
-        signal,
-      );
-      if (r.code !== 0)
-        throw new Error(
-          `ffprobe: ${r.stderr.trim().split('\n').slice(-2).join('; ') || `exit ${r.code}`}`,
-        );
-      return fromFfprobe(JSON.parse(r.stdout) as FfprobeJson);
-    }
-    const ff = await ffmpegInfo();
-    const src = typeof input === 'string' ? input : 'pipe:0';
-    const r = await runTool(ff.path, ['-hide_banner', '-i', src], input, signal);
-    return parseFfmpegInfo(r.stderr);
+    return await withSpill(input, (src) => probeOnce(src, options));
   } catch (err) {
     throw decodeFailed(`cannot probe ${describeInput(input)}`, err, coords);
   }
+}
+
+async function probeOnce(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
+  const { signal } = options;
+  const probe = options.ffprobe === false ? undefined : await ffprobeInfo();
+  const src = typeof input === 'string' ? input : 'pipe:0';
+  if (probe) {
+    const r = await runTool(
+      probe.path,
+      ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', src],
+      input,
+      signal,
+    );
+    if (r.code !== 0) {
+      const last = r.stderr.trim().split('\n').slice(-2).join('; ') || `exit ${r.code}`;
+      throw new FfmpegFailed(`ffprobe: ${last}`, r.stderr);
+    }
+    return fromFfprobe(JSON.parse(r.stdout) as FfprobeJson);
+  }
+  const ff = await ffmpegInfo();
+  const r = await runTool(ff.path, ['-hide_banner', '-i', src], input, signal);
+  if (!r.stderr.includes('Input #0')) {
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    throw new FfmpegFailed(`ffmpeg cannot read the input: ${last}`, r.stderr);
+  }
+  return parseFfmpegInfo(r.stderr);
 }
 
 interface FfprobeJson {

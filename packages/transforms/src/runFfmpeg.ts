@@ -114,7 +114,8 @@ export interface RunFfmpegOptions {
   signal?: AbortSignal;
 }
 
-class FfmpegFailed extends Error {
+/** ffmpeg or ffprobe failed; `stderr` keeps its log for diagnosis. */
+export class FfmpegFailed extends Error {
   constructor(
     message: string,
     readonly stderr: string,
@@ -129,12 +130,21 @@ class FfmpegFailed extends Error {
  * so no process outlives its call.
  */
 export async function runFfmpeg(options: RunFfmpegOptions): Promise<FfmpegRun> {
-  const { input } = options;
-  checkInput(input);
+  checkInput(options.input);
+  return withSpill(options.input, (input) => runOnce({ ...options, input }));
+}
+
+/**
+ * Runs `fn` on the input; when it fails because an MP4 keeps its index (moov atom) at the end,
+ * which a pipe cannot seek to, writes the bytes once to a temporary file and runs `fn` on that.
+ */
+export async function withSpill<T>(
+  input: MediaInput,
+  fn: (input: MediaInput) => Promise<T>,
+): Promise<T> {
   try {
-    return await runOnce(options);
+    return await fn(input);
   } catch (err) {
-    // MP4 with the moov atom at the end cannot be read from a pipe: spill once to a temp file.
     const spillable =
       input instanceof Uint8Array ||
       (typeof input === 'object' && 'path' in input && !(input instanceof Readable));
@@ -142,8 +152,9 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<FfmpegRun> {
       !(err instanceof FfmpegFailed) ||
       !spillable ||
       !/moov atom not found|partial file/i.test(err.stderr)
-    )
+    ) {
       throw err;
+    }
     const dir = await mkdtemp(join(tmpdir(), 'streams-ffmpeg-'));
     try {
       const file = join(dir, 'input');
@@ -153,7 +164,7 @@ export async function runFfmpeg(options: RunFfmpegOptions): Promise<FfmpegRun> {
           ? input
           : await readRange(input as { path: string; start?: number; end?: number }),
       );
-      return await runOnce({ ...options, input: file });
+      return await fn(file);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
