@@ -25,6 +25,23 @@ testDriver({
       expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
     });
 
+    it('unusable credentials are STREAMS_FORBIDDEN, not a network error to retry', async () => {
+      for (const creds of [
+        { keyFilename: '/nonexistent/streams-key.json' },
+        { credentials: { client_email: 'x@y.iam.gserviceaccount.com', private_key: 'not a key' } },
+      ]) {
+        const d = gcsDriver({
+          apiEndpoint: emu.url,
+          projectId: 'test',
+          useAuthWithCustomEndpoint: true,
+          ...creds,
+        });
+        const err = await d.stat(`${ctx().base}small.bin`).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN', retryable: false });
+        expect((err as Error).message).not.toContain('not a key');
+      }
+    });
+
     it('a missing bucket is STREAMS_NOT_FOUND naming the bucket', async () => {
       const err = await ctx()
         .driver.stat('gs://no-such-bucket/x.bin')

@@ -6,6 +6,7 @@ import {
   checkRange,
   cleanEtag,
   type Driver,
+  describeCause,
   emptyBody,
   type ListEntry,
   makeBody,
@@ -322,5 +323,21 @@ function gcsError(op: string, url: string, err: unknown): unknown {
       cause: err,
     });
   }
+  // Credentials that cannot be loaded or signed with fail every attempt alike: no retries.
+  const text = `${(e as { code?: unknown }).code ?? ''} ${e.message ?? ''}`;
+  if (
+    /ENOENT|ERR_OSSL|invalid_grant|unauthorized_client|default credentials|private key|PEM/i.test(
+      text,
+    )
+  )
+    return new TransferError(
+      'STREAMS_FORBIDDEN',
+      `[streams/downloader] [gs] ${op} ${url} failed: the Google credentials could not be used (${describeCause(err)})`,
+      {
+        url,
+        cause: err,
+        fix: 'check GOOGLE_APPLICATION_CREDENTIALS, keyFilename or credentials (a service-account JSON key), or run gcloud auth application-default login',
+      },
+    );
   return networkError(NAME, op, url, err);
 }
