@@ -43,7 +43,11 @@ export type JournalOp =
   | { o: 'commit'; k: string; f: string; s: number; h?: string; l?: 1; w: string; t: number }
   | { o: 'pin'; k: string; w: string; t: number }
   | { o: 'unpin'; k: string; w: string; t: number }
-  | { o: 'evict'; k: string };
+  | { o: 'evict'; k: string }
+  /** A use of an entry pinned outside the journal (a lockless hit or its release): LRU only. */
+  | { o: 'touch'; k: string; t: number }
+  /** An eviction undone because a lockless pin appeared while it was being decided. */
+  | { o: 'restore'; k: string; f: string; s: number; h?: string; l?: 1; t: number };
 
 /**
  * The shared cache state, rebuilt by every process from the journal: entries in LRU order, pins per
@@ -72,16 +76,24 @@ export class CacheState {
     return min;
   }
 
+  /**
+   * Pins held outside the journal (lockless hits, published in per-owner pin files), by key. The
+   * cache refreshes this before every decision that could evict.
+   */
+  external = new Map<string, number>();
+
   /** Bytes of entries pinned by at least one owner. */
   get pinnedBytes(): number {
     let total = 0;
     for (const key of this.pins.keys()) total += this.entries.get(key)?.size ?? 0;
+    for (const key of this.external.keys())
+      if (!this.pins.has(key)) total += this.entries.get(key)?.size ?? 0;
     return total;
   }
 
   /** True when some owner pins `key`. */
   isPinned(key: string): boolean {
-    return this.pins.has(key);
+    return this.pins.has(key) || this.external.has(key);
   }
 
   /** Applies one journal operation. */
@@ -145,6 +157,28 @@ export class CacheState {
       case 'evict':
         this.removeEntry(op.k);
         return;
+      case 'touch': {
+        const entry = this.entries.get(op.k);
+        if (entry) this.touch(entry, op.t);
+        return;
+      }
+      case 'restore': {
+        if (this.entries.has(op.k)) return;
+        const entry: EntryRecord = {
+          key: op.k,
+          file: op.f,
+          size: op.s,
+          hash: op.h,
+          local: op.l === 1,
+          tick: 0,
+          usedAt: op.t,
+        };
+        this.entries.set(op.k, entry);
+        this.usage += entry.size;
+        if (entry.local) this.localBytes += entry.size;
+        this.touch(entry, op.t);
+        return;
+      }
     }
   }
 
@@ -158,7 +192,7 @@ export class CacheState {
     if (excess <= 0) return [];
     const keys: string[] = [];
     for (const [key, entry] of this.entries) {
-      if (entry.local || this.pins.has(key)) continue;
+      if (entry.local || this.isPinned(key)) continue;
       keys.push(key);
       excess -= entry.size;
       if (excess <= 0) return keys;

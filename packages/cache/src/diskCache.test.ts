@@ -519,3 +519,110 @@ describe('openCache', () => {
     expect(cache.stats().openProcesses).toBe(1);
   });
 });
+
+/** The private steps the race tests below interleave by hand. */
+interface Internals {
+  fastHit(key: string): { path: string; release(): Promise<void> } | undefined;
+  changeFastPin(key: string, delta: number): void;
+  evict(keys: string[], reason: string): number;
+  sync(): void;
+  lock: { tryAcquire(): boolean; release(): void };
+  record(ops: ReadonlyArray<{ o: string }>, durable?: boolean): void;
+  state: { planEviction(need: number, budget?: number): string[] | undefined };
+}
+const internals = (c: unknown) => c as Internals;
+
+describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () => {
+  it('serves hits without the lock and keeps pinned entries out of eviction plans', async () => {
+    await using a = await open({ limit: 20 });
+    await using b = await open({ limit: 20 });
+    await (await a.acquire('k', writer('x'.repeat(10)))).release();
+    const h = await b.acquire('k', writer('never'));
+    expect(h.hit).toBe(true);
+    expect(readdirSync(join(dir, 'pins'))).toContain(b.owner);
+    // a needs all 20 bytes: k is pinned by b's lockless hit, so a must fail fast.
+    const err = await expectCode(
+      a.acquire('big', writer('y'.repeat(20)), { expectedSize: 20 }),
+      'STREAMS_CACHE_TOO_SMALL',
+    );
+    expect(err.message).toContain('10 B pinned');
+    expect((await a.list())[0]).toMatchObject({ key: 'k', pins: 1, ownPins: 0 });
+    await h.release();
+    await using big = await a.acquire('big', writer('y'.repeat(20)), { expectedSize: 20 });
+    expect(await a.has('k')).toBe(false);
+  });
+
+  it('restores an entry whose reader pinned it after the evictor planned, before it recorded', async () => {
+    await using a = await open({ limit: 20 });
+    await using b = await open({ limit: 20 });
+    await (await a.acquire('k', writer('x'.repeat(10)))).release();
+    await b.refresh();
+    const state = internals(a).state;
+    const plan = state.planEviction.bind(state);
+    let reader: { path: string; release(): Promise<void> } | undefined;
+    state.planEviction = (need, budget) => {
+      const keys = plan(need, budget);
+      // b's lockless hit completes between a's plan and a's eviction record.
+      reader ??= internals(b).fastHit('k');
+      return keys;
+    };
+    const events: string[] = [];
+    a.on((e) => events.push(e.name));
+    const err = await a
+      .acquire('big', writer('y'.repeat(20)), { expectedSize: 20 })
+      .catch((e: unknown) => e);
+    expect(reader).toBeDefined();
+    expect(err).toMatchObject({ code: 'STREAMS_CACHE_TOO_SMALL' });
+    expect(events).not.toContain('cache.evict');
+    expect(await a.has('k')).toBe(true);
+    expect(readFileSync(reader!.path, 'utf8')).toBe('x'.repeat(10));
+    expect((await a.audit()).problems).toEqual([]);
+    await reader!.release();
+  });
+
+  it('sends a reader that pins after the eviction record to the locked path', async () => {
+    await using a = await open({ limit: 20 });
+    await using b = await open({ limit: 20 });
+    await (await a.acquire('k', writer('x'.repeat(10)))).release();
+    await b.refresh();
+    const record = internals(a).record.bind(a);
+    let fast: unknown = 'not tried';
+    internals(a).record = (ops, durable) => {
+      record(ops, durable);
+      // b tries a lockless hit right after a recorded the eviction of k, before a deletes it.
+      if (ops.some((op) => op.o === 'evict') && fast === 'not tried')
+        fast = internals(b).fastHit('k');
+    };
+    await using big = await a.acquire('big', writer('y'.repeat(20)), { expectedSize: 20 });
+    expect(fast).toBeUndefined(); // it saw the eviction and backed off
+    expect(await a.has('k')).toBe(false);
+    const again = await b.acquire('k', writer('z'.repeat(1))).catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: 'STREAMS_CACHE_TOO_SMALL' }); // big is pinned: no room
+    expect(readdirSync(join(dir, 'pins')).length).toBeLessThanOrEqual(2);
+  });
+
+  it('backs off when the whole eviction ran between its first read and its pin', async () => {
+    await using a = await open({ limit: 20 });
+    await using b = await open({ limit: 20 });
+    await (await a.acquire('k', writer('x'.repeat(10)))).release();
+    await b.refresh();
+    const change = internals(b).changeFastPin.bind(b);
+    let evicted = 0;
+    internals(b).changeFastPin = (key, delta) => {
+      if (delta > 0 && evicted === 0) {
+        // a evicts k completely (record, pin check, unlink) before b's pin is published.
+        const ia = internals(a);
+        expect(ia.lock.tryAcquire()).toBe(true);
+        ia.sync();
+        evicted = ia.evict(['k'], 'lru');
+        ia.lock.release();
+      }
+      change(key, delta);
+    };
+    expect(internals(b).fastHit('k')).toBeUndefined(); // its second read saw the eviction
+    expect(evicted).toBe(10);
+    await using h = await b.acquire('k', writer('refilled'));
+    expect(h.hit).toBe(false);
+    expect(readFileSync(h.path, 'utf8')).toBe('refilled');
+  });
+});

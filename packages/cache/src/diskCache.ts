@@ -17,6 +17,7 @@ import {
   EventHub,
   formatBytes,
   isAbortError,
+  isStreamsError,
   makeDisposable,
   parseBytes,
   raceSignal,
@@ -32,6 +33,7 @@ import { entryFile, validateKey } from './cacheKey.js';
 import { CacheState, type ClaimRecord, type EntryRecord, type JournalOp } from './cacheState.js';
 import { DirLock } from './dirLock.js';
 import { Journal } from './journal.js';
+import { PinFile, readPinFiles } from './pinFile.js';
 import { formatIdentity, isProcessAlive, parseIdentity, selfIdentity } from './processIdentity.js';
 
 /** Options of {@link openCache}. */
@@ -178,6 +180,8 @@ export async function openCache(options: CacheOptions): Promise<DiskCache> {
   return cache;
 }
 
+type PendingOp = Extract<JournalOp, { o: 'touch' | 'unpin' }>;
+
 type Step =
   | { kind: 'hit'; entry: EntryRecord }
   | { kind: 'claimed'; claim: ClaimRecord }
@@ -244,6 +248,9 @@ export class DiskCache implements AsyncDisposable {
     ensureRealDir(join(this.dir, 'lock'));
     this.lock = new DirLock(join(this.dir, 'lock', 'held'), this.owner, join(this.dir, 'owners'));
     this.journal = new Journal(join(this.dir, 'journal'));
+    this.pinDir = join(this.dir, 'pins');
+    ensureRealDir(this.pinDir);
+    this.pinFile = new PinFile(this.pinDir, this.owner);
     this.fsync = options.fsync ?? true;
     this.verifyMode = options.verify ?? 'size';
     this.now = options.now ?? Date.now;
@@ -262,12 +269,14 @@ export class DiskCache implements AsyncDisposable {
       else this.reapDeadOwners();
       this.record([{ o: 'open', w: this.owner, limit: this.limit, t: this.now() }]);
       this.registered = true;
-      const plan = this.state.planEviction(0);
-      if (plan === undefined) {
+      try {
+        this.makeRoom('', 0, 'budget');
+      } catch (err) {
+        if (!isStreamsError(err, 'STREAMS_CACHE_TOO_SMALL')) throw err;
         this.emit('warning', 'cache.over_budget', {
           attrs: { usage: this.state.usage, budget: this.state.budget },
         });
-      } else this.evict(plan, 'budget');
+      }
     });
     if (this.verifyMode === 'hash') await this.verify({ signal });
     if (this.ttlMs !== undefined) await this.gc();
@@ -303,6 +312,13 @@ export class DiskCache implements AsyncDisposable {
     this.assertOpen();
     const started = performance.now();
     let waited = false;
+    throwIfAborted(signal);
+    const fast = this.fastHit(key);
+    if (fast) {
+      this.counters.hits++;
+      if (this.hub.active) this.emit('metric', 'cache.hit', { attrs: { key } });
+      return fast;
+    }
     for (;;) {
       throwIfAborted(signal);
       const step = await this.locked(signal, () => this.acquireStep(key, options));
@@ -363,12 +379,9 @@ export class DiskCache implements AsyncDisposable {
       if (!entry) return false;
       for (const owner of this.state.pins.get(key)?.keys() ?? [])
         if (owner !== this.owner && this.isAlive(owner)) return false;
-      this.record([{ o: 'evict', k: key }]);
-      unlinkQuiet(join(this.dataDir, entry.file));
-      this.counters.evictions++;
-      this.counters.evictedBytes += entry.size;
-      this.emit('evict', 'cache.evict', { bytes: entry.size, attrs: { key, reason: 'remove' } });
-      return true;
+      this.refreshPins();
+      if (this.otherPins.has(key)) return false;
+      return this.evict([key], 'remove', true) > 0 || !this.state.entries.has(key);
     });
   }
 
@@ -376,6 +389,7 @@ export class DiskCache implements AsyncDisposable {
   stats(): CacheStats {
     // Write deferred releases first when the lock is free (synchronous), so pins are current.
     if (!this.closed) this.drain();
+    this.mergePins();
     const s = this.state;
     return {
       ...this.counters,
@@ -406,6 +420,7 @@ export class DiskCache implements AsyncDisposable {
       this.reapDeadOwners();
       this.removeStrayTemps();
       const keys: string[] = [];
+      this.refreshPins();
       if (this.ttlMs !== undefined) {
         const cutoff = this.now() - this.ttlMs;
         for (const [key, entry] of this.state.entries) {
@@ -463,10 +478,11 @@ export class DiskCache implements AsyncDisposable {
   /** Every entry, least recently used first (the order in which LRU eviction would remove them). */
   async list(signal?: AbortSignal): Promise<CacheEntryInfo[]> {
     this.assertOpen();
-    return this.locked(signal, () =>
-      [...this.state.entries.values()].map((e) => {
+    return this.locked(signal, () => {
+      this.refreshPins();
+      return [...this.state.entries.values()].map((e) => {
         const pins = this.state.pins.get(e.key);
-        let total = 0;
+        let total = this.state.external.get(e.key) ?? 0;
         for (const n of pins?.values() ?? []) total += n;
         return {
           key: e.key,
@@ -475,11 +491,11 @@ export class DiskCache implements AsyncDisposable {
           hash: e.hash,
           localOnly: e.local,
           pins: total,
-          ownPins: pins?.get(this.owner) ?? 0,
+          ownPins: (pins?.get(this.owner) ?? 0) + (this.fastPins.get(e.key) ?? 0),
           usedAt: e.usedAt,
         };
-      }),
-    );
+      });
+    });
   }
 
   /** Compares records with the files on disk, under the lock (a consistency check for tools and tests). */
@@ -529,6 +545,9 @@ export class DiskCache implements AsyncDisposable {
     try {
       await this.locked(undefined, () => this.record([{ o: 'close', w: this.owner }]));
     } finally {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.pinFile.close();
+      this.fastPins.clear();
       this.journal.close();
       this.lock.dispose();
     }
@@ -546,6 +565,7 @@ export class DiskCache implements AsyncDisposable {
     }
     this.closed = true;
     if (this.gcTimer) clearInterval(this.gcTimer);
+    this.pinFile.close();
     this.journal.close();
     this.lock.dispose();
   }
@@ -554,6 +574,15 @@ export class DiskCache implements AsyncDisposable {
   // Steps run under the lock (synchronous).
 
   private recoveredThisLock = false;
+  /** Pins taken by lockless hits, published in pins/<owner>. */
+  private readonly fastPins = new Map<string, number>();
+  private readonly pinFile: PinFile;
+  private readonly pinDir: string;
+  /** Pins of other owners' pin files as last read (under the lock). */
+  private otherPins = new Map<string, number>();
+  /** Records (touches, unpins) written at the start of the next lock session, in call order. */
+  private pendingOps: PendingOp[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
   private readonly tasks: Array<{
     signal: AbortSignal | undefined;
     run: () => void;
@@ -582,18 +611,28 @@ export class DiskCache implements AsyncDisposable {
   }
 
   /** Evicts LRU entries so that `need` more bytes fit; throws STREAMS_CACHE_TOO_SMALL when impossible. */
-  private makeRoom(key: string, need: number): void {
-    if (need === 0 && this.state.usage + this.state.reserved <= this.state.budget) return;
+  private makeRoom(key: string, need: number, reason: 'lru' | 'budget' = 'lru'): void {
+    const fits = () => this.state.usage + this.state.reserved + need <= this.state.budget;
+    if (fits()) return;
     const budget = this.state.budget;
     if (need > budget - this.state.localBytes) throw this.tooSmall(key, need);
-    let plan = this.state.planEviction(need);
-    if (plan === undefined) {
-      // Pins and reservations of dead processes are the usual reason: drop them and look again.
-      this.reapDeadOwners();
-      plan = this.state.planEviction(need);
+    let reaped = false;
+    // Each round evicts, or finds an entry pinned by a lockless reader and keeps it (it is pinned
+    // from then on), so this ends.
+    for (;;) {
+      this.refreshPins();
+      let plan = this.state.planEviction(need);
+      if (plan === undefined && !reaped) {
+        // Pins and reservations of dead processes are the usual reason: drop them and look again.
+        reaped = true;
+        this.reapDeadOwners();
+        this.refreshPins();
+        plan = this.state.planEviction(need);
+      }
+      if (plan === undefined) throw this.tooSmall(key, need);
+      this.evict(plan, reason);
+      if (fits()) return;
     }
-    if (plan === undefined) throw this.tooSmall(key, need);
-    this.evict(plan, 'lru');
   }
 
   private tooSmall(key: string, need: number): StreamsError {
@@ -617,13 +656,38 @@ export class DiskCache implements AsyncDisposable {
   }
 
   /** Records and deletes `keys`; returns the bytes freed. */
-  private evict(keys: readonly string[], reason: 'lru' | 'ttl' | 'budget'): number {
+  /**
+   * Records and deletes `keys`; returns the bytes freed. Lockless readers pin without the lock, so
+   * after recording the evictions the pin files are read again: a reader that pinned before our
+   * record was written is seen there and its entry is restored instead of deleted, and a reader
+   * that pinned after sees the eviction record and takes the locked path (see README).
+   */
+  private evict(
+    keys: readonly string[],
+    reason: 'lru' | 'ttl' | 'budget' | 'remove',
+    ignoreOwnPins = false,
+  ): number {
     if (keys.length === 0) return 0;
     const entries = keys.map((k) => this.state.entries.get(k)!);
     // Record first: a crash between the two leaves files without records, which recovery deletes.
     this.record(keys.map((k) => ({ o: 'evict', k }) as const));
+    this.refreshPins();
+    const restore = entries.filter((e) =>
+      ignoreOwnPins ? this.otherPins.has(e.key) : this.state.external.has(e.key),
+    );
+    if (restore.length > 0) {
+      this.record(
+        restore.map((e) => {
+          const op: JournalOp = { o: 'restore', k: e.key, f: e.file, s: e.size, t: e.usedAt };
+          if (e.hash !== undefined) op.h = e.hash;
+          if (e.local) op.l = 1;
+          return op;
+        }),
+      );
+    }
     let freed = 0;
     for (const entry of entries) {
+      if (restore.includes(entry)) continue;
       unlinkQuiet(join(this.dataDir, entry.file));
       freed += entry.size;
       this.counters.evictions++;
@@ -631,6 +695,101 @@ export class DiskCache implements AsyncDisposable {
       this.emit('evict', 'cache.evict', { bytes: entry.size, attrs: { key: entry.key, reason } });
     }
     return freed;
+  }
+
+  /** Reads the other owners' pin files (under the lock) and merges them with this instance's. */
+  private refreshPins(): void {
+    const read = readPinFiles(this.pinDir, this.owner, (w) => this.isAlive(w));
+    this.otherPins = read.pins;
+    // An owner whose file cannot be read consistently is assumed to pin everything.
+    if (read.unreadable.length > 0)
+      for (const key of this.state.entries.keys()) this.otherPins.set(key, 1);
+    this.mergePins();
+  }
+
+  private mergePins(): void {
+    const merged = new Map(this.otherPins);
+    for (const [k, n] of this.fastPins) merged.set(k, (merged.get(k) ?? 0) + n);
+    this.state.external = merged;
+  }
+
+  /**
+   * The lockless hit: read the journal's new records without the lock; if the entry exists,
+   * publish a pin in this instance's pin file, read the journal again, and keep the pin only if
+   * no eviction of the entry was recorded in between. Undefined sends the caller to the locked path.
+   */
+  private fastHit(key: string): CacheHandle | undefined {
+    if (this.closed || !this.readLockless() || !this.state.entries.has(key)) return undefined;
+    this.changeFastPin(key, 1);
+    const entry = this.readLockless() ? this.state.entries.get(key) : undefined;
+    let ok = false;
+    if (entry) {
+      try {
+        const st = lstatSync(join(this.dataDir, entry.file));
+        ok = st.isFile() && st.size === entry.size;
+      } catch {}
+    }
+    if (!entry || !ok) {
+      this.changeFastPin(key, -1);
+      return undefined; // the locked path decides (evicted meanwhile, or damaged)
+    }
+    this.queueOp({ o: 'touch', k: key, t: this.now() }, false);
+    return this.makeHandle(entry, true, 0, true);
+  }
+
+  /** Catches up with the journal without the lock; false when the locked path must handle it. */
+  private readLockless(): boolean {
+    const read = this.journal.catchUp(true);
+    const first = read.ops[0];
+    if (
+      read.missing ||
+      read.corrupt > 0 ||
+      (read.reset && first?.o === 'snapshot' && first.v !== 1)
+    ) {
+      this.journal.forget(); // the locked path re-reads everything and repairs or reports it
+      return false;
+    }
+    if (read.reset) this.state = new CacheState();
+    for (const op of read.ops) this.state.apply(op);
+    this.mergePins();
+    return true;
+  }
+
+  private changeFastPin(key: string, delta: number): void {
+    const n = (this.fastPins.get(key) ?? 0) + delta;
+    if (n > 0) this.fastPins.set(key, n);
+    else this.fastPins.delete(key);
+    this.pinFile.write(this.fastPins);
+  }
+
+  /** Queues a record for the next lock session; `urgent` ones get a session within one turn. */
+  private queueOp(op: PendingOp, urgent: boolean): void {
+    this.pendingOps.push(op);
+    if (urgent) {
+      this.deferLocked(() => {});
+    } else if (!this.flushTimer) {
+      // LRU touches of lockless hits are batched: a process that only hits takes the lock once a second.
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        if (!this.closed) this.deferLocked(() => {});
+      }, 1000);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes the queued records (under the lock), dropping unpins of pins already gone. */
+  private flushPending(): void {
+    if (this.pendingOps.length === 0) return;
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    const held = new Map<string, number>();
+    const valid = ops.filter((op) => {
+      if (op.o !== 'unpin') return this.state.entries.has(op.k);
+      const n = held.get(op.k) ?? this.state.pins.get(op.k)?.get(this.owner) ?? 0;
+      held.set(op.k, n - 1);
+      return n > 0;
+    });
+    if (valid.length > 0) this.record(valid);
   }
 
   private commitStep(
@@ -833,7 +992,12 @@ export class DiskCache implements AsyncDisposable {
     return undefined;
   }
 
-  private makeHandle(entry: EntryRecord, hit: boolean, waitedMs: number): CacheHandle {
+  private makeHandle(
+    entry: EntryRecord,
+    hit: boolean,
+    waitedMs: number,
+    fast = false,
+  ): CacheHandle {
     const fields = {
       key: entry.key,
       path: join(this.dataDir, entry.file),
@@ -843,7 +1007,9 @@ export class DiskCache implements AsyncDisposable {
       localOnly: entry.local,
       waitedMs,
     };
-    const handle = makeDisposable(fields, () => this.release(entry.key));
+    const handle = makeDisposable(fields, () =>
+      fast ? this.releaseFast(entry.key) : this.release(entry.key),
+    );
     return Object.assign(handle, { release: handle.dispose });
   }
 
@@ -855,7 +1021,14 @@ export class DiskCache implements AsyncDisposable {
   private async release(key: string): Promise<void> {
     if (this.closed) return;
     const time = this.now(); // the entry was in use until now, not until the record is written
-    this.deferLocked(() => this.unpinStep(key, time));
+    this.queueOp({ o: 'unpin', k: key, w: this.owner, t: time }, true);
+  }
+
+  /** Releases a lockless pin: rewrite the pin file now, the LRU touch goes with the next session. */
+  private async releaseFast(key: string): Promise<void> {
+    if (this.closed) return;
+    this.changeFastPin(key, -1);
+    this.queueOp({ o: 'touch', k: key, t: this.now() }, false);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -938,6 +1111,7 @@ export class DiskCache implements AsyncDisposable {
     try {
       this.recoveredThisLock = false;
       this.sync();
+      this.flushPending();
       // Steps may queue more steps (an event listener calling the cache): they run here too.
       while (this.tasks.length > 0) {
         const task = this.tasks.shift()!;

@@ -43,8 +43,12 @@ export class Journal {
     return this.offset;
   }
 
-  /** Reads what was appended since the last call. The caller holds the lock. */
-  catchUp(): CatchUp {
+  /**
+   * Reads what was appended since the last call. Under the lock, a torn last line is cut off; with
+   * `lockless` (a reader that does not hold the lock) it is left alone, since its writer may be
+   * live and mid-write, and only complete lines are consumed.
+   */
+  catchUp(lockless = false): CatchUp {
     let st: { ino: number; size: number };
     try {
       st = statSync(this.path);
@@ -75,7 +79,7 @@ export class Journal {
     const end = buf.lastIndexOf(10, got - 1); // last '\n'
     const complete = end + 1;
     let torn = false;
-    if (complete < got) {
+    if (complete < got && !lockless) {
       // Everything is written under the lock we hold, so an unterminated line is the remains of a
       // holder that died mid-write: cut it off before anyone appends after it.
       ftruncateSync(this.fd, this.offset + complete);
@@ -130,6 +134,11 @@ export class Journal {
     const st = fstatSync(this.fd);
     this.ino = st.ino;
     this.offset = st.size;
+  }
+
+  /** Forgets what was read: the next {@link catchUp} starts from the beginning of the file. */
+  forget(): void {
+    this.closeFd();
   }
 
   /** Closes the file descriptor. */
