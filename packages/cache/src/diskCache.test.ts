@@ -549,6 +549,7 @@ describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () 
     expect((await a.list())[0]).toMatchObject({ key: 'k', pins: 1, ownPins: 0 });
     await h.release();
     await using big = await a.acquire('big', writer('y'.repeat(20)), { expectedSize: 20 });
+    expect(big.size).toBe(20);
     expect(await a.has('k')).toBe(false);
   });
 
@@ -594,6 +595,7 @@ describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () 
         fast = internals(b).fastHit('k');
     };
     await using big = await a.acquire('big', writer('y'.repeat(20)), { expectedSize: 20 });
+    expect(big.hit).toBe(false);
     expect(fast).toBeUndefined(); // it saw the eviction and backed off
     expect(await a.has('k')).toBe(false);
     const again = await b.acquire('k', writer('z'.repeat(1))).catch((e: unknown) => e);

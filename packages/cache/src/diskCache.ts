@@ -462,13 +462,13 @@ export class DiskCache implements AsyncDisposable {
       const gone = this.locked(options.signal, () => {
         const now = this.state.entries.get(entry.key);
         if (now?.file !== entry.file || now.hash !== entry.hash) return false;
-        if (this.state.isPinned(entry.key)) return false;
         this.emit('warning', 'cache.corrupt', {
           attrs: { key: entry.key, reason: 'hash mismatch' },
         });
-        this.record([{ o: 'evict', k: entry.key }]);
-        unlinkQuiet(join(this.dataDir, entry.file));
-        return true;
+        // A reader still holds it: it goes when released and checked again.
+        this.refreshPins();
+        if (this.state.isPinned(entry.key)) return false;
+        return this.evict([entry.key], 'corrupt') > 0;
       });
       if (await gone) removed++;
     }
@@ -664,7 +664,7 @@ export class DiskCache implements AsyncDisposable {
    */
   private evict(
     keys: readonly string[],
-    reason: 'lru' | 'ttl' | 'budget' | 'remove',
+    reason: 'lru' | 'ttl' | 'budget' | 'remove' | 'corrupt',
     ignoreOwnPins = false,
   ): number {
     if (keys.length === 0) return 0;
