@@ -12,6 +12,7 @@ import {
   signalReason,
   sleep,
   throwIfAborted,
+  world,
 } from '@streams/core';
 import type { IHasher } from 'hash-wasm';
 import { ConcurrencyLimiter } from './concurrencyLimiter.js';
@@ -31,6 +32,14 @@ import { getDriver, parseObjectUrl } from './registry.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
 export interface FetchEngineOptions {
+  /**
+   * Transfers in flight on the whole node, shared out evenly among the node's processes
+   * (`localProcesses`): this process gets ceil(nodeConcurrency / localProcesses), and at most
+   * `concurrency`. The share is static: processes do not coordinate at run time.
+   */
+  nodeConcurrency?: number;
+  /** Processes on this node (default: `world().localWorldSize` from the launcher's environment). */
+  localProcesses?: number;
   /** Transfers in flight in this process, over all hosts (default 32). */
   concurrency?: number;
   /** Transfers in flight per host or bucket; lowered (AIMD) when the host throttles (default 16). */
@@ -163,12 +172,14 @@ export class FetchEngine {
   private readonly global: ConcurrencyLimiter;
   private readonly hosts = new Map<string, ConcurrencyLimiter>();
   private readonly jitter: Rng;
-  private readonly o: Required<Omit<FetchEngineOptions, 'events' | 'driverFor' | 'seed'>>;
+  private readonly o: Required<
+    Omit<FetchEngineOptions, 'events' | 'driverFor' | 'seed' | 'nodeConcurrency' | 'localProcesses'>
+  >;
   private readonly driverFor: (url: string) => Driver;
 
   constructor(options: FetchEngineOptions = {}) {
     this.o = {
-      concurrency: positive('concurrency', options.concurrency ?? 32),
+      concurrency: processShare(options),
       perHost: positive('perHost', options.perHost ?? 16),
       maxAttempts: positive('maxAttempts', options.maxAttempts ?? 6),
       backoffBaseMs: options.backoffBaseMs ?? 250,
@@ -196,6 +207,11 @@ export class FetchEngine {
     await mkdir(dir, { recursive: true });
     if (this.dirs.size > 10_000) this.dirs.clear();
     this.dirs.add(dir);
+  }
+
+  /** Transfers this engine runs at once over all hosts (after the node share). */
+  get concurrency(): number {
+    return this.o.concurrency;
   }
 
   /** The current concurrency limit of a host (lowered by throttling), for monitoring. */
@@ -917,6 +933,22 @@ function sizeMismatch(driver: Driver, url: string, want: number, got: number): T
 function hostOf(url: string): string {
   const { scheme, url: parsed } = parseObjectUrl(url);
   return `${scheme}://${parsed.host}`;
+}
+
+function processShare(options: FetchEngineOptions): number {
+  const own = positive('concurrency', options.concurrency ?? 32);
+  if (options.nodeConcurrency === undefined) return own;
+  const node = positive('nodeConcurrency', options.nodeConcurrency);
+  let local = options.localProcesses;
+  if (local === undefined) {
+    try {
+      local = world().localWorldSize;
+    } catch {
+      // An inconsistent launcher environment is reported by world() users; alone we assume 1.
+      local = 1;
+    }
+  }
+  return Math.min(own, Math.max(1, Math.ceil(node / positive('localProcesses', local))));
 }
 
 function positive(name: string, v: number): number {

@@ -378,6 +378,42 @@ describe('faults', () => {
 });
 
 describe('limits', () => {
+  it('shares a node-wide limit among the processes of the node', () => {
+    expect(createFetchEngine({ nodeConcurrency: 64, localProcesses: 8 }).concurrency).toBe(8);
+    expect(createFetchEngine({ nodeConcurrency: 10, localProcesses: 4 }).concurrency).toBe(3);
+    expect(createFetchEngine({ nodeConcurrency: 2, localProcesses: 8 }).concurrency).toBe(1);
+    expect(
+      createFetchEngine({ nodeConcurrency: 1000, localProcesses: 2, concurrency: 16 }).concurrency,
+    ).toBe(16);
+    expect(() => createFetchEngine({ nodeConcurrency: 0 })).toThrow(
+      expect.objectContaining({ code: 'STREAMS_INVALID_ARGUMENT' }),
+    );
+    const old = {
+      size: process.env.LOCAL_WORLD_SIZE,
+      rank: process.env.LOCAL_RANK,
+      w: process.env.WORLD_SIZE,
+      r: process.env.RANK,
+    };
+    Object.assign(process.env, {
+      LOCAL_WORLD_SIZE: '4',
+      LOCAL_RANK: '1',
+      WORLD_SIZE: '8',
+      RANK: '5',
+    });
+    try {
+      expect(createFetchEngine({ nodeConcurrency: 32 }).concurrency).toBe(8);
+    } finally {
+      for (const [k, v] of [
+        ['LOCAL_WORLD_SIZE', old.size],
+        ['LOCAL_RANK', old.rank],
+        ['WORLD_SIZE', old.w],
+        ['RANK', old.r],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+
   it('keeps the global and per-host limits (registered custom scheme)', async () => {
     const active = new Map<string, number>();
     const peak = new Map<string, number>();
