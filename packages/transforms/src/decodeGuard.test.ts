@@ -49,7 +49,8 @@ describe('DecodeGuard', () => {
       const second = await replace.run(async () => prep({ jpg: await broken(), cls: 8 }, rng(0)), {
         sample: 1,
       });
-      expect(second).toBe(first);
+      expect(second).toEqual(first); // a copy of the last good sample
+      expect(second).not.toBe(first);
       expect(replace.counts).toEqual({ ok: 1, failed: 1, skipped: 0, replaced: 1 });
       const failed = events.filter((e) => e.name === 'decode.failed');
       expect(failed.map((e) => e.attrs?.outcome)).toEqual(['skip', 'replace']);

@@ -66,7 +66,7 @@ export interface DecodeGuardOptions<T> {
 /**
  * Applies a per-dataset broken-sample policy around a decoder: `error` rethrows a typed
  * `STREAMS_DECODE_FAILED` error with the sample's coordinates, `skip` returns `undefined`,
- * `replace` returns the last successfully decoded value. Every failure emits `decode.failed`
+ * `replace` returns a copy of the last successfully decoded value. Every failure emits `decode.failed`
  * with the running counts. Aborts always propagate.
  */
 export class DecodeGuard<T> {
@@ -94,7 +94,8 @@ export class DecodeGuard<T> {
       let outcome: 'error' | 'skip' | 'replace' = this.policy;
       let value: T | undefined;
       if (this.policy === 'replace') {
-        if (this.last) value = this.last.value;
+        // A copy: the consumer may transfer or mutate the arrays of the sample it got before.
+        if (this.last) value = structuredClone(this.last.value);
         else if (this.options.fallback) value = await this.options.fallback();
         else outcome = 'skip';
       }
