@@ -42,8 +42,11 @@ interface Item {
  * throttles) through the engine's event hub.
  */
 export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDisposable {
-  private readonly items: Item[] = [];
+  // Items from the oldest not yet yielded by iteration; `next` indexes the next to start and
+  // `head` the next to yield. Yielded items are dropped, so a long plan does not pile up.
+  private items: Item[] = [];
   private next = 0;
+  private head = 0;
   private active = 0;
   private done = 0;
   private failed = 0;
@@ -140,19 +143,21 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
     };
   }
 
-  /** Waits until every enqueued item has settled; rejects with the first failure. */
+  /** Waits until every item not yet yielded has settled; rejects with the first failure. */
   async drain(): Promise<DownloadResult[]> {
     const results: DownloadResult[] = [];
-    for (const item of this.items) results.push(await item.promise);
+    for (const item of this.items.slice(this.head)) results.push(await item.promise);
     return results;
   }
 
+  /** Yields results in enqueue order (one consumer); a failure rejects at its position. */
   async *[Symbol.asyncIterator](): AsyncIterator<DownloadResult> {
-    let i = 0;
     while (true) {
-      if (i < this.items.length) {
-        yield await this.items[i]!.promise;
-        i++;
+      if (this.head < this.items.length) {
+        const result = await this.items[this.head]!.promise;
+        this.head++;
+        this.compact();
+        yield result;
         continue;
       }
       if (this.closed) return;
@@ -165,6 +170,13 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
   async [Symbol.asyncDispose](): Promise<void> {
     this.cancel();
     await Promise.allSettled(this.items.map((i) => i.promise));
+  }
+
+  private compact(): void {
+    if (this.head < 1024 || this.head * 2 < this.items.length) return;
+    this.items = this.items.slice(this.head);
+    this.next -= this.head;
+    this.head = 0;
   }
 
   private notify(): void {
