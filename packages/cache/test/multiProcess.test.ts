@@ -13,12 +13,28 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Replays the event log: a key is filled only when absent, committed once, evicted only when cached. */
-function checkLog(lines: string[]): { fills: number; commits: number; evictions: number } {
+/**
+ * Replays the event log: a key is filled only when absent, committed once, evicted only when cached
+ * and never while a reader of any process holds it.
+ */
+function checkLog(lines: string[]): {
+  fills: number;
+  commits: number;
+  evictions: number;
+  pins: number;
+} {
   const state = new Map<string, 'filling' | 'cached'>();
-  const counts = { fills: 0, commits: 0, evictions: 0 };
+  const pinned = new Map<string, number>(); // key -> readers holding it
+  const counts = { fills: 0, commits: 0, evictions: 0, pins: 0 };
   lines.forEach((line, n) => {
     const [what, key] = line.split(' ') as [string, string];
+    if (what === 'pin' || what === 'unpin') {
+      const held = (pinned.get(key) ?? 0) + (what === 'pin' ? 1 : -1);
+      if (held === 0) pinned.delete(key);
+      else pinned.set(key, held);
+      if (what === 'pin') counts.pins++;
+      return;
+    }
     const now = state.get(key);
     const fail = (why: string) => {
       throw new Error(`log line ${n + 1} "${line}": ${why} (key was ${now ?? 'absent'})`);
@@ -36,6 +52,7 @@ function checkLog(lines: string[]): { fills: number; commits: number; evictions:
       state.delete(key);
     } else if (what === 'evict') {
       if (now !== 'cached') fail('evicted while not cached');
+      if (pinned.has(key)) fail('evicted while a reader pinned it');
       state.delete(key);
       counts.evictions++;
     } else fail('unknown line');
@@ -125,6 +142,7 @@ describe('four processes sharing one cache', () => {
       misses - results.reduce((a, x) => a + x.aborts, 0),
     );
     expect(counts.evictions).toBeGreaterThan(0);
+    expect(counts.pins).toBe(hits + misses);
     const final = audits.at(-1)!;
     expect(final.tmpBytes).toBe(0);
     expect(final.dataBytes).toBe(final.recordedBytes);
