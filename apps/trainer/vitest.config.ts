@@ -12,6 +12,8 @@ export default defineProject({
   ssr: { resolve: { conditions, externalConditions: ['node'] } },
   test: {
     name: 'trainer',
+    // Some tests start the CLI as a child process or s3rver: generous on a busy 2-core machine.
+    testTimeout: 30_000,
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
   },
 });

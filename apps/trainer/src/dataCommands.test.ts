@@ -88,7 +88,7 @@ describe('streams cat', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(stderr).toBe('');
     expect(code).toBe(0);
-  });
+  }, 60_000);
 });
 
 describe('other formats', () => {
@@ -134,6 +134,7 @@ describe('streams inspect', () => {
     const text = out.text();
     expect(text).toMatch(/samples\s+1,000/);
     expect(text).toMatch(/format\s+mds/);
+    expect(text).toMatch(/shards\s+16/);
     expect(text).toMatch(/label \(10 values\)/);
     expect(text).toMatch(/blob\s+bytes\s+0/);
   });

@@ -58,6 +58,7 @@ export function formatStats(s: DatasetStats): string {
     `dataset  ${s.url}`,
     `format   ${s.format}`,
     `samples  ${s.count.toLocaleString('en-US')}`,
+    ...(s.shards === undefined ? [] : [`shards   ${s.shards.toLocaleString('en-US')}`]),
     `bytes    ${s.totalBytes === undefined ? 'unknown' : `${formatBytes(s.totalBytes)} (${s.totalBytes.toLocaleString('en-US')} B)`}`,
     '',
   ];

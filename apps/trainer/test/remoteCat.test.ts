@@ -60,7 +60,7 @@ describe('streams cat on remote datasets', () => {
     } finally {
       process.env = env;
     }
-  });
+  }, 60_000);
 
   it('reads it over http:// from a node:http server', async () => {
     const { createServer } = await import('node:http');
@@ -103,5 +103,5 @@ describe('streams cat on remote datasets', () => {
     } finally {
       await new Promise((ok) => server.close(ok));
     }
-  });
+  }, 60_000);
 });

@@ -46,6 +46,8 @@ export interface SampleDataset extends AsyncDisposable {
   readonly columns: readonly DatasetColumn[];
   /** Stored bytes of the data (shards or files) when known. */
   readonly totalBytes: number | undefined;
+  /** Number of shard or index files. */
+  readonly numShards?: number;
   /** Index tables: columns whose values are URLs of bytes to download (resolved in samples). */
   readonly urlColumns?: readonly string[];
   /** Samples `[start, end)` in dataset order. */
@@ -180,6 +182,7 @@ function mdsAsSampleDataset(ds: MdsDataset, owned: ByteSource | undefined): Samp
     url: ds.url,
     format: 'mds',
     numSamples: ds.numSamples,
+    numShards: ds.shards.length,
     columns: ds.columns.map((c) => ({ name: c.name, type: c.encoding })),
     totalBytes: ds.shards.reduce((a, s) => a + (s.zipBytes ?? s.rawBytes), 0),
     samples: (o) => ds.samples(o),
@@ -201,6 +204,7 @@ async function tableAsSampleDataset(t: IndexTable): Promise<SampleDataset> {
     url: t.url,
     format: 'table',
     numSamples: t.numRows,
+    numShards: t.files.length,
     urlColumns: t.urlColumns,
     columns: t.schema.fields.map((f) => ({ name: f.name, type: typeName(f.type) })),
     totalBytes,

@@ -15,6 +15,8 @@ export interface DatasetStats {
   format: string;
   count: number;
   totalBytes: number | undefined;
+  /** Shard or index files, when known. */
+  shards: number | undefined;
   columns: ColumnStats[];
   /** Value counts of label-like columns (few distinct integers or short strings), most frequent first. */
   histograms: Record<string, { value: string; count: number }[]>;
@@ -97,6 +99,7 @@ export async function datasetStats(
     format: ds.format,
     count,
     totalBytes: ds.totalBytes,
+    shards: ds.numShards,
     columns: [...columns.values()],
     histograms,
   };

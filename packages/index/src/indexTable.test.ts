@@ -182,6 +182,43 @@ describe('index tables', () => {
   });
 });
 
+describe('fuzzing index readers', () => {
+  it('random and truncated Parquet / Arrow bytes only ever raise StreamsErrors', async () => {
+    const fc = (await import('fast-check')).default;
+    const good = join(tmp.dir, 'good.parquet');
+    await duck(
+      `COPY (SELECT i AS id, 'x' || i AS s FROM range(50) t(i)) TO '${good}' (FORMAT parquet)`,
+    );
+    const parquet = new Uint8Array(await (await import('node:fs/promises')).readFile(good));
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 600 }),
+          fc.nat(parquet.length).map((cut) => parquet.subarray(0, cut)),
+          fc.tuple(fc.nat(parquet.length - 1), fc.integer({ min: 0, max: 255 })).map(([at, v]) => {
+            const c = parquet.slice();
+            c[at] = v;
+            return c;
+          }),
+        ),
+        fc.constantFrom('parquet', 'arrow'),
+        async (bytes, ext) => {
+          const f = join(tmp.dir, `f${n++}.${ext}`);
+          await writeFile(f, bytes);
+          try {
+            await using t = await openIndexTable(f);
+            await collect(t.rows());
+          } catch (e) {
+            if (!isStreamsError(e)) throw e;
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('filter expressions', () => {
   it('evaluates comparisons, and/or/not, parentheses and literals', () => {
     const f = compileFilter('(label == 3 or label = 4) and not split == "val" && score >= -0.5');

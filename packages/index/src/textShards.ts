@@ -138,6 +138,7 @@ function textDataset(
     url: spec,
     format,
     numSamples: undefined,
+    numShards: urls.length,
     columns,
     totalBytes: undefined,
     async *samples(o = {}) {

@@ -93,6 +93,7 @@ export async function openWebDataset(
     url: spec,
     format: 'wds',
     numSamples: undefined,
+    numShards: urls.length,
     columns,
     totalBytes: undefined,
     async *samples(o = {}) {
