@@ -22,6 +22,10 @@ const flags = {
     description:
       'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
   },
+  filter: {
+    type: 'string',
+    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
+  },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -37,6 +41,7 @@ export async function runCat(
   await configureRemote(f);
   await using ds = await openDataset(url, {
     format: formatFlag(f.format),
+    filter: f.filter as string | undefined,
     signal: io.signal,
     columns: listFlag(f.columns),
     validateHashes: f.validate === true,

@@ -41,6 +41,25 @@ describe('streams cat', () => {
     expect(err.text()).toBe('');
   });
 
+  it('--filter keeps matching samples of any format', async () => {
+    const out = sink();
+    await runCat(
+      [PLAIN],
+      { filter: 'label == 3 and id > 500', limit: 3 },
+      { out: out.stream, err: out.stream },
+    );
+    const want = (await expected())
+      .filter((s) => s.label === 3 && (s.id as number) > 500)
+      .slice(0, 3);
+    expect(
+      out
+        .text()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(want);
+  });
+
   it('honours --offset and --limit, and accepts file: URLs and index.json paths', async () => {
     const want = await expected();
     for (const url of [pathToFileURL(PLAIN).toString(), join(PLAIN, 'index.json')]) {

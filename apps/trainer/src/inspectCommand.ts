@@ -27,6 +27,10 @@ const flags = {
     description:
       'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
   },
+  filter: {
+    type: 'string',
+    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
+  },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -40,6 +44,7 @@ export async function runInspect(
   await configureRemote(f);
   await using ds = await openDataset(url, {
     format: formatFlag(f.format),
+    filter: f.filter as string | undefined,
     signal: io.signal,
   });
   const stats = await datasetStats(ds, {

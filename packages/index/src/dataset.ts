@@ -8,6 +8,7 @@ import {
 } from './byteSource.js';
 import { type IndexTable, type IndexTableOptions, openIndexTable } from './indexTable.js';
 import { type MdsDataset, openMdsDataset } from './mdsDataset.js';
+import { compileFilter, type RowPredicate } from './rowFilter.js';
 import { openCsvDataset, openJsonlDataset } from './textShards.js';
 import { openWebDataset } from './webDataset.js';
 
@@ -116,6 +117,13 @@ export async function openDataset(
   const owns = options.source === undefined;
   try {
     const format = options.format ?? (await detectFormat(url, source, options.signal));
+    if (options.filter !== undefined && format !== 'table') {
+      // Index tables filter while reading batches; other formats filter their samples here.
+      const predicate =
+        typeof options.filter === 'string' ? compileFilter(options.filter) : options.filter;
+      const inner = await openDataset(url, { ...options, filter: undefined, format, source });
+      return closing(filtered(inner, predicate), owns ? source : undefined);
+    }
     switch (format) {
       case 'mds': {
         const dir = basenameUrl(url) === 'index.json' ? url.replace(/\/?index\.json$/, '') : url;
@@ -212,4 +220,25 @@ async function tableAsSampleDataset(t: IndexTable): Promise<SampleDataset> {
     close: () => t.close(),
     [Symbol.asyncDispose]: () => t.close(),
   };
+}
+
+/** Keeps the samples matching `predicate`; `start`/`end` then count matching samples. */
+function filtered(ds: SampleDataset, predicate: RowPredicate): SampleDataset {
+  return Object.assign(Object.create(null), ds, {
+    numSamples: undefined,
+    async *samples(o: { start?: number; end?: number; signal?: AbortSignal } = {}) {
+      const start = o.start ?? 0;
+      const end = o.end ?? Number.POSITIVE_INFINITY;
+      let i = 0;
+      if (start >= end) return;
+      for await (const s of ds.samples({ signal: o.signal })) {
+        if (!predicate(s)) continue;
+        if (i >= start) yield s;
+        i++;
+        if (i >= end) return;
+      }
+    },
+    close: () => ds.close(),
+    [Symbol.asyncDispose]: () => ds.close(),
+  }) as SampleDataset;
 }
