@@ -189,8 +189,10 @@ type Step =
 
 /**
  * The node-wide disk cache. Shared state lives in an append-only journal guarded by a lock file
- * (see README, "How processes share the cache"); each operation takes the lock, reads what other
- * processes appended, decides, appends its own records and releases the lock, all synchronously.
+ * (see README, "How processes share the cache"): each operation that changes the entries takes the
+ * lock, reads what other processes appended, decides, appends its own records and releases the
+ * lock, all synchronously. Hits take no lock: they pin through a per-process pin file that evicting
+ * processes read before and after recording an eviction.
  */
 export class DiskCache implements AsyncDisposable {
   readonly dir: string;
@@ -210,6 +212,14 @@ export class DiskCache implements AsyncDisposable {
   private readonly closer = new AbortController();
   private readonly fills = new Set<Promise<unknown>>();
   private gcTimer: NodeJS.Timeout | undefined;
+  /** Handles garbage-collected without a release: their pins are dropped and a warning emitted. */
+  private readonly leaks = new FinalizationRegistry<{ key: string; fast: boolean }>((held) => {
+    if (this.closed) return;
+    this.emit('warning', 'cache.handle_leaked', {
+      attrs: { key: held.key, fix: 'release handles (or use `await using`) when done reading' },
+    });
+    void (held.fast ? this.releaseFast(held.key) : this.release(held.key));
+  });
   private tmpSeq = 0;
   private compactAt = COMPACT_MIN_BYTES;
   private closed = false;
@@ -1007,9 +1017,12 @@ export class DiskCache implements AsyncDisposable {
       localOnly: entry.local,
       waitedMs,
     };
-    const handle = makeDisposable(fields, () =>
-      fast ? this.releaseFast(entry.key) : this.release(entry.key),
-    );
+    const token = {};
+    const handle = makeDisposable(fields, () => {
+      this.leaks.unregister(token);
+      return fast ? this.releaseFast(entry.key) : this.release(entry.key);
+    });
+    this.leaks.register(handle, { key: entry.key, fast }, token);
     return Object.assign(handle, { release: handle.dispose });
   }
 

@@ -120,6 +120,14 @@ describe('crash safety with real processes', { timeout: 60_000 }, () => {
     expect(cache.stats()).toMatchObject({ bytesInUse: 500, openProcesses: 1 });
   });
 
+  it('drops the pins of handles garbage-collected without a release, with a warning', async () => {
+    const child = spawnFixture('leakHandle.ts', [dir], ['--expose-gc']);
+    children.push(child);
+    const result = JSON.parse((await child.output).trim());
+    expect(result.leaked).toEqual(['hit.bin', 'miss.bin']);
+    expect(result.pins).toEqual({ 'hit.bin': 0, 'miss.bin': 0 });
+  });
+
   it('a process killed while holding the lock mid-write: the lock is broken and the state recovered', async () => {
     {
       await using cache = await openCache({ dir, limit: 1 << 20 });

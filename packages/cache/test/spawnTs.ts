@@ -8,10 +8,12 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export function spawnFixture(
   name: string,
   args: string[],
+  nodeArgs: string[] = [],
 ): ChildProcess & { output: Promise<string> } {
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       '--import',
       'tsx',
       '--conditions=@streams/source',
