@@ -51,6 +51,13 @@ testDriver({
         if (old === undefined) delete process.env.STREAMS_HTTP_CREDENTIALS;
         else process.env.STREAMS_HTTP_CREDENTIALS = old;
       }
+      const headers = httpDriver({
+        credentials: {
+          [`127.0.0.1:${bearer.port}`]: { bearer: 'b-token', headers: { 'X-Api-Key': 'k-123' } },
+        },
+      });
+      await headers.stat(url(bearer));
+      expect(bearer.requests.at(-1)?.headers['x-api-key']).toBe('k-123');
       const withUser = `http://u:${encodeURIComponent('p@ss')}@127.0.0.1:${basic.port}/run/small.bin`;
       expect((await httpDriver().stat(withUser)).size).toBe(1000);
       expect(basic.requests.every((r) => !String(r.path).includes('p@ss'))).toBe(true);

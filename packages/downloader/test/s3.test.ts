@@ -1,6 +1,9 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startFaultProxy, startS3Server, type TestS3Server } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { s3Driver } from '../src/drivers/s3.js';
+import { createFetchEngine } from '../src/fetchEngine.js';
 import { testBytes, testDriver } from './driverSuite.js';
 
 let server: TestS3Server;
@@ -55,6 +58,23 @@ testDriver({
       expect(err).toMatchObject({ code: 'STREAMS_NOT_FOUND' });
       expect((err as Error).message).toMatch(/NoSuchBucket/);
       await bad.dispose?.();
+    });
+
+    it('through the engine, a missing bucket or key fails at once: one request, no retry storm', async () => {
+      await using proxy = await startFaultProxy({ target: server.endpoint });
+      const d = s3Driver({ endpoint: proxy.url, credentials: server.credentials });
+      const engine = createFetchEngine({ seed: 1, backoffBaseMs: 1, driverFor: () => d });
+      await expect(
+        engine.download('s3://no-such-bucket/k.bin', join(tmpdir(), 'streams-never', 'k.bin')),
+      ).rejects.toMatchObject({
+        code: 'STREAMS_NOT_FOUND',
+        message: expect.stringContaining('NoSuchBucket'),
+      });
+      await expect(engine.read(`${ctx().base}no-such-key.bin`)).rejects.toMatchObject({
+        code: 'STREAMS_NOT_FOUND',
+      });
+      expect(proxy.log.map((r) => r.method)).toEqual(['GET', 'GET']);
+      await d.dispose?.();
     });
 
     it('sends x-amz-request-payer for requester-pays buckets', async () => {
