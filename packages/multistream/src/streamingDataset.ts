@@ -43,6 +43,7 @@ import {
 } from './epochPlan.js';
 import { type PlanSlice, partitionPlan } from './partition.js';
 import type { SamplingMethod } from './resample.js';
+import { apportion, type Schedule } from './schedule.js';
 import { type LoadedShard, ShardPool } from './shardPool.js';
 import type { ShuffleAlgorithm } from './shuffle.js';
 import {
@@ -134,6 +135,15 @@ export interface StreamingDatasetOptions<T> {
   /** Samples decoded ahead of the consumer (default min(predownload, 2 x batchSize + 8)). */
   decodeAhead?: number;
   transform?: SampleTransform<T>;
+  /**
+   * Time-varying mixing: one weight per stream at each step (replaces epochs and static weights:
+   * iteration is endless unless `scheduleSteps` is set).
+   */
+  schedule?: Schedule;
+  /** Samples per schedule step, all ranks together (default batchSize x data-parallel ranks; kept in the state). */
+  scheduleStepSize?: number;
+  /** Stop after this many schedule steps (default: never). */
+  scheduleSteps?: number;
   /** Receives progress and metric events. */
   onEvent?: StreamsEventListener;
   /** Fetch engine for remote shards (default: the downloader's shared engine). */
@@ -151,6 +161,8 @@ export interface DatasetState {
   numCanonicalNodes: number;
   /** Step of a time-varying schedule (0 when none). */
   schedulePosition: number;
+  /** Samples per schedule step (only with a schedule). */
+  scheduleStepSize?: number;
 }
 
 /** What {@link StreamingDataset.metrics} reports. */
@@ -206,6 +218,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   #canonicalExplicit: boolean;
   #epoch = 0;
   #samplesSeen = 0;
+  readonly #schedule: Schedule | undefined;
+  #stepSize: number;
+  #cursorStep = 0;
+  #cursors: number[];
+  readonly #streamOrders = new Map<string, Uint32Array>();
   #plan: EpochPlan | undefined;
   #closed = false;
   /** Aborts shard loads in flight when the dataset closes. */
@@ -248,6 +265,27 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       globalBatchSize: (o.batchSize ?? 1) * Math.floor(width),
     };
     this.#perStream = streams.map(() => 0);
+    this.#schedule = o.schedule;
+    this.#stepSize = o.scheduleStepSize ?? (o.batchSize ?? 1) * Math.floor(width);
+    this.#cursors = streams.map(() => 0);
+    if (o.schedule && o.schedule.size !== streams.length) {
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/multistream] schedule gives ${o.schedule.size} weights for ${streams.length} streams`,
+        {
+          fix: 'give the schedule one weight per stream, in stream order',
+        },
+      );
+    }
+    if (!(Number.isInteger(this.#stepSize) && this.#stepSize >= 1)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/multistream] scheduleStepSize must be an integer >= 1, got ${this.#stepSize}`,
+        {
+          fix: 'set scheduleStepSize to the samples per training step of the whole job',
+        },
+      );
+    }
     // Ranks of a node share its cache: each downloads ahead within its share of the budget, less
     // one shard of room for the shard its consumer may wait on (which starts regardless).
     const maxShard = Math.max(
@@ -380,7 +418,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       samplesSeen: this.#samplesSeen,
       seed: this.#seed,
       numCanonicalNodes: this.#numCanonicalNodes,
-      schedulePosition: 0,
+      schedulePosition: this.#schedule ? Math.floor(this.#samplesSeen / this.#stepSize) : 0,
+      ...(this.#schedule ? { scheduleStepSize: this.#stepSize } : {}),
     };
   }
 
@@ -413,6 +452,25 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         `state has numCanonicalNodes ${state.numCanonicalNodes}, the dataset ${this.#numCanonicalNodes}`,
         'drop the numCanonicalNodes option to adopt the saved one',
       );
+    }
+    if (this.#schedule) {
+      // The scheduled sequence is endless: adopt the saved step size and position.
+      const step = state.scheduleStepSize;
+      if (step === undefined || !(Number.isSafeInteger(step) && step >= 1)) {
+        throw bad(
+          'state.scheduleStepSize is missing: the state was not saved with a schedule',
+          'resume with the options of the saved run',
+        );
+      }
+      if (step !== this.#stepSize) {
+        this.#stepSize = step;
+        this.#cursorStep = 0;
+        this.#cursors = this.#streams.map(() => 0);
+      }
+      this.#numCanonicalNodes = state.numCanonicalNodes;
+      this.#epoch = state.epoch;
+      this.#samplesSeen = state.samplesSeen;
+      return;
     }
     if (state.numCanonicalNodes !== this.#numCanonicalNodes || state.epoch !== this.#epoch)
       this.#plan = undefined;
@@ -502,8 +560,148 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   async *#run(withInfo: boolean, signalOption: AbortSignal | undefined): AsyncGenerator<Chunk> {
     this.#checkOpen();
     const signal = signalOption ?? this.#o.signal;
+    if (this.#schedule) {
+      yield* this.#runScheduled(withInfo, signal);
+      return;
+    }
     const plan = this.#currentPlan();
-    const slice = this.#slice();
+    yield* this.#runSlice(withInfo, signal, { ...plan, end: plan.ids.length }, this.#slice());
+    // Epoch done: the next iteration starts the next epoch.
+    this.#epoch++;
+    this.#samplesSeen = 0;
+    this.#plan = undefined;
+    if (this.events.active) this.#emitMetrics();
+  }
+
+  /**
+   * Time-varying mixing: an endless global sequence in steps of `stepSize` samples, step t taking
+   * `apportion(schedule.weightsAt(t), stepSize)` samples from each stream, in stream order, each
+   * stream read from its own shuffled order epoch after epoch. Independent of the world (the step
+   * size is kept in the state), so ranks split it exactly as they split an epoch.
+   */
+  async *#runScheduled(withInfo: boolean, signal: AbortSignal | undefined): AsyncGenerator<Chunk> {
+    // Blocks of whole global batches, so no position is left out between blocks.
+    const g =
+      (this.#o.batchSize ?? 1) * Math.floor(this.world.worldSize / (this.#o.replication ?? 1));
+    const block = Math.ceil((64 * this.#stepSize) / g) * g;
+    const maxSteps = this.#o.scheduleSteps ?? Number.POSITIVE_INFINITY;
+    const plan = this.#currentPlan();
+    for (;;) {
+      const start = this.#samplesSeen;
+      const end = Math.min(start + block, maxSteps * this.#stepSize);
+      if (start >= end) return;
+      const order = this.#scheduledIds(start, end); // [block] global ids of positions [start, end)
+      const slice = partitionPlan(order, {
+        worldSize: this.world.worldSize,
+        rank: this.world.rank,
+        replication: this.#o.replication,
+        batchSize: this.#o.batchSize,
+        numWorkers: this.#o.numWorkers,
+        worker: this.#o.worker,
+        dropLast: true,
+      });
+      // Positions of the block slice are relative: shift them into the endless sequence.
+      for (let k = 0; k < slice.positions.length; k++) slice.positions[k]! += start;
+      yield* this.#runSlice(
+        withInfo,
+        signal,
+        {
+          epoch: this.#epoch,
+          streamOffsets: plan.streamOffsets,
+          shardOffsets: plan.shardOffsets,
+          end: Number.POSITIVE_INFINITY,
+        },
+        slice,
+      );
+      if (slice.perRank === 0) return; // less than one global batch left
+      this.#samplesSeen = Math.max(this.#samplesSeen, start + slice.perRank * slice.width);
+    }
+  }
+
+  /** Global sample ids of positions [start, end) of the scheduled sequence. */
+  #scheduledIds(start: number, end: number): Uint32Array {
+    const U = this.#stepSize;
+    const out = new Uint32Array(end - start); // [end - start]
+    const offsets = this.#currentPlan().streamOffsets;
+    for (let t = Math.floor(start / U); t * U < end; t++) {
+      const cursors = this.#cursorsAt(t);
+      const portions = apportion(this.#schedule!.weightsAt(t), U);
+      let p = t * U;
+      for (let s = 0; s < portions.length; s++) {
+        const samples = this.#streams[s]!.mds.numSamples;
+        if (samples === 0 && portions[s]! > 0) {
+          throw new StreamsError(
+            'STREAMS_INVALID_CONFIG',
+            `[streams/multistream] the schedule gives weight to ${this.#streams[s]!.label} at step ${t}, but the stream is empty`,
+            {
+              stream: this.#streams[s]!.label,
+              fix: 'give empty streams weight 0 or point them at data',
+            },
+          );
+        }
+        for (let o = 0; o < portions[s]!; o++, p++) {
+          if (p < start || p >= end) continue;
+          const k = cursors[s]! + o;
+          const e = Math.floor(k / samples);
+          out[p - start] = offsets[s]! + this.#streamOrder(s, e)[k - e * samples]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Samples taken from each stream before step t (sums of the apportioned steps; rolls forward). */
+  #cursorsAt(t: number): number[] {
+    if (this.#cursorStep > t) {
+      this.#cursorStep = 0;
+      this.#cursors = this.#streams.map(() => 0);
+    }
+    while (this.#cursorStep < t) {
+      const portions = apportion(this.#schedule!.weightsAt(this.#cursorStep), this.#stepSize);
+      this.#cursors = this.#cursors.map((x, s) => x + portions[s]!);
+      this.#cursorStep++;
+    }
+    return this.#cursors;
+  }
+
+  /** Stream s's own order for its e-th pass (one stream, every sample once, shuffled per pass). */
+  #streamOrder(s: number, e: number): Uint32Array {
+    const key = `${s}:${e}`;
+    let order = this.#streamOrders.get(key);
+    if (!order) {
+      const samples = this.#streams[s]!.mds.numSamples;
+      order = buildEpochPlan(
+        {
+          ...this.#planConfig,
+          streams: [this.#planConfig.streams[s]!],
+          choose: [samples],
+          seed: this.#seed + s * 7919,
+          batching: 'random',
+          order: this.#planConfig.order === 'interleave' ? 'shuffle' : this.#planConfig.order,
+          numCanonicalNodes: 1,
+        },
+        e,
+      ).ids;
+      this.#streamOrders.set(key, order);
+      // Two passes per stream are enough to serve any step (a step never spans more).
+      for (const k of this.#streamOrders.keys())
+        if (k.startsWith(`${s}:`) && Number(k.split(':')[1]) < e - 1) this.#streamOrders.delete(k);
+    }
+    return order;
+  }
+
+  /** The loop over one slice of global positions: prefetch window, decode, chunks. */
+  async *#runSlice(
+    withInfo: boolean,
+    signal: AbortSignal | undefined,
+    plan: {
+      epoch: number;
+      streamOffsets: readonly number[];
+      shardOffsets: readonly (readonly number[])[];
+      end: number;
+    },
+    slice: PlanSlice,
+  ): AsyncGenerator<Chunk> {
     const n = slice.ids.length;
     const b = this.#o.batchSize ?? 1;
     const ahead = Math.max(1, this.#o.predownload ?? Math.max(64, 8 * b));
@@ -598,16 +796,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
               }
             : sample,
         );
-        chunk.seen.push(Math.min(plan.ids.length, position + slice.width - slice.group));
+        chunk.seen.push(Math.min(plan.end, position + slice.width - slice.group));
         chunk.streams.push(stream);
         if (chunk.items.length >= CHUNK) chunk = yield* flush(chunk);
       }
       if (chunk.items.length > 0) yield chunk;
-      // Epoch done: the next iteration starts the next epoch.
-      this.#epoch++;
-      this.#samplesSeen = 0;
-      this.#plan = undefined;
-      if (this.events.active) this.#emitMetrics();
     } finally {
       // Early exit or error: drop the references still held by the window.
       for (let k = decoded; k < refd; k++) this.#pool.unref(shardKey(locStream[k]!, locShard[k]!));
@@ -774,7 +967,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   }
 
   async #decodeAt(
-    plan: EpochPlan,
+    plan: { epoch: number },
     slice: PlanSlice,
     k: number,
     loc: { stream: number; shard: number; index: number },
