@@ -24,6 +24,7 @@ export interface DecodeVideoOptions {
 /** A video clip: `data` is `[T, H, W, C]` uint8. */
 export interface VideoClip extends Tensor<Uint8Array> {
   dtype: 'uint8';
+  layout: 'THWC';
   /** The frame rate of the clip. */
   fps: number | undefined;
   /** The start used, in seconds. */
@@ -146,6 +147,7 @@ export async function decodeVideo(
       data,
       shape: [T, H, W, C],
       dtype: 'uint8',
+      layout: 'THWC',
       fps,
       offset,
       decodedFrames: Math.min(got, T),

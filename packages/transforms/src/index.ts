@@ -56,11 +56,13 @@ export {
   resolveFfprobe,
 } from './ffmpegInfo.js';
 export { type ImageOp, type ImagePlan, planImage, type Size } from './imageOps.js';
+export { layoutVideo, type VideoOutputOptions, type VideoTensor } from './layoutVideo.js';
 export { configureTransforms, ffmpegLimiter, Limiter, sharpLimiter } from './limiter.js';
 export {
   type AudioClipOptions,
   type AudioClipSample,
   audioClip,
+  type ClipTensor,
   IMAGENET_MEAN,
   IMAGENET_STD,
   type ImageClassificationOptions,
@@ -75,9 +77,11 @@ export {
   type TextToVideoSample,
   tensors,
   textToVideo,
+  textToVideoWith,
   type VideoClipOptions,
   type VideoClipSample,
   videoClip,
+  videoClipWith,
 } from './presets.js';
 export { type MediaInfo, type ProbeOptions, parseFfmpegInfo, probeMedia } from './probeMedia.js';
 export { activeFfmpegPids, type MediaInput } from './runFfmpeg.js';

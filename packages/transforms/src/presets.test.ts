@@ -62,6 +62,44 @@ describe('media presets', () => {
     });
   });
 
+  it('videoClip output layouts, inline and in a TransformPool, agree', async () => {
+    const { TransformPool } = await import('./transformPool.js');
+    const output = {
+      dtype: 'float32',
+      layout: 'CTHW',
+      mean: [0.45, 0.45, 0.45],
+      std: [0.225, 0.225, 0.225],
+    } as const;
+    const options = {
+      frames: 3,
+      fps: 10,
+      size: [6, 8] as [number, number],
+      offset: 'random' as const,
+      output,
+    };
+    const inline = await videoClip(options)({ mkv }, rng(9));
+    expect(inline.video.shape).toEqual([3, 3, 6, 8]);
+    expect(inline.video.data).toBeInstanceOf(Float32Array);
+    const raw = await videoClip({ ...options, output: undefined })({ mkv }, rng(9));
+    // Element (c=1, t=2, y=3, x=4) of CTHW is pixel (t=2, y=3, x=4), channel 1 of THWC.
+    const u8 = raw.video.data[((2 * 6 + 3) * 8 + 4) * 3 + 1]!;
+    expect(inline.video.data[((1 * 3 + 2) * 6 + 3) * 8 + 4]).toBeCloseTo(
+      (u8 / 255 - 0.45) / 0.225,
+      5,
+    );
+    await using pool = new TransformPool({ size: 1 });
+    const pooled = await pool.videoClip(options)({ mkv }, rng(9));
+    expect(pooled.video.shape).toEqual(inline.video.shape);
+    expect(pooled.video.offset).toBe(inline.video.offset);
+    expect(Array.from(pooled.video.data)).toEqual(Array.from(inline.video.data));
+    const t2v = await pool.textToVideo({ ...options, captionFields: ['caption'] })(
+      { mkv, caption: 'bars' },
+      rng(9),
+    );
+    expect(t2v.video.layout).toBe('CTHW');
+    expect(t2v.caption).toBe('bars');
+  });
+
   it('textToVideo: seeded caption, tokens through the hook, and the clip', async () => {
     const prep = textToVideo({
       frames: 2,

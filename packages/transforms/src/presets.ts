@@ -6,6 +6,7 @@ import { decodeMdsNdarray, decodeTensorBytes } from './decodeTensor.js';
 import { selectCaption, type TokenizedText, type Tokenizer, tokenize } from './decodeText.js';
 import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVideo.js';
 import type { ImageOp } from './imageOps.js';
+import { layoutVideo, type VideoOutputOptions, type VideoTensor } from './layoutVideo.js';
 import { probeMedia } from './probeMedia.js';
 import type { MediaInput } from './runFfmpeg.js';
 import { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
@@ -134,11 +135,20 @@ export interface VideoClipOptions extends DecodeVideoOptions {
    * failing the sample.
    */
   audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & { optional?: boolean };
+  /** Dtype, layout (`THWC`, `TCHW`, `CTHW`) and normalization of the clip. Default: uint8 `THWC`. */
+  output?: VideoOutputOptions;
+}
+
+/** A clip after {@link layoutVideo}, with the decode details. */
+export interface ClipTensor extends VideoTensor {
+  fps: number | undefined;
+  offset: number;
+  decodedFrames: number;
 }
 
 /** The output of {@link videoClip}: `video.shape` is `[T, H, W, C]`; `audio` when asked for. */
 export interface VideoClipSample {
-  video: VideoClip;
+  video: ClipTensor;
   audio?: AudioClip | undefined;
 }
 
@@ -171,11 +181,24 @@ function pickMedia(sample: SampleInput, names: readonly string[], what: string):
  * const { video } = await prep({ mp4: bytes }, rng(seed, epoch, id)); // video.shape [16, 112, 112, 3]
  */
 export function videoClip(options: VideoClipOptions): Preset<VideoClipSample> {
+  return videoClipWith(options, inlineLayout);
+}
+
+async function inlineLayout(clip: VideoClip, output: VideoOutputOptions): Promise<ClipTensor> {
+  return { ...clip, ...layoutVideo(clip.data, clip.shape, output) };
+}
+
+/** {@link videoClip} with the layout step supplied (inline, or in a pool's workers). */
+export function videoClipWith(
+  options: VideoClipOptions,
+  lay: (clip: VideoClip, output: VideoOutputOptions) => Promise<ClipTensor>,
+): Preset<VideoClipSample> {
   const fields = asList(options.videoField, VIDEO_FIELDS);
-  const { videoField: _, audio: audioOptions, ...clip } = options;
+  const { videoField: _, audio: audioOptions, output, ...clip } = options;
   return async (sample, rng, call = {}) => {
     const input = pickMedia(sample, fields, 'video');
-    const video = await decodeVideo(input, clip, rng.fork('video'), call);
+    const decoded = await decodeVideo(input, clip, rng.fork('video'), call);
+    const video = output ? await lay(decoded, output) : decoded;
     if (!audioOptions) return { video };
     const { optional, ...pcm } = audioOptions;
     let fps = video.fps;
@@ -215,7 +238,8 @@ export interface TextToVideoOptions extends VideoClipOptions {
 export interface TextToVideoSample {
   caption: string;
   tokens?: TokenizedText;
-  video: VideoClip;
+  video: ClipTensor;
+  audio?: AudioClip | undefined;
 }
 
 /**
@@ -223,6 +247,15 @@ export interface TextToVideoSample {
  * video clip. A sample without any caption fails as `STREAMS_DECODE_FAILED`.
  */
 export function textToVideo(options: TextToVideoOptions): Preset<TextToVideoSample> {
+  return textToVideoWith(options, inlineLayout);
+}
+
+/** {@link textToVideo} with the clip layout step supplied (inline, or in a pool's workers). */
+export function textToVideoWith(
+  options: TextToVideoOptions,
+  lay: (clip: VideoClip, output: VideoOutputOptions) => Promise<ClipTensor>,
+): Preset<TextToVideoSample> {
+  const audioOptions = options.audio;
   const fields = options.captionFields ?? ['caption', 'txt', 'text', 'json'];
   const {
     captionFields: _c,
@@ -232,7 +265,7 @@ export function textToVideo(options: TextToVideoOptions): Preset<TextToVideoSamp
     padId,
     ...videoOptions
   } = options;
-  const clip = videoClip(videoOptions);
+  const clip = videoClipWith(videoOptions, lay);
   return async (sample, rng, call = {}) => {
     const captionRng = rng.fork('caption');
     const caption = selectCaption(sample, fields, captionRng, { strategy: captionStrategy });
@@ -246,8 +279,9 @@ export function textToVideo(options: TextToVideoOptions): Preset<TextToVideoSamp
         },
       );
     }
-    const { video } = await clip(sample, rng, call);
+    const { video, audio } = await clip(sample, rng, call);
     const out: TextToVideoSample = { caption, video };
+    if (audioOptions) out.audio = audio;
     if (tokenizer)
       out.tokens = await tokenize(caption, tokenizer, { maxLength: maxLength ?? 77, padId });
     return out;

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { StreamsError, signalReason, throwIfAborted } from '@streams/core';
 import ffmpeg from 'fluent-ffmpeg';
 import { transformsEvents } from './events.js';
@@ -245,15 +245,31 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
             proc.once('exit', () => finish(fail));
           else finish(fail);
         });
-        cmd.on('end', () => {
+        // fluent-ffmpeg reports 'end' at process exit without waiting for stdout to drain, and
+        // turns an output stream's 'close' into an error if the exit lags 20 ms behind (it does
+        // under load). So the output stream never emits 'close', and the run completes only when
+        // both the process ended and every stdout byte arrived.
+        let processEnded = false;
+        let outputEnded = false;
+        const complete = () => {
+          if (!processEnded || !outputEnded) return;
           let data: Uint8Array;
           if (pre) data = size === pre.length ? pre : pre.subarray(0, size);
           else data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           chunks = [];
           pre = undefined;
           finish(() => resolve({ data, stderr: stderrLines.join('\n') }));
+        };
+        cmd.on('end', () => {
+          processEnded = true;
+          complete();
         });
-        const out = cmd.pipe();
+        const out = new PassThrough({ emitClose: false });
+        cmd.pipe(out, { end: true });
+        out.on('end', () => {
+          outputEnded = true;
+          complete();
+        });
         out.on('error', () => {}); // reported through the command's error event
         out.on('data', (chunk: Buffer) => {
           if (pre && size + chunk.length <= pre.length) pre.set(chunk, size);

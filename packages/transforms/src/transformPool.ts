@@ -9,12 +9,21 @@ import type {
   ImageInput,
   ImageTensor,
 } from './decodeImage.js';
+import type { VideoClip } from './decodeVideo.js';
+import type { VideoOutputOptions, VideoTensor } from './layoutVideo.js';
 import {
+  type ClipTensor,
   type ImageClassificationOptions,
   type ImageClassificationSample,
   imageClassificationFields,
   imageClassificationPipeline,
   type Preset,
+  type TextToVideoOptions,
+  type TextToVideoSample,
+  textToVideoWith,
+  type VideoClipOptions,
+  type VideoClipSample,
+  videoClipWith,
 } from './presets.js';
 import { pickImage, pickLabel } from './sampleFields.js';
 
@@ -194,6 +203,40 @@ export class TransformPool implements AsyncDisposable {
       const image = await this.decodeImage(bytes, pipeline, rng.fork('image'), call);
       return { image, label: pickLabel(sample, labelFields) };
     };
+  }
+
+  /**
+   * Lays out a decoded `[T, H, W, C]` clip (dtype, layout, mean/std) in a worker. The clip's buffer
+   * is moved to the worker and the result moved back: no copy of the frames on either side.
+   */
+  async layoutVideo(
+    clip: VideoClip,
+    output: VideoOutputOptions,
+    call: { signal?: AbortSignal } = {},
+  ): Promise<ClipTensor> {
+    let data = clip.data;
+    if (
+      data.byteOffset !== 0 ||
+      data.byteLength !== data.buffer.byteLength ||
+      !(data.buffer instanceof ArrayBuffer)
+    ) {
+      data = data.slice(); // a view into a larger or shared buffer: move a copy, never the owner's memory
+    }
+    const laid = await this.run<VideoTensor>(TASKS_URL, 'video', [data, clip.shape, output], {
+      signal: call.signal,
+      transfer: [data.buffer as ArrayBuffer],
+    });
+    return { ...laid, fps: clip.fps, offset: clip.offset, decodedFrames: clip.decodedFrames };
+  }
+
+  /** The {@link videoClip} preset with the clip layout (float conversion, CTHW...) in this pool's workers. */
+  videoClip(options: VideoClipOptions): Preset<VideoClipSample> {
+    return videoClipWith(options, (clip, output) => this.layoutVideo(clip, output));
+  }
+
+  /** The {@link textToVideo} preset with the clip layout in this pool's workers. */
+  textToVideo(options: TextToVideoOptions): Preset<TextToVideoSample> {
+    return textToVideoWith(options, (clip, output) => this.layoutVideo(clip, output));
   }
 
   /** Stops every worker; queued and running tasks reject with an AbortError. */
