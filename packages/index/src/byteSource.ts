@@ -201,6 +201,8 @@ export interface RemoteDriver {
   list(url: string, options?: ReadOptions): Promise<string[]>;
   walk(url: string, options?: ReadOptions): Promise<string[]>;
   stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
+  /** Writes an object (for writers whose output is remote). */
+  put(url: string, data: Uint8Array, options?: ReadOptions): Promise<void>;
 }
 
 /** Finds a driver for a remote URL; swapped for tests or custom storage. */
@@ -215,6 +217,7 @@ interface DownloaderDriver {
   get(url: string, o?: ReadOptions): Promise<DownloaderBody>;
   getRange(url: string, offset: number, length: number, o?: ReadOptions): Promise<DownloaderBody>;
   list(prefix: string, o?: ReadOptions): Promise<{ url: string }[]>;
+  put(url: string, body: Uint8Array, o?: ReadOptions & { size?: number }): Promise<unknown>;
 }
 
 // A computed specifier keeps the downloader out of this package's type graph and off the load
@@ -259,6 +262,9 @@ export const downloaderDrivers: DriverResolver = async (url) => {
         names.add(prefix + (slash === -1 ? rest : rest.slice(0, slash)));
       }
       return [...names].sort();
+    },
+    put: async (u, data, o) => {
+      await d.put(u, data, { ...o, size: data.length });
     },
     walk: async (u, o) => {
       const prefix = u.endsWith('/') ? u : `${u}/`;

@@ -1,7 +1,15 @@
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { toLocalPath } from './byteSource.js';
+import {
+  type DriverResolver,
+  downloaderDrivers,
+  isRemoteUrl,
+  joinUrl,
+  type RemoteDriver,
+  toLocalPath,
+} from './byteSource.js';
 import { type CompressionSpec, compress, parseCompression } from './compression.js';
 import { hashBytes, isHashAlgorithm } from './hashing.js';
 import { mdsCoder } from './mdsEncodings.js';
@@ -10,8 +18,18 @@ import { compareCodePoints, pyJsonDumps } from './pyJson.js';
 
 /** Options of {@link MdsWriter}; names and defaults follow MosaicML's `MDSWriter`. */
 export interface MdsWriterOptions {
-  /** Output directory (local path or `file:` URL); must be empty or missing unless `overwrite`. */
+  /**
+   * Output directory: a local path, a `file:` URL, or a remote URL (`s3://`, `gs://`, `http(s)://`):
+   * remote shards are staged in a local directory and uploaded as each is finished, index.json last.
+   * Must be empty or missing unless `overwrite`.
+   */
   out: string;
+  /** Remote `out`: the local staging directory (default: a temp dir, removed by `finish()` unless `keepLocal`). */
+  localDir?: string;
+  /** Remote `out`: keep the staged files after uploading. */
+  keepLocal?: boolean;
+  /** Remote `out`: driver routing (default: `@streams/downloader`'s drivers). */
+  drivers?: DriverResolver;
   /** Column name -> MDS encoding (`int`, `str`, `bytes`, `json`, `ndarray:float32:28,28`...). */
   columns: Record<string, string>;
   /** `gz`, `bz2`, `zstd`, `br`, `snappy`, optionally with a level (`zstd:7`). */
@@ -84,7 +102,11 @@ export function parseSizeLimit(value: number | string): number {
  * ```
  */
 export class MdsWriter {
-  readonly dir: string;
+  /** The local directory shards are written to (the staging directory for a remote `out`). */
+  dir: string;
+  /** The remote `out`, when there is one. */
+  readonly remote: string | undefined;
+  #driver: RemoteDriver | undefined;
   readonly columns: readonly MdsColumn[];
   readonly #schema: MdsSchema;
   readonly #compression: CompressionSpec | undefined;
@@ -102,7 +124,8 @@ export class MdsWriter {
 
   constructor(options: MdsWriterOptions) {
     this.#options = options;
-    this.dir = toLocalPath(options.out);
+    this.remote = isRemoteUrl(options.out) ? options.out.replace(/\/+$/, '') : undefined;
+    this.dir = this.remote ? (options.localDir ?? '') : toLocalPath(options.out);
     const names = Object.keys(options.columns).sort(compareCodePoints);
     if (names.length === 0)
       throw new StreamsError(
@@ -154,6 +177,16 @@ export class MdsWriter {
 
   #prepare(): Promise<void> {
     this.#ready ??= (async () => {
+      if (this.remote) {
+        if (!this.dir) this.dir = await mkdtemp(join(tmpdir(), 'streams-mds-'));
+        this.#driver = await (this.#options.drivers ?? downloaderDrivers)(this.remote);
+        if (!this.#options.overwrite && (await this.#driver.walk(this.remote)).length > 0)
+          throw new StreamsError(
+            'STREAMS_INVALID_ARGUMENT',
+            `[streams/index] output location ${this.remote} is not empty`,
+            { url: this.remote, fix: 'write to a new prefix, or pass overwrite: true' },
+          );
+      }
       await mkdir(this.dir, { recursive: true });
       if (!this.#options.overwrite && (await readdir(this.dir)).length > 0)
         throw new StreamsError(
@@ -201,6 +234,7 @@ export class MdsWriter {
         zipInfo = await this.#info(data, name);
       }
       await atomicWrite(join(this.dir, name), data);
+      await this.#upload(name, data);
       const entry: MdsShardEntry = {
         ...this.#configObject(),
         format: 'mds',
@@ -217,6 +251,11 @@ export class MdsWriter {
       this.#state = 'failed';
       throw e;
     }
+  }
+
+  async #upload(name: string, data: Uint8Array): Promise<void> {
+    if (!this.remote || !this.#driver) return;
+    await this.#driver.put(joinUrl(this.remote, name), data, { signal: this.#options.signal });
   }
 
   async #info(data: Uint8Array, basename: string): Promise<MdsFileInfo> {
@@ -236,9 +275,15 @@ export class MdsWriter {
     throwIfAborted(this.#options.signal);
     await this.#prepare();
     if (this.#samples.length > 0) await this.#flush();
-    const text = pyJsonDumps({ version: 2, shards: this.#shards }, { sortKeys: true });
-    await atomicWrite(join(this.dir, 'index.json'), new TextEncoder().encode(text));
+    const text = new TextEncoder().encode(
+      pyJsonDumps({ version: 2, shards: this.#shards }, { sortKeys: true }),
+    );
+    await atomicWrite(join(this.dir, 'index.json'), text);
+    // index.json goes up last: a reader never sees an index naming shards not yet uploaded.
+    await this.#upload('index.json', text);
     this.#state = 'finished';
+    if (this.remote && !this.#options.keepLocal)
+      await rm(this.dir, { recursive: true, force: true });
     return this.#shards;
   }
 
