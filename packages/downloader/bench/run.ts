@@ -9,7 +9,8 @@
  * headline ratio runs the engine with fsync off, the raw side's durability; the engine's
  * default (fsync before each rename) is reported next to it, from one round.
  * Env: BENCH_BIG_MIB (256), BENCH_MEDIUM_COUNT (64), BENCH_SMALL_COUNT (2500),
- * BENCH_CONCURRENCY (16), BENCH_ROUNDS (2, best of).
+ * BENCH_CONCURRENCY (16), BENCH_ROUNDS (2, best of), BENCH_SERVERS (s3,http), BENCH_CASES
+ * (big,medium,small).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -45,11 +46,14 @@ interface Case {
   size: number;
 }
 
+const SERVERS = (process.env.BENCH_SERVERS ?? 's3,http').split(',');
+const ONLY = (process.env.BENCH_CASES ?? 'big,medium,small').split(',');
+
 const CASES: Case[] = [
   { label: `1 x ${BIG_MIB} MiB`, prefix: 'big', count: 1, size: BIG_MIB * MiB },
   { label: `${MEDIUM_COUNT} x 4 MiB`, prefix: 'medium', count: MEDIUM_COUNT, size: 4 * MiB },
   { label: `${SMALL_COUNT} x 16 KiB`, prefix: 'small', count: SMALL_COUNT, size: 16 * 1024 },
-];
+].filter((c) => ONLY.includes(c.prefix));
 
 /** Test bytes: a 1 MiB block from the seeded PRNG, repeated, with the seed stamped in front. */
 function payload(size: number, seed: number): Buffer {
@@ -180,6 +184,16 @@ async function main(): Promise<void> {
       for (let i = 0; i < c.count; i++)
         await writeFile(join(root, key(c, i)), shared ?? payload(c.size, i + 2));
     }
+    if (SERVERS.includes('s3')) entries.push(...(await benchS3(started)));
+    if (SERVERS.includes('http')) entries.push(...(await benchHttp(root)));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  writeBenchResults(entries, new URL('..', import.meta.url).pathname);
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  async function benchS3(started: number): Promise<BenchEntry[]> {
+    const entries: BenchEntry[] = [];
     await using s3 = await startS3Server({ buckets: ['bench'] });
     const uploader = s3Driver({
       endpoint: s3.endpoint,
@@ -235,7 +249,12 @@ async function main(): Promise<void> {
     }
     client.destroy();
     await driver.dispose?.();
+    return entries;
+  }
 
+  async function benchHttp(root: string): Promise<BenchEntry[]> {
+    const entries: BenchEntry[] = [];
+    const out = join(work, 'out');
     await using http = await startHttpServer({ root });
     const hd = httpDriver();
     for (const c of CASES) {
@@ -258,11 +277,8 @@ async function main(): Promise<void> {
         )),
       );
     }
-  } finally {
-    await rm(work, { recursive: true, force: true });
+    return entries;
   }
-  writeBenchResults(entries, new URL('..', import.meta.url).pathname);
-  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 await main();
