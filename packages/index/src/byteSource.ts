@@ -220,6 +220,12 @@ interface DownloaderDriver {
   put(url: string, body: Uint8Array, o?: ReadOptions & { size?: number }): Promise<unknown>;
 }
 
+interface DownloaderEngine {
+  stat(url: string, o?: ReadOptions): Promise<{ size: number }>;
+  read(url: string, o?: ReadOptions & { offset?: number; length?: number }): Promise<Uint8Array>;
+  list(prefix: string, o?: ReadOptions): Promise<{ url: string }[]>;
+}
+
 // A computed specifier keeps the downloader out of this package's type graph and off the load
 // path of users who only read local files.
 const DOWNLOADER = '@streams/downloader';
@@ -236,10 +242,16 @@ export const downloaderDrivers: DriverResolver = async (url) => {
     );
   }
   const d = getDriver(url);
+  // Whole and range reads, stats and listings go through the fetch engine (retries, throttling,
+  // per-host limits, stall detection); streams and uploads use the driver directly.
+  const engine = (mod.defaultEngine as (() => DownloaderEngine) | undefined)?.();
   return {
-    stat: (u, o) => d.stat(u, o),
-    get: async (u, o) => (await d.get(u, o)).bytes(),
-    getRange: async (u, start, end, o) => (await d.getRange(u, start, end - start, o)).bytes(),
+    stat: (u, o) => (engine ? engine.stat(u, o) : d.stat(u, o)),
+    get: async (u, o) => (engine ? engine.read(u, o) : (await d.get(u, o)).bytes()),
+    getRange: async (u, start, end, o) =>
+      engine
+        ? engine.read(u, { ...o, offset: start, length: end - start })
+        : (await d.getRange(u, start, end - start, o)).bytes(),
     stream: async function* (u, o) {
       const body = await d.get(u, o);
       let done = false;
@@ -253,7 +265,7 @@ export const downloaderDrivers: DriverResolver = async (url) => {
     },
     list: async (u, o) => {
       const prefix = u.endsWith('/') ? u : `${u}/`;
-      const entries = await d.list(prefix, o);
+      const entries = await (engine ?? d).list(prefix, o);
       // Direct children only, like a directory listing.
       const names = new Set<string>();
       for (const e of entries) {
@@ -268,7 +280,7 @@ export const downloaderDrivers: DriverResolver = async (url) => {
     },
     walk: async (u, o) => {
       const prefix = u.endsWith('/') ? u : `${u}/`;
-      return (await d.list(prefix, o)).map((e) => e.url).sort();
+      return (await (engine ?? d).list(prefix, o)).map((e) => e.url).sort();
     },
   };
 };
