@@ -492,6 +492,23 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     await expectCode(open(), 'STREAMS_CACHE_CORRUPT');
   });
 
+  it('lets event listeners call the cache (they run while it holds its lock)', async () => {
+    const seen: number[] = [];
+    let hasResult: Promise<boolean> | undefined;
+    await using cache = await open({
+      limit: 10,
+      onEvent: (e) => {
+        if (e.name !== 'cache.evict') return;
+        seen.push(cache.stats().bytesInUse);
+        hasResult = cache.has('a');
+      },
+    });
+    await (await cache.acquire('a', writer('x'.repeat(10)))).release();
+    await (await cache.acquire('b', writer('y'.repeat(10)))).release();
+    expect(seen).toEqual([0]);
+    expect(await hasResult).toBe(false);
+  });
+
   it('validates options', async () => {
     await expectCode(open({ limit: '12 parsecs' }), 'STREAMS_INVALID_CONFIG');
     await expectCode(open({ limit: 0 }), 'STREAMS_INVALID_CONFIG');

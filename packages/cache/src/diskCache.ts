@@ -599,6 +599,7 @@ export class DiskCache implements AsyncDisposable {
     fail: (err: unknown) => void;
   }> = [];
   private draining = false;
+  private inSession = false;
   private drainScheduled = false;
 
   private acquireStep(key: string, options: AcquireOptions): Step {
@@ -1088,7 +1089,8 @@ export class DiskCache implements AsyncDisposable {
   }
 
   private drain(): void {
-    if (this.draining || this.tasks.length === 0) return;
+    // In a session (an event listener calling the cache), the session's loop runs new tasks.
+    if (this.draining || this.inSession || this.tasks.length === 0) return;
     if (this.lock.tryAcquire()) {
       this.runSession();
       return;
@@ -1121,6 +1123,7 @@ export class DiskCache implements AsyncDisposable {
 
   /** One lock session: the lock is held on entry and released on exit. */
   private runSession(): void {
+    this.inSession = true;
     try {
       this.recoveredThisLock = false;
       this.sync();
@@ -1135,6 +1138,7 @@ export class DiskCache implements AsyncDisposable {
     } catch (err) {
       for (const task of this.tasks.splice(0)) task.fail(err);
     } finally {
+      this.inSession = false;
       this.lock.release();
     }
   }
