@@ -840,10 +840,21 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     }
   }
 
-  /** Metadata of the samples this rank has read this epoch, as an Arrow table. */
+  /** Metadata of the samples this rank has read this epoch (or, with a schedule, so far), as an Arrow table. */
   getData(): Table {
     const plan = this.#currentPlan();
-    const slice = this.#slice(0);
+    // With a schedule the sequence is endless: rebuild its prefix up to the current position.
+    const slice = this.#schedule
+      ? partitionPlan(this.#scheduledIds(0, this.#samplesSeen), {
+          worldSize: this.world.worldSize,
+          rank: this.world.rank,
+          replication: this.#o.replication,
+          batchSize: this.#o.batchSize,
+          numWorkers: this.#o.numWorkers,
+          worker: this.#o.worker,
+          dropLast: true,
+        })
+      : this.#slice(0);
     let count = 0;
     while (count < slice.positions.length && slice.positions[count]! < this.#samplesSeen) count++;
     const id = slice.ids.slice(0, count); // [count]

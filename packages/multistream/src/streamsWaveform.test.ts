@@ -109,9 +109,14 @@ describe('StreamsWaveform', () => {
     const drawn = w.step(5);
     expect(w.currentStep).toBe(5);
     const data = w.getData();
-    expect(data.example.length).toBe(15);
-    expect([...data.step.subarray(0, 3)]).toEqual([0, 0, 0]);
-    expect(data.domains.label![0]).toBe(data.example[0]! % 5);
+    expect(data.numRows).toBe(15);
+    expect(data.schema.fields.map((f) => f.name)).toEqual(['step', 'example', 'label', 'style']);
+    const example = data.getChild('example')!.toArray() as Uint32Array;
+    expect([...(data.getChild('step')!.toArray() as Uint32Array).subarray(0, 3)]).toEqual([
+      0, 0, 0,
+    ]);
+    expect(data.getChild('label')!.get(0)).toBe(example[0]! % 5);
+    expect(data.getChild('style')!.get(0)).toBe(example[0]! % 3 === 0 ? 'a' : 'b');
     const exp = w.getExperience(4, { testWindow: 2 });
     expect([...exp.train]).toEqual([...drawn[4]!.examples]);
     expect(exp.test.length).toBe(6);

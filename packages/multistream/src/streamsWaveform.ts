@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Rng, rng, StreamsError } from '@streams/core';
+import { type Table, tableFromArrays } from 'apache-arrow';
 
 /** Options of {@link StreamsWaveform}. */
 export interface StreamsWaveformOptions {
@@ -155,12 +156,11 @@ export class StreamsWaveform {
     return this.#signalHistory[step]!;
   }
 
-  /** Every draw before the current step, as columns (step, example, and each domain column). */
-  getData(): {
-    step: Uint32Array;
-    example: Uint32Array;
-    domains: Record<string, Array<string | number>>;
-  } {
+  /**
+   * Every draw before the current step as an Arrow table: `step`, `example` and one column per
+   * domain (numbers stay numbers; a column mixing numbers and strings becomes strings).
+   */
+  getData(): Table {
     const steps = this.#history.slice(0, this.#currentStep);
     const total = steps.reduce((a, s) => a + s.examples.length, 0);
     const step = new Uint32Array(total); // [rows]
@@ -171,14 +171,17 @@ export class StreamsWaveform {
       example.set(s.examples, o);
       o += s.examples.length;
     }
-    const domains: Record<string, Array<string | number>> = {};
+    const columns: Record<string, Uint32Array | Float64Array | string[]> = { step, example };
     this.columns.forEach((column, c) => {
-      domains[column] = Array.from(
+      const values = Array.from(
         example,
         (i) => this.values[this.#exampleValues[i * this.columns.length + c]!]!.value,
       );
+      columns[column] = values.every((v) => typeof v === 'number')
+        ? Float64Array.from(values as number[])
+        : values.map(String);
     });
-    return { step, example, domains };
+    return tableFromArrays(columns);
   }
 
   /** Train data at `step` and test data drawn in the next `testWindow` steps (for continual learning). */
