@@ -130,10 +130,20 @@ export class LocalByteSource implements ByteSource {
     const dir = toLocalPath(url);
     try {
       const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-      return entries
-        .filter((e) => e.isFile())
-        .map((e) => join(e.parentPath, e.name))
-        .sort();
+      return (
+        entries
+          .filter((e) => e.isFile())
+          // parentPath arrived in Node 20.12; `path` is its older name.
+          .map((e) =>
+            join(
+              (e as { parentPath?: string; path?: string }).parentPath ??
+                (e as { path?: string }).path ??
+                dir,
+              e.name,
+            ),
+          )
+          .sort()
+      );
     } catch (e) {
       throw notFound(url, e);
     }

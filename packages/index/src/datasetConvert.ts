@@ -29,6 +29,8 @@ export interface ConvertOptions {
   /** Options for opening the source (format, filter...). */
   open?: OpenDatasetOptions;
   overwrite?: boolean;
+  /** Rows whose URL columns are fetched at once (default 16). */
+  fetchConcurrency?: number;
   onProgress?: (p: ConvertProgress) => void;
   signal?: AbortSignal;
   source?: ByteSource;
@@ -188,11 +190,20 @@ export async function convertDataset(
         shards = (await w.finish()).length;
       };
     }
-    const one = async (row: Record<string, unknown>) => {
-      throwIfAborted(options.signal);
-      await write(await fetchRow(row));
+    // Fetches of URL columns overlap (up to `fetchConcurrency` rows ahead); writes stay in order.
+    const window: Promise<Record<string, unknown>>[] = [];
+    const depth = fetchCols.size > 0 ? Math.max(1, options.fetchConcurrency ?? 16) : 1;
+    const writeNext = async () => {
+      await write(await (window.shift() as Promise<Record<string, unknown>>));
       samples++;
       if (samples % 256 === 0) report();
+    };
+    const one = async (row: Record<string, unknown>) => {
+      throwIfAborted(options.signal);
+      const p = fetchRow(row);
+      p.catch(() => undefined); // awaited in order below; this only silences early rejections
+      window.push(p);
+      if (window.length >= depth) await writeNext();
     };
     for (const r of head) await one(r);
     for (;;) {
@@ -200,6 +211,7 @@ export async function convertDataset(
       if (r.done) break;
       await one(r.value);
     }
+    while (window.length > 0) await writeNext();
     await finish();
     report();
     return { samples, shards, columns };
