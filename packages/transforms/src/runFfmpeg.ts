@@ -215,7 +215,9 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
         const onAbort = () => {
           aborted = true;
           const reason = signalReason(signal!);
-          if (!proc || proc.exitCode !== null || proc.signalCode !== null)
+          // Not spawned yet: settle when fluent reports 'start' (then kill) or 'error'.
+          if (!proc) return;
+          if (proc.exitCode !== null || proc.signalCode !== null)
             return finish(() => reject(reason));
           proc.once('exit', () => finish(() => reject(reason)));
           proc.kill('SIGKILL');
@@ -228,11 +230,15 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
         cmd.on('start', () => {
           proc = (cmd as unknown as { ffmpegProc: ChildProcess }).ffmpegProc;
           track(proc, 'ffmpeg');
+          if (aborted) return onAbort();
           feed(options.input, proc.stdin);
-          if (aborted) onAbort();
         });
         cmd.on('error', (err: Error) => {
-          if (aborted) return;
+          if (aborted) {
+            // Killed by us: the exit listener settles. Failed before spawning: settle now.
+            if (!proc) finish(() => reject(signalReason(signal!)));
+            return;
+          }
           const stderr = stderrLines.join('\n');
           const detail =
             stderrLines
