@@ -6,9 +6,15 @@ export default defineConfig({
     projects: [
       'packages/*/vitest.config.ts',
       'apps/*/vitest.config.ts',
-      { ...sourceConditions, test: { name: 'repo', include: ['scripts/**/*.test.ts'] } },
+      {
+        ...sourceConditions,
+        test: {
+          name: 'repo',
+          include: ['scripts/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
   },
 });
