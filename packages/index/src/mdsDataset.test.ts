@@ -213,13 +213,19 @@ describe('malformed MDS input', () => {
     await writeSmall(tmp.dir);
     const indexPath = join(tmp.dir, 'index.json');
     const index = JSON.parse(await readFile(indexPath, 'utf8'));
+    const original = index.shards[0].samples;
     index.shards[0].samples += 1;
     await writeFile(indexPath, JSON.stringify(index));
     await using ds = await openMdsDataset(tmp.dir);
     const e = await expectCode(ds.readShard(0), 'STREAMS_SHARD_CORRUPT');
     expect(e.message).toMatch(/header says \d+ samples, index.json says/);
     await expectCode(ds.readSample(0, 0), 'STREAMS_SHARD_CORRUPT');
-    index.shards[0].samples -= 1;
+    index.shards[0].samples = 2 ** 40; // would ask for a 4 TiB offset table
+    await writeFile(indexPath, JSON.stringify(index));
+    await using huge = await openMdsDataset(tmp.dir);
+    await expectCode(huge.readSample(0, 5), 'STREAMS_SHARD_CORRUPT');
+    await expectCode(huge.readShard(0), 'STREAMS_SHARD_CORRUPT');
+    index.shards[0].samples = original;
     index.shards[1].raw_data.bytes += 5;
     await writeFile(indexPath, JSON.stringify(index));
     await using ds2 = await openMdsDataset(tmp.dir);

@@ -400,6 +400,12 @@ class OpenMdsDataset implements MdsDataset {
       const fileUrl = joinUrl(this.url, s.basename);
       const tableEnd = 4 + 4 * (s.samples + 1);
       const where = { shard: s.basename, url: fileUrl };
+      if (tableEnd > s.rawBytes)
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] index.json says ${s.samples} samples, more than a ${s.rawBytes}-byte shard can hold`,
+          { ...where, fix: 'index.json does not match the shard: rewrite the dataset' },
+        );
       // One size check per shard catches truncation before any sample is served from it.
       const [size, head] = await Promise.all([
         this.source.size(fileUrl, { signal }),
