@@ -23,6 +23,10 @@ describe('convertDataset', () => {
   it('MDS -> MDS with zstd and hashes keeps every sample; MDS -> WebDataset keeps the keys and bytes', async () => {
     const plain = join(MDS_REFERENCE, 'plain');
     const progress: number[] = [];
+    const { EventHub } = await import('@streams/core');
+    const events = new EventHub('index');
+    const names = new Set<string>();
+    events.on((e) => names.add(e.name));
     const r = await convertDataset(plain, {
       out: join(tmp.dir, 'z'),
       format: 'mds',
@@ -38,7 +42,9 @@ describe('convertDataset', () => {
         i64: 'int64',
       },
       onProgress: (p) => progress.push(p.samples),
+      events,
     });
+    expect([...names].sort()).toEqual(['convert.progress', 'mds.shard']);
     expect(r.samples).toBe(1000);
     expect(progress.at(-1)).toBe(1000);
     await using a = await openMdsDataset(plain);

@@ -1,4 +1,4 @@
-import { StreamsError, throwIfAborted } from '@streams/core';
+import { type EventHub, StreamsError, throwIfAborted } from '@streams/core';
 import { type ByteSource, basenameUrl, RoutingByteSource } from './byteSource.js';
 import { type OpenDatasetOptions, openDataset, type SampleDataset } from './dataset.js';
 import { MdsWriter } from './mdsWriter.js';
@@ -32,6 +32,8 @@ export interface ConvertOptions {
   /** Rows whose URL columns are fetched at once (default 16). */
   fetchConcurrency?: number;
   onProgress?: (p: ConvertProgress) => void;
+  /** Receives `progress` events: `convert.progress` every 256 samples and `mds.shard` per MDS shard. */
+  events?: EventHub;
   signal?: AbortSignal;
   source?: ByteSource;
 }
@@ -140,7 +142,15 @@ export async function convertDataset(
     let bytes = 0;
     let samples = 0;
     let shards = 0;
-    const report = () => options.onProgress?.({ samples, total, bytes });
+    const report = () => {
+      options.onProgress?.({ samples, total, bytes });
+      options.events?.emit({
+        kind: 'progress',
+        name: 'convert.progress',
+        bytes,
+        counters: { samples, shards, ...(total === undefined ? {} : { total }) },
+      });
+    };
     let write: (s: Record<string, unknown>) => Promise<void>;
     let finish: () => Promise<void>;
     if (options.format === 'mds') {
@@ -152,6 +162,7 @@ export async function convertDataset(
         sizeLimit: options.sizeLimit,
         overwrite: options.overwrite,
         signal: options.signal,
+        events: options.events,
         onShard: (e) => {
           bytes += e.zip_data?.bytes ?? e.raw_data.bytes;
           shards++;

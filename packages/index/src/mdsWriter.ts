@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StreamsError, throwIfAborted } from '@streams/core';
+import { type EventHub, StreamsError, throwIfAborted } from '@streams/core';
 import {
   type DriverResolver,
   downloaderDrivers,
@@ -42,6 +42,8 @@ export interface MdsWriterOptions {
   overwrite?: boolean;
   /** Called after each shard file is written. */
   onShard?: (info: MdsShardEntry) => void;
+  /** Receives a `progress` event `mds.shard` per shard written (samples, bytes, shard name). */
+  events?: EventHub;
   signal?: AbortSignal;
 }
 
@@ -247,6 +249,13 @@ export class MdsWriter {
       this.#samples = [];
       this.#shardSize = this.#extraPerShard;
       this.#options.onShard?.(entry);
+      this.#options.events?.emit({
+        kind: 'progress',
+        name: 'mds.shard',
+        bytes: data.length,
+        counters: { shards: this.#shards.length, samples: this.#count },
+        attrs: { shard: name, samples: entry.samples },
+      });
     } catch (e) {
       this.#state = 'failed';
       throw e;
