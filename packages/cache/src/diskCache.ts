@@ -10,7 +10,7 @@ import {
   type Stats,
   unlinkSync,
 } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   combineSignals,
@@ -948,7 +948,7 @@ export class DiskCache implements AsyncDisposable {
   private async finishTemp(key: string, tmpPath: string): Promise<number> {
     let st: Stats;
     try {
-      st = await lstat(tmpPath);
+      st = lstatSync(tmpPath);
     } catch (err) {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
@@ -1312,13 +1312,18 @@ export class DiskCache implements AsyncDisposable {
 
 /** Creates `path` as a directory if needed; refuses a symlink or a file in its place. */
 function ensureRealDir(path: string): void {
-  try {
-    mkdirSync(path);
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  // lstat first: the directory exists on every call but the first, and a failed mkdir costs an
+  // exception.
+  let st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) {
+    try {
+      mkdirSync(path);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    st = lstatSync(path);
   }
-  const st = lstatSync(path);
   if (!st.isDirectory()) {
     throw new StreamsError(
       'STREAMS_UNSAFE_PATH',
