@@ -99,6 +99,11 @@ export interface DownloadOptions {
    * the same file system as `dest`; each attempt starts it afresh.
    */
   tempPath?: string | undefined;
+  /**
+   * Keep a file already at the destination instead of downloading: `dest` must match `size` and
+   * `hash` when given; with `decompress`, the decompressed file must exist (default false).
+   */
+  skipExisting?: boolean | undefined;
 }
 
 /** What a finished download produced. */
@@ -232,6 +237,19 @@ export class FetchEngine {
     const driver = this.driverFor(url);
     const expected = options.hash === undefined ? undefined : parseHash(options.hash);
     const codec = this.codecFor(url, dest, options);
+    if (options.skipExisting) {
+      const kept = await this.existing(codec ? codec.out : dest, codec ? {} : options, expected);
+      if (kept)
+        return {
+          url: redactUrl(url),
+          path: kept.path,
+          bytes: 0,
+          size: kept.size,
+          attempts: 0,
+          digest: kept.digest,
+          durationMs: 0,
+        };
+    }
     const started = performance.now();
     await this.ensureDir(dirname(dest));
     const state: TransferState = {
@@ -304,6 +322,29 @@ export class FetchEngine {
       digest: res.digest,
       durationMs,
     };
+  }
+
+  /** The file at `path` when it is there and matches the expected size and digest. */
+  private async existing(
+    path: string,
+    o: { size?: number | undefined },
+    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
+  ): Promise<{ path: string; size: number; digest?: string | undefined } | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (o.size !== undefined && size !== o.size) return undefined;
+      if (!expected) return { path, size };
+      const digest = await hashFile(fh, expected.algorithm, size);
+      return digest === expected.digest ? { path, size, digest } : undefined;
+    } finally {
+      await fh.close();
+    }
   }
 
   /** A queue that downloads in plan order with `depth` downloads in flight (see {@link PrefetchQueue}). */

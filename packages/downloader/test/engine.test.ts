@@ -136,6 +136,28 @@ describe('integrity', () => {
     await expect(readdir(join(out, 'hash'))).resolves.toEqual([]);
   });
 
+  it('skipExisting keeps a matching file and replaces a wrong one', async () => {
+    const engine = createFetchEngine(FAST);
+    const dest = join(out, 'skip', 'data.bin');
+    const url = `${server.url}data.bin`;
+    await engine.download(url, dest);
+    const before = server.requests.length;
+    const kept = await engine.download(url, dest, {
+      skipExisting: true,
+      size: data.byteLength,
+      hash: `sha256:${sha256}`,
+    });
+    expect(kept).toMatchObject({ attempts: 0, bytes: 0, size: data.byteLength, digest: sha256 });
+    expect(server.requests.length).toBe(before);
+    await writeFile(dest, 'not the object');
+    const fixed = await engine.download(url, dest, {
+      skipExisting: true,
+      hash: `sha256:${sha256}`,
+    });
+    expect(fixed.attempts).toBe(1);
+    expect((await readFile(dest)).equals(Buffer.from(data))).toBe(true);
+  });
+
   it('checks every supported digest and the expected size', async () => {
     const engine = createFetchEngine(FAST);
     const { createXXHash3, createXXHash64, md5, sha1 } = await import('hash-wasm');

@@ -1,4 +1,4 @@
-import { type GcsEmulator, startGcsEmulator } from '@streams/testkit';
+import { type GcsEmulator, startFaultProxy, startGcsEmulator } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { gcsDriver } from '../src/drivers/gcs.js';
 import { testBytes, testDriver } from './driverSuite.js';
@@ -40,6 +40,23 @@ testDriver({
         expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN', retryable: false });
         expect((err as Error).message).not.toContain('not a key');
       }
+    });
+
+    it('a failed list page fails the whole listing', async () => {
+      let lists = 0;
+      await using proxy = await startFaultProxy({
+        target: emu.url,
+        plan: (req) =>
+          /\/o\?/.test(req.url ?? '') && !/alt=media/.test(req.url ?? '') && ++lists === 2
+            ? 'http500'
+            : undefined,
+      });
+      const d = gcsDriver({ apiEndpoint: proxy.url, projectId: 'test', listPageSize: 2 });
+      await expect(d.list(`${ctx().base}list/`)).rejects.toMatchObject({
+        code: 'STREAMS_NETWORK',
+        status: 500,
+      });
+      expect(lists).toBeGreaterThanOrEqual(2);
     });
 
     it('a missing bucket is STREAMS_NOT_FOUND naming the bucket', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHttpServer, type TestHttpServer } from '@streams/testkit';
+import { startFaultProxy, startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { httpDriver } from '../src/drivers/http.js';
 import { testDriver } from './driverSuite.js';
@@ -61,6 +61,18 @@ testDriver({
       const withUser = `http://u:${encodeURIComponent('p@ss')}@127.0.0.1:${basic.port}/run/small.bin`;
       expect((await httpDriver().stat(withUser)).size).toBe(1000);
       expect(basic.requests.every((r) => !String(r.path).includes('p@ss'))).toBe(true);
+    });
+
+    it('a failed sub-directory page fails the whole listing', async () => {
+      await using proxy = await startFaultProxy({
+        target: server.url,
+        plan: (req) => (req.url === '/run/list/b/' ? 'http500' : undefined),
+      });
+      await expect(httpDriver().list(`${proxy.url}/run/list/`)).rejects.toMatchObject({
+        code: 'STREAMS_NETWORK',
+        status: 500,
+      });
+      expect((await httpDriver().list(`${server.url}run/list/`)).length).toBe(5);
     });
 
     it('falls back to a range GET when HEAD is refused, and slices when Range is ignored', async () => {
