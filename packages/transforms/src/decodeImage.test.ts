@@ -272,4 +272,33 @@ describe('decodeImage', () => {
     ).catch((e: unknown) => e);
     expect(isStreamsError(bad, 'STREAMS_UNSUPPORTED_ENCODING')).toBe(true);
   });
+
+  it('decodes straight to one channel for grayscale datasets (MNIST-like raw pixels too)', async () => {
+    const digit = new Uint8Array(28 * 28); // [28, 28]
+    for (let y = 10; y < 18; y++) for (let x = 12; x < 16; x++) digit[y * 28 + x] = 255;
+    const prep = imageClassification({
+      size: 28,
+      resize: 28,
+      channels: 1,
+      mean: [0.1307],
+      std: [0.3081],
+    });
+    const { image } = await prep(
+      { image: { format: 'pil', mode: 'L', width: 28, height: 28, bytes: digit } },
+      rng(0),
+    );
+    expect(image.shape).toEqual([1, 28, 28]);
+    expect(image.data[12 * 28 + 13]).toBeCloseTo((1 - 0.1307) / 0.3081, 5);
+    expect(image.data[0]).toBeCloseTo((0 - 0.1307) / 0.3081, 5);
+    const png1 = await sharp(Buffer.from(digit), { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
+    const u8 = await decodeImage(
+      png1,
+      { channels: 1, ops: [{ op: 'centerCrop', size: 8 }] },
+      rng(0),
+    );
+    expect(u8.shape).toEqual([8, 8, 1]);
+    expect(u8.data[4 * 8 + 4]).toBe(255); // (y=14, x=14) of the source
+  });
 });

@@ -26,6 +26,8 @@ export interface DecodeImageOptions {
   output?: ImageOutputOptions;
   /** Resampling kernel for resizes (sharp's names). Default `lanczos3`. */
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  /** 3 (RGB, default) or 1 (luminance, for grayscale datasets: no RGB round trip). */
+  channels?: 1 | 3;
   /** Largest accepted input in pixels (decompression-bomb guard). Default 268402689 (sharp's). */
   limitInputPixels?: number;
 }
@@ -94,11 +96,19 @@ async function decodeRaw(
     failOn: 'warning' as const,
     limitInputPixels: options.limitInputPixels ?? 268402689,
   };
+  const C = options.channels ?? 3;
+  if (C !== 1 && C !== 3) {
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      `[streams/transforms] image channels must be 1 or 3, got ${C}`,
+    );
+  }
+  const space = C === 1 ? 'b-w' : 'srgb';
   let source: () => Sharp;
   let size: { width: number; height: number } | undefined;
   if (bytes instanceof Uint8Array) {
     const encoded = bytes;
-    source = () => sharp(encoded, input).autoOrient().removeAlpha().toColourspace('srgb');
+    source = () => sharp(encoded, input).autoOrient().removeAlpha().toColourspace(space);
     size = options.ops?.length ? headerSize(encoded) : undefined;
   } else {
     const { width: w, height: h, channels, data } = bytes;
@@ -108,7 +118,7 @@ async function decodeRaw(
     source = () =>
       sharp(data, { raw: { width: w, height: h, channels } })
         .removeAlpha()
-        .toColourspace('srgb');
+        .toColourspace(space);
     size = { width: w, height: h };
   }
   if (!size) {
@@ -126,23 +136,23 @@ async function decodeRaw(
   const plan = planImage(options.ops ?? [], width, height, rng);
 
   let raw: Buffer | undefined;
-  let info = { width, height, channels: 3 };
+  let info: { width: number; height: number; channels: number } = { width, height, channels: C };
   for (const seg of plan.segments) {
     throwIfAborted(signal);
     let img = raw
-      ? sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } })
+      ? sharp(raw, { raw: { width: info.width, height: info.height, channels: C as 1 | 3 } })
       : source();
     img = applySegment(img, seg, options.kernel ?? 'lanczos3');
     const out = await img.raw().toBuffer({ resolveWithObject: true });
     raw = out.data;
     info = { width: out.info.width, height: out.info.height, channels: out.info.channels };
-    if (info.channels !== 3) {
-      throw new Error(`expected 3 channels after colour conversion, got ${info.channels}`);
+    if (info.channels !== C) {
+      throw new Error(`expected ${C} channels after colour conversion, got ${info.channels}`);
     }
   }
   throwIfAborted(signal);
-  const pixels = new Uint8Array(raw!.buffer, raw!.byteOffset, raw!.byteLength); // [h, w, 3]
-  const col = applyColor(pixels, 3, plan.color);
+  const pixels = new Uint8Array(raw!.buffer, raw!.byteOffset, raw!.byteLength); // [h, w, C]
+  const col = applyColor(pixels, C, plan.color);
   return layoutImage(col.data, info.height, info.width, col.channels, options.output ?? {});
 }
 

@@ -46,6 +46,8 @@ export interface ImageClassificationOptions {
   layout?: 'HWC' | 'CHW';
   /** Default `float32`. */
   dtype?: 'uint8' | 'float32';
+  /** 3 (RGB, default) or 1 (grayscale datasets; give one mean/std value). */
+  channels?: 1 | 3;
   /** Fields searched for image bytes. Default `jpg, jpeg, png, webp, image, img`. */
   imageField?: string | readonly string[];
   /** Fields searched for the label. Default `cls, label, target`. */
@@ -80,15 +82,20 @@ export function imageClassificationPipeline(
     ops.push({ op: 'colorJitter', brightness: x, contrast: x, saturation: x });
   }
   const dtype = options.dtype ?? 'float32';
+  const gray = options.channels === 1;
   return {
     ops,
+    ...(gray ? { channels: 1 as const } : {}),
     output: {
       dtype,
       layout: options.layout ?? 'CHW',
+      // Grayscale defaults: the mean of ImageNet's channel statistics.
       ...(dtype === 'float32' && options.mean !== null
-        ? { mean: options.mean ?? IMAGENET_MEAN }
+        ? { mean: options.mean ?? (gray ? [0.449] : IMAGENET_MEAN) }
         : {}),
-      ...(dtype === 'float32' && options.std !== null ? { std: options.std ?? IMAGENET_STD } : {}),
+      ...(dtype === 'float32' && options.std !== null
+        ? { std: options.std ?? (gray ? [0.226] : IMAGENET_STD) }
+        : {}),
     },
   };
 }
