@@ -174,3 +174,98 @@ describe('DiskCache (property-based)', () => {
     );
   }, 60_000);
 });
+
+describe('DiskCache (property-based, concurrent acquires)', () => {
+  it('fills each key once while cached and holds the budget under any interleaving', async () => {
+    const task = fc.record({
+      key: fc.integer({ min: 0, max: 5 }),
+      fail: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+      announce: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(task, { minLength: 1, maxLength: 12 }),
+        async (s, tasks) => {
+          const dir = mkdtempSync(join(tmpdir(), 'streams-cache-sched-'));
+          const log: string[] = [];
+          const sizeOf = (k: number) => 10 + k * 3; // 10..25, budget 60: at most ~4 entries
+          const budget = 60;
+          const cache = await openCache({
+            dir,
+            limit: budget,
+            fsync: false,
+            onEvent: (e) => {
+              const key = String(e.attrs?.key);
+              if (e.name === 'cache.evict') log.push(`evict ${key}`);
+              else if (e.name === 'cache.fill') log.push(`commit ${key}`);
+              else if (e.name === 'cache.fill_failed') log.push(`fail ${key}`);
+            },
+          });
+          try {
+            const all = Promise.all(
+              tasks.map(async (t) => {
+                const key = `k${t.key}`;
+                const size = sizeOf(t.key);
+                try {
+                  const h = await cache.acquire(
+                    key,
+                    async ({ tmpPath }) => {
+                      log.push(`fill ${key}`);
+                      await s.schedule(Promise.resolve(), `fill ${key}`);
+                      if (t.fail) throw new Error('injected failure');
+                      await writeFile(tmpPath, bytesOf(t.key, size));
+                    },
+                    { expectedSize: t.announce ? size : undefined },
+                  );
+                  expect(readFileSync(h.path).equals(bytesOf(t.key, size))).toBe(true);
+                  await s.schedule(Promise.resolve(), `hold ${key}`);
+                  expect(readFileSync(h.path).equals(bytesOf(t.key, size))).toBe(true);
+                  await h.release();
+                  return 'ok';
+                } catch (err) {
+                  if (isStreamsError(err, 'STREAMS_CACHE_TOO_SMALL')) return 'too small';
+                  if ((err as Error).message === 'injected failure') return 'failed';
+                  throw err;
+                } finally {
+                  const st = cache.stats();
+                  expect(st.bytesInUse + st.reservedBytes).toBeLessThanOrEqual(budget);
+                }
+              }),
+            );
+            // Releases scheduled steps in the order fast-check picks until every task is done.
+            const outcomes = await s.waitFor(all);
+            expect(outcomes.length).toBe(tasks.length);
+            // A key is filled only when absent and not being filled; evicted only when cached.
+            const state = new Map<string, string>();
+            for (const line of log) {
+              const [what, key] = line.split(' ') as [string, string];
+              const now = state.get(key);
+              if (what === 'fill') {
+                expect(now, line).toBeUndefined();
+                state.set(key, 'filling');
+              } else if (what === 'commit') {
+                expect(now, line).toBe('filling');
+                state.set(key, 'cached');
+              } else if (what === 'fail') {
+                expect(now, line).toBe('filling');
+                state.delete(key);
+              } else {
+                expect(now, line).toBe('cached');
+                state.delete(key);
+              }
+            }
+            const audit = await cache.audit();
+            expect(audit.problems).toEqual([]);
+            expect(audit.tmpBytes).toBe(0);
+            expect(audit.reservedBytes).toBe(0);
+          } finally {
+            await cache.close();
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+});
