@@ -3,6 +3,8 @@ import { StreamsError } from '@streams/core';
 /** A shard's bytes in memory, and how to let go of the disk entry that holds them. */
 export interface LoadedShard {
   bytes: Uint8Array;
+  /** A view of `bytes` for reading offsets, made once per load. */
+  view: DataView;
   /** True when the shard was already on disk (cache hit or a local dataset). */
   hit: boolean;
   /** Unpins the cache entry, if the loader kept a pin (no-op otherwise). */
@@ -125,9 +127,9 @@ export class ShardPool {
     this.#pump();
   }
 
-  /** The shard's bytes right now, when loaded (the hot path: no promise). */
-  peek(key: number): Uint8Array | undefined {
-    return this.#find(key)?.loaded?.bytes;
+  /** The shard right now, when loaded (the hot path: no promise). */
+  peek(key: number): LoadedShard | undefined {
+    return this.#find(key)?.loaded;
   }
 
   #find(key: number): Entry | undefined {
@@ -148,8 +150,8 @@ export class ShardPool {
     }
   }
 
-  /** The shard's bytes, once its load has started and finished. */
-  async get(key: number): Promise<Uint8Array> {
+  /** The shard, once its load has started and finished. */
+  async get(key: number): Promise<LoadedShard> {
     const entry = this.#entries.get(key);
     if (!entry) {
       throw new StreamsError(
@@ -157,7 +159,7 @@ export class ShardPool {
         `[streams/multistream] shard ${key} read without a reference`,
       );
     }
-    return (await entry.promise).bytes;
+    return entry.promise;
   }
 
   /**

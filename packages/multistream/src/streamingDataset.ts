@@ -19,13 +19,13 @@ import {
 } from '@streams/core';
 import { defaultEngine, type FetchEngine } from '@streams/downloader';
 import {
-  decodeMdsSample,
   decompress,
   hashBytes,
   isRemoteUrl,
   joinUrl,
   type MdsDataset,
   type MdsSample,
+  type MdsSchema,
   mdsShardOffsets,
   openMdsDataset,
   parseCompression,
@@ -753,17 +753,17 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         if (transform === undefined) {
           // Hot path: the shard is usually in memory already, so no promise per sample.
           const key = shardKey(stream, locShard[i]!);
-          let bytes = this.#pool.peek(key);
-          if (bytes === undefined) {
+          let shard = this.#pool.peek(key);
+          if (shard === undefined) {
             if (chunk.items.length > 0) chunk = yield* flush(chunk);
             const t0 = performance.now();
             this.#pool.urge(key);
-            bytes = await this.#pool.get(key);
+            shard = await this.#pool.get(key);
             this.#waitMs += performance.now() - t0;
           }
           decoded = i + 1;
           try {
-            sample = decodeMdsSample(bytes, locIndex[i]!, this.#streams[stream]!.mds.schema) as T;
+            sample = decodeAt(shard, locIndex[i]!, this.#streams[stream]!.mds.schema) as T;
           } finally {
             this.#pool.unref(key);
           }
@@ -828,8 +828,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     this.#pool.ref(key, this.#streams[loc.stream]!.remote ? (shard.zipBytes ?? shard.rawBytes) : 0);
     try {
       this.#pool.urge(key);
-      const bytes = await this.#pool.get(key);
-      const raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
+      const loaded = await this.#pool.get(key);
+      const raw = decodeAt(loaded, loc.index, this.#streams[loc.stream]!.mds.schema);
       return await this.#transform(
         raw,
         { id: i, ...loc, epoch: this.#epoch, position: -1, padding: false },
@@ -987,8 +987,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const key = shardKey(loc.stream, loc.shard);
     let raw: MdsSample;
     try {
-      const bytes = this.#pool.peek(key) ?? (await this.#pool.get(key));
-      raw = decodeMdsSample(bytes, loc.index, this.#streams[loc.stream]!.mds.schema);
+      const loaded = this.#pool.peek(key) ?? (await this.#pool.get(key));
+      raw = decodeAt(loaded, loc.index, this.#streams[loc.stream]!.mds.schema);
     } finally {
       // The sample is decoded (or failed): its reference goes now.
       this.#pool.unref(key);
@@ -1081,8 +1081,23 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       await release();
       throw e;
     }
-    return { bytes: data, hit, release };
+    return {
+      bytes: data,
+      view: new DataView(data.buffer, data.byteOffset, data.byteLength),
+      hit,
+      release,
+    };
   }
+}
+
+/**
+ * Sample j of a loaded shard. The offsets were checked once when the shard was loaded
+ * (`mdsShardOffsets`), so this reads them from the shard's view without re-checking.
+ */
+function decodeAt(shard: LoadedShard, j: number, schema: MdsSchema): MdsSample {
+  const begin = shard.view.getUint32(4 + 4 * j, true);
+  const end = shard.view.getUint32(8 + 4 * j, true);
+  return schema.decode(shard.bytes, begin, end, shard.view);
 }
 
 /** Shards are keyed by one number: stream in the high bits, shard in the low 32. */
