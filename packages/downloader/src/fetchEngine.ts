@@ -284,6 +284,7 @@ export class FetchEngine {
       const out = codec.out;
       const tmp = options.tempPath ? `${options.tempPath}.dec` : tempPathFor(out);
       try {
+        await this.ensureDir(dirname(out));
         await decompressFile(res.tmp, tmp, codec.compression, { signal: options.signal, url });
         if (this.o.fsync) await fsyncPath(tmp);
         await commitRename(tmp, out, this.o.fsyncDirectory);
