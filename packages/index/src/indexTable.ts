@@ -227,9 +227,18 @@ async function resolveTableFiles(
   }
   const single = files.length === 1 ? (files[0] as string) : undefined;
   if (options.format === 'dir' || (single && !options.format && !formatOf(single))) {
-    // No table extension: a directory to scan (or a missing path).
+    // No table extension: a directory of index files of one format, else a directory to scan.
     const url = single ?? spec;
     if (!isRemoteUrl(url)) await source.size(url, { signal });
+    if (options.format !== 'dir') {
+      const entries = (await source.list(url, { signal }).catch(() => [] as string[])).filter(
+        (u) => !basenameUrl(u).startsWith('.'),
+      );
+      const formats = new Set(entries.map((u) => formatOf(u)));
+      const only = [...formats][0];
+      if (entries.length > 0 && formats.size === 1 && only && only !== 'list')
+        return { files: entries, format: only, base: url };
+    }
     return { files: [url], format: 'dir', base: url };
   }
   const format = options.format ?? formatOf(files[0] as string);
@@ -353,12 +362,21 @@ async function parquetPart(
   const columns = leaves.filter((s) => !s.num_children).map((s) => s.name);
   const groups: [number, number][] = [];
   let start = 0;
+  const badFooter = (why: string) =>
+    invalid(
+      `${basenameUrl(url)} has a damaged Parquet footer: ${why}`,
+      url,
+      undefined,
+      'rewrite the Parquet file',
+    );
   for (const rg of metadata.row_groups) {
     const n = Number(rg.num_rows);
+    if (!Number.isSafeInteger(n) || n < 0) throw badFooter(`a row group of ${rg.num_rows} rows`);
     groups.push([start, start + n]);
     start += n;
   }
   const numRows = Number(metadata.num_rows);
+  if (numRows !== start) throw badFooter(`${numRows} rows, its row groups hold ${start}`);
   // Types come from the first row group's values, then are fixed for the file.
   let fields: Field[] | undefined;
   // zstd, gzip, brotli, lz4 pages (snappy is built into hyparquet).
@@ -423,10 +441,22 @@ async function parquetPart(
           cols = firstGroup;
           firstGroup = undefined;
         } else cols = await readGroup(g);
-        const vectors = fixed.map((f) =>
-          convertColumn(cols.get(f.name) ?? new Array(g[1] - g[0]).fill(null), f, url),
-        );
-        yield batchOf(fixed, vectors, g[1] - g[0]);
+        let batch: RecordBatch;
+        try {
+          const vectors = fixed.map((f) =>
+            convertColumn(cols.get(f.name) ?? new Array(g[1] - g[0]).fill(null), f, url),
+          );
+          batch = batchOf(fixed, vectors, g[1] - g[0]);
+        } catch (cause) {
+          if (cause instanceof StreamsError) throw cause;
+          throw invalid(
+            `cannot read ${basenameUrl(url)} rows ${g[0]}..${g[1]}: ${(cause as Error)?.message}`,
+            url,
+            cause,
+            'rewrite the Parquet file',
+          );
+        }
+        yield batch;
       }
     },
   };
