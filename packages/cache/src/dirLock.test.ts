@@ -45,6 +45,26 @@ describe('DirLock', () => {
     expect(existsSync(join(dir, 'owners', a.owner))).toBe(false);
   });
 
+  it('works without hard links (lock files created with O_EXCL)', () => {
+    const path = join(dir, 'lock');
+    const a = new DirLock(path, `${formatIdentity(selfIdentity())}.a`, join(dir, 'owners'), {
+      linkless: true,
+    });
+    const b = new DirLock(path, `${formatIdentity(selfIdentity())}.b`, join(dir, 'owners'), {
+      linkless: true,
+    });
+    expect(a.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe(`${a.owner}\n`);
+    a.release();
+    expect(b.tryAcquire()).toBe(true);
+    b.release();
+    writeFileSync(path, `${deadPid()}.1.dead\n`);
+    expect(a.tryAcquire()).toBe(true);
+    expect(a.brokeStale).toBe(true);
+    a.release();
+  });
+
   it('breaks a lock left by a dead process', () => {
     const path = join(dir, 'lock');
     const pid = deadPid();

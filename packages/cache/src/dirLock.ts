@@ -36,6 +36,8 @@ export class DirLock {
   private tokenReady = false;
   private readonly jitter: Rng;
   private held = false;
+  /** Where hard links are refused (some FUSE and FAT-like filesystems): create the lock file instead. */
+  private linkless: boolean;
   /** Set when this lock broke a stale lock: the dead holder may have left the state half-written. */
   brokeStale = false;
 
@@ -43,7 +45,9 @@ export class DirLock {
     readonly path: string,
     readonly owner: string,
     tokenDir: string,
+    options: { linkless?: boolean } = {},
   ) {
+    this.linkless = options.linkless ?? false;
     this.content = `${owner}\n`;
     this.breakPath = `${path}.break`;
     this.token = join(tokenDir, owner);
@@ -64,14 +68,14 @@ export class DirLock {
     for (let attempt = 0; attempt < 2; attempt++) {
       let linked: boolean;
       try {
-        linked = linkExclusive(this.token, this.path);
+        linked = this.take(this.path);
       } catch (err) {
         if (!isMissing(err)) throw err;
         // Our token (or the lock's directory) was deleted behind our back: make them again.
         this.tokenReady = false;
         mkdirSync(join(this.path, '..'), { recursive: true });
         this.prepareToken();
-        linked = linkExclusive(this.token, this.path);
+        linked = this.take(this.path);
       }
       if (linked) {
         this.held = true;
@@ -122,6 +126,21 @@ export class DirLock {
     return content.endsWith('\n') ? content.slice(0, -1) : undefined;
   }
 
+  /** Creates `path` as ours unless it exists: a hard link to our token, or a new file. */
+  private take(path: string): boolean {
+    if (!this.linkless) {
+      try {
+        return linkExclusive(this.token, path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS')
+          throw err;
+        this.linkless = true;
+      }
+    }
+    return createExclusive(path, this.content);
+  }
+
   private prepareToken(): void {
     if (this.tokenReady) return;
     mkdirSync(join(this.token, '..'), { recursive: true });
@@ -146,7 +165,7 @@ export class DirLock {
   }
 
   private breakStale(stale: string): void {
-    if (!linkExclusive(this.token, this.breakPath)) {
+    if (!this.take(this.breakPath)) {
       // Another process is breaking it. If that breaker died mid-break, remove its token; the
       // window for this second-order race is a few syscalls of a process that then got killed.
       const breaker = readOrUndefined(this.breakPath);
