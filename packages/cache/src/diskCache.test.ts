@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -523,6 +524,19 @@ describe('DiskCache', { timeout: 60_000 }, () => {
 });
 
 describe('openCache', () => {
+  it('defaults to STREAMS_CACHE_DIR', async () => {
+    const before = process.env.STREAMS_CACHE_DIR;
+    process.env.STREAMS_CACHE_DIR = join(dir, 'from-env');
+    try {
+      await using cache = await openCache({ limit: '1mb' });
+      expect(cache.dir).toBe(join(realpathSync(dir), 'from-env'));
+      expect(cache.stats().budget).toBe(1_000_000);
+    } finally {
+      if (before === undefined) delete process.env.STREAMS_CACHE_DIR;
+      else process.env.STREAMS_CACHE_DIR = before;
+    }
+  });
+
   it('gives up waiting for a busy lock when its signal aborts, leaving nothing behind', async () => {
     mkdirSync(join(dir, 'lock'), { recursive: true });
     writeFileSync(join(dir, 'lock', 'held'), `${process.ppid}.0.busy\n`); // a live holder
