@@ -48,7 +48,8 @@ describe('Stream', () => {
       downloadTimeout: 1234,
       validateHash: 'sha1',
     });
-    expect(applyStreamDefaults(Stream({ local: '/x' }), {}, 0).downloadRetry).toBe(2);
+    expect(applyStreamDefaults(Stream({ local: '/x' }), {}, 0).downloadRetry).toBeUndefined();
+    expect(applyStreamDefaults(Stream({ local: '/x' }), {}, 0).keepCompressed).toBe(false);
     expect((errorOf(() => applyStreamDefaults(Stream({}), {}, 3)) as Error).message).toContain(
       'streams[3].remote',
     );

@@ -16,9 +16,9 @@ export interface StreamOptions {
   repeat?: number;
   /** Absolute weight: exactly this many samples per epoch (a count like `1000` or `"1.5k"`). */
   choose?: number | string;
-  /** Download re-attempts before failing; inherits the dataset default when unset. */
+  /** Download re-attempts before failing; inherits the dataset default, else the fetch engine's (5). */
   downloadRetry?: number;
-  /** Milliseconds one shard download may take; inherits the dataset default when unset. */
+  /** Milliseconds one download attempt may take; inherits the dataset default, else the fetch engine's. */
   downloadTimeout?: number;
   /** Hash algorithm to check shards with (e.g. `sha1`, `xxh64`); inherits when unset. */
   validateHash?: string;
@@ -52,9 +52,10 @@ export interface Stream {
   readonly keepCompressed: boolean | undefined;
 }
 
+// Retries and timeouts left unset keep the fetch engine's own (more patient) defaults.
 const DEFAULT_KNOBS = {
-  downloadRetry: 2,
-  downloadTimeout: 60_000,
+  downloadRetry: undefined,
+  downloadTimeout: undefined,
   validateHash: undefined,
   keepCompressed: false,
 } as const;

@@ -17,7 +17,7 @@ import {
   type World,
   type WorldOptions,
 } from '@streams/core';
-import { defaultEngine, type FetchEngine } from '@streams/downloader';
+import { createFetchEngine, defaultEngine, type FetchEngine } from '@streams/downloader';
 import {
   decompress,
   hashBytes,
@@ -146,7 +146,10 @@ export interface StreamingDatasetOptions<T> {
   scheduleSteps?: number;
   /** Receives progress and metric events. */
   onEvent?: StreamsEventListener;
-  /** Fetch engine for remote shards (default: the downloader's shared engine). */
+  /**
+   * Fetch engine for remote shards. Default: the downloader's shared engine, or for streams that
+   * set `downloadRetry`/`downloadTimeout`, an engine with those attempts and attempt timeout.
+   */
   engine?: FetchEngine;
   signal?: AbortSignal;
 }
@@ -211,6 +214,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   readonly #streams: OpenStream[];
   readonly #cache: DiskCache | undefined;
   readonly #engine: FetchEngine | undefined;
+  readonly #engines = new Map<string, FetchEngine>();
   readonly #pool: ShardPool;
   readonly #planConfig: Omit<PlanConfig, 'numCanonicalNodes'>;
   readonly #seed: number;
@@ -1013,6 +1017,23 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     });
   }
 
+  /** The engine for a stream: the user's, or one honoring the stream's retry and timeout knobs. */
+  #engineFor(s: OpenStream): FetchEngine {
+    const { downloadRetry, downloadTimeout } = s.stream;
+    if (this.#o.engine || (downloadRetry === undefined && downloadTimeout === undefined))
+      return this.#engine!;
+    const key = `${downloadRetry}/${downloadTimeout}`;
+    let engine = this.#engines.get(key);
+    if (!engine) {
+      engine = createFetchEngine({
+        ...(downloadRetry === undefined ? {} : { maxAttempts: downloadRetry + 1 }),
+        ...(downloadTimeout === undefined ? {} : { attemptTimeoutMs: downloadTimeout }),
+      });
+      this.#engines.set(key, engine);
+    }
+    return engine;
+  }
+
   async #loadShard(key: number, signal?: AbortSignal): Promise<LoadedShard> {
     const s = this.#streams[Math.floor(key / 0x100000000)]!;
     const shard = s.mds.shards[key % 0x100000000]!;
@@ -1029,7 +1050,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       const handle = await this.#cache!.acquire(
         `${s.cacheKeyPrefix}/${file}`,
         async (ctx) => {
-          await this.#engine!.download(url, ctx.tmpPath, { signal: ctx.signal, size });
+          await this.#engineFor(s).download(url, ctx.tmpPath, { signal: ctx.signal, size });
         },
         { signal, expectedSize: size },
       );

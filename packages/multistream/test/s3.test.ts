@@ -43,7 +43,13 @@ describe('end to end: a local stream and an s3rver stream', () => {
           StreamingDataset.open<Sample>({
             streams: [
               { local, name: 'local', proportion: 1 },
-              { remote: 's3://data/mix', name: 's3', proportion: 2 },
+              {
+                remote: 's3://data/mix',
+                name: 's3',
+                proportion: 2,
+                downloadRetry: 3,
+                downloadTimeout: 30_000,
+              },
             ],
             epochSize: 450, // local: 150 of 300 (subsampled), s3: 300 of 200 (1.5x)
             cacheDir,
