@@ -30,29 +30,38 @@ async function throughput(
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** Alternates reference and candidate rounds and keeps each one's best (less noise from neighbours). */
+/**
+ * Runs short reference and candidate rounds in alternating order and reports the medians. The
+ * machine is shared, so load changes within seconds: pairing adjacent rounds and taking medians
+ * keeps one noisy stretch from deciding the figure.
+ */
 async function compare(
   rounds: number,
   ref: () => Promise<number>,
   cand: () => Promise<number>,
 ): Promise<[number, number]> {
-  let bestRef = 0;
-  let bestCand = 0;
+  const refs: number[] = [];
+  const cands: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    // Alternate which side goes first, so neither always runs right after the other's warm-up.
     if (r % 2 === 0) {
-      bestRef = Math.max(bestRef, await ref());
-      bestCand = Math.max(bestCand, await cand());
+      refs.push(await ref());
+      cands.push(await cand());
     } else {
-      bestCand = Math.max(bestCand, await cand());
-      bestRef = Math.max(bestRef, await ref());
+      cands.push(await cand());
+      refs.push(await ref());
     }
   }
-  return [bestRef, bestCand];
+  return [median(refs), median(cands)];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function imageBench(): Promise<BenchEntry[]> {
-  const N = 300;
+  const N = 80; // images per round
   const images: Buffer[] = [];
   for (let i = 0; i < 32; i++) {
     images.push(
@@ -100,9 +109,9 @@ async function imageBench(): Promise<BenchEntry[]> {
   const run = (p: typeof inline) => () =>
     throughput(N, CONCURRENCY, (i) => p(sample(i), rng(1, i)));
   const ref = () => throughput(N, CONCURRENCY, rawSharp);
-  const [r1, viaPool] = await compare(3, ref, run(pooled));
-  const [r2, viaPoolResample] = await compare(2, ref, run(pooledResample));
-  const [r3, viaInline] = await compare(2, ref, run(inline));
+  const [r1, viaPool] = await compare(9, ref, run(pooled));
+  const [r2, viaPoolResample] = await compare(5, ref, run(pooledResample));
+  const [r3, viaInline] = await compare(5, ref, run(inline));
   const reference = `raw sharp decode+resize to 224x224 uint8 (${CONCURRENCY} in flight)`;
   return [
     benchEntry({
@@ -151,7 +160,7 @@ async function videoBench(dir: string): Promise<BenchEntry[]> {
     file,
   ]);
   const bin = (await ffmpegInfo()).path;
-  const CLIPS = 24;
+  const CLIPS = 8; // clips per round
   const T = 16;
   const opts = { frames: T, fps: 8, size: [112, 112] as [number, number] };
   const offsets = Array.from({ length: CLIPS }, (_, i) => (i * 0.37) % 9);
@@ -204,7 +213,7 @@ async function videoBench(dir: string): Promise<BenchEntry[]> {
   await framesPerSecond(bare);
   await framesPerSecond((i) => preps[i]!({ mp4: file }, rng(0, i)));
   const [ref, cand] = await compare(
-    5,
+    11,
     () => framesPerSecond(bare),
     () => framesPerSecond((i) => viaPreset(i)),
   );
