@@ -5,9 +5,11 @@ import { Readable } from 'node:stream';
 import { rng, type StreamsEvent } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MediaFixtures, makeMedia } from '../test/media.js';
+import { decodeAudio } from './decodeAudio.js';
 import { decodeVideo } from './decodeVideo.js';
 import { transformsEvents } from './events.js';
 import { ffmpegInfo, resolveFfmpeg, resolveFfprobe } from './ffmpegInfo.js';
+import { probeMedia } from './probeMedia.js';
 import { activeFfmpegPids } from './runFfmpeg.js';
 
 const installer = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string })
@@ -143,6 +145,34 @@ describe('ffmpeg child processes', () => {
       expect(gone(pids[0]!)).toBe(true);
       expect(activeFfmpegPids()).not.toContain(pids[0]);
       stalled.destroy();
+    } finally {
+      off();
+    }
+  });
+
+  it('abort kills ffprobe and audio decodes too', async () => {
+    const bytes = await readFile(m.mkv);
+    const pids: number[] = [];
+    const off = transformsEvents.on((e: StreamsEvent) => {
+      if (e.name === 'ffmpeg.spawn') pids.push(Number(e.attrs?.pid));
+    });
+    try {
+      for (const run of [
+        (input: Readable, signal: AbortSignal) => probeMedia(input, { signal }),
+        (input: Readable, signal: AbortSignal) =>
+          decodeAudio(input, { duration: 1 }, rng(0), { signal }),
+      ]) {
+        const controller = new AbortController();
+        const stalled = new Readable({ read() {} });
+        stalled.push(bytes.subarray(0, 1000));
+        const before = pids.length;
+        const settled = run(stalled, controller.signal).catch((e: unknown) => e);
+        while (pids.length === before) await new Promise((r) => setTimeout(r, 10));
+        controller.abort();
+        expect(((await settled) as Error).name).toBe('AbortError');
+        expect(gone(pids.at(-1)!)).toBe(true);
+        stalled.destroy();
+      }
     } finally {
       off();
     }
