@@ -126,7 +126,7 @@ try {
         sizeLimit: 100 * 1024,
       });
       const payload = new Uint8Array(1024).fill(3);
-      for (let i = 0; i < 4000; i++) await w.write({ uid: i, payload }); // ~40 shards of ~100 samples
+      for (let i = 0; i < 8000; i++) await w.write({ uid: i, payload }); // ~80 shards of ~100 samples
       await w.finish();
       for (const f of await readdir(src))
         await direct.put(`s3://bench/ds/${f}`, await readFile(join(src, f)));

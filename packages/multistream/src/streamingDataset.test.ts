@@ -179,6 +179,32 @@ describe('StreamingDataset over local MDS streams', () => {
     expect(() => ds.loadStateDict({ ...state, samplesSeen: -1 })).toThrow(/samplesSeen/);
   });
 
+  it('stops on abort with an AbortError, and reports progress events with target vs actual shares', async () => {
+    const controller = new AbortController();
+    const events: Array<Record<string, number>> = [];
+    await using ds = await open({
+      signal: controller.signal,
+      onEvent: (e) => e.counters && events.push(e.counters),
+    });
+    let k = 0;
+    const err = await (async () => {
+      for await (const _ of ds) if (++k === 50) controller.abort();
+    })().catch((e: unknown) => e);
+    expect((err as Error).name).toBe('AbortError');
+    expect(k).toBe(50); // nothing is handed out after the abort
+    expect(ds.stateDict().samplesSeen).toBe(50);
+    // A new iteration with a live signal resumes where the aborted one stopped.
+    const rest: number[] = [];
+    for await (const s of ds.entries({ signal: new AbortController().signal }))
+      rest.push(s.sample.uid);
+    expect(rest.length).toBe(350);
+    expect(ds.metrics().samples).toBe(400);
+    const last = events[events.length - 1]!;
+    expect(last['share.0.target']).toBe(0.75);
+    expect(last['share.1.actual']).toBeCloseTo(0.25);
+    expect(last.samples).toBe(400);
+  });
+
   it('fails clearly on a stream that is not a dataset', async () => {
     const err = await StreamingDataset.open({
       streams: [{ local: join(tmp.dir, 'nope'), name: 'ghost' }],

@@ -13,6 +13,7 @@ import {
   StreamsError,
   type StreamsEventListener,
   settings,
+  signalReason,
   throwIfAborted,
   type World,
   type WorldOptions,
@@ -128,7 +129,7 @@ export interface StreamingDatasetOptions<T> {
   cacheDir?: string;
   /** Byte budget of the node cache (default `"20gb"`). */
   cacheLimit?: number | string;
-  /** Samples ahead whose shards are fetched (default 8 x batchSize, at least 64). */
+  /** Samples ahead whose shards are fetched (default 8 x batchSize, at least 512). */
   predownload?: number;
   /** Memory for shards the window no longer references, kept in case the order returns to them (default 256 MiB). */
   shardMemory?: number | string;
@@ -151,6 +152,7 @@ export interface StreamingDatasetOptions<T> {
    * set `downloadRetry`/`downloadTimeout`, an engine with those attempts and attempt timeout.
    */
   engine?: FetchEngine;
+  /** Aborts opening and every read for the dataset's lifetime (per iteration: `entries({ signal })`). */
   signal?: AbortSignal;
 }
 
@@ -546,11 +548,18 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         if (chunk.items.length > 0) return handOut(chunk, k++);
       }
     };
+    const effective = signal ?? this.#o.signal;
     const it: AsyncIterableIterator<U> = {
-      next: () =>
-        chunk !== undefined && k < chunk.items.length
+      next: () => {
+        if (effective?.aborted) {
+          // Items already decoded are not handed out after an abort; the window is released.
+          chunk = undefined;
+          return gen.return(undefined).then(() => Promise.reject(signalReason(effective)));
+        }
+        return chunk !== undefined && k < chunk.items.length
           ? Promise.resolve(handOut(chunk, k++))
-          : pull(),
+          : pull();
+      },
       return: async (value?: unknown) => {
         await gen.return(undefined);
         return { done: true, value: value as U };
@@ -708,7 +717,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   ): AsyncGenerator<Chunk> {
     const n = slice.ids.length;
     const b = this.#o.batchSize ?? 1;
-    const ahead = Math.max(1, this.#o.predownload ?? Math.max(64, 8 * b));
+    const ahead = Math.max(1, this.#o.predownload ?? Math.max(512, 8 * b));
     const decodeAhead = Math.max(1, Math.min(ahead, this.#o.decodeAhead ?? 2 * b + 8));
     // Where each slot's sample lives, filled as slots enter the window.
     const locStream = new Uint16Array(n); // [n]
