@@ -49,4 +49,20 @@ describe('text', () => {
     expect(Array.from(long.ids)).toEqual([97, 98, 99]);
     expect(long.length).toBe(3);
   });
+
+  it('the text preset decodes, selects and tokenizes; a sample without text fails typed', async () => {
+    const { text } = await import('./presets.js');
+    const prep = text({
+      fields: ['txt'],
+      tokenizer: (t) => Array.from(t, (c) => c.charCodeAt(0)),
+      maxLength: 4,
+    });
+    const out = await prep({ txt: new TextEncoder().encode('hello') }, rng(0));
+    expect(out.text).toBe('hello');
+    expect(Array.from(out.tokens!.ids)).toEqual([104, 101, 108, 108]);
+    await expect(prep({ other: 'x' }, rng(0), { coords: { sample: 1 } })).rejects.toMatchObject({
+      code: 'STREAMS_DECODE_FAILED',
+      sample: 1,
+    });
+  });
 });

@@ -366,3 +366,51 @@ export function tensors(options: TensorsOptions): Preset<Record<string, Tensor>>
     return out;
   };
 }
+
+/** Options of {@link text}. */
+export interface TextOptions {
+  /** Fields holding text (strings, UTF-8 bytes, lists, JSON lists). Default `txt, text, caption, json`. */
+  fields?: readonly string[];
+  /** `random` (seeded, default) among all candidates, or `first`. */
+  strategy?: 'random' | 'first';
+  /** Optional tokenizer hook; with it the output has `tokens` padded to `maxLength`. */
+  tokenizer?: Tokenizer;
+  /** Token sequence length. Default 128. */
+  maxLength?: number;
+  padId?: number;
+}
+
+/** The output of {@link text}. */
+export interface TextSample {
+  text: string;
+  tokens?: TokenizedText;
+}
+
+/**
+ * Text samples: UTF-8 decoding, a seeded choice among several fields, and an optional tokenizer.
+ * A sample without text fails as `STREAMS_DECODE_FAILED`.
+ */
+export function text(options: TextOptions = {}): Preset<TextSample> {
+  const fields = options.fields ?? ['txt', 'text', 'caption', 'json'];
+  return async (sample, rng, call = {}) => {
+    const chosen = selectCaption(sample, fields, rng.fork('text'), { strategy: options.strategy });
+    if (chosen === undefined) {
+      throw new StreamsError(
+        'STREAMS_DECODE_FAILED',
+        `[streams/transforms] the sample has no text in ${fields.join(', ')}`,
+        {
+          ...call.coords,
+          fix: 'set fields to the fields that hold the text',
+        },
+      );
+    }
+    const out: TextSample = { text: chosen };
+    if (options.tokenizer) {
+      out.tokens = await tokenize(chosen, options.tokenizer, {
+        maxLength: options.maxLength ?? 128,
+        padId: options.padId,
+      });
+    }
+    return out;
+  };
+}
