@@ -301,4 +301,38 @@ describe('decodeImage', () => {
     expect(u8.shape).toEqual([8, 8, 1]);
     expect(u8.data[4 * 8 + 4]).toBe(255); // (y=14, x=14) of the source
   });
+
+  it('random crop with padding draws windows over the zero-padded image', async () => {
+    const bytes = await png(gradient(8, 8), 8, 8);
+    const seen = new Set<string>();
+    for (let s = 0; s < 24; s++) {
+      const img = await decodeImage(
+        bytes,
+        { ops: [{ op: 'randomCrop', size: 8, padding: 2 }] },
+        rng(s),
+      );
+      expect(img.shape).toEqual([8, 8, 3]);
+      // Find the window offset from a pixel that is inside the source in every window: (2, 2).
+      const [r, g, b] = px(img.data, 8, 2, 2) as [number, number, number];
+      expect(b).toBe(100); // never padding at the centre
+      const dx = 2 - r / 8; // window left in padded coordinates minus the padding
+      const dy = 2 - g / 8;
+      expect(Math.abs(dx)).toBeLessThanOrEqual(2);
+      expect(Math.abs(dy)).toBeLessThanOrEqual(2);
+      if (dx > 0) expect(px(img.data, 8, 0, 2)).toEqual([0, 0, 0]); // left columns are padding
+      seen.add(`${dx},${dy}`);
+    }
+    expect(seen.size).toBeGreaterThan(3);
+    const a = await decodeImage(
+      bytes,
+      { ops: [{ op: 'randomCrop', size: 8, padding: 2, fill: 128 }, { op: 'horizontalFlip' }] },
+      rng(3),
+    );
+    const b = await decodeImage(
+      bytes,
+      { ops: [{ op: 'randomCrop', size: 8, padding: 2, fill: 128 }, { op: 'horizontalFlip' }] },
+      rng(3),
+    );
+    expect(Array.from(a.data)).toEqual(Array.from(b.data));
+  });
 });

@@ -139,6 +139,16 @@ async function decodeRaw(
   let info: { width: number; height: number; channels: number } = { width, height, channels: C };
   for (const seg of plan.segments) {
     throwIfAborted(signal);
+    if (seg.pad) {
+      if (!raw) raw = (await source().raw().toBuffer({ resolveWithObject: true })).data;
+      raw = padPixels(raw, info.width, info.height, C, seg.pad.size, seg.pad.fill);
+      info = {
+        width: info.width + 2 * seg.pad.size,
+        height: info.height + 2 * seg.pad.size,
+        channels: C,
+      };
+      continue;
+    }
     let img = raw
       ? sharp(raw, { raw: { width: info.width, height: info.height, channels: C as 1 | 3 } })
       : source();
@@ -154,6 +164,14 @@ async function decodeRaw(
   const pixels = new Uint8Array(raw!.buffer, raw!.byteOffset, raw!.byteLength); // [h, w, C]
   const col = applyColor(pixels, C, plan.color);
   return layoutImage(col.data, info.height, info.width, col.channels, options.output ?? {});
+}
+
+/** Pads HWC pixels with `p` pixels of value `fill` on every side. */
+function padPixels(src: Buffer, w: number, h: number, c: number, p: number, fill: number): Buffer {
+  const pw = w + 2 * p;
+  const out = Buffer.alloc(pw * (h + 2 * p) * c, fill); // [h + 2p, w + 2p, c]
+  for (let y = 0; y < h; y++) src.copy(out, ((y + p) * pw + p) * c, y * w * c, (y + 1) * w * c);
+  return out;
 }
 
 /**

@@ -12,7 +12,8 @@ export type ImageOp =
   /** `size: n` scales the shorter side to n (aspect kept); `[h, w]` is exact, or fits inside with `fit: 'inside'`. */
   | { op: 'resize'; size: Size; fit?: 'fill' | 'inside' }
   | { op: 'centerCrop'; size: Size }
-  | { op: 'randomCrop'; size: Size }
+  /** A random window; `padding` pads every side with `fill` (default 0) first (CIFAR-style `RandomCrop(32, padding=4)`). */
+  | { op: 'randomCrop'; size: Size; padding?: number; fill?: number }
   /** Inception-style crop: area fraction in `scale`, aspect ratio in `ratio` (log-uniform), then resized to `size`. */
   | { op: 'randomResizedCrop'; size: Size; scale?: [number, number]; ratio?: [number, number] }
   /** Mirrors left-right with probability `p` (default 0.5; 1 always flips). */
@@ -42,6 +43,8 @@ export interface Segment {
   resize?: { width: number; height: number };
   post?: Rect;
   flop: boolean;
+  /** Pad the pixels so far on every side with `fill` (done in JS between libvips passes). */
+  pad?: { size: number; fill: number };
 }
 
 /** Per-pixel colour work done in JS on the final RGB bytes (exact and deterministic). */
@@ -151,6 +154,20 @@ export function planImage(
       }
       case 'randomCrop': {
         const [ch, cw] = hw(op.size);
+        const p = op.padding ?? 0;
+        if (!(Number.isInteger(p) && p >= 0)) {
+          throw new StreamsError(
+            'STREAMS_INVALID_ARGUMENT',
+            `[streams/transforms] randomCrop padding must be a non-negative integer, got ${p}`,
+          );
+        }
+        if (p > 0) {
+          // Materialize the pixels so far, pad them, and continue on the padded image.
+          segments.push(seg, { flop: false, pad: { size: p, fill: op.fill ?? 0 } });
+          seg = { flop: false };
+          w += 2 * p;
+          h += 2 * p;
+        }
         ensureAtLeast(ch, cw);
         const top = rng.int(h - ch + 1);
         const left = rng.int(w - cw + 1);
