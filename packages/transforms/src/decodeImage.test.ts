@@ -225,6 +225,26 @@ describe('decodeImage', () => {
     expect((err as Error).message).toMatch(/^\[streams\/transforms\] cannot decode image/);
   });
 
+  it('failOn none decodes what a truncated JPEG still holds', async () => {
+    const j = await sharp({
+      create: {
+        width: 256,
+        height: 256,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 30 },
+      },
+    })
+      .jpeg()
+      .toBuffer();
+    const cut = j.subarray(0, Math.floor(j.length * 0.8));
+    await expect(decodeImage(cut, {}, rng(0))).rejects.toMatchObject({
+      code: 'STREAMS_DECODE_FAILED',
+    });
+    const img = await decodeImage(cut, { failOn: 'none' }, rng(0));
+    expect(img.shape).toEqual([256, 256, 3]);
+  });
+
   it('rejects before work when the signal is aborted', async () => {
     const bytes = await png(quadrants(), 32, 32);
     const err = await decodeImage(bytes, {}, rng(0), { signal: AbortSignal.abort() }).catch(

@@ -26,6 +26,11 @@ export interface DecodeImageOptions {
   output?: ImageOutputOptions;
   /** Resampling kernel for resizes (sharp's names). Default `lanczos3`. */
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  /**
+   * How picky decoding is (sharp's levels): `warning` (default: any libvips warning, e.g. a
+   * truncated JPEG, fails the sample), `error`, `truncated` (only truncation fails) or `none`.
+   */
+  failOn?: 'none' | 'truncated' | 'error' | 'warning';
   /** 3 (RGB, default) or 1 (luminance, for grayscale datasets: no RGB round trip). */
   channels?: 1 | 3;
   /** Largest accepted input in pixels (decompression-bomb guard). Default 268402689 (sharp's). */
@@ -93,7 +98,7 @@ async function decodeRaw(
   signal: AbortSignal | undefined,
 ): Promise<ImageTensor> {
   const input = {
-    failOn: 'warning' as const,
+    failOn: options.failOn ?? 'warning',
     limitInputPixels: options.limitInputPixels ?? 268402689,
   };
   const C = options.channels ?? 3;
