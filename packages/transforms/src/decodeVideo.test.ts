@@ -113,6 +113,19 @@ describe('decodeVideo', () => {
     ).rejects.toMatchObject({ code: 'STREAMS_DECODE_FAILED' });
   });
 
+  it('refuses a random offset on a one-shot stream with a clear error', async () => {
+    const { Readable } = await import('node:stream');
+    const stream = Readable.from([await readFile(m.mkv)]);
+    await expect(
+      decodeVideo(stream, { frames: 2, offset: 'random' }, rng(0)),
+    ).rejects.toMatchObject({
+      code: 'STREAMS_INVALID_ARGUMENT',
+    });
+    await expect(
+      decodeAudio(Readable.from([await readFile(m.wav)]), { offset: 'random' }, rng(0)),
+    ).rejects.toThrow(/read only once/);
+  });
+
   it('random offsets are deterministic under a seed and keep the clip inside the video', async () => {
     const opts = { frames: 3, fps: 10, offset: 'random', size: [4, 4] } as const;
     const a = await decodeVideo(m.blueRed, opts, rng(5, 'clip'));

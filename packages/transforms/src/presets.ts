@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { isStreamsError, type Rng, StreamsError } from '@streams/core';
 import { type AudioClip, type DecodeAudioOptions, decodeAudio } from './decodeAudio.js';
 import type { SampleCoordinates } from './decodeGuard.js';
@@ -204,6 +205,15 @@ export function videoClipWith(
   const { videoField: _, audio: audioOptions, output, ...clip } = options;
   return async (sample, rng, call = {}) => {
     const input = pickMedia(sample, fields, 'video');
+    if (audioOptions && input instanceof Readable) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        '[streams/transforms] video and audio need two reads, and a stream can be read only once',
+        {
+          fix: 'pass bytes, a path or { path, start, end } when asking for the audio track',
+        },
+      );
+    }
     const decoded = await decodeVideo(input, clip, rng.fork('video'), call);
     const video = output ? await lay(decoded, output) : decoded;
     if (!audioOptions) return { video };
