@@ -103,6 +103,35 @@ describe('StreamingDataset over local MDS streams', () => {
     expect(new Set(seen).size).toBe(400);
   });
 
+  it('resumes a stratified order under another world with the saved global batch size', async () => {
+    const opts = {
+      streams: [
+        { local: a, proportion: 3 },
+        { local: b, proportion: 1 },
+      ],
+      batching: 'stratified' as const,
+      seed: 2,
+    };
+    const read: number[] = [];
+    let state: ReturnType<StreamingDataset['stateDict']> | undefined;
+    for (let rank = 0; rank < 2; rank++) {
+      await using ds = await open({ ...opts, world: worldOf(rank, 2), batchSize: 4 });
+      let k = 0;
+      for await (const batch of ds.batches()) {
+        read.push(...batch.map((s) => s.uid));
+        if (++k === 10) break;
+      }
+      state = ds.stateDict();
+    }
+    expect(state).toMatchObject({ samplesSeen: 80, globalBatchSize: 8 });
+    await using single = await open({ ...opts, world: worldOf(0, 1), batchSize: 4 }); // global batch 4 here, 8 saved
+    single.loadStateDict(state!);
+    for await (const s of single) read.push(s.uid);
+    single.setEpoch(0);
+    const expected = [...single.plan().ids].map((id) => (id < 300 ? 1e6 + id : 2e6 + id - 300));
+    expect(read.sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
+  });
+
   it('pads an uneven tail per rank, or drops it', async () => {
     const counts = async (dropLast: boolean) => {
       const out: Array<{ n: number; pad: number }> = [];

@@ -168,6 +168,8 @@ export interface DatasetState {
   schedulePosition: number;
   /** Samples per schedule step (only with a schedule). */
   scheduleStepSize?: number;
+  /** Samples per global batch that composed the order (only with stratified or perStream batching). */
+  globalBatchSize?: number;
 }
 
 /** What {@link StreamingDataset.metrics} reports. */
@@ -218,7 +220,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   readonly #engine: FetchEngine | undefined;
   readonly #engines = new Map<string, FetchEngine>();
   readonly #pool: ShardPool;
-  readonly #planConfig: Omit<PlanConfig, 'numCanonicalNodes'>;
+  #planConfig: Omit<PlanConfig, 'numCanonicalNodes'>;
   readonly #seed: number;
   #numCanonicalNodes: number;
   #canonicalExplicit: boolean;
@@ -426,6 +428,9 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       numCanonicalNodes: this.#numCanonicalNodes,
       schedulePosition: this.#schedule ? Math.floor(this.#samplesSeen / this.#stepSize) : 0,
       ...(this.#schedule ? { scheduleStepSize: this.#stepSize } : {}),
+      ...((this.#planConfig.batching ?? 'random') !== 'random'
+        ? { globalBatchSize: this.#planConfig.globalBatchSize }
+        : {}),
     };
   }
 
@@ -477,6 +482,20 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       this.#epoch = state.epoch;
       this.#samplesSeen = state.samplesSeen;
       return;
+    }
+    // Stratified and perStream orders are composed in global batches: keep the saved size so a
+    // resume under another world continues the same order.
+    if (
+      state.globalBatchSize !== undefined &&
+      state.globalBatchSize !== this.#planConfig.globalBatchSize
+    ) {
+      if (!(Number.isSafeInteger(state.globalBatchSize) && state.globalBatchSize >= 1))
+        throw bad(
+          'state.globalBatchSize is not a positive integer',
+          'pass an object saved by stateDict()',
+        );
+      this.#planConfig = { ...this.#planConfig, globalBatchSize: state.globalBatchSize };
+      this.#plan = undefined;
     }
     if (state.numCanonicalNodes !== this.#numCanonicalNodes || state.epoch !== this.#epoch)
       this.#plan = undefined;
