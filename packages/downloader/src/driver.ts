@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { StreamsError, type StreamsErrorCode, type StreamsErrorOptions } from '@streams/core';
 
 /** Metadata of one stored object. */
@@ -27,6 +28,11 @@ export interface ObjectBody extends AsyncIterable<Uint8Array> {
   /** Number of bytes the body will yield, when the store says (Content-Length). */
   readonly size: number | undefined;
   readonly etag?: string | undefined;
+  /**
+   * Takes the underlying Node stream, when the body is one, for event-driven piping without a
+   * promise per chunk (the engine's fast path). Marks the body as read; undefined otherwise.
+   */
+  takeReadable?(): Readable | undefined;
   /** Reads the whole body into memory. */
   bytes(): Promise<Uint8Array>;
   /** Releases the connection without reading the rest. */
@@ -191,6 +197,7 @@ export function makeBody(
   size: number | undefined,
   cancel: () => void | Promise<void>,
   etag?: string,
+  readable?: Readable,
 ): ObjectBody {
   let used = false;
   const take = (): AsyncIterable<Uint8Array> => {
@@ -218,6 +225,11 @@ export function makeBody(
     async cancel() {
       used = true;
       await cancel();
+    },
+    takeReadable() {
+      if (!readable || used) return undefined;
+      used = true;
+      return readable;
     },
   };
 }

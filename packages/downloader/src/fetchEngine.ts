@@ -1,5 +1,6 @@
 import { type FileHandle, stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   EventHub,
   isAbortError,
@@ -22,6 +23,8 @@ import {
   type Driver,
   describeCause,
   type ListEntry,
+  networkError,
+  type ObjectBody,
   type ObjectStat,
   TransferError,
 } from './driver.js';
@@ -368,10 +371,15 @@ export class FetchEngine {
             );
       const chunks: Uint8Array[] = [];
       let total = 0;
-      await this.pump(body, signal, (chunk) => {
-        chunks.push(chunk);
-        total += chunk.byteLength;
-      });
+      await this.pump(
+        body,
+        signal,
+        (chunk) => {
+          chunks.push(chunk);
+          total += chunk.byteLength;
+        },
+        (err) => networkError(driver.name, 'GET', url, err),
+      );
       const want = options.length ?? body.size;
       if (want !== undefined && total !== want) throw sizeMismatch(driver, url, want, total);
       this.counters.bytes += total;
@@ -485,12 +493,17 @@ export class FetchEngine {
         state.etag = body.etag;
       }
       const hasher = state.hasher;
-      await this.pump(body, signal, (chunk) => {
-        hasher?.update(chunk);
-        pushed += chunk.byteLength;
-        this.counters.bytes += chunk.byteLength;
-        return writer.push(chunk);
-      });
+      await this.pump(
+        body,
+        signal,
+        (chunk) => {
+          hasher?.update(chunk);
+          pushed += chunk.byteLength;
+          this.counters.bytes += chunk.byteLength;
+          return writer.push(chunk);
+        },
+        (err) => networkError(driver.name, 'GET', url, err),
+      );
       await writer.flush();
       if (state.total !== undefined && pushed !== state.total) {
         // Short: the connection closed early and the next attempt resumes. Long: start over.
@@ -586,11 +599,16 @@ export class FetchEngine {
         const writer = new BatchWriter(fh, offset);
         let got = 0;
         try {
-          await this.pump(body, signal, (chunk) => {
-            got += chunk.byteLength;
-            this.counters.bytes += chunk.byteLength;
-            return writer.push(chunk);
-          });
+          await this.pump(
+            body,
+            signal,
+            (chunk) => {
+              got += chunk.byteLength;
+              this.counters.bytes += chunk.byteLength;
+              return writer.push(chunk);
+            },
+            (err) => networkError(driver.name, 'GET', url, err),
+          );
         } finally {
           await writer.flush().catch(() => {});
         }
@@ -648,10 +666,13 @@ export class FetchEngine {
    * aborting with STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
    */
   private async pump(
-    body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> },
+    body: ObjectBody,
     signal: AbortSignal,
     sink: (chunk: Uint8Array) => Promise<void> | undefined | void,
+    wrap: (err: unknown) => unknown = (e) => e,
   ): Promise<void> {
+    const readable = body.takeReadable?.();
+    if (readable) return this.pumpReadable(readable, signal, sink, wrap);
     const iterator = body[Symbol.asyncIterator]();
     const stallMs = this.o.stallTimeoutMs;
     // One abort listener and one stall timer per body (the timer is refreshed on each chunk).
@@ -692,6 +713,89 @@ export class FetchEngine {
     }
   }
 
+  /**
+   * The fast path of {@link pump} for Node streams: 'data' events, paused while the sink's
+   * promise is pending, with the same stall timer and abort handling and no promise per chunk.
+   */
+  private pumpReadable(
+    readable: Readable,
+    signal: AbortSignal,
+    sink: (chunk: Uint8Array) => Promise<void> | undefined | void,
+    wrap: (err: unknown) => unknown,
+  ): Promise<void> {
+    const stallMs = this.o.stallTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      let stallTimer: NodeJS.Timeout | undefined;
+      const finish = (err?: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(stallTimer);
+        signal.removeEventListener('abort', onAbort);
+        readable.off('data', onData);
+        readable.off('end', onEnd);
+        readable.off('error', onError);
+        readable.off('close', onClose);
+        if (err === undefined) resolve();
+        else {
+          // Free the socket or file handle; later errors of the dying stream are ignored.
+          readable.on('error', () => {});
+          readable.destroy();
+          reject(err);
+        }
+      };
+      const onAbort = () => finish(signalReason(signal));
+      const onData = (chunk: Uint8Array) => {
+        stallTimer?.refresh();
+        let wait: Promise<void> | undefined | void;
+        try {
+          wait = sink(chunk);
+        } catch (err) {
+          finish(err);
+          return;
+        }
+        if (wait) {
+          readable.pause();
+          wait.then(() => {
+            if (!done) readable.resume();
+          }, finish);
+        }
+      };
+      const onEnd = () => finish();
+      const onError = (err: unknown) =>
+        finish(isStreamsError(err) || isAbortError(err) ? err : wrap(err));
+      const onClose = () => {
+        if (!readable.readableEnded)
+          finish(
+            wrap(
+              Object.assign(new Error('the stream closed before its end'), {
+                code: 'ERR_STREAM_PREMATURE_CLOSE',
+              }),
+            ),
+          );
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      if (Number.isFinite(stallMs) && stallMs > 0)
+        stallTimer = setTimeout(
+          () =>
+            finish(
+              new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
+                retryable: true,
+              }),
+            ),
+          stallMs,
+        );
+      signal.addEventListener('abort', onAbort, { once: true });
+      readable.on('data', onData);
+      readable.on('end', onEnd);
+      readable.on('error', onError);
+      readable.on('close', onClose);
+    });
+  }
+
   private hostGate(url: string): ConcurrencyLimiter {
     const { scheme, url: parsed } = parseObjectUrl(url);
     const key = `${scheme}://${parsed.host}`;
@@ -725,6 +829,7 @@ export class FetchEngine {
       let releaseGlobal: (() => void) | undefined;
       const attemptCtl = new AbortController();
       let timer: NodeJS.Timeout | undefined;
+      let unlink: (() => void) | undefined;
       try {
         releaseGlobal = await this.global.acquire(userSignal);
         this.counters.inFlight++;
@@ -742,9 +847,12 @@ export class FetchEngine {
               ),
             this.o.attemptTimeoutMs,
           );
-        const signal = userSignal
-          ? AbortSignal.any([userSignal, attemptCtl.signal])
-          : attemptCtl.signal;
+        // Linked by hand: AbortSignal.any() on a long-lived queue signal piles up dependants.
+        if (userSignal) {
+          unlink = () => attemptCtl.abort(userSignal.reason);
+          userSignal.addEventListener('abort', unlink, { once: true });
+        }
+        const signal = attemptCtl.signal;
         const value = await fn(signal, attempt);
         host.succeed();
         return value;
@@ -802,6 +910,7 @@ export class FetchEngine {
           });
       } finally {
         clearTimeout(timer);
+        if (unlink) userSignal?.removeEventListener('abort', unlink);
         if (releaseGlobal) {
           this.counters.inFlight--;
           releaseGlobal();

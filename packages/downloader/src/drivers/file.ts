@@ -81,9 +81,15 @@ export function fileDriver(options: FileDriverOptions = {}): Driver {
         highWaterMark: 1 << 20,
         signal: o.signal,
       });
-      return makeBody(stream, size, () => {
-        stream.destroy();
-      });
+      return makeBody(
+        stream,
+        size,
+        () => {
+          stream.destroy();
+        },
+        undefined,
+        stream,
+      );
     } catch (err) {
       await handle.close();
       throw err instanceof TransferError ? err : fsError('get', url, err);

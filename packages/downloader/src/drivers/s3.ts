@@ -158,7 +158,14 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
         if (source !== body) body?.destroy();
       }
     }
-    return makeBody(guard(), size, () => void body.destroy(), cleanEtag(out.ETag));
+    // Unsliced bodies also offer the raw stream to the engine's event-driven pump.
+    return makeBody(
+      guard(),
+      size,
+      () => void body.destroy(),
+      cleanEtag(out.ETag),
+      source === body ? body : undefined,
+    );
   }
 
   return {
