@@ -43,7 +43,7 @@ describe('MosaicML reference fixture', () => {
     expect(i).toBe(expected.n);
   });
 
-  it('sampleBatches gives the same samples, one array per shard, from any start', async () => {
+  it('sampleBatches gives the same samples, arrays that never cross a shard, from any start', async () => {
     await using ds = await openMdsDataset(PLAIN);
     const batches: unknown[][] = [];
     for await (const b of ds.sampleBatches({ start: 70, end: 140 }))
