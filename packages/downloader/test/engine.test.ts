@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -301,6 +302,35 @@ describe('faults', () => {
       undefined,
       undefined,
     ]);
+  });
+
+  it('an object that changes between attempts is fetched again from the start (ETag check)', async () => {
+    const v1 = testBytes(1 << 20, 31); // [1 MiB]
+    const v2 = testBytes(1 << 20, 32);
+    const path = join(root, 'changing.bin');
+    await writeFile(path, v1);
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      plan: (_req, n) => {
+        // The object is replaced just before the resume request is forwarded.
+        if (n === 1) writeFileSync(path, v2);
+        return n === 0 ? 'truncate' : undefined;
+      },
+    });
+    const engine = createFetchEngine(FAST);
+    const events = collect(engine);
+    const before = server.requests.length;
+    const r = await engine.download(`${proxy.url}/changing.bin`, join(out, 'changing', 'c.bin'), {
+      hash: `sha256:${createHash('sha256').update(v2).digest('hex')}`,
+    });
+    expect((await readFile(r.path)).equals(Buffer.from(v2))).toBe(true);
+    const ranges = server.requests.slice(before).map((q) => q.headers.range);
+    expect(ranges[0]).toBeUndefined();
+    expect(ranges[1]).toMatch(/^bytes=\d+-/);
+    expect(ranges[2]).toBeUndefined();
+    expect(events.some((e) => String(e.attrs?.reason).includes('changed while downloading'))).toBe(
+      true,
+    );
   });
 
   it('large objects of known size come as parallel range reads; a failed part is fetched again', async () => {
