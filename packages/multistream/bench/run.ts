@@ -71,11 +71,12 @@ try {
   }
 
   // 2. End-to-end throughput vs the raw index loop.
-  for (const [label, n, bytes, target] of [
-    ['100 B', 100_000, 100, 0.7],
-    ['100 KiB', 2_000, 100 * 1024, 0.9],
+  for (const [label, n, bytes, target, shuffle] of [
+    ['100 B', 100_000, 100, 0.7, true],
+    ['100 B', 100_000, 100, 0.7, false],
+    ['100 KiB', 2_000, 100 * 1024, 0.9, true],
   ] as const) {
-    const dir = join(root, `local-${bytes}`);
+    const dir = join(root, `local-${bytes}-${shuffle}`);
     const w = new MdsWriter({ out: dir, columns: { uid: 'int', payload: 'bytes' } });
     const payload = new Uint8Array(bytes).fill(7);
     for (let i = 0; i < n; i++) await w.write({ uid: i, payload });
@@ -113,7 +114,7 @@ try {
     }
     entries.push(
       benchEntry({
-        name: `end to end, local MDS, ${label} samples (shuffled)`,
+        name: `end to end, local MDS, ${label} samples (${shuffle ? 'shuffled, py1e' : 'sequential'})`,
         unit: 'samples/s',
         value: ourRate,
         reference: 'raw openMdsDataset().samples() loop',
