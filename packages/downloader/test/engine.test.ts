@@ -413,6 +413,30 @@ describe('faults', () => {
     expect(engine.hostLimit(url)).toBeLessThan(8);
   });
 
+  it('stat, exists, read and list are retried through transient failures too', async () => {
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      retryAfter: '0',
+      plan: (_req, n) =>
+        n % 2 === 0
+          ? (['http500', 'http503', 'reset', 'truncate'] as const)[(n / 2) % 4]
+          : undefined,
+    });
+    const engine = createFetchEngine(FAST);
+    expect((await engine.stat(`${proxy.url}/data.bin`)).size).toBe(data.byteLength);
+    expect(await engine.exists(`${proxy.url}/data.bin`)).toBe(true);
+    expect(
+      Buffer.from(await engine.read(`${proxy.url}/data.bin`, { offset: 10, length: 100 })).equals(
+        Buffer.from(data.subarray(10, 110)),
+      ),
+    ).toBe(true);
+    expect(Buffer.from(await engine.read(`${proxy.url}/data.bin`)).equals(Buffer.from(data))).toBe(
+      true,
+    );
+    expect(proxy.log.filter((r) => r.fault).length).toBe(4);
+    expect(engine.counters.retries).toBe(4);
+  });
+
   it('aborting a download rejects with AbortError and leaves no file', async () => {
     await using proxy = await startFaultProxy({
       target: server.url,
