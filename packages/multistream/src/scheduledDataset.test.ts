@@ -54,6 +54,15 @@ describe('StreamingDataset with a time-varying schedule', () => {
     });
   });
 
+  it('rejects a schedule with the wrong number of weights', async () => {
+    const err = await StreamingDataset.open({
+      streams: [{ local: a }, { local: b }],
+      world: { rank: 0, worldSize: 1 },
+      schedule: linearSchedule([{ step: 0, weights: [1, 1, 1] }]),
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('schedule gives 3 weights for 2 streams');
+  });
+
   it('resumes elastically from a saved step', async () => {
     const all: number[] = [];
     {

@@ -296,12 +296,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     }
     // Ranks of a node share its cache: each downloads ahead within its share of the budget, less
     // one shard of room for the shard its consumer may wait on (which starts regardless).
-    const maxShard = Math.max(
-      0,
-      ...streams
-        .filter((s) => s.remote)
-        .flatMap((s) => s.mds.shards.map((sh) => sh.zipBytes ?? sh.rawBytes)),
-    );
+    let maxShard = 0; // a loop, not Math.max(...): datasets can have 100k+ shards
+    for (const s of streams) {
+      if (!s.remote) continue;
+      for (const sh of s.mds.shards) maxShard = Math.max(maxShard, sh.zipBytes ?? sh.rawBytes);
+    }
     const budget = cache
       ? cache.stats().budget / Math.max(1, w.localWorldSize) - maxShard
       : Number.POSITIVE_INFINITY;
@@ -332,6 +331,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     };
     const streams = specs.map((spec, i) => applyStreamDefaults(Stream(spec, i), defaults, i));
     const w = isWorld(o.world) ? o.world : readWorld(o.world ?? {});
+    let cache: DiskCache | undefined;
     const opened: OpenStream[] = [];
     try {
       for (const [i, s] of streams.entries()) {
@@ -372,7 +372,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         { epochSize: o.epochSize, seed: o.seed ?? DEFAULT_SEED },
       );
       const needsCache = opened.some((s) => s.remote);
-      const cache = needsCache
+      cache = needsCache
         ? await openCache({
             dir: o.cacheDir ?? settings().cacheDir,
             limit: o.cacheLimit ?? '20gb',
@@ -383,6 +383,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       return new StreamingDataset<T>(o, opened, weights, w, cache, engine);
     } catch (e) {
       await Promise.all(opened.map((s) => s.mds.close()));
+      await cache?.close();
       throw e;
     }
   }
