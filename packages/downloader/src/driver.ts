@@ -197,7 +197,7 @@ export function makeBody(
   size: number | undefined,
   cancel: () => void | Promise<void>,
   etag?: string,
-  readable?: Readable,
+  readable?: Readable | (() => Readable),
 ): ObjectBody {
   let used = false;
   const take = (): AsyncIterable<Uint8Array> => {
@@ -229,7 +229,7 @@ export function makeBody(
     takeReadable() {
       if (!readable || used) return undefined;
       used = true;
-      return readable;
+      return typeof readable === 'function' ? readable() : readable;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
 import {
   checkRange,
@@ -143,7 +144,8 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     url: string,
     res: Response,
     size: number | undefined,
-    skip: number,
+    /** Set when the server ignored Range: skip this many bytes, then keep `size`. */
+    skip: number | undefined,
     signal: AbortSignal | undefined,
   ): ObjectBody {
     const stream = res.body;
@@ -153,6 +155,10 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
       size,
       () => stream.cancel().catch(() => {}),
       cleanEtag(res.headers.get('etag')),
+      // Unsliced bodies can be piped as a Node stream by the engine (created only if asked).
+      skip === undefined
+        ? () => Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>)
+        : undefined,
     );
   }
 
@@ -171,7 +177,14 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     async get(url, o = {}) {
       const res = await request('GET', url, { method: 'GET' }, o.signal);
       if (!res.ok) return fail('GET', url, res);
-      return bodyOf('GET', url, res, numberHeader(res.headers.get('content-length')), 0, o.signal);
+      return bodyOf(
+        'GET',
+        url,
+        res,
+        numberHeader(res.headers.get('content-length')),
+        undefined,
+        o.signal,
+      );
     },
     async getRange(url, offset, length, o = {}) {
       checkRange(NAME, url, offset, length);
@@ -192,7 +205,7 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
             { url, status: 416 },
           );
         }
-        return bodyOf('GET', url, res, length, 0, o.signal);
+        return bodyOf('GET', url, res, length, undefined, o.signal);
       }
       if (res.status === 200) {
         // The server ignored Range: skip to the offset ourselves.
@@ -287,12 +300,12 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     stream: ReadableStream<Uint8Array>,
     op: string,
     url: string,
-    skip: number,
+    skip: number | undefined,
     size: number | undefined,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<Uint8Array> {
-    let toSkip = skip;
-    let left = skip > 0 && size !== undefined ? size : Number.POSITIVE_INFINITY;
+    let toSkip = skip ?? 0;
+    let left = skip !== undefined && size !== undefined ? size : Number.POSITIVE_INFINITY;
     try {
       for await (const chunk of stream) {
         let c = chunk;
