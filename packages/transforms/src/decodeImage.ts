@@ -161,6 +161,7 @@ async function decodeRaw(
     const out = await img.raw().toBuffer({ resolveWithObject: true });
     raw = out.data;
     info = { width: out.info.width, height: out.info.height, channels: out.info.channels };
+    if (seg.flop) flopPixels(raw, info.width, info.height, info.channels);
     if (info.channels !== C) {
       throw new Error(`expected ${C} channels after colour conversion, got ${info.channels}`);
     }
@@ -219,16 +220,25 @@ export function headerSize(b: Uint8Array): { width: number; height: number } | u
 
 function applySegment(img: Sharp, seg: Segment, kernel: DecodeImageOptions['kernel']): Sharp {
   let out = img;
+  // sharp runs these in its own order whatever the call order: extract, resize, extract. The
+  // segment's mirror is done in JS afterwards (see planImage).
   if (seg.pre) out = out.extract(seg.pre);
   if (seg.resize) out = out.resize(seg.resize.width, seg.resize.height, { fit: 'fill', kernel });
-  if (seg.flop) out = out.flop();
-  if (seg.post) {
-    // sharp flops before the post-resize extract, so the (unflipped) rect is mirrored.
-    const w = seg.resize?.width ?? 0;
-    const left = seg.flop ? w - seg.post.left - seg.post.width : seg.post.left;
-    out = out.extract({ ...seg.post, left });
-  }
+  if (seg.post) out = out.extract(seg.post);
   return out;
+}
+
+/** Mirrors HWC pixels left-right in place. */
+function flopPixels(px: Uint8Array, w: number, h: number, c: number): void {
+  for (let y = 0; y < h; y++) {
+    for (let a = y * w * c, b = (y * w + w - 1) * c; a < b; a += c, b -= c) {
+      for (let k = 0; k < c; k++) {
+        const t = px[a + k]!;
+        px[a + k] = px[b + k]!;
+        px[b + k] = t;
+      }
+    }
+  }
 }
 
 /** Converts HWC bytes to the requested dtype and layout (float32 via a per-channel lookup table). */

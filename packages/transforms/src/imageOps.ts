@@ -37,11 +37,16 @@ interface Rect {
   height: number;
 }
 
-/** One libvips pass: pre-resize extract, resize, flop, post-resize extract (sharp's fixed order). */
+/**
+ * One libvips pass: pre-resize extract, resize, post-resize extract; then, when `flop` is set, a
+ * left-right mirror of the pass's output done in JS. Crop rects are stored unflipped (a crop asked
+ * for after a flip is mirrored back), which is exact because crops and mirrors commute.
+ */
 export interface Segment {
   pre?: Rect;
   resize?: { width: number; height: number };
   post?: Rect;
+  /** Mirror the pass's output left-right. */
   flop: boolean;
   /** Pad the pixels so far on every side with `fill` (done in JS between libvips passes). */
   pad?: { size: number; fill: number };
@@ -76,7 +81,7 @@ function hw(size: Size): [number, number] {
 
 /**
  * Resolves `ops` for an image of `width` x `height` into an {@link ImagePlan}, drawing every
- * random choice from `rng`. Crops and flips compose into sharp's extract/resize/flop so that the
+ * random choice from `rng`. Crops and flips compose into extract/resize/extract plus a mirror so that the
  * usual pipelines (resize + crop, random resized crop, flip) decode in one libvips pass.
  */
 export function planImage(
@@ -93,7 +98,7 @@ export function planImage(
 
   const crop = (r: Rect) => {
     if (r.left === 0 && r.top === 0 && r.width === w && r.height === h) return; // the whole image
-    // Rects are kept in unflipped coordinates; a crop taken after a flip is mirrored back.
+    // Rects are kept unflipped; a crop taken after a flip is mirrored back.
     const left = seg.flop ? w - r.left - r.width : r.left;
     const rect = { left, top: r.top, width: r.width, height: r.height };
     if (seg.resize) {
@@ -110,7 +115,9 @@ export function planImage(
   };
   const resize = (nw: number, nh: number) => {
     if (nw === w && nh === h) return;
-    if (seg.post) {
+    // A resize cannot come after a post-resize crop in one pass; and a flip before a resize is
+    // done before it (resampling is not exactly mirror-symmetric), so both start a new pass.
+    if (seg.post || seg.flop) {
       segments.push(seg);
       seg = { flop: false };
     }
