@@ -379,10 +379,9 @@ async function parquetPart(
   if (numRows !== start) throw badFooter(`${numRows} rows, its row groups hold ${start}`);
   // Types come from the first row group's values, then are fixed for the file.
   let fields: Field[] | undefined;
-  // zstd, gzip, brotli, lz4 pages (snappy is built into hyparquet).
-  const compressors = (await import('hyparquet-compressors')).compressors as Parameters<
-    typeof hp.parquetRead
-  >[0]['compressors'];
+  // hyparquet's built-in snappy is the fastest for the common case; the others come from hyparquet-compressors.
+  const { SNAPPY: _snappy, ...others } = (await import('hyparquet-compressors')).compressors;
+  const compressors = others as Parameters<typeof hp.parquetRead>[0]['compressors'];
   // The first row group is read at open to type the columns; the first scan reuses it once.
   let firstGroup: Map<string, ArrayLike<unknown>> | undefined;
   const readGroup = async ([a, b]: [number, number]) => {
