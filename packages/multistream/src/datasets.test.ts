@@ -13,6 +13,7 @@ import {
 import { coherentBatches } from './coherentBatches.js';
 import {
   FASHION_MNIST_DIR,
+  gatherExamples,
   listDatasets,
   loadDataset,
   loadFashionMnist,
@@ -85,6 +86,24 @@ describe('dataset registry and built-ins', () => {
     const tiny = (await listDatasets({ withClassCounts: true })).find((d) => d.name === 'tiny');
     expect(tiny?.classCounts).toEqual([1, 1]);
     await expect(loadDataset('nope')).rejects.toThrow(/no dataset named "nope"/);
+  });
+
+  it('feeds a STREAMS waveform over MNIST labels: experiences gather their digits', async () => {
+    const ds = await loadDataset('mnist');
+    const { StreamsWaveform } = await import('./streamsWaveform.js');
+    const w = new StreamsWaveform({
+      domains: { label: ds.y },
+      seed: 1,
+      batchSize: 16,
+      duration: 20,
+    });
+    w.step(3);
+    const exp = w.getExperience(2, { testWindow: 2 });
+    const train = gatherExamples(ds, exp.train);
+    expect(train.x.length).toBe(16 * 784);
+    expect([...train.y]).toEqual(Array.from(exp.train, (i) => ds.y[i]));
+    expect(gatherExamples(ds, exp.test).y.length).toBe(32);
+    expect(() => gatherExamples(ds, [10_000])).toThrow(/outside mnist/);
   });
 
   it('toy8 drifts: inputs rotate and labels shift with the step, deterministically', async () => {

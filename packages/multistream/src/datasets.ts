@@ -327,3 +327,28 @@ function registerBuiltins(): void {
     load: (o) => loadToy8(o),
   });
 }
+
+/** Inputs and labels of the given samples, e.g. a STREAMS experience's `train` indices. */
+export function gatherExamples(
+  ds: TensorDataset,
+  indices: ArrayLike<number>,
+): { x: Float32Array; y: Int32Array } {
+  const size = ds.numSamples === 0 ? 0 : ds.x.length / ds.numSamples;
+  const x = new Float32Array(indices.length * size); // [k, ...shape]
+  const y = new Int32Array(indices.length); // [k]
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k]!;
+    if (!(Number.isInteger(i) && i >= 0 && i < ds.numSamples)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] sample ${i} is outside ${ds.name}'s ${ds.numSamples} samples`,
+        {
+          fix: `use indices in [0, ${ds.numSamples})`,
+        },
+      );
+    }
+    x.set(ds.x.subarray(i * size, (i + 1) * size), k * size);
+    y[k] = ds.y[i]!;
+  }
+  return { x, y };
+}

@@ -19,6 +19,7 @@ export {
   type DatasetSpec,
   FASHION_MNIST_DIR,
   type FashionMnistOptions,
+  gatherExamples,
   listDatasets,
   loadDataset,
   loadFashionMnist,
