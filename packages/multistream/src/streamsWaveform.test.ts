@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { piecewiseSchedule } from './schedule.js';
 import { SIGNAL_MAX, SIGNAL_START, StreamsWaveform } from './streamsWaveform.js';
 
 const domains = (n: number) => ({
@@ -123,6 +124,34 @@ describe('StreamsWaveform', () => {
     // Looking ahead does not change what step() returns later.
     const next = w.step(1)[0]!;
     expect([...next.examples]).toEqual([...exp.test.subarray(0, 3)]);
+  });
+
+  it('takes per-domain-value weights(t) from a schedule instead of the waveform', () => {
+    const w = new StreamsWaveform({
+      domains: { group: Array.from({ length: 20 }, (_, i) => (i < 10 ? 'x' : 'y')) },
+      seed: 2,
+      batchSize: 1,
+      withoutReplacement: false,
+      schedule: piecewiseSchedule([
+        { from: 0, weights: [10, 0] },
+        { from: 50, weights: [0, 10] },
+      ]),
+    });
+    expect([...w.signalsAt(10)]).toEqual([10, 0]);
+    expect([...w.signalsAt(60)]).toEqual([0, 10]);
+    // exp(10) : exp(0): essentially always the favored group.
+    const steps = w.step(100);
+    expect(steps.slice(0, 50).filter((s) => s.examples[0]! < 10).length).toBeGreaterThanOrEqual(49);
+    expect(steps.slice(50).filter((s) => s.examples[0]! >= 10).length).toBeGreaterThanOrEqual(49);
+    expect(
+      () =>
+        new StreamsWaveform({
+          domains: { g: ['a'] },
+          seed: 1,
+          batchSize: 1,
+          schedule: piecewiseSchedule([{ from: 0, weights: [1, 2] }]),
+        }),
+    ).toThrow(/2 weights for 1 domain values/);
   });
 
   it('writes an SVG of the signals, and a PNG through sharp', async () => {

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Rng, rng, StreamsError } from '@streams/core';
 import { type Table, tableFromArrays } from 'apache-arrow';
+import type { Schedule } from './schedule.js';
 
 /** Options of {@link StreamsWaveform}. */
 export interface StreamsWaveformOptions {
@@ -22,6 +23,11 @@ export interface StreamsWaveformOptions {
   withoutReplacement?: boolean;
   /** Softmax temperature: probabilities are softmax(logit / temperature) (default 1). */
   temperature?: number;
+  /**
+   * Signals given per domain value by a schedule (`weights(t)`, one weight per entry of `values`,
+   * clipped to [0, 10]) instead of the STREAMS waveform dynamics; logits and sampling stay the same.
+   */
+  schedule?: Schedule;
   /** Projected-gradient iterations per step (default 4) and their step size (default 0.5). */
   iterations?: number;
   learningRate?: number;
@@ -52,7 +58,7 @@ export class StreamsWaveform {
   readonly values: ReadonlyArray<{ column: string; value: string | number }>;
   readonly numExamples: number;
   #currentStep = 0;
-  readonly #o: Required<Omit<StreamsWaveformOptions, 'domains' | 'startStep'>>;
+  readonly #o: Required<Omit<StreamsWaveformOptions, 'domains' | 'startStep' | 'schedule'>>;
   readonly #exampleValues: Uint32Array; // [examples, columns] value index per example and column
   readonly #start: Float64Array; // [values] start step of each value
   readonly #signals: Float64Array; // [values] signals at the last simulated step
@@ -61,6 +67,7 @@ export class StreamsWaveform {
   readonly #history: WaveformStep[] = [];
   readonly #signalHistory: Float32Array[] = []; // [steps][values]
   readonly #rng: Rng;
+  readonly #schedule: Schedule | undefined;
 
   constructor(options: StreamsWaveformOptions) {
     const o = {
@@ -126,6 +133,13 @@ export class StreamsWaveform {
     this.#target = new Float64Array(values.length).fill(SIGNAL_START); // [values]
     this.#available = new Uint8Array(n).fill(1); // [examples]
     this.#rng = rng(o.seed, 'streams-waveform');
+    this.#schedule = options.schedule;
+    if (this.#schedule && this.#schedule.size !== values.length) {
+      throw bad(
+        'schedule',
+        `gives ${this.#schedule.size} weights for ${values.length} domain values (see .values)`,
+      );
+    }
   }
 
   /** Steps consumed so far with {@link step}. */
@@ -267,6 +281,15 @@ export class StreamsWaveform {
     const V = this.values.length;
     while (this.#history.length < until) {
       const t = this.#history.length;
+      if (this.#schedule) {
+        // Signals given by a schedule per domain value (weights(t)), clipped to [0, 10].
+        const w = this.#schedule.weightsAt(t);
+        for (let v = 0; v < V; v++)
+          this.#signals[v] = Math.min(SIGNAL_MAX, Math.max(SIGNAL_MIN, w[v]!));
+        this.#signalHistory.push(Float32Array.from(this.#signals));
+        this.#history.push({ step: t, examples: this.#draw() });
+        continue;
+      }
       if (t % o.duration === 0) this.#newTarget();
       for (let v = 0; v < V; v++) {
         const start = this.#start[v]!;
