@@ -1121,8 +1121,16 @@ export function createFetchEngine(options: FetchEngineOptions = {}): FetchEngine
 
 let shared: FetchEngine | undefined;
 
-/** The process-wide engine with default options, shared by everyone who does not make their own. */
+/** The process-wide engine, shared by everyone who does not make their own (default options until {@link setDefaultEngine}). */
 export function defaultEngine(): FetchEngine {
   shared ??= new FetchEngine();
   return shared;
+}
+
+/**
+ * Replaces the process-wide engine, e.g. `setDefaultEngine(createFetchEngine({ concurrency: 64 }))`
+ * once at start-up, so libraries that use {@link defaultEngine} follow the application's limits.
+ */
+export function setDefaultEngine(engine: FetchEngine): void {
+  shared = engine;
 }

@@ -33,6 +33,7 @@ export {
   FetchEngine,
   type FetchEngineOptions,
   type ReadOptions,
+  setDefaultEngine,
 } from './fetchEngine.js';
 export {
   createHasher,

@@ -9,7 +9,12 @@ import { startFaultProxy, startHttpServer, type TestHttpServer } from '@streams/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBody } from '../src/driver.js';
 import { httpDriver } from '../src/drivers/http.js';
-import { createFetchEngine, type FetchEngineOptions } from '../src/fetchEngine.js';
+import {
+  createFetchEngine,
+  defaultEngine,
+  type FetchEngineOptions,
+  setDefaultEngine,
+} from '../src/fetchEngine.js';
 import { getDriver, registerDriver, unregisterDriver } from '../src/registry.js';
 import { testBytes } from './driverSuite.js';
 
@@ -456,6 +461,14 @@ describe('faults', () => {
 });
 
 describe('limits', () => {
+  it('the process-wide engine can be replaced', () => {
+    const mine = createFetchEngine({ concurrency: 3 });
+    expect(defaultEngine()).not.toBe(mine);
+    setDefaultEngine(mine);
+    expect(defaultEngine()).toBe(mine);
+    expect(defaultEngine().concurrency).toBe(3);
+  });
+
   it('shares a node-wide limit among the processes of the node', () => {
     expect(createFetchEngine({ nodeConcurrency: 64, localProcesses: 8 }).concurrency).toBe(8);
     expect(createFetchEngine({ nodeConcurrency: 10, localProcesses: 4 }).concurrency).toBe(3);
