@@ -95,6 +95,29 @@ describe('convertDataset', () => {
     expect(new TextDecoder().decode((await n.get(4)).cls as Uint8Array)).toBe('0');
   });
 
+  it('WebDataset -> MDS: images keep an image encoding, cls stays an integer, __url__ is dropped', async () => {
+    const { makeTar } = await import('../test/fixtures.js');
+    await writeFile(
+      join(tmp.dir, 'w.tar'),
+      makeTar([
+        { name: 'a/0.jpg', data: 'J0' },
+        { name: 'a/0.cls', data: '4' },
+        { name: 'a/1.jpg', data: 'J1' },
+        { name: 'a/1.cls', data: '2' },
+      ]),
+    );
+    const r = await convertDataset(join(tmp.dir, 'w.tar'), {
+      out: join(tmp.dir, 'm'),
+      format: 'mds',
+    });
+    expect(r.columns).toEqual({ __key__: 'str', jpg: 'jpeg', cls: 'int' });
+    await using m = await openMdsDataset(join(tmp.dir, 'm'));
+    const s = await m.get(1);
+    expect(s.__key__).toBe('a/1');
+    expect(s.cls).toBe(2);
+    expect(new TextDecoder().decode((s.jpg as { bytes: Uint8Array }).bytes)).toBe('J1');
+  });
+
   it('infers encodings that round-trip, storing nullable columns as JSON', () => {
     expect(inferMdsEncoding([1, 2, null], 'a')).toBe('json');
     expect(inferMdsEncoding([1, 2.5], 'a')).toBe('float64');
