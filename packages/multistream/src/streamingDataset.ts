@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DiskCache, openCache } from '@streams/cache';
@@ -305,6 +306,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       ? cache.stats().budget / Math.max(1, w.localWorldSize) - maxShard
       : Number.POSITIVE_INFINITY;
     const loadSignal = combineSignals([o.signal, this.#closer.signal]);
+    // Every shard load in flight listens on it: as many as the window holds, legitimately.
+    setMaxListeners(0, loadSignal);
     this.#pool = new ShardPool(
       budget,
       (key) => this.#loadShard(key, loadSignal),
