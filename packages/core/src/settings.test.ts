@@ -15,12 +15,13 @@ describe('settings', () => {
     expect(settings({ HOME: '/h', XDG_CACHE_HOME: '/x' }).cacheDir).toBe('/x/streams');
   });
 
-  it('parses byte sizes like MosaicML and rejects garbage', () => {
+  it('parses byte sizes in powers of 1024 like MosaicML bytes_to_int, and rejects garbage', () => {
     expect(parseBytes(123)).toBe(123);
-    expect(parseBytes('20gb')).toBe(20e9);
-    expect(parseBytes('64MB')).toBe(64e6);
+    expect(parseBytes('20gb')).toBe(20 * 2 ** 30);
+    expect(parseBytes('64MB')).toBe(64 * 2 ** 20);
     expect(parseBytes('512 MiB')).toBe(512 * 2 ** 20);
-    expect(parseBytes('1.5kb')).toBe(1500);
+    expect(parseBytes('1.5kb')).toBe(1536);
+    expect(parseBytes('100b')).toBe(100);
     expect(parseBytes('7')).toBe(7);
     for (const bad of ['', 'lots', '-1gb', '1xb', -5, 1.5, Number.NaN]) {
       expect(() => parseBytes(bad as string | number, 'cacheLimit')).toThrow(/cacheLimit/);

@@ -25,10 +25,10 @@ export function settings(env: Record<string, string | undefined> = process.env):
 
 const UNITS: Record<string, number> = {
   b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
+  kb: 2 ** 10,
+  mb: 2 ** 20,
+  gb: 2 ** 30,
+  tb: 2 ** 40,
   kib: 2 ** 10,
   mib: 2 ** 20,
   gib: 2 ** 30,
@@ -37,8 +37,9 @@ const UNITS: Record<string, number> = {
 
 /**
  * Parses a byte size: a number of bytes, or a string such as `"20gb"`, `"512 MiB"`, `"1.5kb"`.
- * Decimal units (kb, mb, gb, tb) are powers of 1000 as in MosaicML `streaming`; binary units
- * (kib, mib, gib, tib) are powers of 1024. `field` names the option in the error.
+ * Units are powers of 1024 whether written `kb` or `kib`, as MosaicML `streaming`'s `bytes_to_int`
+ * reads them, so `cache_limit`/`size_limit` values ported from Python mean the same bytes here.
+ * `field` names the option in the error.
  */
 export function parseBytes(value: number | string, field = 'size'): number {
   if (typeof value === 'number') {
@@ -46,7 +47,7 @@ export function parseBytes(value: number | string, field = 'size'): number {
   } else {
     const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(value);
     if (m) {
-      const bytes = Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!;
+      const bytes = Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!; // every unit matched has an entry
       if (Number.isSafeInteger(Math.floor(bytes))) return Math.floor(bytes);
     }
   }

@@ -1,4 +1,4 @@
-import { type EventHub, StreamsError, throwIfAborted } from '@streams/core';
+import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
 import { type ByteSource, basenameUrl, RoutingByteSource } from './byteSource.js';
 import { type OpenDatasetOptions, openDataset, type SampleDataset } from './dataset.js';
 import { MdsWriter } from './mdsWriter.js';
@@ -185,12 +185,11 @@ export async function convertDataset(
             fix: 'use --compression gz or none for --format wds',
           },
         );
-      const { parseSizeLimit } = await import('./mdsWriter.js');
       const w = new WdsWriter({
         out: options.out,
         compression: options.compression === 'gz' ? 'gz' : null,
         maxShardBytes:
-          options.sizeLimit === undefined ? undefined : parseSizeLimit(options.sizeLimit),
+          options.sizeLimit === undefined ? undefined : parseBytes(options.sizeLimit, 'sizeLimit'),
         overwrite: options.overwrite,
         signal: options.signal,
       });

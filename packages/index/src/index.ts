@@ -95,7 +95,6 @@ export {
   type MdsShardEntry,
   MdsWriter,
   type MdsWriterOptions,
-  parseSizeLimit,
 } from './mdsWriter.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
 export { compileFilter, type RowPredicate } from './rowFilter.js';

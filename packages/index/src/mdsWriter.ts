@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type EventHub, StreamsError, throwIfAborted } from '@streams/core';
+import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
 import {
   type DriverResolver,
   downloaderDrivers,
@@ -69,30 +69,6 @@ export interface MdsShardEntry {
   zip_data: MdsFileInfo | null;
 }
 
-const UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1024,
-  mb: 1024 ** 2,
-  gb: 1024 ** 3,
-  tb: 1024 ** 4,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-};
-
-/** Parses an MDS size limit: a byte count or `"100kb"`, where kb/mb/gb are powers of 1024 as in MosaicML. */
-export function parseSizeLimit(value: number | string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(String(value));
-  if (m) return Math.floor(Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1));
-  throw new StreamsError(
-    'STREAMS_INVALID_ARGUMENT',
-    `[streams/index] size limit "${value}" is not a byte size`,
-    { fix: 'give a number of bytes or a string like "64mb"' },
-  );
-}
-
 /**
  * Writes an MDS dataset byte-compatible with MosaicML `streaming` (index.json version 2): the same
  * inputs and options give the same shard bytes and the same index.json.
@@ -152,7 +128,7 @@ export class MdsWriter {
     }
     this.#hashes = hashes;
     const limit = options.sizeLimit === undefined ? 1 << 26 : options.sizeLimit;
-    const parsed = limit === null ? 0 : parseSizeLimit(limit);
+    const parsed = limit === null ? 0 : parseBytes(limit, 'sizeLimit');
     this.#sizeLimit = parsed === 0 ? null : parsed;
     this.#config = new TextEncoder().encode(pyJsonDumps(this.#configObject(), { sortKeys: true }));
     this.#extraPerShard = 4 + 4 + this.#config.length;
