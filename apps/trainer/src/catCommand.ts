@@ -7,7 +7,6 @@ import {
   formatFlag,
   LineWriter,
   listFlag,
-  withInterrupt,
 } from './dataIo.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -60,8 +59,5 @@ export const catCommand: Command = {
     'Print the samples of a dataset as JSON lines (MDS, WebDataset, JSONL/CSV, index tables).',
   usage: 'streams cat <dataset-url> [--limit N] [--offset K] [--columns a,b]',
   flags,
-  run: ({ positionals, flags: f }) =>
-    withInterrupt((signal) =>
-      runCat(positionals, f, { out: process.stdout, err: process.stderr, signal }),
-    ),
+  run: ({ positionals, flags: f, io }) => runCat(positionals, f, io),
 };

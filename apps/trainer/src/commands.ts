@@ -8,11 +8,22 @@ export interface FlagSpec {
   multiple?: boolean;
 }
 
+/** Where a command writes, and the signal that aborts it (Ctrl-C). */
+export interface CommandIo {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
 /** A subcommand of `streams`. */
 export interface Command {
   name: string;
   summary: string;
   usage: string;
   flags: Record<string, FlagSpec>;
-  run(args: { positionals: string[]; flags: Record<string, unknown> }): Promise<number>;
+  run(args: {
+    positionals: string[];
+    flags: Record<string, unknown>;
+    io: CommandIo;
+  }): Promise<number>;
 }

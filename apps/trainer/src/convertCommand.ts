@@ -1,7 +1,7 @@
 import { StreamsError } from '@streams/core';
 import { convertDataset } from '@streams/index';
 import type { Command } from './commands.js';
-import { type CommandIo, datasetArg, formatFlag, listFlag, withInterrupt } from './dataIo.js';
+import { type CommandIo, datasetArg, formatFlag, listFlag } from './dataIo.js';
 import { ProgressBar } from './progressBar.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -96,8 +96,5 @@ export const convertCommand: Command = {
   usage:
     'streams convert <src> <dst> --format mds|wds [--compression zstd] [--hashes sha1,xxh64] [--size-limit 64mb]',
   flags,
-  run: ({ positionals, flags: f }) =>
-    withInterrupt((signal) =>
-      runConvert(positionals, f, { out: process.stdout, err: process.stderr, signal }),
-    ),
+  run: ({ positionals, flags: f, io }) => runConvert(positionals, f, io),
 };

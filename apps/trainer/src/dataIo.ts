@@ -2,11 +2,7 @@ import { StreamsError } from '@streams/core';
 import type { DatasetFormat } from '@streams/index';
 
 /** Where a data command writes, and what cancels it (tests pass sinks; the CLI passes stdio). */
-export interface CommandIo {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-  signal?: AbortSignal;
-}
+export type { CommandIo } from './commands.js';
 
 /**
  * Writes lines with backpressure. A closed reader (`streams cat | head`) ends the output quietly:
@@ -45,18 +41,6 @@ export class LineWriter {
       });
     }
     return !this.#closed;
-  }
-}
-
-/** Runs `fn` with a signal that SIGINT aborts (so Ctrl-C frees files and sockets). */
-export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const onSigint = () => ac.abort(new DOMException('interrupted', 'AbortError'));
-  process.once('SIGINT', onSigint);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 }
 

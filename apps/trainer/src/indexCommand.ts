@@ -1,7 +1,7 @@
 import { StreamsError } from '@streams/core';
 import { buildIndex } from '@streams/index';
 import type { Command } from './commands.js';
-import { type CommandIo, countFlag, withInterrupt } from './dataIo.js';
+import { type CommandIo, countFlag } from './dataIo.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
@@ -65,8 +65,5 @@ export const indexCommand: Command = {
   usage:
     'streams index build --sql "SELECT ..." --out index.parquet [--val-ratio 0.1] [--max-val-rows 10000] [--seed 0]',
   flags,
-  run: ({ positionals, flags: f }) =>
-    withInterrupt((signal) =>
-      runIndex(positionals, f, { out: process.stdout, err: process.stderr, signal }),
-    ),
+  run: ({ positionals, flags: f, io }) => runIndex(positionals, f, io),
 };

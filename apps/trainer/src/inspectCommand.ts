@@ -8,7 +8,6 @@ import {
   formatFlag,
   LineWriter,
   listFlag,
-  withInterrupt,
 } from './dataIo.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -103,8 +102,5 @@ export const inspectCommand: Command = {
     'Show the statistics of a dataset: count, bytes, columns with null counts, label histograms.',
   usage: 'streams inspect <dataset-url> [--json] [--labels col] [--limit N]',
   flags,
-  run: ({ positionals, flags: f }) =>
-    withInterrupt((signal) =>
-      runInspect(positionals, f, { out: process.stdout, err: process.stderr, signal }),
-    ),
+  run: ({ positionals, flags: f, io }) => runInspect(positionals, f, io),
 };

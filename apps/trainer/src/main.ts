@@ -26,6 +26,10 @@ export async function main(
     err.write(`streams: unknown command "${name}". Run "streams --help" for the list.\n`);
     return EXIT.usage;
   }
+  // Ctrl-C aborts the command's signal, so it closes files, sockets and child processes itself.
+  const ac = new AbortController();
+  const onSigint = () => ac.abort(new DOMException('interrupted', 'AbortError'));
+  process.once('SIGINT', onSigint);
   try {
     const { values, positionals } = parseArgs({
       args: rest,
@@ -37,9 +41,15 @@ export async function main(
       out.write(commandHelp(command));
       return EXIT.ok;
     }
-    return await command.run({ positionals, flags: coerce(command, values) });
+    return await command.run({
+      positionals,
+      flags: coerce(command, values),
+      io: { out, err, signal: ac.signal },
+    });
   } catch (e) {
     return report(e, err);
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 }
 
