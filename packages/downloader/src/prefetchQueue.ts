@@ -18,10 +18,13 @@ export interface PrefetchStats {
   inFlight: number;
   done: number;
   failed: number;
+  /** Bytes of the downloads that finished. */
   bytes: number;
-  /** Bytes per second since the previous progress event. */
+  /** Bytes received by the engine since the queue started, live (retried bytes included). */
+  received: number;
+  /** Receive rate since the previous progress event. */
   bytesPerSec: number;
-  /** Retries and throttles of the engine since the queue started. */
+  /** Retries and throttles of the engine since the queue started (engine-wide, like `received`). */
   retries: number;
   throttles: number;
 }
@@ -56,8 +59,8 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly depth: number;
-  private readonly start: { retries: number; throttles: number };
-  private last = { time: performance.now(), bytes: 0 };
+  private readonly start: { retries: number; throttles: number; received: number };
+  private last = { time: performance.now(), received: 0 };
   private readonly intervalMs: number;
 
   constructor(
@@ -76,7 +79,11 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
     this.intervalMs = options.progressIntervalMs ?? 1000;
     // Every running download listens on the queue's signal: `depth` listeners is expected.
     setMaxListeners(0, this.ctl.signal);
-    this.start = { retries: engine.counters.retries, throttles: engine.counters.throttles };
+    this.start = {
+      retries: engine.counters.retries,
+      throttles: engine.counters.throttles,
+      received: engine.counters.bytes,
+    };
     if (options.signal) {
       if (options.signal.aborted) this.ctl.abort(signalReason(options.signal));
       else
@@ -130,13 +137,15 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
   stats(): PrefetchStats {
     const now = performance.now();
     const dt = (now - this.last.time) / 1000;
-    const bytesPerSec = dt > 0 ? (this.bytes - this.last.bytes) / dt : 0;
+    const received = this.engine.counters.bytes - this.start.received;
+    const bytesPerSec = dt > 0 ? Math.max(0, received - this.last.received) / dt : 0;
     return {
       queued: this.items.length - this.next,
       inFlight: this.active,
       done: this.done,
       failed: this.failed,
       bytes: this.bytes,
+      received,
       bytesPerSec,
       retries: this.engine.counters.retries - this.start.retries,
       throttles: this.engine.counters.throttles - this.start.throttles,
@@ -221,7 +230,7 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
 
   private progress(): void {
     const s = this.stats();
-    this.last = { time: performance.now(), bytes: this.bytes };
+    this.last = { time: performance.now(), received: s.received };
     if (!this.engine.events.active) return;
     this.engine.events.emit({
       kind: 'progress',

@@ -583,6 +583,13 @@ describe('prefetch queue', () => {
       Array.from({ length: 30 }, (_, i) => 1000 + i).reduce((a, b) => a + b),
     );
     expect(typeof last?.counters?.bytesPerSec).toBe('number');
+    // Received bytes are counted live, chunk by chunk, so the rate shows before items finish.
+    expect(last?.counters?.received).toBe(last?.counters?.bytes);
+    expect(
+      events
+        .filter((e) => e.name === 'download.progress')
+        .some((e) => (e.counters?.bytesPerSec ?? 0) > 0),
+    ).toBe(true);
   });
 
   it('a failed item rejects at its position; cancel() aborts the rest', async () => {
