@@ -1,7 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without types
 import { checkImports } from './checkImports.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

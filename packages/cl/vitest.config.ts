@@ -1,10 +1,3 @@
-import { defineProject } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared';
+import { streamsProject } from '../../vitest.shared';
 
-export default defineProject({
-  ...sourceConditions,
-  test: {
-    name: 'cl',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-  },
-});
+export default streamsProject('cl');

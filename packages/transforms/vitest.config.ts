@@ -1,13 +1,4 @@
-import { defineProject } from 'vitest/config';
-import { sourceConditions } from '../../vitest.shared';
+import { streamsProject } from '../../vitest.shared';
 
-export default defineProject({
-  ...sourceConditions,
-  test: {
-    name: 'transforms',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Tests spawn ffmpeg, worker threads and a child node: generous limits for a loaded CI machine.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+// Tests spawn ffmpeg, worker threads and a child node.
+export default streamsProject('transforms', { testTimeout: 60_000 });

@@ -530,7 +530,7 @@ describe('openCache', () => {
     try {
       await using cache = await openCache({ limit: '1mb' });
       expect(cache.dir).toBe(join(realpathSync(dir), 'from-env'));
-      expect(cache.stats().budget).toBe(1_000_000);
+      expect(cache.stats().budget).toBe(1024 * 1024);
     } finally {
       if (before === undefined) delete process.env.STREAMS_CACHE_DIR;
       else process.env.STREAMS_CACHE_DIR = before;
