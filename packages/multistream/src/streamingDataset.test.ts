@@ -75,6 +75,8 @@ describe('StreamingDataset over local MDS streams', () => {
     }
     expect(n).toBe(200);
     expect(perStream).toEqual([100, 100]);
+    expect(ds.stateDict()).toMatchObject({ epoch: 1, samplesSeen: 0 });
+    expect(ds.metrics().samples).toBe(200);
   });
 
   it('splits an epoch over ranks exactly once and resumes elastically from stateDict', async () => {

@@ -524,18 +524,45 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     return this.#iterate<T>(false, undefined);
   }
 
-  /** Batches of `batchSize` samples (the last one shorter only with dropLast false and no padding). */
+  /**
+   * Batches of `batchSize` samples (the last one shorter only when the epoch is). Batches are cut
+   * straight from the decoded chunks, without a promise per sample; the state advances by whole
+   * batches, as handed out.
+   */
   async *batches(options: { signal?: AbortSignal } = {}): AsyncGenerator<T[]> {
     const b = this.#o.batchSize ?? 1;
+    const signal = options.signal ?? this.#o.signal;
     let batch: T[] = [];
-    for await (const sample of this.#iterate<T>(false, options.signal)) {
-      batch.push(sample);
-      if (batch.length === b) {
-        yield batch;
-        batch = [];
+    let lastSeen = 0;
+    const counts = this.#perStream.map(() => 0);
+    const epoch = this.#epoch;
+    const commit = () => {
+      // After the epoch's end the state already points at the next epoch: keep it there.
+      if (this.#epoch === epoch) this.#samplesSeen = lastSeen;
+      this.#samples += batch.length;
+      counts.forEach((c, s) => {
+        this.#perStream[s]! += c;
+        counts[s] = 0;
+      });
+      if (this.events.active && this.#samples % 1000 < batch.length) this.#emitMetrics();
+    };
+    for await (const chunk of this.#run(false, signal)) {
+      for (let j = 0; j < chunk.items.length; j++) {
+        batch.push(chunk.items[j] as T);
+        counts[chunk.streams[j]!]! += 1;
+        lastSeen = chunk.seen[j]!;
+        if (batch.length === b) {
+          throwIfAborted(signal);
+          commit();
+          yield batch;
+          batch = [];
+        }
       }
     }
-    if (batch.length > 0) yield batch;
+    if (batch.length > 0) {
+      commit();
+      yield batch;
+    }
   }
 
   /** Samples with where they came from (stream, shard, position, padding). */
