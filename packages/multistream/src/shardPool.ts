@@ -3,8 +3,10 @@ import { StreamsError } from '@streams/core';
 /** A shard's bytes in memory, and how to let go of the disk entry that holds them. */
 export interface LoadedShard {
   bytes: Uint8Array;
-  /** A view of `bytes` for reading offsets, made once per load. */
+  /** A view of `bytes` for the decoders, made once per load. */
   view: DataView;
+  /** Sample offsets (n + 1), checked once at load. */
+  offsets: Uint32Array; // [samples + 1]
   /** True when the shard was already on disk (cache hit or a local dataset). */
   hit: boolean;
   /** Unpins the cache entry, if the loader kept a pin (no-op otherwise). */

@@ -1100,6 +1100,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const where = { stream: s.label, shard: shard.basename };
     let data: Uint8Array;
     let hit = true;
+    let offsets: Uint32Array; // [samples + 1]
     const release = async () => {};
     if (!s.remote) {
       data = await readFile(join(toLocalPath(s.base), file), { signal });
@@ -1156,7 +1157,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
           { ...where, fix: 'write or download the shard again' },
         );
       }
-      mdsShardOffsets(data, shard.samples);
+      offsets = mdsShardOffsets(data, shard.samples);
     } catch (e) {
       await release();
       throw e;
@@ -1164,6 +1165,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     return {
       bytes: data,
       view: new DataView(data.buffer, data.byteOffset, data.byteLength),
+      offsets,
       hit,
       release,
     };
@@ -1172,11 +1174,11 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
 
 /**
  * Sample j of a loaded shard. The offsets were checked once when the shard was loaded
- * (`mdsShardOffsets`), so this reads them from the shard's view without re-checking.
+ * (`mdsShardOffsets`, kept as a typed array), so this reads them without re-checking.
  */
 function decodeAt(shard: LoadedShard, j: number, schema: MdsSchema): MdsSample {
-  const begin = shard.view.getUint32(4 + 4 * j, true);
-  const end = shard.view.getUint32(8 + 4 * j, true);
+  const begin = shard.offsets[j]!;
+  const end = shard.offsets[j + 1]!;
   return schema.decode(shard.bytes, begin, end, shard.view);
 }
 
