@@ -67,6 +67,33 @@ describe('convertDataset', () => {
     expect(first.__key__).toBe('000000000');
   });
 
+  it('MDS -> MDS keeps the source encodings: the MosaicML fixture converts to the same bytes', async () => {
+    const plain = join(MDS_REFERENCE, 'plain');
+    const r = await convertDataset(plain, {
+      out: join(tmp.dir, 'same'),
+      format: 'mds',
+      hashes: ['md5', 'sha1'],
+      sizeLimit: '16kb',
+    });
+    await using a = await openMdsDataset(plain);
+    expect(r.columns).toEqual(Object.fromEntries(a.columns.map((c) => [c.name, c.encoding])));
+    const index = JSON.parse(await readFile(join(plain, 'index.json'), 'utf8')) as {
+      shards: Array<{ raw_data: { basename: string } }>;
+    };
+    expect(r.shards).toBe(index.shards.length);
+    for (const shard of index.shards) {
+      const name = shard.raw_data.basename;
+      expect(
+        Buffer.compare(
+          await readFile(join(tmp.dir, 'same', name)),
+          await readFile(join(plain, name)),
+        ),
+        name,
+      ).toBe(0);
+    }
+    expect(JSON.parse(await readFile(join(tmp.dir, 'same', 'index.json'), 'utf8'))).toEqual(index);
+  });
+
   it('an index table with URL columns becomes shards holding the fetched bytes', async () => {
     const d = join(tmp.dir, 'files');
     await mkdir(d);

@@ -123,8 +123,13 @@ export async function convertDataset(
     for (const r of head)
       for (const k of Object.keys(r)) if (!names.includes(k) && k !== '__url__') names.push(k);
     const columns: Record<string, string> = {};
+    // An MDS source already says how each column is encoded: keep it rather than guess from values.
+    const sourceEncodings = new Map(
+      ds.format === 'mds' ? ds.columns.map((c) => [c.name, c.type] as const) : [],
+    );
     for (const n of names) {
       if (options.encodings?.[n]) columns[n] = options.encodings[n] as string;
+      else if (sourceEncodings.has(n)) columns[n] = sourceEncodings.get(n) as string;
       else if (fetchCols.has(n)) {
         const first = head.find((r) => typeof r[n] === 'string')?.[n] as string | undefined;
         const ext = first ? (basenameUrl(first).split('.').pop() ?? '').toLowerCase() : '';
