@@ -9,6 +9,16 @@ export {
 } from './abort.js';
 export { type Disposable, makeDisposable } from './disposable.js';
 export {
+  DTYPES,
+  type Dtype,
+  type DtypeInfo,
+  float16ToFloat32,
+  float32ToFloat16,
+  isDtype,
+  type TypedArray,
+  type TypedArrayConstructor,
+} from './dtype.js';
+export {
   ERROR_CODES,
   type ErrorCoordinates,
   isStreamsError,

@@ -1,31 +1,18 @@
-import { StreamsError } from '@streams/core';
+import {
+  DTYPES,
+  type Dtype,
+  float16ToFloat32,
+  float32ToFloat16,
+  isDtype,
+  StreamsError,
+  type TypedArray,
+} from '@streams/core';
 import { pyFloatRepr, pyJsonDumps } from './pyJson.js';
 
-/** Element types of MDS ndarrays and scalar columns. */
-export type MdsDtype =
-  | 'uint8'
-  | 'int8'
-  | 'uint16'
-  | 'int16'
-  | 'float16'
-  | 'uint32'
-  | 'int32'
-  | 'float32'
-  | 'uint64'
-  | 'int64'
-  | 'float64';
+/** Element types of MDS ndarrays and scalar columns (the numeric dtypes of `@streams/core`). */
+export type MdsDtype = Dtype;
 
-export type TypedArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array
-  | BigUint64Array
-  | BigInt64Array;
+export type { TypedArray };
 
 /** A decoded `ndarray` column: row-major `data` (float16 is widened to Float32Array). */
 export interface NdArray {
@@ -79,19 +66,6 @@ const DTYPE_CODES: Record<MdsDtype, number> = {
 const CODE_DTYPES = new Map<number, MdsDtype>(
   Object.entries(DTYPE_CODES).map(([k, v]) => [v, k as MdsDtype]),
 );
-const DTYPE_SIZES: Record<MdsDtype, number> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  float16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  uint64: 8,
-  int64: 8,
-  float64: 8,
-};
 
 /** Every encoding name MosaicML defines; all but `pkl` are supported here. */
 export const MDS_ENCODINGS = [
@@ -122,10 +96,6 @@ export const MDS_ENCODINGS = [
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
-
-function isDtype(s: string): s is MdsDtype {
-  return Object.hasOwn(DTYPE_CODES, s);
-}
 
 function badValue(column: string, encoding: string, why: string): StreamsError {
   return new StreamsError(
@@ -163,53 +133,14 @@ function bytesOf(value: unknown, column: string, encoding: string): Uint8Array {
   throw badValue(column, encoding, `expected bytes (Uint8Array), got ${describe(value)}`);
 }
 
-/** Half-precision bits -> number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
+/** Half-precision bits -> number (`float16ToFloat32` of `@streams/core`). */
+export const halfToFloat: (h: number) => number = float16ToFloat32;
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** number -> half-precision bits, rounding to nearest even as numpy does. */
-export function floatToHalf(x: number): number {
-  f32[0] = x;
-  const b = u32[0] ?? 0;
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >>> shift;
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  const rest = mant & 0x1fff;
-  let m = mant >>> 13;
-  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
-    m++;
-    if (m === 0x400) {
-      m = 0;
-      e++;
-      if (e >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
-}
+/** number -> half-precision bits, rounding to nearest even as numpy does (`float32ToFloat16` of `@streams/core`). */
+export const floatToHalf: (x: number) => number = float32ToFloat16;
 
 function scalarCoder(encoding: MdsDtype, column: string): MdsCoder {
-  const size = DTYPE_SIZES[encoding];
+  const size = DTYPES[encoding].bytes;
   const enc = (write: (dv: DataView, value: unknown) => void) => (value: unknown) => {
     const out = new Uint8Array(size);
     write(new DataView(out.buffer), value);
@@ -342,7 +273,7 @@ function ndarrayCoder(encoding: string, args: string, column: string): MdsCoder 
   }
   const size =
     fixedDtype && fixedShape
-      ? fixedShape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[fixedDtype]
+      ? fixedShape.reduce((a, b) => a * b, 1) * DTYPES[fixedDtype].bytes
       : null;
 
   const corrupt = (why: string) =>
@@ -431,7 +362,7 @@ function ndarrayCoder(encoding: string, args: string, column: string): MdsCoder 
         }
       }
       const count = shape.reduce((a, b) => a * b, 1);
-      const nbytes = count * DTYPE_SIZES[dtype];
+      const nbytes = count * DTYPES[dtype].bytes;
       if (nbytes !== end - i)
         throw corrupt(
           `shape [${shape}] of ${dtype} needs ${nbytes} bytes, the sample has ${end - i}`,
@@ -444,34 +375,13 @@ function ndarrayCoder(encoding: string, args: string, column: string): MdsCoder 
 }
 
 function makeTyped(dtype: MdsDtype, raw: ArrayBuffer, count: number): TypedArray {
-  switch (dtype) {
-    case 'uint8':
-      return new Uint8Array(raw);
-    case 'int8':
-      return new Int8Array(raw);
-    case 'uint16':
-      return new Uint16Array(raw);
-    case 'int16':
-      return new Int16Array(raw);
-    case 'float16': {
-      const h = new Uint16Array(raw);
-      const out = new Float32Array(count); // widened: JS on Node 20 has no Float16Array
-      for (let k = 0; k < count; k++) out[k] = halfToFloat(h[k] ?? 0);
-      return out;
-    }
-    case 'uint32':
-      return new Uint32Array(raw);
-    case 'int32':
-      return new Int32Array(raw);
-    case 'float32':
-      return new Float32Array(raw);
-    case 'uint64':
-      return new BigUint64Array(raw);
-    case 'int64':
-      return new BigInt64Array(raw);
-    case 'float64':
-      return new Float64Array(raw);
+  if (dtype === 'float16') {
+    const h = new Uint16Array(raw);
+    const out = new Float32Array(count); // widened: JS on Node 20 has no Float16Array
+    for (let k = 0; k < count; k++) out[k] = halfToFloat(h[k] ?? 0);
+    return out;
   }
+  return new DTYPES[dtype].array(raw);
 }
 
 function dtypeOfTyped(data: unknown): MdsDtype | undefined {
@@ -519,7 +429,7 @@ function valuesBytes(arr: {
   data: ArrayLike<number | bigint>;
 }): Uint8Array {
   const n = arr.data.length;
-  const size = DTYPE_SIZES[arr.dtype];
+  const size = DTYPES[arr.dtype].bytes;
   if (dtypeOfTyped(arr.data) === arr.dtype) {
     const t = arr.data as unknown as TypedArray;
     return new Uint8Array(t.buffer, t.byteOffset, t.byteLength);

@@ -1,4 +1,4 @@
-import { StreamsError } from '@streams/core';
+import { DTYPES, float16ToFloat32, StreamsError, type TypedArrayConstructor } from '@streams/core';
 import { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
 
 function bad(
@@ -9,15 +9,7 @@ function bad(
   return new StreamsError(code, `[streams/transforms] ${what}`, { fix });
 }
 
-/** IEEE half -> float. */
-export function float16ToFloat32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
+export { float16ToFloat32 };
 
 /**
  * Views or copies `bytes` as a typed array of `dtype` (`count` elements). Little-endian aligned
@@ -47,23 +39,7 @@ export function typedArrayFrom(
       for (let i = 0; i < count; i++) out[i] = float16ToFloat32(dv.getUint16(i * 2, littleEndian));
     return out;
   }
-  const Ctor = {
-    bool: Uint8Array,
-    uint8: Uint8Array,
-    int8: Int8Array,
-    uint16: Uint16Array,
-    int16: Int16Array,
-    uint32: Uint32Array,
-    int32: Int32Array,
-    float32: Float32Array,
-    uint64: BigUint64Array,
-    int64: BigInt64Array,
-    float64: Float64Array,
-  }[dtype] as new (
-    buffer: ArrayBufferLike,
-    byteOffset: number,
-    length: number,
-  ) => TypedArray;
+  const Ctor: TypedArrayConstructor = dtype === 'bool' ? Uint8Array : DTYPES[dtype].array;
   const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (size === 1 || (littleEndian === hostLittle && bytes.byteOffset % size === 0)) {
     return new Ctor(bytes.buffer, bytes.byteOffset, count);
@@ -79,17 +55,7 @@ export function typedArrayFrom(
 
 const NPY_KINDS: Record<string, DType> = {
   b1: 'bool',
-  u1: 'uint8',
-  i1: 'int8',
-  u2: 'uint16',
-  i2: 'int16',
-  f2: 'float16',
-  u4: 'uint32',
-  i4: 'int32',
-  f4: 'float32',
-  u8: 'uint64',
-  i8: 'int64',
-  f8: 'float64',
+  ...Object.fromEntries(Object.entries(DTYPES).map(([name, info]) => [info.npy, name as DType])),
 };
 
 /**
