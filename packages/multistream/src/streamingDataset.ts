@@ -549,8 +549,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     for await (const chunk of this.#run(false, signal)) {
       for (let j = 0; j < chunk.items.length; j++) {
         batch.push(chunk.items[j] as T);
-        counts[chunk.streams[j]!]! += 1;
-        lastSeen = chunk.seen[j]!;
+        counts[chunk.streams[chunk.start + j]!]! += 1;
+        lastSeen = seenAt(chunk, j);
         if (batch.length === b) {
           throwIfAborted(signal);
           commit();
@@ -583,9 +583,9 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     let k = 0;
     const handOut = (c: Chunk, j: number): IteratorResult<U> => {
       // Where the whole job stands once every rank group has read as much as this one.
-      this.#samplesSeen = c.seen[j]!;
+      this.#samplesSeen = seenAt(c, j);
       this.#samples++;
-      this.#perStream[c.streams[j]!]! += 1;
+      this.#perStream[c.streams[c.start + j]!]! += 1;
       if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
       return { done: false, value: c.items[j] as U };
     };
@@ -779,9 +779,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const remoteBytes = this.#streams.map((s) =>
       s.mds.shards.map((sh) => (s.remote ? (sh.zipBytes ?? sh.rawBytes) : 0)),
     );
-    let refd = 0;
-    let decoded = 0;
-    let chunk: Chunk = { items: [], seen: [], streams: [] };
+    const refs = this.#streams.map((s) => new Int32Array(s.mds.shards.length)); // [streams][shards]
     if (this.#started === 0) this.#started = performance.now();
     const refAt = (i: number) => {
       const id = slice.ids[i]!;
@@ -800,73 +798,114 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       locStream[i] = stream;
       locShard[i] = lo;
       locIndex[i] = id - offs[lo]!;
-      this.#pool.ref(shardKey(stream, lo), remoteBytes[stream]![lo]!);
+      if (refs[stream]![lo]!++ === 0)
+        this.#pool.ref(shardKey(stream, lo), remoteBytes[stream]![lo]!);
+    };
+    // The pool sees one reference per shard the window holds (taken and dropped on the window's
+    // own counts), not one per sample: no Map lookup per sample.
+    const drop = (stream: number, shard: number) => {
+      if (--refs[stream]![shard]! === 0) this.#pool.unref(shardKey(stream, shard));
     };
     const locAt = (i: number) => ({
       stream: locStream[i]!,
       shard: locShard[i]!,
       index: locIndex[i]!,
     });
+    const infoAt = (i: number): SampleInfo => ({
+      id: slice.ids[i]!,
+      ...locAt(i),
+      epoch: plan.epoch,
+      position: slice.positions[i]!,
+      padding: slice.padding[i] === 1,
+    });
+    // What a chunk needs to tell the consumer where the job stands after each of its items.
+    const newChunk = (start: number): Chunk => ({
+      items: [],
+      start,
+      positions: slice.positions,
+      streams: locStream,
+      end: plan.end,
+      lag: slice.width - slice.group,
+    });
+    let chunk = newChunk(0);
+    const schemas = this.#streams.map((s) => s.mds.schema);
+    let refd = 0;
+    let decoded = 0;
     try {
+      if (transform === undefined) {
+        // Hot path: samples of shards already in memory are decoded straight from the shard
+        // bytes, a chunk at a time, with no promise and no allocation but the sample itself.
+        // Only a sample whose shard is not loaded yet hands out the chunk so far and awaits.
+        let i = 0;
+        // The shard of the previous sample: it stays loaded while the window references it.
+        let lastKey = -1;
+        let last: LoadedShard | undefined;
+        while (i < n) {
+          throwIfAborted(signal);
+          const stop = Math.min(n, i + CHUNK);
+          const items = chunk.items;
+          for (; i < stop; i++) {
+            const want = i + ahead < n ? i + ahead : n;
+            while (refd < want) refAt(refd++);
+            const stream = locStream[i]!;
+            const key = shardKey(stream, locShard[i]!);
+            let shard = key === lastKey ? last : this.#pool.peek(key);
+            if (shard === undefined) {
+              if (items.length > 0) break;
+              const t0 = performance.now();
+              this.#pool.urge(key);
+              shard = await this.#pool.get(key);
+              this.#waitMs += performance.now() - t0;
+            }
+            lastKey = key;
+            last = shard;
+            decoded = i + 1;
+            const j = locIndex[i]!;
+            let sample: MdsSample;
+            try {
+              sample = schemas[stream]!.decode(
+                shard.bytes,
+                shard.offsets[j]!,
+                shard.offsets[j + 1]!,
+                shard.view,
+              );
+            } finally {
+              drop(stream, locShard[i]!);
+            }
+            items.push(withInfo ? { sample, info: infoAt(i) } : sample);
+          }
+          if (items.length > 0) {
+            yield chunk;
+            chunk = newChunk(i);
+          }
+        }
+        return;
+      }
       for (let i = 0; i < n; i++) {
         throwIfAborted(signal);
         while (refd < Math.min(n, i + ahead)) refAt(refd++);
         const stream = locStream[i]!;
-        let sample: T;
-        if (transform === undefined) {
-          // Hot path: the shard is usually in memory already, so no promise per sample.
-          const key = shardKey(stream, locShard[i]!);
-          let shard = this.#pool.peek(key);
-          if (shard === undefined) {
-            if (chunk.items.length > 0) chunk = yield* flush(chunk);
-            const t0 = performance.now();
-            this.#pool.urge(key);
-            shard = await this.#pool.get(key);
-            this.#waitMs += performance.now() - t0;
-          }
-          decoded = i + 1;
-          try {
-            sample = decodeAt(shard, locIndex[i]!, this.#streams[stream]!.mds.schema) as T;
-          } finally {
-            this.#pool.unref(key);
-          }
-        } else {
-          while (decoded < Math.min(n, i + decodeAhead)) {
-            const k = decoded++;
-            const p = this.#decodeAt(plan, slice, k, locAt(k), signal);
-            p.catch(() => undefined);
-            pending.set(k, p);
-          }
-          if (chunk.items.length > 0) chunk = yield* flush(chunk);
-          const t0 = performance.now();
-          this.#pool.urge(shardKey(stream, locShard[i]!));
-          sample = await pending.get(i)!;
-          this.#waitMs += performance.now() - t0;
-          pending.delete(i);
+        while (decoded < Math.min(n, i + decodeAhead)) {
+          const k = decoded++;
+          const p = this.#decodeAt(plan, slice, k, locAt(k), drop, signal);
+          p.catch(() => undefined);
+          pending.set(k, p);
         }
-        const position = slice.positions[i]!;
-        chunk.items.push(
-          withInfo
-            ? {
-                sample,
-                info: {
-                  id: slice.ids[i]!,
-                  ...locAt(i),
-                  epoch: plan.epoch,
-                  position,
-                  padding: slice.padding[i] === 1,
-                },
-              }
-            : sample,
-        );
-        chunk.seen.push(Math.min(plan.end, position + slice.width - slice.group));
-        chunk.streams.push(stream);
-        if (chunk.items.length >= CHUNK) chunk = yield* flush(chunk);
+        if (chunk.items.length > 0) {
+          yield chunk;
+          chunk = newChunk(i);
+        }
+        const t0 = performance.now();
+        this.#pool.urge(shardKey(stream, locShard[i]!));
+        const sample = await pending.get(i)!;
+        this.#waitMs += performance.now() - t0;
+        pending.delete(i);
+        chunk.items.push(withInfo ? { sample, info: infoAt(i) } : sample);
       }
       if (chunk.items.length > 0) yield chunk;
     } finally {
       // Early exit or error: drop the references still held by the window.
-      for (let k = decoded; k < refd; k++) this.#pool.unref(shardKey(locStream[k]!, locShard[k]!));
+      for (let k = decoded; k < refd; k++) drop(locStream[k]!, locShard[k]!);
       await Promise.allSettled(pending.values());
     }
   }
@@ -1045,6 +1084,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     slice: PlanSlice,
     k: number,
     loc: { stream: number; shard: number; index: number },
+    drop: (stream: number, shard: number) => void,
     signal?: AbortSignal,
   ): Promise<T> {
     const key = shardKey(loc.stream, loc.shard);
@@ -1054,7 +1094,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       raw = decodeAt(loaded, loc.index, this.#streams[loc.stream]!.mds.schema);
     } finally {
       // The sample is decoded (or failed): its reference goes now.
-      this.#pool.unref(key);
+      drop(loc.stream, loc.shard);
     }
     const info: SampleInfo = {
       id: slice.ids[k]!,
@@ -1182,22 +1222,30 @@ function decodeAt(shard: LoadedShard, j: number, schema: MdsSchema): MdsSample {
   return schema.decode(shard.bytes, begin, end, shard.view);
 }
 
-/** Shards are keyed by one number: stream in the high bits, shard in the low 32. */
-/** Ready samples handed out together, with the state after each and its stream. */
+/**
+ * Ready samples handed out together: item j is slot `start + j` of the rank's slice, so where the
+ * job stands after it and its stream are read from the slice's arrays, not stored per item.
+ */
 interface Chunk {
   items: unknown[];
-  seen: number[];
-  streams: number[];
+  start: number;
+  positions: Float64Array; // [slots]
+  streams: Uint16Array; // [slots]
+  /** The global sequence's end (positions past it are padding). */
+  end: number;
+  /** width - group: a slot at global position p means positions < p + lag are consumed. */
+  lag: number;
 }
 
 const CHUNK = 256;
 
-/** Yields a non-empty chunk and returns a fresh one. */
-function* flush(chunk: Chunk): Generator<Chunk, Chunk> {
-  yield chunk;
-  return { items: [], seen: [], streams: [] };
+/** Global samples consumed once item j of the chunk is handed out. */
+function seenAt(c: Chunk, j: number): number {
+  const p = c.positions[c.start + j]! + c.lag;
+  return p < c.end ? p : c.end;
 }
 
+/** Shards are keyed by one number: stream in the high bits, shard in the low 32. */
 function shardKey(stream: number, shard: number): number {
   return stream * 0x100000000 + shard;
 }
