@@ -515,15 +515,7 @@ export class FetchEngine {
         digest = hasher.digest('hex');
         if (digest !== expected.digest) {
           restart = true;
-          throw new TransferError(
-            'STREAMS_HASH_MISMATCH',
-            `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
-            {
-              url,
-              retryable: true,
-              fix: 'the object changed or is corrupt; re-index it or check its source',
-            },
-          );
+          throw hashMismatch(driver, url, expected, digest);
         }
       }
       if (this.o.fsync) await fh.sync();
@@ -636,15 +628,7 @@ export class FetchEngine {
         digest = await hashFile(fh, expected.algorithm, size);
         if (digest !== expected.digest) {
           restart = true;
-          throw new TransferError(
-            'STREAMS_HASH_MISMATCH',
-            `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
-            {
-              url,
-              retryable: true,
-              fix: 'the object changed or is corrupt; re-index it or check its source',
-            },
-          );
+          throw hashMismatch(driver, url, expected, digest);
         }
       }
       if (this.o.fsync) await fh.sync();
@@ -1077,6 +1061,23 @@ function sizeMismatch(driver: Driver, url: string, want: number, got: number): T
       url,
       retryable: true,
       fix: 'the object changed or the transfer was cut; check the index size or the source',
+    },
+  );
+}
+
+function hashMismatch(
+  driver: Driver,
+  url: string,
+  expected: { algorithm: string; digest: string },
+  digest: string,
+): TransferError {
+  return new TransferError(
+    'STREAMS_HASH_MISMATCH',
+    `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
+    {
+      url,
+      retryable: true,
+      fix: 'the object changed or is corrupt; re-index it or check its source',
     },
   );
 }
