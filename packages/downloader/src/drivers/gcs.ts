@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Storage, StorageOptions } from '@google-cloud/storage';
-import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
+import { isAbortError, raceSignal, signalReason, throwIfAborted } from '@streams/core';
 import {
   checkRange,
   cleanEtag,
@@ -17,7 +17,7 @@ import {
   statusError,
   TransferError,
 } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { bucketUrl, parseBucketUrl } from './bucketUrl.js';
 
 /** Driver name used in messages. */
 export const NAME = 'gs';
@@ -92,7 +92,7 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
     throwIfAborted(signal);
     try {
       // The SDK's metadata calls take no signal: abandon them on abort.
-      return await raceAbort(run(), signal);
+      return await raceSignal(run(), signal);
     } catch (err) {
       if (signal?.aborted) throw signalReason(signal);
       throw gcsError(op, url, err);
@@ -260,40 +260,11 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
 
 /** Splits `gs://bucket/key` (the key may be empty for listings). */
 export function parseGsUrl(url: string, allowEmptyKey = false): { bucket: string; key: string } {
-  const parsed = parseObjectUrl(url).url;
-  const key = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!allowEmptyKey && key === '')
-    throw new TransferError(
-      'STREAMS_INVALID_URL',
-      `[streams/downloader] [gs] ${url} names a bucket but no object`,
-      {
-        url,
-        fix: 'write gs://bucket/path/to/object',
-      },
-    );
-  return { bucket: parsed.hostname, key };
+  return parseBucketUrl(url, NAME, 'object', allowEmptyKey);
 }
 
 function gsUrl(bucket: string, key: string): string {
-  return `gs://${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signalReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  return bucketUrl(NAME, bucket, key);
 }
 
 function gcsError(op: string, url: string, err: unknown): unknown {

@@ -17,7 +17,7 @@ import {
   statusError,
   TransferError,
 } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { bucketUrl, parseBucketUrl } from './bucketUrl.js';
 
 /** Driver name used in messages. */
 export const NAME = 's3';
@@ -297,22 +297,11 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
 
 /** Splits `s3://bucket/key` (the key may be empty for listings). */
 export function parseS3Url(url: string, allowEmptyKey = false): { bucket: string; key: string } {
-  const parsed = parseObjectUrl(url).url;
-  const key = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (!allowEmptyKey && key === '')
-    throw new TransferError(
-      'STREAMS_INVALID_URL',
-      `[streams/downloader] [s3] ${url} names a bucket but no key`,
-      {
-        url,
-        fix: 'write s3://bucket/path/to/object',
-      },
-    );
-  return { bucket: parsed.hostname, key };
+  return parseBucketUrl(url, NAME, 'key', allowEmptyKey);
 }
 
 function s3Url(bucket: string, key: string): string {
-  return `s3://${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  return bucketUrl(NAME, bucket, key);
 }
 
 function s3Error(op: string, url: string, err: unknown): unknown {
