@@ -4,9 +4,10 @@ import {
   type CommandIo,
   countFlag,
   datasetArg,
-  formatFlag,
   LineWriter,
   listFlag,
+  SOURCE_FLAGS,
+  sourceOptions,
 } from './dataIo.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -16,15 +17,7 @@ const flags = {
   columns: { type: 'string', description: 'comma-separated columns to print (default: all)' },
   validate: { type: 'boolean', description: 'check shard hashes listed in index.json' },
   jsonl: { type: 'boolean', description: 'one JSON object per line (the default and only output)' },
-  format: {
-    type: 'string',
-    description:
-      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
-  },
-  filter: {
-    type: 'string',
-    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
-  },
+  ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -39,9 +32,7 @@ export async function runCat(
   const offset = countFlag(f.offset, 'offset') ?? 0;
   await configureRemote(f);
   await using ds = await openDataset(url, {
-    format: formatFlag(f.format),
-    filter: f.filter as string | undefined,
-    signal: io.signal,
+    ...sourceOptions(f, io),
     columns: listFlag(f.columns),
     validateHashes: f.validate === true,
   });

@@ -1,7 +1,7 @@
 import { StreamsError } from '@streams/core';
 import { convertDataset } from '@streams/index';
 import type { Command } from './commands.js';
-import { type CommandIo, datasetArg, formatFlag, listFlag } from './dataIo.js';
+import { type CommandIo, datasetArg, formatFlag, listFlag, SOURCE_FLAGS } from './dataIo.js';
 import { ProgressBar } from './progressBar.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -28,10 +28,7 @@ const flags = {
     type: 'string',
     description: 'read the source as mds, wds, jsonl, csv or table (default: from the URL)',
   },
-  filter: {
-    type: 'string',
-    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
-  },
+  filter: SOURCE_FLAGS.filter,
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];

@@ -1,5 +1,6 @@
 import { StreamsError } from '@streams/core';
 import type { DatasetFormat } from '@streams/index';
+import type { CommandIo, FlagSpec } from './commands.js';
 
 /** Where a data command writes, and what cancels it (tests pass sinks; the CLI passes stdio). */
 export type { CommandIo } from './commands.js';
@@ -92,4 +93,33 @@ export function formatFlag(value: unknown): DatasetFormat | undefined {
       },
     );
   return value as DatasetFormat;
+}
+
+/** The flags of the commands that open one dataset by URL (cat, inspect): `--format`, `--filter`. */
+export const SOURCE_FLAGS = {
+  format: {
+    type: 'string',
+    description:
+      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
+  },
+  filter: {
+    type: 'string',
+    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
+  },
+} satisfies Record<string, FlagSpec>;
+
+/** The `openDataset` options that {@link SOURCE_FLAGS} and the command's Ctrl-C signal give. */
+export function sourceOptions(
+  f: Record<string, unknown>,
+  io: CommandIo,
+): {
+  format: DatasetFormat | undefined;
+  filter: string | undefined;
+  signal: AbortSignal | undefined;
+} {
+  return {
+    format: formatFlag(f.format),
+    filter: f.filter as string | undefined,
+    signal: io.signal,
+  };
 }

@@ -5,9 +5,10 @@ import {
   type CommandIo,
   countFlag,
   datasetArg,
-  formatFlag,
   LineWriter,
   listFlag,
+  SOURCE_FLAGS,
+  sourceOptions,
 } from './dataIo.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -21,15 +22,7 @@ const flags = {
     type: 'number',
     description: 'read at most this many samples (figures then describe a prefix)',
   },
-  format: {
-    type: 'string',
-    description:
-      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
-  },
-  filter: {
-    type: 'string',
-    description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
-  },
+  ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
 
@@ -42,9 +35,7 @@ export async function runInspect(
   const url = datasetArg(positionals, 'inspect');
   await configureRemote(f);
   await using ds = await openDataset(url, {
-    format: formatFlag(f.format),
-    filter: f.filter as string | undefined,
-    signal: io.signal,
+    ...sourceOptions(f, io),
   });
   const stats = await datasetStats(ds, {
     signal: io.signal,
