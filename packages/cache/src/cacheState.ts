@@ -126,18 +126,7 @@ export class CacheState {
       case 'commit': {
         this.dropClaim(op.k);
         this.removeEntry(op.k);
-        const entry: EntryRecord = {
-          key: op.k,
-          file: op.f,
-          size: op.s,
-          hash: op.h,
-          local: op.l === 1,
-          tick: 0,
-          usedAt: op.t,
-        };
-        this.entries.set(op.k, entry);
-        this.usage += entry.size;
-        if (entry.local) this.localBytes += entry.size;
+        const entry = this.addEntry(op);
         this.addPin(op.k, op.w, 1);
         this.touch(entry, op.t);
         return;
@@ -164,18 +153,7 @@ export class CacheState {
       }
       case 'restore': {
         if (this.entries.has(op.k)) return;
-        const entry: EntryRecord = {
-          key: op.k,
-          file: op.f,
-          size: op.s,
-          hash: op.h,
-          local: op.l === 1,
-          tick: 0,
-          usedAt: op.t,
-        };
-        this.entries.set(op.k, entry);
-        this.usage += entry.size;
-        if (entry.local) this.localBytes += entry.size;
+        const entry = this.addEntry(op);
         this.touch(entry, op.t);
         return;
       }
@@ -281,6 +259,30 @@ export class CacheState {
       byOwner.delete(owner);
       if (byOwner.size === 0) this.pins.delete(key);
     }
+  }
+
+  /** Inserts the entry a commit or restore op records and counts its bytes (the inverse of removeEntry). */
+  private addEntry(op: {
+    k: string;
+    f: string;
+    s: number;
+    h?: string | undefined;
+    l?: 1 | undefined;
+    t: number;
+  }): EntryRecord {
+    const entry: EntryRecord = {
+      key: op.k,
+      file: op.f,
+      size: op.s,
+      hash: op.h,
+      local: op.l === 1,
+      tick: 0,
+      usedAt: op.t,
+    };
+    this.entries.set(op.k, entry);
+    this.usage += entry.size;
+    if (entry.local) this.localBytes += entry.size;
+    return entry;
   }
 
   private removeEntry(key: string): void {
