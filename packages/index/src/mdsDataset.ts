@@ -514,33 +514,34 @@ class OpenMdsDataset implements MdsDataset {
   async *sampleBatches(
     options: { start?: number; end?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<MdsSample[]> {
-    const start = Math.max(0, options.start ?? 0);
-    const end = Math.min(this.numSamples, options.end ?? this.numSamples);
-    if (start >= end) return;
-    let { shard } = this.locate(start);
-    let i = start;
-    while (i < end) {
-      throwIfAborted(options.signal);
-      const s = this.#shard(shard);
-      if (s.samples > 0) {
-        const buf = await this.readShard(shard, options);
-        const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-        const stop = Math.min(s.samples, end - s.firstSample);
-        // Small batches: samples the caller drops die young instead of piling up in old space.
-        for (let j = i - s.firstSample; j < stop; ) {
-          const upto = Math.min(stop, j + BATCH);
-          const out: MdsSample[] = new Array(upto - j);
-          for (let k = 0; j < upto; j++, i++) out[k++] = this.#decodeIn(buf, s, j, dv);
-          yield out;
-        }
+    for await (const { s, buf, dv, from, stop } of this.#spans(options)) {
+      // Small batches: samples the caller drops die young instead of piling up in old space.
+      for (let j = from; j < stop; ) {
+        const upto = Math.min(stop, j + BATCH);
+        const out: MdsSample[] = new Array(upto - j);
+        for (let k = 0; j < upto; j++) out[k++] = this.#decodeIn(buf, s, j, dv);
+        yield out;
       }
-      shard++;
     }
   }
 
   async *samples(
     options: { start?: number; end?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<MdsSample> {
+    for await (const { s, buf, dv, from, stop } of this.#spans(options)) {
+      for (let j = from; j < stop; j++) yield this.#decodeIn(buf, s, j, dv);
+    }
+  }
+
+  /**
+   * The non-empty shards that hold samples [start, end), each read when the caller gets to it, with
+   * the in-shard range [from, stop) to decode: the walk samples() and sampleBatches() share.
+   */
+  async *#spans(options: {
+    start?: number;
+    end?: number;
+    signal?: AbortSignal;
+  }): AsyncGenerator<{ s: MdsShard; buf: Uint8Array; dv: DataView; from: number; stop: number }> {
     const start = Math.max(0, options.start ?? 0);
     const end = Math.min(this.numSamples, options.end ?? this.numSamples);
     if (start >= end) return;
@@ -553,9 +554,9 @@ class OpenMdsDataset implements MdsDataset {
         const buf = await this.readShard(shard, options);
         const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
         const stop = Math.min(s.samples, end - s.firstSample);
-        for (let j = i - s.firstSample; j < stop; j++, i++) {
-          yield this.#decodeIn(buf, s, j, dv);
-        }
+        const from = i - s.firstSample;
+        yield { s, buf, dv, from, stop };
+        i += Math.max(0, stop - from);
       }
       shard++;
     }
