@@ -176,8 +176,8 @@ export class MdsWriter {
     return this.#ready;
   }
 
-  /** Adds one sample; may write a shard first when the size limit would be exceeded. */
-  async write(sample: MdsSample): Promise<void> {
+  /** Fails unless the writer is open, then checks the signal and prepares the output directory. */
+  async #begin(): Promise<void> {
     if (this.#state !== 'open')
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
@@ -186,6 +186,11 @@ export class MdsWriter {
       );
     throwIfAborted(this.#options.signal);
     await this.#prepare();
+  }
+
+  /** Adds one sample; may write a shard first when the size limit would be exceeded. */
+  async write(sample: MdsSample): Promise<void> {
+    await this.#begin();
     const encoded = this.#schema.encode(sample);
     const size = encoded.length + 4;
     // Same rule as MosaicML (including its quirk: a first sample over the limit flushes an empty shard).
@@ -251,14 +256,7 @@ export class MdsWriter {
 
   /** Writes the last shard and index.json; returns the shard entries. */
   async finish(): Promise<MdsShardEntry[]> {
-    if (this.#state !== 'open')
-      throw new StreamsError(
-        'STREAMS_INVALID_ARGUMENT',
-        `[streams/index] MdsWriter is ${this.#state}`,
-        { fix: 'create a new writer' },
-      );
-    throwIfAborted(this.#options.signal);
-    await this.#prepare();
+    await this.#begin();
     if (this.#samples.length > 0) await this.#flush();
     const text = new TextEncoder().encode(
       pyJsonDumps({ version: 2, shards: this.#shards }, { sortKeys: true }),
