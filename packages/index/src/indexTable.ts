@@ -25,11 +25,10 @@ import {
   RoutingByteSource,
   toLocalPath,
 } from './byteSource.js';
-import { gunzipChunks } from './chunkReader.js';
 import { type CsvType, inferCsvType, parseCsv } from './csv.js';
 import { compileFilter, type RowPredicate } from './rowFilter.js';
 import { expandBraces, globToRegExp } from './shardList.js';
-import { jsonlRecords } from './textShards.js';
+import { chunksOf, jsonlRecords } from './textShards.js';
 
 /** File formats an index table can be read from. */
 export type TableFormat = 'parquet' | 'arrow' | 'csv' | 'tsv' | 'json' | 'jsonl' | 'list' | 'dir';
@@ -289,7 +288,7 @@ async function openParts(
         parts.push(
           await rowsPart(
             url,
-            () => jsonlRecords(streamOf(source, url, options.signal), url),
+            () => jsonlRecords(chunksOf(source, url, options.signal), url),
             batchSize,
           ),
         );
@@ -306,15 +305,6 @@ async function openParts(
     }
   }
   return parts;
-}
-
-function streamOf(
-  source: ByteSource,
-  url: string,
-  signal?: AbortSignal,
-): AsyncIterable<Uint8Array> {
-  const raw = source.stream(url, { signal });
-  return /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw;
 }
 
 function batchOf(fields: Field[], columns: Vector[], numRows: number): RecordBatch {
@@ -620,7 +610,7 @@ async function csvPart(
   // Pass 1: header and column types over the whole file (so a late "abc" in an int column is seen).
   let header: string[] | undefined;
   const samples: string[][] = [];
-  for await (const { row, line } of parseCsv(streamOf(source, url, signal), {
+  for await (const { row, line } of parseCsv(chunksOf(source, url, signal), {
     delimiter,
     url,
     signal,
@@ -652,7 +642,7 @@ async function csvPart(
   const { convertCsvCell } = await import('./csv.js');
   const rows = async function* () {
     let first = true;
-    for await (const { row } of parseCsv(streamOf(source, url, signal), {
+    for await (const { row } of parseCsv(chunksOf(source, url, signal), {
       delimiter,
       url,
       signal,

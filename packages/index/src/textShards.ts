@@ -1,9 +1,9 @@
-import { StreamsError, throwIfAborted } from '@streams/core';
+import { StreamsError } from '@streams/core';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { gunzipChunks, textLines } from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
 import type { DatasetColumn, DatasetFormat, SampleDataset } from './dataset.js';
-import { resolveShardUrls } from './shardList.js';
+import { resolveShardUrls, sequentialSamples } from './shardList.js';
 
 /** Options of {@link openJsonlDataset} and {@link openCsvDataset}. */
 export interface TextShardOptions {
@@ -15,7 +15,8 @@ export interface TextShardOptions {
   inferRows?: number;
 }
 
-function chunksOf(
+/** The bytes of one text shard (JSONL, CSV), gunzipped when its name ends in `.gz`. */
+export function chunksOf(
   source: ByteSource,
   url: string,
   signal?: AbortSignal,
@@ -142,22 +143,12 @@ function textDataset(
     columns,
     totalBytes: undefined,
     async *samples(o = {}) {
-      const start = o.start ?? 0;
-      const end = o.end ?? Number.POSITIVE_INFINITY;
-      let i = 0;
-      if (i >= end) return;
-      for (const url of urls) {
-        throwIfAborted(o.signal);
-        for await (const rec of records(url, o.signal)) {
-          if (i >= start) {
-            for (const k of Object.keys(rec))
-              if (!columns.some((c) => c.name === k))
-                columns.push({ name: k, type: typeof rec[k] });
-            yield rec;
-          }
-          i++;
-          if (i >= end) return;
-        }
+      for await (const rec of sequentialSamples(urls, o, o.signal, (url) =>
+        records(url, o.signal),
+      )) {
+        for (const k of Object.keys(rec))
+          if (!columns.some((c) => c.name === k)) columns.push({ name: k, type: typeof rec[k] });
+        yield rec;
       }
     },
     close,

@@ -1,8 +1,8 @@
-import { StreamsError, throwIfAborted } from '@streams/core';
+import { StreamsError } from '@streams/core';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { gunzipChunks } from './chunkReader.js';
 import type { DatasetColumn, SampleDataset } from './dataset.js';
-import { resolveShardUrls } from './shardList.js';
+import { resolveShardUrls, sequentialSamples } from './shardList.js';
 import { readTar } from './tarReader.js';
 
 /** A WebDataset sample: `__key__`, `__url__`, and one entry per extension. */
@@ -97,26 +97,14 @@ export async function openWebDataset(
     columns,
     totalBytes: undefined,
     async *samples(o = {}) {
-      const start = o.start ?? 0;
-      const end = o.end ?? Number.POSITIVE_INFINITY;
       const signal = o.signal ?? options.signal;
-      let i = 0;
-      if (i >= end) return;
-      for (const url of urls) {
-        throwIfAborted(signal);
-        for await (const s of wdsSamplesFromTar(source.stream(url, { signal }), url, {
-          ...options,
-          signal,
-        })) {
-          if (i >= start) {
-            if (columns.length === 0)
-              for (const k of Object.keys(s))
-                columns.push({ name: k, type: k.startsWith('__') ? 'str' : 'bytes' });
-            yield s;
-          }
-          i++;
-          if (i >= end) return;
-        }
+      const read = (url: string) =>
+        wdsSamplesFromTar(source.stream(url, { signal }), url, { ...options, signal });
+      for await (const s of sequentialSamples(urls, o, signal, read)) {
+        if (columns.length === 0)
+          for (const k of Object.keys(s))
+            columns.push({ name: k, type: k.startsWith('__') ? 'str' : 'bytes' });
+        yield s;
       }
     },
     close,
