@@ -1,9 +1,8 @@
-import { Readable } from 'node:stream';
 import { type Rng, StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed } from './decodeGuard.js';
 import type { MediaCallOptions } from './decodeVideo.js';
 import { probeMedia } from './probeMedia.js';
-import { describeInput, type MediaInput, runFfmpeg } from './runFfmpeg.js';
+import { checkRandomOffsetInput, describeInput, type MediaInput, runFfmpeg } from './runFfmpeg.js';
 import type { Tensor } from './tensor.js';
 
 /** Options of {@link decodeAudio}. Plain data. */
@@ -57,15 +56,7 @@ export async function decodeAudio(
   try {
     let offset = typeof options.offset === 'number' ? options.offset : 0;
     if (options.offset === 'random') {
-      if (input instanceof Readable) {
-        throw new StreamsError(
-          'STREAMS_INVALID_ARGUMENT',
-          '[streams/transforms] a random offset needs the duration first, and a stream can be read only once',
-          {
-            fix: 'pass bytes, a path or { path, start, end } for random offsets, or give the offset in seconds',
-          },
-        );
-      }
+      checkRandomOffsetInput(input);
       const info = await probeMedia(input, { signal, coords });
       if (!info.audio) throw new Error('no audio stream');
       offset = rng.float() * Math.max(0, (info.duration ?? 0) - (options.duration ?? 0));

@@ -1,9 +1,8 @@
-import { Readable } from 'node:stream';
 import { type Rng, StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import type { Size } from './imageOps.js';
 import { probeMedia } from './probeMedia.js';
-import { describeInput, type MediaInput, runFfmpeg } from './runFfmpeg.js';
+import { checkRandomOffsetInput, describeInput, type MediaInput, runFfmpeg } from './runFfmpeg.js';
 import type { Tensor } from './tensor.js';
 
 /** Options of {@link decodeVideo}. Plain data. */
@@ -100,15 +99,7 @@ export async function decodeVideo(
     let offset = typeof options.offset === 'number' ? options.offset : 0;
     let fps = options.fps;
     if (options.offset === 'random') {
-      if (input instanceof Readable) {
-        throw new StreamsError(
-          'STREAMS_INVALID_ARGUMENT',
-          '[streams/transforms] a random offset needs the duration first, and a stream can be read only once',
-          {
-            fix: 'pass bytes, a path or { path, start, end } for random offsets, or give the offset in seconds',
-          },
-        );
-      }
+      checkRandomOffsetInput(input);
       const info = await probeMedia(input, { signal, coords });
       if (!info.video) throw new Error('no video stream');
       fps ??= info.video.fps;

@@ -87,6 +87,19 @@ export function checkInput(input: MediaInput): void {
   }
 }
 
+/** A random offset needs the duration from a probe first, so the input must be readable twice (not a stream). */
+export function checkRandomOffsetInput(input: MediaInput): void {
+  if (input instanceof Readable) {
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      '[streams/transforms] a random offset needs the duration first, and a stream can be read only once',
+      {
+        fix: 'pass bytes, a path or { path, start, end } for random offsets, or give the offset in seconds',
+      },
+    );
+  }
+}
+
 /** A short name of an input for error messages. */
 export function describeInput(input: MediaInput): string {
   if (typeof input === 'string') return input;
