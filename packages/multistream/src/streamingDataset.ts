@@ -7,6 +7,7 @@ import {
   EventHub,
   fnv1a64,
   isAbortError,
+  isStreamsError,
   parseBytes,
   type Rng,
   world as readWorld,
@@ -138,6 +139,14 @@ export interface StreamingDatasetOptions<T> {
   decodeAhead?: number;
   transform?: SampleTransform<T>;
   /**
+   * What a sample whose transform fails (a truncated JPEG...) does: `error` (default) stops the
+   * iteration with a `STREAMS_DECODE_FAILED` error naming the stream, shard and sample; `skip`
+   * drops it (counted in `metrics().skipped`, reported as a `decode.skipped` event; the state
+   * still moves past it, and `batches()` hands out that batch one sample shorter). A transform
+   * resolving to `undefined` (e.g. `guarded(..., { policy: 'skip' })`) is skipped under both.
+   */
+  decodePolicy?: 'error' | 'skip';
+  /**
    * Time-varying mixing: one weight per stream at each step (replaces epochs and static weights:
    * iteration is endless unless `scheduleSteps` is set).
    */
@@ -176,6 +185,8 @@ export interface DatasetState {
 /** What {@link StreamingDataset.metrics} reports. */
 export interface DatasetMetrics {
   samples: number;
+  /** Samples dropped by the `skip` decode policy. */
+  skipped: number;
   samplesPerSecond: number;
   /** Milliseconds the consumer waited for data, and that share of the wall time. */
   waitMs: number;
@@ -240,6 +251,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   #started = 0;
   #samples = 0;
   #waitMs = 0;
+  #skipped = 0;
   readonly #perStream: number[];
 
   private constructor(
@@ -533,6 +545,9 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const b = this.#o.batchSize ?? 1;
     const signal = options.signal ?? this.#o.signal;
     let batch: T[] = [];
+    // Slots of the batch so far: a batch is b slots of the rank's slice, so samples skipped by the
+    // decode policy make it shorter and never shift later batches (ranks stay in step).
+    let slots = 0;
     let lastSeen = 0;
     const counts = this.#perStream.map(() => 0);
     const epoch = this.#epoch;
@@ -548,20 +563,24 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     };
     for await (const chunk of this.#run(false, signal)) {
       for (let j = 0; j < chunk.items.length; j++) {
-        batch.push(chunk.items[j] as T);
-        counts[chunk.streams[chunk.start + j]!]! += 1;
+        const item = chunk.items[j];
+        if (item !== SKIPPED) {
+          batch.push(item as T);
+          counts[chunk.streams[chunk.start + j]!]! += 1;
+        }
         lastSeen = seenAt(chunk, j);
-        if (batch.length === b) {
+        if (++slots === b) {
           throwIfAborted(signal);
           commit();
-          yield batch;
+          if (batch.length > 0) yield batch;
           batch = [];
+          slots = 0;
         }
       }
     }
-    if (batch.length > 0) {
+    if (slots > 0) {
       commit();
-      yield batch;
+      if (batch.length > 0) yield batch;
     }
   }
 
@@ -581,13 +600,21 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const gen = this.#run(withInfo, signal);
     let chunk: Chunk | undefined;
     let k = 0;
-    const handOut = (c: Chunk, j: number): IteratorResult<U> => {
-      // Where the whole job stands once every rank group has read as much as this one.
-      this.#samplesSeen = seenAt(c, j);
-      this.#samples++;
-      this.#perStream[c.streams[c.start + j]!]! += 1;
-      if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
-      return { done: false, value: c.items[j] as U };
+    // The next item of the current chunk, or undefined when it has none left.
+    const take = (): IteratorResult<U> | undefined => {
+      const c = chunk!;
+      while (k < c.items.length) {
+        const j = k++;
+        // Where the whole job stands once every rank group has read as much as this one.
+        this.#samplesSeen = seenAt(c, j);
+        const value = c.items[j];
+        if (value === SKIPPED) continue;
+        this.#samples++;
+        this.#perStream[c.streams[c.start + j]!]! += 1;
+        if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
+        return { done: false, value: value as U };
+      }
+      return undefined;
     };
     const pull = async (): Promise<IteratorResult<U>> => {
       for (;;) {
@@ -595,7 +622,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         if (r.done) return { done: true, value: undefined };
         chunk = r.value;
         k = 0;
-        if (chunk.items.length > 0) return handOut(chunk, k++);
+        const out = take();
+        if (out !== undefined) return out;
       }
     };
     const effective = signal ?? this.#o.signal;
@@ -606,9 +634,8 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
           chunk = undefined;
           return gen.return(undefined).then(() => Promise.reject(signalReason(effective)));
         }
-        return chunk !== undefined && k < chunk.items.length
-          ? Promise.resolve(handOut(chunk, k++))
-          : pull();
+        const out = chunk === undefined ? undefined : take();
+        return out !== undefined ? Promise.resolve(out) : pull();
       },
       return: async (value?: unknown) => {
         await gen.return(undefined);
@@ -773,7 +800,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const locStream = new Uint16Array(n); // [n]
     const locShard = new Uint32Array(n); // [n]
     const locIndex = new Uint32Array(n); // [n]
-    const pending = new Map<number, Promise<T>>();
+    const pending = new Map<number, Promise<T | typeof SKIPPED>>();
     const transform = this.#o.transform;
     const streamOffsets = plan.streamOffsets;
     const remoteBytes = this.#streams.map((s) =>
@@ -897,10 +924,10 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         }
         const t0 = performance.now();
         this.#pool.urge(shardKey(stream, locShard[i]!));
-        const sample = await pending.get(i)!;
+        const sample: T | typeof SKIPPED = await pending.get(i)!;
         this.#waitMs += performance.now() - t0;
         pending.delete(i);
-        chunk.items.push(withInfo ? { sample, info: infoAt(i) } : sample);
+        chunk.items.push(withInfo && sample !== SKIPPED ? { sample, info: infoAt(i) } : sample);
       }
       if (chunk.items.length > 0) yield chunk;
     } finally {
@@ -986,6 +1013,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const misses = this.#pool.misses;
     return {
       samples: this.#samples,
+      skipped: this.#skipped,
       samplesPerSecond: elapsed > 0 ? (this.#samples * 1000) / elapsed : 0,
       waitMs: this.#waitMs,
       starvation: elapsed > 0 ? this.#waitMs / elapsed : 0,
@@ -1022,6 +1050,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const m = this.metrics();
     const counters: Record<string, number> = {
       samples: m.samples,
+      skipped: m.skipped,
       samplesPerSecond: m.samplesPerSecond,
       waitMs: m.waitMs,
       starvation: m.starvation,
@@ -1086,7 +1115,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     loc: { stream: number; shard: number; index: number },
     drop: (stream: number, shard: number) => void,
     signal?: AbortSignal,
-  ): Promise<T> {
+  ): Promise<T | typeof SKIPPED> {
     const key = shardKey(loc.stream, loc.shard);
     let raw: MdsSample;
     try {
@@ -1103,7 +1132,34 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       position: slice.positions[k]!,
       padding: slice.padding[k] === 1,
     };
-    return this.#transform(raw, info, signal);
+    let out: T;
+    try {
+      out = await this.#transform(raw, info, signal);
+    } catch (cause) {
+      if (isAbortError(cause) || signal?.aborted) throw cause;
+      const s = this.#streams[info.stream]!;
+      const coords = {
+        stream: s.label,
+        shard: s.mds.shards[info.shard]!.basename,
+        sample: info.index,
+      };
+      const error = transformFailed(cause, coords);
+      if (this.#o.decodePolicy !== 'skip') throw error;
+      this.#skipped++;
+      if (this.events.active)
+        this.events.emit({
+          kind: 'metric',
+          name: 'decode.skipped',
+          counters: { skipped: this.#skipped },
+          attrs: { ...coords, id: info.id, position: info.position, error: error.message },
+        });
+      return SKIPPED;
+    }
+    if (out === undefined) {
+      this.#skipped++;
+      return SKIPPED;
+    }
+    return out;
   }
 
   async #transform(raw: MdsSample, info: SampleInfo, signal?: AbortSignal): Promise<T> {
@@ -1243,6 +1299,42 @@ const CHUNK = 256;
 function seenAt(c: Chunk, j: number): number {
   const p = c.positions[c.start + j]! + c.lag;
   return p < c.end ? p : c.end;
+}
+
+/** A chunk item whose sample was dropped by the decode policy: the state moves past it. */
+const SKIPPED: unique symbol = Symbol('skipped');
+
+const DECODE_FIX =
+  "check the sample's bytes (truncated or of another format), or open the dataset with decodePolicy: 'skip'";
+
+/**
+ * A transform's failure as a `STREAMS_DECODE_FAILED` error carrying the sample's coordinates
+ * (`@streams/transforms` errors already are one: they keep their message, with these coordinates).
+ * Not `decodeFailed` from `@streams/transforms`: importing it would load sharp for every user.
+ */
+function transformFailed(
+  cause: unknown,
+  coords: { stream: string; shard: string; sample: number },
+): StreamsError {
+  if (isStreamsError(cause, 'STREAMS_DECODE_FAILED')) {
+    const fixAt = cause.message.indexOf('. Fix: ');
+    const message = fixAt === -1 ? cause.message : cause.message.slice(0, fixAt);
+    return new StreamsError(
+      'STREAMS_DECODE_FAILED',
+      message.replace(/ \((stream|shard|sample) [^)]*\)$/, ''),
+      {
+        ...coords,
+        cause: cause.cause ?? cause,
+        fix: DECODE_FIX,
+      },
+    );
+  }
+  const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  return new StreamsError(
+    'STREAMS_DECODE_FAILED',
+    `[streams/multistream] the transform failed: ${reason}`,
+    { ...coords, cause, fix: DECODE_FIX },
+  );
 }
 
 /** Shards are keyed by one number: stream in the high bits, shard in the low 32. */
