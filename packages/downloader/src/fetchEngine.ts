@@ -667,15 +667,7 @@ export class FetchEngine {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
       if (Number.isFinite(stallMs) && stallMs > 0)
-        stallTimer = setTimeout(
-          () =>
-            reject(
-              new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
-                retryable: true,
-              }),
-            ),
-          stallMs,
-        );
+        stallTimer = setTimeout(() => reject(stalled(stallMs)), stallMs);
     });
     interrupted.catch(() => {});
     try {
@@ -763,15 +755,7 @@ export class FetchEngine {
         return;
       }
       if (Number.isFinite(stallMs) && stallMs > 0)
-        stallTimer = setTimeout(
-          () =>
-            finish(
-              new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, {
-                retryable: true,
-              }),
-            ),
-          stallMs,
-        );
+        stallTimer = setTimeout(() => finish(stalled(stallMs)), stallMs);
       signal.addEventListener('abort', onAbort, { once: true });
       readable.on('data', onData);
       readable.on('end', onEnd);
@@ -1063,6 +1047,11 @@ function sizeMismatch(driver: Driver, url: string, want: number, got: number): T
       fix: 'the object changed or the transfer was cut; check the index size or the source',
     },
   );
+}
+
+/** The retryable error of a body that received no bytes for `stallMs`. */
+function stalled(stallMs: number): TransferError {
+  return new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, { retryable: true });
 }
 
 function hashMismatch(
