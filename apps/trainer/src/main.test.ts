@@ -28,6 +28,18 @@ describe('streams CLI', () => {
     expect(r.out).toMatch(/train/);
   });
 
+  it("prints a command's options in aligned columns", async () => {
+    const r = await run(['cat', '--help']);
+    expect(r.code).toBe(EXIT.ok);
+    const options = r.out.split('\n').filter((l) => l.startsWith('  --'));
+    expect(options.length).toBeGreaterThan(3);
+    expect(options.find((l) => l.includes('--limit <number>'))).toMatch(
+      /print at most this many samples/,
+    );
+    const columns = new Set(options.map((l) => l.indexOf(l.trim().split(/ {2,}/)[1] ?? '\0')));
+    expect(columns.size).toBe(1);
+  });
+
   it('rejects unknown commands and flags with a usage exit code', async () => {
     expect((await run(['frobnicate'])).code).toBe(EXIT.usage);
     const r = await run(['train', '--no-such-flag']);

@@ -132,12 +132,14 @@ function commandHelp(c: Command): string {
   const flags = Object.entries(c.flags);
   if (flags.length > 0) {
     lines.push('Options:');
-    for (const [name, spec] of flags) {
+    const names = flags.map(
+      ([name, spec]) => `--${name}${spec.type === 'boolean' ? '' : ` <${spec.type}>`}`,
+    );
+    const width = Math.max(...names.map((n) => n.length));
+    flags.forEach(([, spec], i) => {
       const def = spec.default === undefined ? '' : ` (default: ${String(spec.default)})`;
-      lines.push(
-        `  --${name}${spec.type === 'boolean' ? '' : ` <${spec.type}>`}  ${spec.description}${def}`,
-      );
-    }
+      lines.push(`  ${names[i]!.padEnd(width)}  ${spec.description}${def}`);
+    });
   }
   return `${lines.join('\n')}\n`;
 }
