@@ -1254,6 +1254,10 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         );
       }
       offsets = mdsShardOffsets(data, shard.samples);
+      // A plain Uint8Array over a Buffer's memory: samples' byte columns are then cut with the
+      // native subarray, not Buffer's (which builds a Buffer subclass per call, per sample).
+      if (Object.getPrototypeOf(data) !== Uint8Array.prototype)
+        data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } catch (e) {
       await release();
       throw e;
