@@ -831,8 +831,15 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     // The pool sees one reference per shard the window holds (taken and dropped on the window's
     // own counts), not one per sample: no Map lookup per sample.
     const drop = (stream: number, shard: number) => {
-      if (--refs[stream]![shard]! === 0) this.#pool.unref(shardKey(stream, shard));
+      if (--refs[stream]![shard]! === 0) {
+        const key = shardKey(stream, shard);
+        this.#pool.unref(key);
+        if (key === lastKey) lastKey = -1; // it may leave memory now
+      }
     };
+    // The shard last looked up (hot path): loaded, and held while the window references it.
+    let lastKey = -1;
+    let last: LoadedShard | undefined;
     const locAt = (i: number) => ({
       stream: locStream[i]!,
       shard: locShard[i]!,
@@ -864,13 +871,25 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
         // bytes, a chunk at a time, with no promise and no allocation but the sample itself.
         // Only a sample whose shard is not loaded yet hands out the chunk so far and awaits.
         let i = 0;
-        // The shard of the previous sample: it stays loaded while the window references it.
-        let lastKey = -1;
-        let last: LoadedShard | undefined;
         while (i < n) {
           throwIfAborted(signal);
           const stop = Math.min(n, i + CHUNK);
           const items = chunk.items;
+          // Touch the chunk's samples first, in one tight loop of independent loads: in a shuffled
+          // order each sample is a cache (and TLB) miss, and here the CPU overlaps them, where
+          // the decode loop below, allocating between loads, would take them one at a time.
+          while (refd < Math.min(n, i + ahead)) refAt(refd++);
+          const touchEnd = Math.min(stop, refd);
+          let touched = 0;
+          for (let k = i; k < touchEnd; k++) {
+            const key = shardKey(locStream[k]!, locShard[k]!);
+            const shard = key === lastKey ? last : this.#pool.peek(key);
+            if (shard === undefined) break;
+            lastKey = key;
+            last = shard;
+            touched += shard.bytes[shard.offsets[locIndex[k]!]!]!;
+          }
+          prefetchSink[0] = touched;
           for (; i < stop; i++) {
             const want = i + ahead < n ? i + ahead : n;
             while (refd < want) refAt(refd++);
@@ -1298,6 +1317,9 @@ interface Chunk {
 }
 
 const CHUNK = 256;
+
+/** Where the hot path's prefetch loads go, so the compiler keeps them. */
+const prefetchSink = new Int32Array(1);
 
 /** Global samples consumed once item j of the chunk is handed out. */
 function seenAt(c: Chunk, j: number): number {
