@@ -187,3 +187,23 @@ describe('planImage composition (property, real pixels)', () => {
     );
   });
 });
+
+describe('colorJitter options', () => {
+  it('rejects strengths that are not non-negative numbers instead of silently doing nothing', () => {
+    const bad: unknown[] = [{ brightness: 0.2 }, -0.1, Number.NaN, '0.2'];
+    for (const value of bad) {
+      const op = { op: 'colorJitter', brightness: value } as unknown as ImageOp;
+      expect(() => planImage([op], 8, 8, rng(1))).toThrow(
+        /colorJitter brightness must be a number >= 0/,
+      );
+    }
+    expect(() => planImage([{ op: 'colorJitter', brightness: 0.2 }], 8, 8, rng(1))).not.toThrow();
+  });
+
+  it('imageClassification rejects a non-number colorJitter', async () => {
+    const { imageClassification } = await import('./presets.js');
+    expect(() =>
+      imageClassification({ train: true, colorJitter: { brightness: 0.2 } as unknown as number }),
+    ).toThrow(expect.objectContaining({ code: 'STREAMS_INVALID_ARGUMENT' }));
+  });
+});

@@ -201,6 +201,16 @@ export function planImage(
         const steps: ColorStep[] = [];
         for (const kind of ['brightness', 'contrast', 'saturation'] as const) {
           const x = op[kind];
+          // A JS caller can pass anything: an object here would make NaN factors that silently do nothing.
+          if (x !== undefined && !(typeof x === 'number' && Number.isFinite(x) && x >= 0)) {
+            throw new StreamsError(
+              'STREAMS_INVALID_ARGUMENT',
+              `[streams/transforms] colorJitter ${kind} must be a number >= 0, got ${JSON.stringify(x)}`,
+              {
+                fix: `pass ${kind} as a non-negative number (factors are drawn in [1 - x, 1 + x])`,
+              },
+            );
+          }
           if (x)
             steps.push({
               kind,

@@ -78,6 +78,13 @@ export function imageClassificationPipeline(
         { op: 'resize', size: options.resize ?? Math.round(size / 0.875) },
         { op: 'centerCrop', size },
       ];
+  if (options.colorJitter !== undefined && typeof options.colorJitter !== 'number') {
+    throw new StreamsError(
+      'STREAMS_INVALID_ARGUMENT',
+      `[streams/transforms] imageClassification colorJitter must be a number, got ${JSON.stringify(options.colorJitter)}`,
+      { fix: 'pass one strength for brightness, contrast and saturation, e.g. colorJitter: 0.4' },
+    );
+  }
   if (options.train && options.colorJitter) {
     const x = options.colorJitter;
     ops.push({ op: 'colorJitter', brightness: x, contrast: x, saturation: x });
