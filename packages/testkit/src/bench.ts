@@ -42,7 +42,7 @@ export function benchTable(entries: readonly BenchEntry[]): string {
     `${fmt(e.value)} ${e.unit}`,
     `${e.reference}: ${fmt(e.referenceValue)} ${e.unit}`,
     e.ratio.toFixed(3),
-    e.target === null ? '-' : `${e.target}${e.ratio >= e.target ? ' ok' : ' MISSED'}`,
+    e.target === null ? '-' : `${fmt(e.target)}${e.ratio >= e.target ? ' ok' : ' MISSED'}`,
   ]);
   const head = ['benchmark', 'value', 'reference', 'ratio', 'target'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
