@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+const tempTag = randomBytes(6).toString('hex');
+let tempSerial = 0;
+
 const PART = /^\..+\.(\d+)\.[0-9a-f]+\.part$/;
 
 /**
@@ -9,9 +12,13 @@ const PART = /^\..+\.(\d+)\.[0-9a-f]+\.part$/;
  * carries our pid, so {@link sweepPartialFiles} can tell abandoned files from live ones.
  */
 export function tempPathFor(dest: string): string {
+  // A random tag drawn once per process plus a counter: unique within the process without a
+  // call into crypto per small object, and unlikely to meet a leftover of an earlier process
+  // that had the same pid.
+  tempSerial++;
   return join(
     dirname(dest),
-    `.${basename(dest)}.${process.pid}.${randomBytes(6).toString('hex')}.part`,
+    `.${basename(dest)}.${process.pid}.${tempTag}${tempSerial.toString(16)}.part`,
   );
 }
 
