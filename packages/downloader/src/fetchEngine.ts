@@ -460,8 +460,13 @@ export class FetchEngine {
       state.etag = undefined;
       state.hasher = expected ? await createHasher(expected.algorithm) : undefined;
     }
-    const fh = await open(state.tmp, resume ? 'r+' : 'w');
-    const writer = new BatchWriter(fh, state.written);
+    // The temp file opens while the request is on its way: a small object's latency is then
+    // max(open, first byte) rather than their sum, and with a fixed number of transfers in
+    // flight, latency is throughput.
+    const opening = open(state.tmp, resume ? 'r+' : 'w');
+    opening.catch(() => {}); // awaited below, or closed in the catch block
+    let fh: FileHandle | undefined;
+    let writer: BatchWriter | undefined;
     let pushed = state.written;
     let closed = false;
     // Set when the bytes on disk cannot be continued (object changed, too long, bad digest).
@@ -492,6 +497,14 @@ export class FetchEngine {
         state.total ??= body.size;
         state.etag = body.etag;
       }
+      try {
+        fh = await opening;
+      } catch (err) {
+        void body.cancel().catch(() => {});
+        throw err;
+      }
+      const w = new BatchWriter(fh, state.written);
+      writer = w;
       const hasher = state.hasher;
       await this.pump(
         body,
@@ -500,11 +513,11 @@ export class FetchEngine {
           hasher?.update(chunk);
           pushed += chunk.byteLength;
           this.counters.bytes += chunk.byteLength;
-          return writer.push(chunk);
+          return w.push(chunk);
         },
         (err) => networkError(driver.name, 'GET', url, err),
       );
-      await writer.flush();
+      await w.flush();
       if (state.total !== undefined && pushed !== state.total) {
         // Short: the connection closed early and the next attempt resumes. Long: start over.
         restart = pushed > state.total;
@@ -525,11 +538,16 @@ export class FetchEngine {
       return { tmp: state.tmp, bytes: pushed, digest };
     } catch (err) {
       // Keep what reached the disk: the next attempt continues after it.
-      const flushed = await writer.flush().then(
-        () => true,
-        () => false,
-      );
-      if (!closed) await fh.close().catch(() => {});
+      const flushed = writer
+        ? await writer.flush().then(
+            () => true,
+            () => false,
+          )
+        : true;
+      if (!closed) {
+        const handle = fh ?? (await opening.catch(() => undefined));
+        await handle?.close().catch(() => {});
+      }
       state.written = restart || !flushed || !this.o.resume ? 0 : pushed;
       throw err;
     }
