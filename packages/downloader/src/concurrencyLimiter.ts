@@ -38,6 +38,10 @@ export class ConcurrencyLimiter {
   /** Waits for a slot; resolves to its release function (call it exactly once). */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signalReason(signal));
+    // Fast path: a free slot and nobody waiting needs no waiter and no abort listener (two
+    // EventTarget calls saved per acquire, i.e. per small object and limit).
+    const free = this.tryAcquire();
+    if (free) return Promise.resolve(free);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         signal,
