@@ -306,6 +306,7 @@ export class FetchEngine {
       await commitRename(res.tmp, dest, this.o.fsyncDirectory);
     }
     const durationMs = performance.now() - started;
+    const safeUrl = redactUrl(url);
     this.counters.done++;
     if (this.events.active)
       this.events.emit({
@@ -314,10 +315,10 @@ export class FetchEngine {
         bytes: res.bytes,
         durationMs,
         counters: { ...this.counters },
-        attrs: { url: redactUrl(url), attempts: res.attempt, driver: driver.name },
+        attrs: { url: safeUrl, attempts: res.attempt, driver: driver.name },
       });
     return {
-      url: redactUrl(url),
+      url: safeUrl,
       path,
       compressedPath,
       bytes: res.bytes,
@@ -806,7 +807,12 @@ export class FetchEngine {
     countFailure = true,
   ): Promise<T> {
     const host = this.hostGate(url);
-    const safeUrl = redactUrl(url);
+    // Only failures and retries report the URL: redact it (a URL parse) only then.
+    let redacted: string | undefined;
+    const safe = () => {
+      redacted ??= redactUrl(url);
+      return redacted;
+    };
     for (let attempt = 1; ; attempt++) {
       let delayMs = 0;
       throwIfAborted(userSignal);
@@ -855,7 +861,7 @@ export class FetchEngine {
               kind: 'progress',
               name: 'download.failed',
               counters: { ...this.counters },
-              attrs: { url: safeUrl, op, attempts: attempt, code: final.code, driver: driver.name },
+              attrs: { url: safe(), op, attempts: attempt, code: final.code, driver: driver.name },
             });
           throw final;
         }
@@ -868,7 +874,7 @@ export class FetchEngine {
               name: 'download.throttle',
               counters: { ...this.counters },
               attrs: {
-                url: safeUrl,
+                url: safe(),
                 host: hostOf(url),
                 status: t.status,
                 limit: host.limit,
@@ -885,7 +891,7 @@ export class FetchEngine {
             name: 'download.retry',
             counters: { ...this.counters },
             attrs: {
-              url: safeUrl,
+              url: safe(),
               attempt,
               delayMs: Math.round(delayMs),
               code: isStreamsError(err) ? err.code : codeOf(err),
