@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MDS_REFERENCE, tempDir } from '../test/fixtures.js';
+import { collect, MDS_REFERENCE, tempDir } from '../test/fixtures.js';
 import { openDataset } from './dataset.js';
 import { convertDataset, inferMdsEncoding } from './datasetConvert.js';
 import { openMdsDataset } from './mdsDataset.js';
@@ -12,12 +12,6 @@ beforeEach(async () => {
   tmp = await tempDir();
 });
 afterEach(() => tmp.cleanup());
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 describe('convertDataset', () => {
   it('MDS -> MDS with zstd and hashes keeps every sample; MDS -> WebDataset keeps the keys and bytes', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { isStreamsError } from '@streams/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../test/fixtures.js';
+import { collect, error, tempDir } from '../test/fixtures.js';
 import { openIndexTable } from './indexTable.js';
 import { compileFilter } from './rowFilter.js';
 
@@ -12,22 +12,6 @@ beforeEach(async () => {
   tmp = await tempDir();
 });
 afterEach(() => tmp.cleanup());
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-async function error(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    expect(isStreamsError(e), String(e)).toBe(true);
-    return e as { code: string; message: string };
-  }
-  throw new Error('nothing thrown');
-}
 
 async function duck(sql: string): Promise<void> {
   const db = await DuckDBInstance.create(':memory:');

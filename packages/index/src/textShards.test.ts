@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { isStreamsError } from '@streams/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunksOf, tempDir } from '../test/fixtures.js';
+import { chunksOf, collect, error, tempDir } from '../test/fixtures.js';
 import { parseCsv } from './csv.js';
 import { openDataset } from './dataset.js';
 
@@ -13,22 +13,6 @@ beforeEach(async () => {
   tmp = await tempDir();
 });
 afterEach(() => tmp.cleanup());
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-async function error(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    expect(isStreamsError(e), String(e)).toBe(true);
-    return e as { code: string; message: string };
-  }
-  throw new Error('nothing thrown');
-}
 
 describe('CSV parsing', () => {
   it('handles quotes, escaped quotes, embedded newlines, CRLF and a BOM, across chunk borders', async () => {

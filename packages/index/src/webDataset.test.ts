@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { isStreamsError } from '@streams/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chunksOf, makeTar, tempDir } from '../test/fixtures.js';
+import { chunksOf, collect, makeTar, tempDir } from '../test/fixtures.js';
 import { openDataset } from './dataset.js';
 import { expandBraces } from './shardList.js';
 import { readTar } from './tarReader.js';
@@ -17,12 +17,6 @@ beforeEach(async () => {
   tmp = await tempDir();
 });
 afterEach(() => tmp.cleanup());
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStreamsError } from '@streams/core';
+import { expect } from 'vitest';
 
 /** The MosaicML reference dataset shipped in shared/fixtures. */
 export const MDS_REFERENCE = fileURLToPath(
@@ -71,4 +73,22 @@ export async function* chunksOf(
   size = bytes.length || 1,
 ): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+/** Every item of an async iterable. */
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+/** The StreamsError `p` rejects with (the test fails if it resolves or rejects with anything else). */
+export async function error(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    expect(isStreamsError(e), String(e)).toBe(true);
+    return e as { code: string; message: string };
+  }
+  throw new Error('nothing thrown');
 }
