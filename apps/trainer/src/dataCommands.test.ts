@@ -1,33 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { expected, PLAIN, sink } from '../test/helpers.js';
 import { runCat } from './catCommand.js';
 import { runConvert } from './convertCommand.js';
 import { runIndex } from './indexCommand.js';
 import { runInspect } from './inspectCommand.js';
 import { EXIT, main } from './main.js';
-
-const REF = fileURLToPath(new URL('../../../../shared/fixtures/mds-reference/', import.meta.url));
-const PLAIN = join(REF, 'plain');
-
-function sink() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
-
-async function expected(): Promise<Record<string, unknown>[]> {
-  return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;
-}
 
 describe('streams cat', () => {
   it('prints the MosaicML reference dataset exactly as expected.json, line by line', async () => {

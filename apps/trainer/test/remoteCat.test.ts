@@ -1,29 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { disposeDrivers, s3Driver } from '@streams/downloader';
 import { startS3Server } from '@streams/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCat } from '../src/catCommand.js';
-
-const REF = fileURLToPath(new URL('../../../../shared/fixtures/mds-reference/', import.meta.url));
-const PLAIN = join(REF, 'plain');
-
-function sink() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
-
-async function expected(): Promise<unknown[]> {
-  return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;
-}
+import { expected, PLAIN, sink } from './helpers.js';
 
 afterAll(() => disposeDrivers());
 

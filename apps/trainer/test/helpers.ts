@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+/** The MosaicML reference dataset in the project's shared fixtures (beside the repository). */
+export const REF = fileURLToPath(
+  new URL('../../../../shared/fixtures/mds-reference/', import.meta.url),
+);
+export const PLAIN = join(REF, 'plain');
+
+/** A writable that keeps what a command prints. */
+export function sink(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+/** Every sample of the reference dataset, as MosaicML's writer received it. */
+export async function expected(): Promise<Record<string, unknown>[]> {
+  return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;
+}
