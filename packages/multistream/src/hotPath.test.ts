@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { sleep, type World } from '@streams/core';
+import { world as worldLayout, sleep } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadOf, tempDir, writeMds } from '../test/fixtures.js';
 import {
@@ -10,15 +10,7 @@ import {
 
 type Sample = { uid: number; payload: Uint8Array };
 
-const world: World = {
-  rank: 0,
-  worldSize: 1,
-  localRank: 0,
-  localWorldSize: 1,
-  nodeRank: 0,
-  numNodes: 1,
-  launcher: 'explicit',
-};
+const world = worldLayout({ env: {}, rank: 0, worldSize: 1 });
 
 // The untransformed path decodes chunks synchronously from resident shards and counts shard
 // references per shard, not per sample; the transformed path awaits each sample. Both must read

@@ -1,20 +1,12 @@
 import { join } from 'node:path';
-import { isStreamsError, type World } from '@streams/core';
+import { isStreamsError, world } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadOf, tempDir, writeMds } from '../test/fixtures.js';
 import { StreamingDataset, type StreamingDatasetOptions } from './streamingDataset.js';
 
 type Sample = { uid: number; payload: Uint8Array };
 
-const worldOf = (rank: number, worldSize: number): World => ({
-  rank,
-  worldSize,
-  localRank: rank,
-  localWorldSize: worldSize,
-  nodeRank: 0,
-  numNodes: 1,
-  launcher: 'explicit',
-});
+const worldOf = (rank: number, worldSize: number) => world({ env: {}, rank, worldSize });
 
 describe('StreamingDataset over local MDS streams', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -2,7 +2,7 @@
 // written with sharp into a local MDS dataset (`jpeg` column), decoded and augmented per sample
 // with the rng the dataset derives from (seed, epoch, sample).
 import { join } from 'node:path';
-import { isStreamsError, type World } from '@streams/core';
+import { isStreamsError, world as worldLayout } from '@streams/core';
 import { MdsWriter, openMdsDataset } from '@streams/index';
 import {
   type ImageClassificationSample,
@@ -14,15 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDataset, type StreamingDatasetOptions } from '../src/index.js';
 import { tempDir } from './fixtures.js';
 
-const world: World = {
-  rank: 0,
-  worldSize: 1,
-  localRank: 0,
-  localWorldSize: 1,
-  nodeRank: 0,
-  numNodes: 1,
-  launcher: 'explicit',
-};
+const world = worldLayout({ env: {}, rank: 0, worldSize: 1 });
 
 const N = 24;
 const BROKEN = 13; // the label of the truncated JPEG in the broken dataset
