@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type FileHandle, stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -579,6 +580,9 @@ export class FetchEngine {
     const host = this.hostGate(url);
     const extra: Array<() => void> = [];
     let restart = false;
+    // Parts in flight each link the driver, its client and the pump to this attempt's signal:
+    // a dozen listeners is expected, not a leak.
+    setMaxListeners(0, signal);
     try {
       for (let k = 1; k < Math.min(this.o.partConcurrency, pending.length); k++) {
         const h = host.tryAcquire();

@@ -158,7 +158,10 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
         if (source !== body) body?.destroy();
       }
     }
-    // Unsliced bodies also offer the raw stream to the engine's event-driven pump.
+    // Unsliced bodies also offer the raw stream to the engine's event-driven pump, which never
+    // runs guard()'s finally: unlink the abort listener when the stream closes, or the parts of
+    // a large object pile up listeners on their shared attempt signal.
+    if (source === body) body.once('close', () => o.signal?.removeEventListener('abort', onAbort));
     return makeBody(
       guard(),
       size,
