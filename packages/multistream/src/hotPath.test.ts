@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { world as worldLayout, sleep } from '@streams/core';
+import { sleep, world as worldLayout } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadOf, tempDir, writeMds } from '../test/fixtures.js';
 import {
