@@ -1,9 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type FaultKind, startFaultProxy } from './faultProxy.js';
 import { startHttpServer, type TestHttpServer } from './httpServer.js';
+import { NodeSha256 } from './sigV4.js';
 
 let dir: string;
 let server: TestHttpServer;
@@ -33,7 +35,61 @@ describe('fault proxy', () => {
   it('forwards untouched at rate 0', async () => {
     await using proxy = await startFaultProxy({ target: server.url });
     expect(await outcome(`${proxy.url}/x.bin`)).toBe('200:full');
-    expect(proxy.log).toEqual([{ method: 'GET', path: '/x.bin', fault: undefined }]);
+    expect(proxy.log).toEqual([
+      { method: 'GET', path: '/x.bin', headers: expect.any(Object), fault: undefined },
+    ]);
+  });
+
+  it('verifySigV4 forwards correctly signed requests and answers the rest 403 without forwarding', async () => {
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      verifySigV4: { AKID: 'right' },
+    });
+    const host = new URL(proxy.url).host;
+    async function signed(secret: string, path: string): Promise<Record<string, string>> {
+      const signer = new SignatureV4({
+        service: 's3',
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'AKID', secretAccessKey: secret },
+        sha256: NodeSha256,
+        uriEscapePath: false,
+      });
+      const req = await signer.sign({
+        method: 'GET',
+        protocol: 'http:',
+        hostname: host,
+        path,
+        query: { 'list-type': '2', prefix: 'a b+c' },
+        headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', range: 'bytes=0-9' },
+      });
+      return req.headers as Record<string, string>;
+    }
+    const query = '?list-type=2&prefix=a%20b%2Bc';
+    const before = server.requests.length;
+    const ok = await fetch(`${proxy.url}/x.bin${query}`, {
+      headers: await signed('right', '/x.bin'),
+    });
+    expect(ok.status).toBe(206);
+    await ok.arrayBuffer();
+    expect(server.requests.length).toBe(before + 1);
+    for (const headers of [
+      await signed('wrong', '/x.bin'), // another secret
+      await signed('right', '/y.bin'), // signed for another path
+      { ...(await signed('right', '/x.bin')), range: 'bytes=0-99' }, // a signed header changed
+      {}, // not signed at all
+    ]) {
+      const res = await fetch(`${proxy.url}/x.bin${query}`, { headers });
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    }
+    expect(server.requests.length).toBe(before + 1);
+    expect(proxy.log.map((r) => r.signature)).toEqual([
+      'valid',
+      'invalid',
+      'invalid',
+      'invalid',
+      'invalid',
+    ]);
   });
 
   it('injects each fault kind as documented', async () => {

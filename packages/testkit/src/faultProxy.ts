@@ -1,6 +1,7 @@
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rng } from '@streams/core';
+import { checkSigV4 } from './sigV4.js';
 
 /** The faults the proxy injects. */
 export type FaultKind =
@@ -42,6 +43,12 @@ export interface FaultProxyOptions {
   stallMs?: number;
   /** Pause between drip chunks in ms (default 2). */
   dripDelayMs?: number;
+  /**
+   * Verify each request's AWS SigV4 signature with these secrets (access key id -> secret) and
+   * answer a mismatch as S3 does (403 `SignatureDoesNotMatch`) instead of forwarding it. s3rver
+   * itself accepts any v4 signature from a known key.
+   */
+  verifySigV4?: Readonly<Record<string, string>>;
   /** Overrides the random draw: return a fault for request number `n` (0-based), or undefined for none. */
   plan?: (req: IncomingMessage, n: number) => FaultKind | undefined;
 }
@@ -50,7 +57,11 @@ export interface FaultProxyOptions {
 export interface ProxyRecord {
   method: string;
   path: string;
+  /** The request headers as the proxy received them. */
+  headers: IncomingMessage['headers'];
   fault: FaultKind | undefined;
+  /** With `verifySigV4`: whether the signature verified (a mismatch is answered 403, never forwarded). */
+  signature?: 'valid' | 'invalid';
 }
 
 /** A running fault proxy. */
@@ -71,7 +82,7 @@ export interface FaultProxy extends AsyncDisposable {
  * HTTP 500/503/429, S3 `SlowDown`, connection resets mid-body, truncated bodies (the connection
  * closes before Content-Length bytes), stalls (headers and part of the body, then silence) and
  * slow drip. Draws come from the seeded PRNG. Faulted responses are buffered, so use it with
- * small objects. The Host header is kept, so AWS SigV4 signatures still verify upstream.
+ * small objects. The Host header is kept, so AWS SigV4 signatures stay valid upstream.
  */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
@@ -86,12 +97,44 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let n = 0;
 
   const server = createServer((req, res) => {
+    if (!options.verifySigV4) return handle(req, res);
+    req.pause();
+    checkSigV4(req, options.verifySigV4).then(
+      (check) => {
+        if (check.ok) return handle(req, res, 'valid');
+        log.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          fault: undefined,
+          signature: 'invalid',
+        });
+        drainThen(req, () =>
+          reply(
+            res,
+            403,
+            `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>${check.reason}</Message></Error>`,
+            { 'content-type': 'application/xml' },
+          ),
+        );
+      },
+      () => res.destroy(),
+    );
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse, signature?: 'valid') {
     const index = n++;
     let fault: FaultKind | undefined;
     if (options.plan) fault = options.plan(req, index);
     else if (methods.includes(req.method ?? '') && rate > 0 && draws.float() < rate)
       fault = kinds[draws.int(kinds.length)];
-    log.push({ method: req.method ?? '', path: req.url ?? '', fault });
+    log.push({
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      fault,
+      ...(signature ? { signature } : {}),
+    });
     if (fault) faults[fault]++;
     const retryAfter = options.retryAfter ?? '0';
     switch (fault) {
@@ -117,7 +160,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       default:
         return forward(req, res, fault);
     }
-  });
+  }
 
   function forward(req: IncomingMessage, res: ServerResponse, fault: FaultKind | undefined): void {
     const up = request(

@@ -21,3 +21,4 @@ export {
   type TestHttpServer,
 } from './httpServer.js';
 export { type S3ServerOptions, startS3Server, type TestS3Server } from './s3Server.js';
+export { checkSigV4, NodeSha256, type SigV4Check } from './sigV4.js';

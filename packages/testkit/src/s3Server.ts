@@ -17,7 +17,12 @@ export interface TestS3Server extends AsyncDisposable {
   /** Endpoint URL, e.g. `http://127.0.0.1:40123`. */
   endpoint: string;
   port: number;
-  /** The credentials s3rver accepts (it checks SigV4 signatures). */
+  /** Process id of the s3rver child (benchmarks read its CPU time from `/proc`). */
+  pid: number;
+  /**
+   * The credentials s3rver accepts. It checks the access key id but not SigV4 signatures (its v4
+   * check is unimplemented): put a fault proxy with `verifySigV4` in front to check them.
+   */
   credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
   directory: string;
@@ -86,6 +91,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid ?? 0,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     region: 'us-east-1',
     directory,
