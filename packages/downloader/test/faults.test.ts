@@ -120,14 +120,20 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
 
   it('s3 (s3rver): 300 objects through the same faults, SlowDown included', async () => {
     await using s3 = await startS3Server({ buckets: ['faults'] });
-    const direct = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
+    const uploader = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
     const fixtures = objects(300);
     // Uploads run 16 at a time: s3rver is slow per request.
     for (let i = 0; i < fixtures.length; i += 16)
       await Promise.all(
-        fixtures.slice(i, i + 16).map((o) => direct.put(`s3://faults/${o.name}`, o.data)),
+        fixtures.slice(i, i + 16).map((o) => uploader.put(`s3://faults/${o.name}`, o.data)),
       );
-    await using proxy = await startFaultProxy({ target: s3.endpoint, rate: 0.2, seed: 4 });
+    // The proxy also checks every signature, retries included (s3rver checks none).
+    await using proxy = await startFaultProxy({
+      target: s3.endpoint,
+      rate: 0.2,
+      seed: 4,
+      verifySigV4: { [s3.credentials.accessKeyId]: s3.credentials.secretAccessKey },
+    });
     const driver = s3Driver({ endpoint: proxy.url, credentials: s3.credentials });
     const { throttles } = await faultedRun({
       driver,
@@ -140,7 +146,8 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
     expect(throttles.length).toBe(
       proxy.faults.slowdown + proxy.faults.http503 + proxy.faults.http429,
     );
-    await direct.dispose?.();
+    expect(proxy.log.filter((r) => r.signature !== 'valid')).toEqual([]);
+    await uploader.dispose?.();
     await driver.dispose?.();
   });
 
@@ -160,8 +167,8 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
 
   it('a failed list page fails the listing (no partial lists)', async () => {
     await using s3 = await startS3Server({ buckets: ['pages'] });
-    const direct = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
-    for (let i = 0; i < 7; i++) await direct.put(`s3://pages/k${i}`, new Uint8Array([i]));
+    const uploader = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
+    for (let i = 0; i < 7; i++) await uploader.put(`s3://pages/k${i}`, new Uint8Array([i]));
     // The second ListObjectsV2 page gets a 500.
     let lists = 0;
     await using proxy = await startFaultProxy({
@@ -185,7 +192,7 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
       'k5',
       'k6',
     ]);
-    await direct.dispose?.();
+    await uploader.dispose?.();
     await paged.dispose?.();
   });
 });

@@ -1,29 +1,187 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, startS3Server, type TestS3Server } from '@streams/testkit';
+import {
+  type FaultProxy,
+  startFaultProxy,
+  startS3Server,
+  type TestS3Server,
+} from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { s3Driver } from '../src/drivers/s3.js';
 import { createFetchEngine } from '../src/fetchEngine.js';
 import { testBytes, testDriver } from './driverSuite.js';
 
+/** s3rver checks no SigV4 signatures: a proxy that does (with the SDK's own signer) sits in front. */
+const VERIFY = { S3RVER: 'S3RVER' };
+
+/** Every request the suite sent through `proxy` was signed correctly. */
+function allSignaturesValid(proxy: () => FaultProxy): void {
+  it('every request the suite sent carried a valid SigV4 signature', () => {
+    expect(proxy().log.length).toBeGreaterThan(30);
+    expect(proxy().log.filter((r) => r.signature !== 'valid')).toEqual([]);
+    expect(new Set(proxy().log.map((r) => r.method))).toEqual(new Set(['GET', 'HEAD', 'PUT']));
+  });
+}
+
+// The whole suite runs twice: GETs sent directly (the default) and through the SDK.
+let sdkServer: TestS3Server;
+let sdkProxy: FaultProxy;
+testDriver({
+  name: 's3 (GETs through the SDK)',
+  async setup() {
+    sdkServer = await startS3Server({ buckets: ['conformance'] });
+    sdkProxy = await startFaultProxy({ target: sdkServer.endpoint, verifySigV4: VERIFY });
+    const driver = s3Driver({
+      endpoint: sdkProxy.url,
+      credentials: sdkServer.credentials,
+      region: sdkServer.region,
+      listPageSize: 2,
+      direct: false,
+    });
+    return { driver, base: 's3://conformance/run/' };
+  },
+  async teardown() {
+    await sdkProxy.close();
+    await sdkServer.close();
+  },
+  extraTests(ctx) {
+    allSignaturesValid(() => sdkProxy);
+    it('direct: false sends GETs through the SDK', async () => {
+      await using proxy = await startFaultProxy({
+        target: sdkServer.endpoint,
+        verifySigV4: VERIFY,
+      });
+      const d = s3Driver({
+        endpoint: proxy.url,
+        credentials: sdkServer.credentials,
+        direct: false,
+      });
+      expect((await (await d.get(`${ctx().base}small.bin`)).bytes()).byteLength).toBe(1000);
+      expect(proxy.log.map((r) => [r.method, r.headers['user-agent']])).toEqual([
+        ['GET', expect.stringMatching(/aws-sdk-js/)],
+      ]);
+      await d.dispose?.();
+    });
+  },
+});
+
 let server: TestS3Server;
+let proxy: FaultProxy;
 testDriver({
   name: 's3',
   async setup() {
     server = await startS3Server({ buckets: ['conformance'] });
+    proxy = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
     // A page size of 2 makes every listing span several pages.
     const driver = s3Driver({
-      endpoint: server.endpoint,
+      endpoint: proxy.url,
       credentials: server.credentials,
       region: server.region,
       listPageSize: 2,
     });
     return { driver, base: 's3://conformance/run/' };
   },
-  teardown: () => server.close(),
+  async teardown() {
+    await proxy.close();
+    await server.close();
+  },
   extraTests(ctx) {
+    it('sends GETs directly and everything else through the SDK', async () => {
+      await using proxy = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
+      const d = s3Driver({ endpoint: proxy.url, credentials: server.credentials });
+      const url = `${ctx().base}small.bin`;
+      expect((await (await d.get(url)).bytes()).byteLength).toBe(1000);
+      expect((await (await d.getRange(url, 10, 20)).bytes()).byteLength).toBe(20);
+      expect((await d.stat(url)).size).toBe(1000);
+      expect(proxy.log.map((r) => [r.method, r.headers['user-agent']])).toEqual([
+        ['GET', 'streams-downloader'],
+        ['GET', 'streams-downloader'],
+        ['HEAD', expect.stringMatching(/aws-sdk-js/)],
+      ]);
+      expect(proxy.log[1]?.headers.range).toBe('bytes=10-29');
+      await d.dispose?.();
+    });
+
+    it('direct GETs round-trip keys that need percent-encoding', async () => {
+      // (s3rver cannot store keys with an empty segment such as "a//b": not tested here.)
+      const keys = ['a b/c+d=e&f?g#h.bin', 'ü/日本/€.bin', "x/!'()*~.bin", 'p%20q/%2F.bin'];
+      for (const [i, key] of keys.entries()) {
+        const url = `s3://conformance/enc/${key.split('/').map(encodeURIComponent).join('/')}`;
+        const data = testBytes(100 + i, i);
+        await ctx().driver.put(url, data);
+        const back = await (await ctx().driver.get(url)).bytes();
+        expect(Buffer.from(back).equals(Buffer.from(data)), key).toBe(true);
+      }
+      const listed = await ctx().driver.list('s3://conformance/enc/');
+      expect(listed.map((e) => e.key).sort()).toEqual(keys.map((k) => `enc/${k}`).sort());
+    });
+
+    it('direct GETs take credentials from the SDK provider chain (environment)', async () => {
+      await using verify = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
+      const saved = {
+        id: process.env.AWS_ACCESS_KEY_ID,
+        secret: process.env.AWS_SECRET_ACCESS_KEY,
+      };
+      process.env.AWS_ACCESS_KEY_ID = server.credentials.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = server.credentials.secretAccessKey;
+      try {
+        const d = s3Driver({ endpoint: verify.url });
+        expect((await (await d.get(`${ctx().base}small.bin`)).bytes()).byteLength).toBe(1000);
+        await d.dispose?.();
+        process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
+        const wrong = s3Driver({ endpoint: verify.url });
+        const err = await wrong.get(`${ctx().base}small.bin`).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN', status: 403 });
+        expect((err as Error).message).toMatch(/SignatureDoesNotMatch/);
+        expect((err as Error).message).not.toContain('not-the-secret');
+        await wrong.dispose?.();
+      } finally {
+        for (const [k, v] of [
+          ['AWS_ACCESS_KEY_ID', saved.id],
+          ['AWS_SECRET_ACCESS_KEY', saved.secret],
+        ] as const)
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+      }
+    });
+
+    it('a bucket in another region fails with STREAMS_INVALID_CONFIG naming the region, on both paths', async () => {
+      // What S3 answers a request sent to the wrong regional endpoint.
+      const wrongRegion = createServer((req, res) => {
+        req.resume();
+        res.writeHead(301, {
+          'content-type': 'application/xml',
+          'x-amz-bucket-region': 'eu-central-1',
+        });
+        res.end(
+          req.method === 'HEAD'
+            ? undefined
+            : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>',
+        );
+      });
+      await new Promise<void>((r) => wrongRegion.listen(0, '127.0.0.1', r));
+      const endpoint = `http://127.0.0.1:${(wrongRegion.address() as AddressInfo).port}`;
+      try {
+        for (const direct of [true, false]) {
+          const d = s3Driver({ endpoint, credentials: server.credentials, direct });
+          const err = await d.get('s3://elsewhere/k.bin').catch((e: unknown) => e);
+          expect(err, `direct: ${direct}`).toMatchObject({
+            code: 'STREAMS_INVALID_CONFIG',
+            status: 301,
+            fix: expect.stringContaining("region: 'eu-central-1'"),
+          });
+          await d.dispose?.();
+        }
+      } finally {
+        wrongRegion.closeAllConnections();
+        await new Promise((r) => wrongRegion.close(r));
+      }
+    });
+
     it('uploads large objects in parts (multipart) and reads them back', async () => {
-      await using proxy = await startFaultProxy({ target: server.endpoint });
+      await using proxy = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
       const data = testBytes(11 << 20, 5); // [11 MiB] in 5 MiB parts
       const d = s3Driver({
         endpoint: proxy.url,
@@ -61,7 +219,7 @@ testDriver({
     });
 
     it('through the engine, a missing bucket or key fails at once: one request, no retry storm', async () => {
-      await using proxy = await startFaultProxy({ target: server.endpoint });
+      await using proxy = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
       const d = s3Driver({ endpoint: proxy.url, credentials: server.credentials });
       const engine = createFetchEngine({ seed: 1, backoffBaseMs: 1, driverFor: () => d });
       await expect(
@@ -77,15 +235,24 @@ testDriver({
       await d.dispose?.();
     });
 
-    it('sends x-amz-request-payer for requester-pays buckets', async () => {
-      await using proxy = await startFaultProxy({ target: server.endpoint });
+    it('sends x-amz-request-payer for requester-pays buckets, signed, on both paths', async () => {
+      await using proxy = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
       const d = s3Driver({
         endpoint: proxy.url,
         credentials: server.credentials,
         requesterPays: true,
       });
       expect((await d.stat(`${ctx().base}small.bin`)).size).toBe(1000);
+      expect((await (await d.get(`${ctx().base}small.bin`)).bytes()).byteLength).toBe(1000);
+      expect(proxy.log.map((r) => [r.method, r.headers['x-amz-request-payer']])).toEqual([
+        ['HEAD', 'requester'],
+        ['GET', 'requester'],
+      ]);
+      // s3rver checks the signature over the signed headers, so the header is signed, not just sent.
+      expect(proxy.log[1]?.headers.authorization).toMatch(/SignedHeaders=[^,]*x-amz-request-payer/);
       await d.dispose?.();
     });
+
+    allSignaturesValid(() => proxy);
   },
 });
