@@ -6,6 +6,48 @@ import { expect, it } from 'vitest';
 import { httpDriver } from '../src/drivers/http.js';
 import { testDriver } from './driverSuite.js';
 
+// The suite runs on both transports: the driver's own node:http agents (the default) and a
+// fetch implementation passed in (here the global fetch).
+let fetchDir = '';
+let fetchServer: TestHttpServer;
+testDriver({
+  name: 'http (fetch transport)',
+  async setup() {
+    fetchDir = await mkdtemp(join(tmpdir(), 'streams-http-fetch-'));
+    fetchServer = await startHttpServer({ root: fetchDir });
+    return {
+      driver: httpDriver({ fetch: (input, init) => fetch(input, init) }),
+      base: `${fetchServer.url}run/`,
+    };
+  },
+  async teardown() {
+    await fetchServer.close();
+    await rm(fetchDir, { recursive: true, force: true });
+  },
+  extraTests(ctx) {
+    it('sends every GET and HEAD through the given fetch, redirects included', async () => {
+      await using moved = await startHttpServer({
+        root: fetchDir,
+        redirects: { '/old.bin': `${fetchServer.url}run/small.bin` },
+      });
+      const seen: string[] = [];
+      const d = httpDriver({
+        fetch: (input, init) => {
+          seen.push(`${init?.method} ${String(input)}`);
+          return fetch(input, init);
+        },
+      });
+      expect((await (await d.get(`${moved.url}old.bin`)).bytes()).byteLength).toBe(1000);
+      expect((await d.stat(`${ctx().base}small.bin`)).size).toBe(1000);
+      expect(seen).toEqual([
+        `GET ${moved.url}old.bin`,
+        `GET ${fetchServer.url}run/small.bin`,
+        `HEAD ${fetchServer.url}run/small.bin`,
+      ]);
+    });
+  },
+});
+
 let dir = '';
 let server: TestHttpServer;
 testDriver({
@@ -61,6 +103,62 @@ testDriver({
       const withUser = `http://u:${encodeURIComponent('p@ss')}@127.0.0.1:${basic.port}/run/small.bin`;
       expect((await httpDriver().stat(withUser)).size).toBe(1000);
       expect(basic.requests.every((r) => !String(r.path).includes('p@ss'))).toBe(true);
+    });
+
+    it('follows redirects; credentials go only to the host they are configured for', async () => {
+      await using target = await startHttpServer({ root: dir });
+      await using origin = await startHttpServer({
+        root: dir,
+        redirects: {
+          '/same.bin': '/run/small.bin',
+          '/away.bin': `${target.url}run/small.bin`,
+          '/loop.bin': '/loop.bin',
+          '/ftp.bin': 'ftp://example.com/x.bin',
+        },
+      });
+      const host = (s: TestHttpServer) => `127.0.0.1:${s.port}`;
+      const d = httpDriver({
+        credentials: {
+          [host(origin)]: { bearer: 'origin-secret', headers: { 'X-Api-Key': 'origin-key' } },
+        },
+      });
+      // Same origin: the credentials follow.
+      expect((await (await d.get(`${origin.url}same.bin`)).bytes()).byteLength).toBe(1000);
+      expect(origin.requests.map((r) => [r.path, r.headers.authorization])).toEqual([
+        ['/same.bin', 'Bearer origin-secret'],
+        ['/run/small.bin', 'Bearer origin-secret'],
+      ]);
+      // Another host: none of the origin's secrets, header or URL user info, reach it.
+      expect((await (await d.get(`${origin.url}away.bin`)).bytes()).byteLength).toBe(1000);
+      const withUser = `http://u:pw@${host(origin)}/away.bin`;
+      expect((await (await httpDriver().getRange(withUser, 10, 5)).bytes()).byteLength).toBe(5);
+      expect(target.requests).toHaveLength(2);
+      for (const r of target.requests) {
+        expect(r.headers.authorization).toBeUndefined();
+        expect(r.headers['x-api-key']).toBeUndefined();
+      }
+      expect(target.requests[1]?.headers.range).toBe('bytes=10-14');
+      expect(origin.requests.at(-1)?.headers.authorization).toBe(
+        `Basic ${Buffer.from('u:pw').toString('base64')}`,
+      );
+      // The target's own credentials apply once the redirect reaches it.
+      await using guarded = await startHttpServer({ root: dir, auth: { bearer: 'target-token' } });
+      await using toGuarded = await startHttpServer({
+        root: dir,
+        redirects: { '/x.bin': `${guarded.url}run/small.bin` },
+      });
+      const both = httpDriver({ credentials: { [host(guarded)]: { bearer: 'target-token' } } });
+      expect((await both.stat(`${toGuarded.url}x.bin`)).size).toBe(1000);
+      // Loops and non-HTTP locations fail with a clear error instead of hanging or leaking.
+      await expect(d.get(`${origin.url}loop.bin`)).rejects.toMatchObject({
+        code: 'STREAMS_NETWORK',
+        message: expect.stringContaining('more than 20 redirects'),
+      });
+      await expect(d.get(`${origin.url}ftp.bin`)).rejects.toMatchObject({
+        code: 'STREAMS_NETWORK',
+        message: expect.stringContaining('unsupported location'),
+      });
+      await d.dispose?.();
     });
 
     it('a failed sub-directory page fails the whole listing', async () => {

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   allowPut?: boolean;
   /** Paths (e.g. `/secret.bin`) answered with 403. */
   forbidden?: string[];
+  /** Paths (e.g. `/old.bin`) answered with a 302 to the given location (relative or absolute). */
+  redirects?: Record<string, string>;
 }
 
 /** One request the server saw. */
@@ -71,6 +73,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<TestH
     }
     const url = new URL(req.url ?? '/', 'http://x');
     const rel = decodeURIComponent(url.pathname);
+    const location = options.redirects?.[rel];
+    if (location !== undefined) {
+      res.setHeader('location', location);
+      return send(res, 302, 'moved');
+    }
     if (options.forbidden?.includes(rel)) return send(res, 403, 'forbidden');
     const path = normalize(join(root, rel));
     if (path !== root && !path.startsWith(root + sep)) return send(res, 403, 'outside root');
