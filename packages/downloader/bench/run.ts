@@ -3,19 +3,25 @@
  * loopback servers at the same concurrency:
  *   - S3 (s3rver child process): engine vs raw `GetObjectCommand` + pipeline to a file.
  *   - HTTP (node:http file server): engine vs raw `fetch` + pipeline to a file.
- * Cases: 1 x 256 MiB, 64 x 4 MiB, 2,500 x 16 KiB (the issue's 5,000 halved to keep the run
- * under 4 minutes on 2 cores; BENCH_SMALL_COUNT=5000 restores it). Both sides write every
- * object to disk; the engine also checks sizes and lands atomically (temp file + rename). The
- * headline ratio runs the engine with fsync off, the raw side's durability; the engine's
- * default (fsync before each rename) is reported next to it, from one round.
- * Env: BENCH_BIG_MIB (256), BENCH_MEDIUM_COUNT (64), BENCH_SMALL_COUNT (2500),
- * BENCH_CONCURRENCY (16), BENCH_ROUNDS (2, best of), BENCH_SERVERS (s3,http), BENCH_CASES
+ * Cases: 1 x 256 MiB, 64 x 4 MiB, 5,000 x 16 KiB. Both sides write every object to a file; the
+ * engine also checks sizes and lands atomically (temp file + rename). The headline ratio runs
+ * the engine with fsync off, the raw side's durability.
+ *
+ * Rounds are paired: each runs both sides back to back, in alternating order, after one untimed
+ * warm-up run of each side, and the figures are the medians over rounds. Files land in BENCH_DIR, by default /dev/shm (tmpfs): on this
+ * machine kind the disk's cost per created file swings by 20x with its discard backlog (ext4
+ * mounted with `discard`), which decided earlier runs' small-object ratios either way. Set
+ * BENCH_DIR to a disk directory to include the disk; the engine's default (fsync before each
+ * rename) is then reported too, from one round. Client CPU per object (and s3rver's, read from
+ * /proc) is printed for every run: on two shared cores it is the steadier figure.
+ * Env: BENCH_DIR, BENCH_BIG_MIB (256), BENCH_MEDIUM_COUNT (64), BENCH_SMALL_COUNT (5000),
+ * BENCH_CONCURRENCY (16), BENCH_ROUNDS (3), BENCH_SERVERS (s3,http), BENCH_CASES
  * (big,medium,small).
  */
-import { createWriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -35,9 +41,11 @@ import { createFetchEngine } from '../src/fetchEngine.js';
 const MiB = 1 << 20;
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 256);
 const MEDIUM_COUNT = Number(process.env.BENCH_MEDIUM_COUNT ?? 64);
-const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 2500);
+const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DEST = resolve(process.env.BENCH_DIR ?? defaultDestination());
+const DEST_FS = fileSystemOf(DEST);
 
 interface Case {
   label: string;
@@ -54,6 +62,41 @@ const CASES: Case[] = [
   { label: `${MEDIUM_COUNT} x 4 MiB`, prefix: 'medium', count: MEDIUM_COUNT, size: 4 * MiB },
   { label: `${SMALL_COUNT} x 16 KiB`, prefix: 'small', count: SMALL_COUNT, size: 16 * 1024 },
 ].filter((c) => ONLY.includes(c.prefix));
+
+function defaultDestination(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
+/** The file-system type of the mount holding `path` (from /proc/mounts), or "unknown". */
+function fileSystemOf(path: string): string {
+  try {
+    let best = { at: '', type: 'unknown' };
+    for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [, at, type] = line.split(' ');
+      if (!at || !type) continue;
+      const inside = path === at || path.startsWith(at.endsWith('/') ? at : `${at}/`);
+      if (inside && at.length >= best.at.length) best = { at, type };
+    }
+    return best.type;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** CPU time (user + system) of process `pid` in microseconds, from /proc; undefined elsewhere. */
+function cpuOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
 
 /** Test bytes: a 1 MiB block from the seeded PRNG, repeated, with the seed stamped in front. */
 function payload(size: number, seed: number): Buffer {
@@ -83,18 +126,27 @@ async function pool(
   );
 }
 
-/** Best-of-ROUNDS seconds for `run`, alternating with the other side by the caller. */
-async function timed(run: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await run();
-  return (performance.now() - t0) / 1000;
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 type Side = 'raw' | 'engine' | 'engine+fsync';
 
+interface Run {
+  seconds: number;
+  /** This process's CPU time per object, in microseconds. */
+  clientUs: number;
+  /** The server process's CPU time per object, when it is a separate process. */
+  serverUs: number | undefined;
+}
+
 /**
- * Best-of-ROUNDS times of the raw client, the engine with fsync off (the same durability as the
- * raw side: the headline ratio) and the engine with its defaults (fsync before rename).
+ * Paired rounds of the raw client and the engine (fsync off: the raw side's durability), in
+ * alternating order; on a disk destination, one more run of the engine with its defaults
+ * (fsync before rename). Output directories are removed after the case, not between runs, so no
+ * run pays for the previous one's deletions.
  */
 async function measure(
   name: string,
@@ -103,31 +155,55 @@ async function measure(
   engineRun: (dir: string, fsync: boolean) => Promise<void>,
   rawRun: (dir: string) => Promise<void>,
   reference: string,
+  serverPid?: number,
 ): Promise<BenchEntry[]> {
-  const best: Record<Side, number> = { raw: Infinity, engine: Infinity, 'engine+fsync': Infinity };
-  const sides: Side[] = ['raw', 'engine', 'engine+fsync'];
-  for (let round = 0; round < ROUNDS; round++) {
-    // Rotate the order so no side always runs on a warmer page cache or a quieter machine.
-    const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
-    for (const side of order) {
-      // The fsync variant is context, not the headline: one round is enough.
-      if (side === 'engine+fsync' && round > 0) continue;
-      const dir = join(out, `${side}-${round}`);
-      await mkdir(join(dir, c.prefix), { recursive: true });
-      const s = await timed(() =>
-        side === 'raw' ? rawRun(dir) : engineRun(dir, side === 'engine+fsync'),
-      );
-      best[side] = Math.min(best[side], s);
-      await rm(dir, { recursive: true, force: true });
+  const runs: Record<Side, Run[]> = { raw: [], engine: [], 'engine+fsync': [] };
+  const withFsync = DEST_FS !== 'tmpfs';
+  const caseDir = join(out, c.prefix);
+  try {
+    // One untimed run of each side first: the first pass through a code path pays for its JIT
+    // compilation, and whichever side ran first would carry it.
+    if (c.count > 1)
+      for (const side of ['raw', 'engine'] as const) {
+        const dir = join(caseDir, `warm-${side}`);
+        await mkdir(join(dir, c.prefix), { recursive: true });
+        await (side === 'raw' ? rawRun(dir) : engineRun(dir, false));
+      }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order: Side[] = round % 2 === 0 ? ['raw', 'engine'] : ['engine', 'raw'];
+      if (round === 0 && withFsync) order.push('engine+fsync');
+      const line: string[] = [];
+      for (const side of order) {
+        const dir = join(caseDir, `${side}-${round}`);
+        await mkdir(join(dir, c.prefix), { recursive: true });
+        const cpu0 = process.cpuUsage();
+        const server0 = serverPid === undefined ? undefined : cpuOf(serverPid);
+        const t0 = performance.now();
+        await (side === 'raw' ? rawRun(dir) : engineRun(dir, side === 'engine+fsync'));
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const server1 = serverPid === undefined ? undefined : cpuOf(serverPid);
+        const run: Run = {
+          seconds,
+          clientUs: (cpu.user + cpu.system) / c.count,
+          serverUs:
+            server0 === undefined || server1 === undefined
+              ? undefined
+              : (server1 - server0) / c.count,
+        };
+        runs[side].push(run);
+        const server = run.serverUs === undefined ? '' : `, server ${run.serverUs.toFixed(0)}`;
+        line.push(
+          `${side} ${(c.count / seconds).toFixed(1)} obj/s (CPU us/obj: client ${run.clientUs.toFixed(0)}${server})`,
+        );
+      }
+      console.log(`${name} ${c.label} round ${round + 1}: ${line.join(' | ')}`);
     }
+  } finally {
+    await rm(caseDir, { recursive: true, force: true });
   }
   const bytes = c.count * c.size;
-  const mibs = (s: number) => bytes / MiB / s;
-  const ops = (s: number) => c.count / s;
-  const fmt = (s: number) => `${mibs(s).toFixed(1)} MiB/s ${ops(s).toFixed(1)} obj/s`;
-  console.log(
-    `${name} ${c.label}: engine ${fmt(best.engine)} | engine+fsync ${fmt(best['engine+fsync'])} | ${reference} ${fmt(best.raw)}`,
-  );
+  const secs = (side: Side) => median(runs[side].map((r) => r.seconds));
   const entry = (
     what: string,
     unit: string,
@@ -138,16 +214,26 @@ async function measure(
     benchEntry({
       name: `${name} ${c.label} ${what}${side === 'engine+fsync' ? ' (engine fsync on)' : ''}`,
       unit,
-      value: f(best[side]),
+      value: f(secs(side)),
       reference,
-      referenceValue: f(best.raw),
+      referenceValue: f(secs('raw')),
       target,
     });
-  return [
-    entry('throughput', 'MiB/s', mibs, 'engine', 0.9),
-    entry('objects', 'objects/s', ops, 'engine', 0.9),
-    entry('throughput', 'MiB/s', mibs, 'engine+fsync', null),
+  const entries = [
+    entry('throughput', 'MiB/s', (s) => bytes / MiB / s, 'engine', 0.9),
+    entry('objects', 'objects/s', (s) => c.count / s, 'engine', 0.9),
+    benchEntry({
+      name: `${name} ${c.label} ${serverPid === undefined ? 'CPU per object (client + in-process server)' : 'client CPU per object'}`,
+      unit: 'us',
+      value: median(runs.engine.map((r) => r.clientUs)),
+      reference,
+      referenceValue: median(runs.raw.map((r) => r.clientUs)),
+      lowerIsBetter: true,
+    }),
   ];
+  if (withFsync)
+    entries.push(entry('throughput', 'MiB/s', (s) => bytes / MiB / s, 'engine+fsync', null));
+  return entries;
 }
 
 async function engineDownload(
@@ -184,6 +270,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < c.count; i++)
         await writeFile(join(root, key(c, i)), shared ?? payload(c.size, i + 2));
     }
+    console.log(
+      `destination ${DEST} (${DEST_FS}); ${ROUNDS} paired rounds; concurrency ${CONCURRENCY}`,
+    );
     if (SERVERS.includes('s3')) entries.push(...(await benchS3(started)));
     if (SERVERS.includes('http')) entries.push(...(await benchHttp(root)));
   } finally {
@@ -211,11 +300,9 @@ async function main(): Promise<void> {
       });
     }
     await uploader.dispose?.();
-    console.log(
-      `fixtures ready in ${((performance.now() - started) / 1000).toFixed(1)} s; concurrency ${CONCURRENCY}`,
-    );
+    console.log(`s3 fixtures ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    const out = join(work, 'out');
+    const out = await mkdtemp(join(DEST, 'streams-dl-bench-out-'));
     const client = new S3Client({
       endpoint: s3.endpoint,
       forcePathStyle: true,
@@ -244,9 +331,11 @@ async function main(): Promise<void> {
               await pipeline(res.Body as Readable, createWriteStream(join(dir, key(c, i))));
             }),
           'raw GetObjectCommand',
+          s3.pid,
         )),
       );
     }
+    await rm(out, { recursive: true, force: true });
     client.destroy();
     await driver.dispose?.();
     return entries;
@@ -254,7 +343,7 @@ async function main(): Promise<void> {
 
   async function benchHttp(root: string): Promise<BenchEntry[]> {
     const entries: BenchEntry[] = [];
-    const out = join(work, 'out');
+    const out = await mkdtemp(join(DEST, 'streams-dl-bench-out-'));
     await using http = await startHttpServer({ root });
     const hd = httpDriver();
     for (const c of CASES) {
@@ -277,6 +366,7 @@ async function main(): Promise<void> {
         )),
       );
     }
+    await rm(out, { recursive: true, force: true });
     return entries;
   }
 }
