@@ -1,3 +1,4 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -118,32 +119,65 @@ testDriver({
       expect(listed.map((e) => e.key).sort()).toEqual(keys.map((k) => `enc/${k}`).sort());
     });
 
-    it('direct GETs take credentials from the SDK provider chain (environment)', async () => {
+    it('both paths take credentials from the SDK provider chain: environment, then a profile file', async () => {
       await using verify = await startFaultProxy({ target: server.endpoint, verifySigV4: VERIFY });
-      const saved = {
-        id: process.env.AWS_ACCESS_KEY_ID,
-        secret: process.env.AWS_SECRET_ACCESS_KEY,
+      const names = [
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_SESSION_TOKEN',
+        'AWS_PROFILE',
+        'AWS_SHARED_CREDENTIALS_FILE',
+        'AWS_CONFIG_FILE',
+      ] as const;
+      const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+      const home = await mkdtemp(join(tmpdir(), 'streams-aws-profile-'));
+      const { accessKeyId, secretAccessKey } = server.credentials;
+      await writeFile(
+        join(home, 'credentials'),
+        `[good]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n\n` +
+          `[stale]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = stale-secret\n`,
+      );
+      /** The outcome of one GET without explicit credentials, on each path. */
+      const attempt = async () => {
+        const out: unknown[] = [];
+        for (const direct of [true, false]) {
+          const d = s3Driver({ endpoint: verify.url, direct });
+          out.push(
+            await d.get(`${ctx().base}small.bin`).then(
+              async (b) => (await b.bytes()).byteLength,
+              (e: unknown) => e,
+            ),
+          );
+          await d.dispose?.();
+        }
+        return out;
       };
-      process.env.AWS_ACCESS_KEY_ID = server.credentials.accessKeyId;
-      process.env.AWS_SECRET_ACCESS_KEY = server.credentials.secretAccessKey;
       try {
-        const d = s3Driver({ endpoint: verify.url });
-        expect((await (await d.get(`${ctx().base}small.bin`)).bytes()).byteLength).toBe(1000);
-        await d.dispose?.();
+        for (const n of names) delete process.env[n];
+        process.env.AWS_CONFIG_FILE = join(home, 'config'); // absent: no ~/.aws of this machine
+        process.env.AWS_SHARED_CREDENTIALS_FILE = join(home, 'credentials');
+        process.env.AWS_ACCESS_KEY_ID = accessKeyId;
+        process.env.AWS_SECRET_ACCESS_KEY = secretAccessKey;
+        expect(await attempt()).toEqual([1000, 1000]);
         process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
-        const wrong = s3Driver({ endpoint: verify.url });
-        const err = await wrong.get(`${ctx().base}small.bin`).catch((e: unknown) => e);
-        expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN', status: 403 });
-        expect((err as Error).message).toMatch(/SignatureDoesNotMatch/);
-        expect((err as Error).message).not.toContain('not-the-secret');
-        await wrong.dispose?.();
+        for (const err of await attempt()) {
+          expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN', status: 403 });
+          expect((err as Error).message).toMatch(/SignatureDoesNotMatch/);
+          expect((err as Error).message).not.toContain('not-the-secret');
+        }
+        // No keys in the environment: the named profile of the shared credentials file.
+        delete process.env.AWS_ACCESS_KEY_ID;
+        delete process.env.AWS_SECRET_ACCESS_KEY;
+        process.env.AWS_PROFILE = 'good';
+        expect(await attempt()).toEqual([1000, 1000]);
+        process.env.AWS_PROFILE = 'stale';
+        for (const err of await attempt()) expect(err).toMatchObject({ code: 'STREAMS_FORBIDDEN' });
+        expect(verify.log.filter((r) => r.signature === 'invalid')).toHaveLength(4);
       } finally {
-        for (const [k, v] of [
-          ['AWS_ACCESS_KEY_ID', saved.id],
-          ['AWS_SECRET_ACCESS_KEY', saved.secret],
-        ] as const)
-          if (v === undefined) delete process.env[k];
-          else process.env[k] = v;
+        for (const n of names)
+          if (saved[n] === undefined) delete process.env[n];
+          else process.env[n] = saved[n];
+        await rm(home, { recursive: true, force: true });
       }
     });
 
