@@ -1,9 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFaultProxy, startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { httpDriver } from '../src/drivers/http.js';
+import { s3Driver } from '../src/drivers/s3.js';
 import { testDriver } from './driverSuite.js';
 
 // The suite runs on both transports: the driver's own node:http agents (the default) and a
@@ -159,6 +162,44 @@ testDriver({
         message: expect.stringContaining('unsupported location'),
       });
       await d.dispose?.();
+    });
+
+    it('reads at most 64 KiB of an error body (s3 direct GETs too), then drops the connection', async () => {
+      // An error answer with a 64 MiB body, written as fast as the client takes it.
+      let written = 0;
+      const huge = createServer((req, res) => {
+        req.resume();
+        res.writeHead(500, { 'content-type': 'application/xml' });
+        const chunk = Buffer.alloc(64 << 10, 'x');
+        const pump = () => {
+          while (written < 64 << 20 && !res.destroyed) {
+            written += chunk.byteLength;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      });
+      await new Promise<void>((r) => huge.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(huge.address() as AddressInfo).port}`;
+      try {
+        await expect(httpDriver().get(`${base}/x.bin`)).rejects.toMatchObject({
+          code: 'STREAMS_NETWORK',
+          status: 500,
+        });
+        expect(written).toBeLessThan(16 << 20);
+        written = 0;
+        const s3 = s3Driver({
+          endpoint: base,
+          credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        });
+        await expect(s3.get('s3://bucket/x.bin')).rejects.toMatchObject({ status: 500 });
+        expect(written).toBeLessThan(16 << 20);
+        await s3.dispose?.();
+      } finally {
+        huge.closeAllConnections();
+        await new Promise((r) => huge.close(r));
+      }
     });
 
     it('a failed sub-directory page fails the whole listing', async () => {

@@ -524,8 +524,12 @@ function nodeAnswer(res: IncomingMessage, method: 'GET' | 'HEAD'): Answer {
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res as AsyncIterable<Buffer>) {
-        if (size < limit) chunks.push(chunk);
+        chunks.push(chunk);
         size += chunk.byteLength;
+        if (size >= limit) {
+          res.destroy(); // enough for a message; do not download a huge error body
+          break;
+        }
       }
       const all = Buffer.concat(chunks);
       return all.toString('utf8', 0, Math.min(all.byteLength, limit));

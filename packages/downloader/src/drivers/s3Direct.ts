@@ -286,8 +286,12 @@ async function serviceError(res: IncomingMessage, status: number): Promise<S3Ser
   let size = 0;
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) {
-      if (size < ERROR_BODY_LIMIT) chunks.push(chunk);
+      chunks.push(chunk);
       size += chunk.byteLength;
+      if (size >= ERROR_BODY_LIMIT) {
+        res.destroy(); // enough for the code and message
+        break;
+      }
     }
   } catch {
     // A broken error body still has its status.
