@@ -152,6 +152,12 @@ testDriver({
       });
       const both = httpDriver({ credentials: { [host(guarded)]: { bearer: 'target-token' } } });
       expect((await both.stat(`${toGuarded.url}x.bin`)).size).toBe(1000);
+      // Uploads never follow a redirect (the body cannot be replayed, the secrets must not travel).
+      await expect(d.put(`${origin.url}away.bin`, new Uint8Array(3))).rejects.toMatchObject({
+        code: 'STREAMS_INVALID_ARGUMENT',
+        status: 302,
+      });
+      expect(target.requests).toHaveLength(2);
       // Loops and non-HTTP locations fail with a clear error instead of hanging or leaking.
       await expect(d.get(`${origin.url}loop.bin`)).rejects.toMatchObject({
         code: 'STREAMS_NETWORK',

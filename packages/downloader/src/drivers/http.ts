@@ -157,7 +157,11 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     }
   }
 
-  /** `fetch` with the driver's headers and credentials (uploads). */
+  /**
+   * `fetch` with the driver's headers and credentials (uploads). Redirects are not followed: a
+   * streamed body cannot be sent twice, and following would carry this host's credentials to
+   * whichever host the redirect names.
+   */
   async function upload(
     url: string,
     init: RequestInit,
@@ -171,7 +175,7 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
         ...init,
         headers: headersFor(u, extra, userInfo),
         signal,
-        redirect: 'follow',
+        redirect: 'manual',
       });
     } catch (err) {
       if (signal?.aborted) throw signalReason(signal);
@@ -365,6 +369,14 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
         extra,
         o.signal,
       );
+      if (REDIRECTS.has(res.status)) {
+        await res.body?.cancel();
+        throw new TransferError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/downloader] [http] PUT ${url} was redirected (HTTP ${res.status}); uploads do not follow redirects`,
+          { url, status: res.status, fix: 'upload to the final URL' },
+        );
+      }
       if (!res.ok) return fail('PUT', url, fetchAnswer(res));
       await res.body?.cancel();
       return stat(url, o);

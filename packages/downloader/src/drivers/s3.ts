@@ -376,7 +376,13 @@ function s3Error(op: string, url: string, err: unknown): unknown {
   const status = e.$metadata?.httpStatusCode;
   const retryAfter = e.$response?.headers?.['retry-after'];
   const bucketRegion = e.$response?.headers?.['x-amz-bucket-region'];
-  if (bucketRegion && (status === 301 || status === 400))
+  // S3 names the bucket's region when a request went to the wrong one: a 301 redirect, or a 400
+  // for a signature scoped to another region.
+  if (
+    bucketRegion &&
+    (status === 301 ||
+      ['AuthorizationHeaderMalformed', 'IllegalLocationConstraintException'].includes(name))
+  )
     return new TransferError(
       'STREAMS_INVALID_CONFIG',
       `[streams/downloader] [s3] ${op} ${url} failed: the bucket is in region ${bucketRegion} (${name || `HTTP ${status}`})`,
