@@ -39,6 +39,13 @@ export interface ObjectBody extends AsyncIterable<Uint8Array> {
   cancel(): Promise<void>;
 }
 
+/** One page of a listing (see {@link Driver.listPage}). */
+export interface ListPage {
+  entries: ListEntry[];
+  /** The token of the next page; undefined after the last. */
+  next: string | undefined;
+}
+
 /** Options every driver operation takes. */
 export interface OperationOptions {
   signal?: AbortSignal | undefined;
@@ -78,6 +85,16 @@ export interface Driver {
    * page fails the whole listing: there are no partial lists.
    */
   list(prefix: string, options?: OperationOptions): Promise<ListEntry[]>;
+  /**
+   * One page of the listing of `prefix`, in the store's key order, starting at `token`
+   * (undefined: the first page). The bucket stores (s3, gs) have it; the engine's `listEach`
+   * uses it to stream a listing of any size in one page of memory, retrying a failed page alone.
+   */
+  listPage?(
+    prefix: string,
+    token: string | undefined,
+    options?: OperationOptions,
+  ): Promise<ListPage>;
   /** Writes an object (streamed; large objects use multipart uploads where the store has them). */
   put(url: string, body: PutBody, options?: PutOptions): Promise<ObjectStat>;
   /** Releases clients and sockets. */

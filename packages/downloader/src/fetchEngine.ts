@@ -405,17 +405,61 @@ export class FetchEngine {
     );
   }
 
-  /** The full listing of `prefix`; a failing page is retried by restarting the listing. */
-  list(prefix: string, options: { signal?: AbortSignal | undefined } = {}): Promise<ListEntry[]> {
+  /**
+   * The full listing of `prefix`, sorted by URL. With a driver that lists by pages (s3, gs) a
+   * failing page is retried on its own; otherwise the listing restarts. Pages that keep failing
+   * fail the listing: there are no partial lists.
+   */
+  async list(
+    prefix: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ListEntry[]> {
     const driver = this.driverFor(prefix);
-    return this.withRetries(
-      driver,
-      'LIST',
-      prefix,
-      options.signal,
-      (signal) => driver.list(prefix, { signal }),
-      false,
-    );
+    if (!driver.listPage)
+      return this.withRetries(
+        driver,
+        'LIST',
+        prefix,
+        options.signal,
+        (signal) => driver.list(prefix, { signal }),
+        false,
+      );
+    const out: ListEntry[] = [];
+    for await (const e of this.listEach(prefix, options)) out.push(e);
+    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+  }
+
+  /**
+   * Every object under `prefix`, one at a time, for listings too large to hold: with a driver
+   * that lists by pages (s3, gs) only the current page is in memory, pages are fetched as the
+   * loop asks for them, in the store's key order, and a failing page is retried on its own.
+   * Other drivers (file, http) are listed whole, with retries, and yielded sorted by URL. An
+   * error ends the iteration with it; a `break` stops the listing.
+   */
+  async *listEach(
+    prefix: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): AsyncGenerator<ListEntry> {
+    const driver = this.driverFor(prefix);
+    const listPage = driver.listPage?.bind(driver);
+    if (!listPage) {
+      yield* await this.list(prefix, options);
+      return;
+    }
+    let token: string | undefined;
+    do {
+      const from = token;
+      const page = await this.withRetries(
+        driver,
+        'LIST',
+        prefix,
+        options.signal,
+        (signal) => listPage(prefix, from, { signal }),
+        false,
+      );
+      yield* page.entries;
+      token = page.next;
+    } while (token);
   }
 
   private codecFor(

@@ -10,6 +10,7 @@ export { type DownloadToCacheOptions, downloadToCache } from './downloadToCache.
 export {
   type Driver,
   type ListEntry,
+  type ListPage,
   makeBody,
   type ObjectBody,
   type ObjectStat,

@@ -158,6 +158,12 @@ export function testDriver(options: DriverSuiteOptions): void {
         'list/ab.txt',
       ]);
       expect(await ctx.driver.list(`${ctx.base}nothing-here/`)).toEqual([]);
+      // The engine's list and its streaming listEach see the same objects.
+      const engine = createFetchEngine({ seed: 1, driverFor: () => ctx.driver });
+      const streamed: string[] = [];
+      for await (const e of engine.listEach(`${ctx.base}list/`)) streamed.push(e.url);
+      expect(streamed).toEqual(all.map((e) => e.url));
+      expect((await engine.list(`${ctx.base}list/`)).map((e) => e.url)).toEqual(streamed);
       // Listed URLs work with the same driver.
       const first = all[0]!;
       expect(new TextDecoder().decode(await (await ctx.driver.get(first.url)).bytes())).toBe(

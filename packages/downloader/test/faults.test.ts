@@ -180,8 +180,10 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
       code: 'STREAMS_NETWORK',
       status: 500,
     });
-    // Through the engine the listing is retried as a whole and comes back complete.
+    // Through the engine the failed page is retried on its own (same continuation token) and
+    // the listing comes back complete.
     lists = 0;
+    proxy.log.length = 0;
     const engine = createFetchEngine({ seed: 1, backoffBaseMs: 1, driverFor: () => paged });
     expect((await engine.list('s3://pages/')).map((e) => e.key)).toEqual([
       'k0',
@@ -192,7 +194,62 @@ describe('20% faulted requests', { timeout: 90_000 }, () => {
       'k5',
       'k6',
     ]);
+    const tokens = proxy.log.map((r) =>
+      new URL(r.path, 'http://x').searchParams.get('continuation-token'),
+    );
+    expect(tokens).toHaveLength(4);
+    expect(tokens[0]).toBeNull();
+    expect(tokens[1]).not.toBeNull();
+    expect(tokens[2]).toBe(tokens[1]); // the faulted page again, not the listing from the start
+    expect(proxy.log.map((r) => r.fault)).toEqual([undefined, 'http500', undefined, undefined]);
     await uploader.dispose?.();
     await paged.dispose?.();
+  });
+
+  it('listEach streams a bucket page by page, fetching each page only when the loop needs it', async () => {
+    await using s3 = await startS3Server({ buckets: ['many'] });
+    await using emu = await startGcsEmulator({ buckets: ['many'] });
+    const uploader = s3Driver({ endpoint: s3.endpoint, credentials: s3.credentials });
+    const names = Array.from({ length: 20 }, (_, i) => `p/${String(i).padStart(2, '0')}.bin`);
+    for (const n of names) {
+      await uploader.put(`s3://many/${n}`, new Uint8Array([1]));
+      emu.putObject('many', n, new Uint8Array([1]));
+    }
+    await uploader.dispose?.();
+    await using s3Proxy = await startFaultProxy({ target: s3.endpoint });
+    await using gcsProxy = await startFaultProxy({ target: emu.url });
+    const cases = [
+      {
+        base: 's3://many/p/',
+        proxy: s3Proxy,
+        driver: s3Driver({ endpoint: s3Proxy.url, credentials: s3.credentials, listPageSize: 3 }),
+        isList: (path: string) => path.includes('list-type=2'),
+      },
+      {
+        base: 'gs://many/p/',
+        proxy: gcsProxy,
+        driver: gcsDriver({ apiEndpoint: gcsProxy.url, projectId: 'test', listPageSize: 3 }),
+        isList: (path: string) => /\/b\/many\/o\?/.test(path),
+      },
+    ];
+    for (const c of cases) {
+      const engine = createFetchEngine({ seed: 1, driverFor: () => c.driver });
+      const pagesAsked = () => c.proxy.log.filter((r) => c.isList(r.path)).length;
+      const seen: string[] = [];
+      for await (const e of engine.listEach(c.base)) {
+        seen.push(e.key);
+        // Entries 0-2 come from page 1, 3-5 from page 2...: no page is asked for early.
+        expect(pagesAsked(), `${c.base} entry ${seen.length}`).toBe(Math.ceil(seen.length / 3));
+        if (seen.length === 7) break;
+      }
+      expect(seen).toEqual(names.slice(0, 7));
+      expect(pagesAsked()).toBe(3);
+      // Run to the end, it yields every object once, in key order.
+      const all: string[] = [];
+      for await (const e of engine.listEach(c.base)) all.push(e.key);
+      expect(all).toEqual(names);
+      expect(pagesAsked()).toBe(3 + 7);
+      await c.driver.dispose?.();
+    }
   });
 });

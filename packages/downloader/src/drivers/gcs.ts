@@ -9,6 +9,7 @@ import {
   describeCause,
   emptyBody,
   type ListEntry,
+  type ListPage,
   makeBody,
   networkError,
   type ObjectBody,
@@ -180,6 +181,36 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
     );
   }
 
+  async function listPage(
+    prefix: string,
+    token: string | undefined,
+    o: OperationOptions = {},
+  ): Promise<ListPage> {
+    const { bucket, key } = parseGsUrl(prefix, true);
+    const b = (await load()).bucket(bucket);
+    const [files, next] = await call('LIST', prefix, o.signal, () =>
+      b.getFiles({
+        prefix: key,
+        autoPaginate: false,
+        maxResults: options.listPageSize ?? 1000,
+        pageToken: token,
+        ...user,
+      }),
+    );
+    const entries: ListEntry[] = files.map((f) => {
+      const md = f.metadata;
+      return {
+        url: gsUrl(bucket, f.name),
+        key: f.name,
+        size: Number(md.size ?? 0),
+        etag: cleanEtag(md.etag),
+        generation: md.generation === undefined ? undefined : String(md.generation),
+        lastModified: md.updated ? new Date(md.updated) : undefined,
+      };
+    });
+    return { entries, next: (next as { pageToken?: string } | null | undefined)?.pageToken };
+  }
+
   return {
     name: NAME,
     stat,
@@ -207,36 +238,17 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
       return body;
     },
     async list(prefix, o = {}) {
-      const { bucket, key } = parseGsUrl(prefix, true);
-      const b = (await load()).bucket(bucket);
       const out: ListEntry[] = [];
-      let pageToken: string | undefined;
+      let token: string | undefined;
       do {
-        const [files, next] = await call('LIST', prefix, o.signal, () =>
-          b.getFiles({
-            prefix: key,
-            autoPaginate: false,
-            maxResults: options.listPageSize ?? 1000,
-            pageToken,
-            ...user,
-          }),
-        );
-        for (const f of files) {
-          const md = f.metadata;
-          out.push({
-            url: gsUrl(bucket, f.name),
-            key: f.name,
-            size: Number(md.size ?? 0),
-            etag: cleanEtag(md.etag),
-            generation: md.generation === undefined ? undefined : String(md.generation),
-            lastModified: md.updated ? new Date(md.updated) : undefined,
-          });
-        }
-        pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
-      } while (pageToken);
-      out.sort((a, b2) => (a.url < b2.url ? -1 : a.url > b2.url ? 1 : 0));
+        const page = await listPage(prefix, token, o);
+        for (const e of page.entries) out.push(e);
+        token = page.next;
+      } while (token);
+      out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
       return out;
     },
+    listPage,
     async put(url, body, o = {}) {
       const f = await file(url);
       const size = o.size ?? (body instanceof Uint8Array ? body.byteLength : undefined);

@@ -7,6 +7,7 @@ import {
   type Driver,
   emptyBody,
   type ListEntry,
+  type ListPage,
   makeBody,
   networkError,
   type ObjectBody,
@@ -227,6 +228,45 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
     );
   }
 
+  async function listPage(
+    prefix: string,
+    token: string | undefined,
+    o: OperationOptions = {},
+  ): Promise<ListPage> {
+    const { bucket, key } = parseS3Url(prefix, true);
+    const page = await send('LIST', prefix, o.signal, ({ sdk, client }) =>
+      client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: key,
+          ContinuationToken: token,
+          MaxKeys: pageSize,
+          ...payer,
+        }),
+        { abortSignal: o.signal },
+      ),
+    );
+    const entries: ListEntry[] = [];
+    for (const c of page.Contents ?? []) {
+      if (c.Key === undefined) continue;
+      entries.push({
+        url: s3Url(bucket, c.Key),
+        key: c.Key,
+        size: c.Size ?? 0,
+        etag: cleanEtag(c.ETag),
+        lastModified: c.LastModified,
+      });
+    }
+    // A truncated page without a token would silently drop the rest: refuse it.
+    if (page.IsTruncated && !page.NextContinuationToken)
+      throw new TransferError(
+        'STREAMS_NETWORK',
+        `[streams/downloader] [s3] LIST ${prefix}: truncated page without a continuation token`,
+        { url: prefix },
+      );
+    return { entries, next: page.IsTruncated ? page.NextContinuationToken : undefined };
+  }
+
   return {
     name: NAME,
     stat,
@@ -264,46 +304,17 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
       return body;
     },
     async list(prefix, o = {}) {
-      const { bucket, key } = parseS3Url(prefix, true);
       const out: ListEntry[] = [];
       let token: string | undefined;
       do {
-        const page = await send('LIST', prefix, o.signal, ({ sdk, client }) =>
-          client.send(
-            new sdk.ListObjectsV2Command({
-              Bucket: bucket,
-              Prefix: key,
-              ContinuationToken: token,
-              MaxKeys: pageSize,
-              ...payer,
-            }),
-            { abortSignal: o.signal },
-          ),
-        );
-        for (const c of page.Contents ?? []) {
-          if (c.Key === undefined) continue;
-          out.push({
-            url: s3Url(bucket, c.Key),
-            key: c.Key,
-            size: c.Size ?? 0,
-            etag: cleanEtag(c.ETag),
-            lastModified: c.LastModified,
-          });
-        }
-        // A truncated page without a token would silently drop the rest: refuse it.
-        if (page.IsTruncated && !page.NextContinuationToken)
-          throw new TransferError(
-            'STREAMS_NETWORK',
-            `[streams/downloader] [s3] LIST ${prefix}: truncated page without a continuation token`,
-            {
-              url: prefix,
-            },
-          );
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        const page = await listPage(prefix, token, o);
+        for (const e of page.entries) out.push(e);
+        token = page.next;
       } while (token);
       out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
       return out;
     },
+    listPage,
     async put(url, body, o = {}) {
       const { bucket, key } = parseS3Url(url);
       const threshold = options.multipartThreshold ?? 16 << 20;
