@@ -46,6 +46,27 @@ export interface ListPage {
   next: string | undefined;
 }
 
+/** Orders listing entries by URL (the order `Driver.list` returns). */
+export function byUrl(a: ListEntry, b: ListEntry): number {
+  return a.url < b.url ? -1 : a.url > b.url ? 1 : 0;
+}
+
+/** The whole listing from a driver's `listPage`, every page followed, sorted by URL. */
+export async function listAllPages(
+  listPage: NonNullable<Driver['listPage']>,
+  prefix: string,
+  options?: OperationOptions,
+): Promise<ListEntry[]> {
+  const out: ListEntry[] = [];
+  let token: string | undefined;
+  do {
+    const page = await listPage(prefix, token, options);
+    for (const e of page.entries) out.push(e);
+    token = page.next;
+  } while (token);
+  return out.sort(byUrl);
+}
+
 /** Options every driver operation takes. */
 export interface OperationOptions {
   signal?: AbortSignal | undefined;

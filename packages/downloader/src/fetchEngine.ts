@@ -20,6 +20,7 @@ import type { IHasher } from 'hash-wasm';
 import { ConcurrencyLimiter } from './concurrencyLimiter.js';
 import { type Compression, compressionOf, decompressFile } from './decompress.js';
 import {
+  byUrl,
   concatBytes,
   type Driver,
   describeCause,
@@ -426,7 +427,7 @@ export class FetchEngine {
       );
     const out: ListEntry[] = [];
     for await (const e of this.listEach(prefix, options)) out.push(e);
-    return out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+    return out.sort(byUrl);
   }
 
   /**

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { throwIfAborted } from '@streams/core';
 import {
+  byUrl,
   checkRange,
   type Driver,
   emptyBody,
@@ -124,7 +125,7 @@ export function fileDriver(options: FileDriverOptions = {}): Driver {
       const start = prefix.endsWith('/') ? '' : basename(path);
       const out: ListEntry[] = [];
       await walk(dir, start, out, o.signal, prefix);
-      out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+      out.sort(byUrl);
       return out;
     },
     async put(url, body, o = {}) {

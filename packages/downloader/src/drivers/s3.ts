@@ -8,6 +8,7 @@ import {
   emptyBody,
   type ListEntry,
   type ListPage,
+  listAllPages,
   makeBody,
   networkError,
   type ObjectBody,
@@ -303,17 +304,7 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
       }
       return body;
     },
-    async list(prefix, o = {}) {
-      const out: ListEntry[] = [];
-      let token: string | undefined;
-      do {
-        const page = await listPage(prefix, token, o);
-        for (const e of page.entries) out.push(e);
-        token = page.next;
-      } while (token);
-      out.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
-      return out;
-    },
+    list: (prefix, o = {}) => listAllPages(listPage, prefix, o),
     listPage,
     async put(url, body, o = {}) {
       const { bucket, key } = parseS3Url(url);
