@@ -12,11 +12,15 @@
  * - `POST /upload/storage/v1/b/:bucket/o?uploadType=multipart` (simple upload)
  * - `POST ...?uploadType=resumable` + `PUT <session>` (resumable upload, chunked or one request)
  *
- * It does NOT check credentials (the client sends none to a custom endpoint), implements no
- * ACLs, IAM, versioning, preconditions, compose, rewrite, or gzip transcoding, and keeps
- * everything in memory. Errors use the JSON API's `{ error: { code, message, errors } }` shape.
+ * By default it checks no credentials (the client sends none to a custom endpoint). With
+ * `serviceAccounts` it requires every request to carry a self-signed service-account JWT
+ * (`Authorization: Bearer`, RS256, signed by a listed account's key, not expired): what the
+ * Google auth library sends in universes other than googleapis.com. It does not implement the
+ * OAuth token exchange (the library sends that to Google's fixed token URL), ACLs, IAM,
+ * versioning, preconditions, compose, rewrite, or gzip transcoding, and keeps everything in
+ * memory. Errors use the JSON API's `{ error: { code, message, errors } }` shape.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -24,6 +28,11 @@ import type { AddressInfo } from 'node:net';
 export interface GcsEmulatorOptions {
   /** Buckets that exist from the start. */
   buckets?: string[];
+  /**
+   * Require a self-signed JWT from one of these service accounts (client email -> public key
+   * PEM) on every request; others get 401.
+   */
+  serviceAccounts?: Record<string, string>;
 }
 
 /** One request the emulator saw. */
@@ -31,6 +40,8 @@ export interface GcsRequestRecord {
   method: string;
   path: string;
   status: number;
+  /** With `serviceAccounts`: the account whose JWT the request carried. */
+  caller?: string;
 }
 
 /** A running emulator. */
@@ -109,8 +120,41 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     res.on('finish', () => {
       record.status = res.statusCode;
     });
+    if (options.serviceAccounts) {
+      const who = caller(req.headers.authorization);
+      if (typeof who !== 'string') return error(res, 401, who.reason);
+      record.caller = who;
+    }
     handle(req, res).catch((err: unknown) => error(res, 500, String(err)));
   });
+
+  /** The service account a bearer JWT proves, or why it proves none. */
+  function caller(auth: string | undefined): string | { reason: string } {
+    const jwt = /^Bearer (.+)$/.exec(auth ?? '')?.[1];
+    if (!jwt) return { reason: 'Anonymous caller does not have storage access (no bearer token).' };
+    const [h, p, sig] = jwt.split('.');
+    let header: { alg?: string };
+    let claims: { iss?: string; exp?: number };
+    try {
+      header = JSON.parse(Buffer.from(h ?? '', 'base64url').toString());
+      claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString());
+    } catch {
+      return { reason: 'Invalid Credentials (not a JWT).' };
+    }
+    const pem = claims.iss === undefined ? undefined : options.serviceAccounts?.[claims.iss];
+    if (header.alg !== 'RS256' || pem === undefined)
+      return { reason: `Invalid Credentials (unknown account ${claims.iss}).` };
+    const ok = verify(
+      'RSA-SHA256',
+      Buffer.from(`${h}.${p}`),
+      createPublicKey(pem),
+      Buffer.from(sig ?? '', 'base64url'),
+    );
+    if (!ok) return { reason: 'Invalid Credentials (bad JWT signature).' };
+    if (!claims.exp || claims.exp * 1000 < Date.now())
+      return { reason: 'Invalid Credentials (expired JWT).' };
+    return claims.iss!;
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -350,9 +394,11 @@ function error(res: ServerResponse, status: number, message: string): void {
       ? 'notFound'
       : status === 403
         ? 'forbidden'
-        : status === 400
-          ? 'invalid'
-          : 'backendError';
+        : status === 401
+          ? 'authError'
+          : status === 400
+            ? 'invalid'
+            : 'backendError';
   json(res, status, {
     error: { code: status, message, errors: [{ domain: 'global', reason, message }] },
   });

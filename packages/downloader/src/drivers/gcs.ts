@@ -36,6 +36,12 @@ export interface GcsDriverOptions {
   apiEndpoint?: string;
   /** Send credentials to a custom endpoint too (default false, as the SDK does). */
   useAuthWithCustomEndpoint?: boolean;
+  /**
+   * The universe domain of a Google Cloud outside googleapis.com (a sovereign or partner cloud);
+   * there the auth library signs its own service-account JWTs instead of exchanging them for
+   * OAuth tokens.
+   */
+  universeDomain?: string;
   /** Project billed for requester-pays buckets. */
   userProject?: string;
   /** Uploads larger than this use a resumable session (default 8 MiB). */
@@ -67,6 +73,7 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
         ...(options.credentials ? { credentials: options.credentials } : {}),
         ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
         ...(options.useAuthWithCustomEndpoint ? { useAuthWithCustomEndpoint: true } : {}),
+        ...(options.universeDomain ? { universeDomain: options.universeDomain } : {}),
         retryOptions: {
           maxRetries: options.maxRetries ?? 0,
           autoRetry: (options.maxRetries ?? 0) > 0,
