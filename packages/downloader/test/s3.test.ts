@@ -282,8 +282,9 @@ testDriver({
         ['HEAD', 'requester'],
         ['GET', 'requester'],
       ]);
-      // s3rver checks the signature over the signed headers, so the header is signed, not just sent.
+      // The header is signed, not just sent, and the proxy verified both signatures.
       expect(proxy.log[1]?.headers.authorization).toMatch(/SignedHeaders=[^,]*x-amz-request-payer/);
+      expect(proxy.log.map((r) => r.signature)).toEqual(['valid', 'valid']);
       await d.dispose?.();
     });
 
