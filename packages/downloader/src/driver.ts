@@ -300,6 +300,43 @@ export function checkRange(driver: string, url: string, offset: number, length: 
     );
 }
 
+/**
+ * The error for a range read whose answer announced `got` bytes instead of `length`: the object
+ * ends before `offset + length`.
+ */
+export function shortRangeError(
+  driver: string,
+  url: string,
+  offset: number,
+  length: number,
+  got: number,
+): TransferError {
+  return new TransferError(
+    'STREAMS_INVALID_ARGUMENT',
+    `[streams/downloader] [${driver}] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (got ${got} bytes)`,
+    { url, status: 416 },
+  );
+}
+
+/**
+ * `exists` for drivers whose `stat` fails with STREAMS_NOT_FOUND on a missing object: true
+ * when `stat` succeeds, false when it finds nothing and `missing(err)` agrees (default: any
+ * STREAMS_NOT_FOUND), and any other failure (403, network) thrown.
+ */
+export async function existsByStat(
+  stat: () => Promise<unknown>,
+  missing: (err: TransferError) => boolean = () => true,
+): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (err instanceof TransferError && err.code === 'STREAMS_NOT_FOUND' && missing(err))
+      return false;
+    throw err;
+  }
+}
+
 /** An empty body (for zero-length ranges). */
 export function emptyBody(): ObjectBody {
   return makeBody((async function* () {})(), 0, () => {});

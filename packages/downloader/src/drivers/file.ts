@@ -9,6 +9,7 @@ import {
   checkRange,
   type Driver,
   emptyBody,
+  existsByStat,
   type ListEntry,
   makeBody,
   type ObjectBody,
@@ -100,15 +101,7 @@ export function fileDriver(options: FileDriverOptions = {}): Driver {
   return {
     name: NAME,
     stat: (url) => statPath(url, toPath(url)),
-    async exists(url) {
-      try {
-        await statPath(url, toPath(url));
-        return true;
-      } catch (err) {
-        if (err instanceof TransferError && err.code === 'STREAMS_NOT_FOUND') return false;
-        throw err;
-      }
-    },
+    exists: (url) => existsByStat(() => statPath(url, toPath(url))),
     get: (url, o = {}) => openRead(url, 0, undefined, o),
     async getRange(url, offset, length, o = {}) {
       checkRange(NAME, url, offset, length);

@@ -16,6 +16,7 @@ import {
   type ObjectBody,
   type ObjectStat,
   type OperationOptions,
+  shortRangeError,
   statusError,
   TransferError,
 } from '../driver.js';
@@ -237,11 +238,7 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
       const body = await read(url, { start: offset, end: offset + length - 1 }, o);
       if (body.size !== undefined && body.size !== length) {
         await body.cancel();
-        throw new TransferError(
-          'STREAMS_INVALID_ARGUMENT',
-          `[streams/downloader] [gs] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (got ${body.size} bytes)`,
-          { url, status: 416 },
-        );
+        throw shortRangeError(NAME, url, offset, length, body.size);
       }
       return body;
     },

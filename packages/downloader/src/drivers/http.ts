@@ -7,12 +7,15 @@ import {
   cleanEtag,
   type Driver,
   emptyBody,
+  existsByStat,
   type ListEntry,
   makeBody,
   networkError,
   type ObjectBody,
   type ObjectStat,
   type OperationOptions,
+  shortRangeError,
+  sliceSource,
   statusError,
   TransferError,
 } from '../driver.js';
@@ -243,15 +246,7 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
   return {
     name: NAME,
     stat,
-    async exists(url, o = {}) {
-      try {
-        await stat(url, o);
-        return true;
-      } catch (err) {
-        if (err instanceof TransferError && err.code === 'STREAMS_NOT_FOUND') return false;
-        throw err;
-      }
-    },
+    exists: (url, o = {}) => existsByStat(() => stat(url, o)),
     async get(url, o = {}) {
       const res = await send('GET', url, 'GET', {}, o.signal);
       if (!ok(res)) return fail('GET', url, res);
@@ -278,11 +273,7 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
         const got = numberHeader(res.header('content-length'));
         if (got !== undefined && got !== length) {
           await res.cancel();
-          throw new TransferError(
-            'STREAMS_INVALID_ARGUMENT',
-            `[streams/downloader] [http] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (server sent ${got} bytes)`,
-            { url, status: 416 },
-          );
+          throw shortRangeError(NAME, url, offset, length, got);
         }
         return bodyOf('GET', url, res, length, undefined, o.signal);
       }
@@ -395,26 +386,12 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     size: number | undefined,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<Uint8Array> {
-    let toSkip = skip ?? 0;
-    let left = skip !== undefined && size !== undefined ? size : Number.POSITIVE_INFINITY;
     try {
-      for await (const chunk of res.body) {
-        let c = chunk;
-        if (toSkip > 0) {
-          if (c.byteLength <= toSkip) {
-            toSkip -= c.byteLength;
-            continue;
-          }
-          c = c.subarray(toSkip);
-          toSkip = 0;
-        }
-        if (c.byteLength > left) c = c.subarray(0, left);
-        left -= c.byteLength;
-        yield c;
-        if (left <= 0) {
-          await res.cancel();
-          return;
-        }
+      if (skip === undefined) yield* res.body;
+      else {
+        // The server ignored Range: keep `size` bytes after `skip`, then drop the connection.
+        yield* sliceSource(res.body, skip, size ?? Number.POSITIVE_INFINITY);
+        await res.cancel();
       }
     } catch (err) {
       if (signal?.aborted) throw signalReason(signal);

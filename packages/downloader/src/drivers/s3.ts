@@ -6,6 +6,7 @@ import {
   cleanEtag,
   type Driver,
   emptyBody,
+  existsByStat,
   type ListEntry,
   type ListPage,
   listAllPages,
@@ -15,6 +16,7 @@ import {
   type ObjectStat,
   type OperationOptions,
   parseRetryAfter,
+  shortRangeError,
   sliceSource,
   statusError,
   TransferError,
@@ -271,21 +273,12 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
   return {
     name: NAME,
     stat,
-    async exists(url, o = {}) {
-      try {
-        await stat(url, o);
-        return true;
-      } catch (err) {
-        // A missing bucket is an error, not a missing object.
-        if (
-          err instanceof TransferError &&
-          err.code === 'STREAMS_NOT_FOUND' &&
-          !/NoSuchBucket/.test(err.message)
-        )
-          return false;
-        throw err;
-      }
-    },
+    // A missing bucket is an error, not a missing object.
+    exists: (url, o = {}) =>
+      existsByStat(
+        () => stat(url, o),
+        (err) => !/NoSuchBucket/.test(err.message),
+      ),
     get: (url, o = {}) => read(url, undefined, o),
     async getRange(url, offset, length, o = {}) {
       checkRange(NAME, url, offset, length);
@@ -296,11 +289,7 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
       const body = await read(url, { offset, length }, o);
       if (body.size !== undefined && body.size !== length) {
         await body.cancel();
-        throw new TransferError(
-          'STREAMS_INVALID_ARGUMENT',
-          `[streams/downloader] [s3] GET ${url} bytes ${offset}..${offset + length}: the object is shorter (got ${body.size} bytes)`,
-          { url, status: 416 },
-        );
+        throw shortRangeError(NAME, url, offset, length, body.size);
       }
       return body;
     },
