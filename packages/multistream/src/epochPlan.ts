@@ -312,17 +312,24 @@ function concat(parts: Uint32Array[], total: number): Uint32Array {
   return out;
 }
 
-/** Which stream a global sample id belongs to (binary search over stream offsets). */
-export function streamOfSample(plan: Pick<EpochPlan, 'streamOffsets'>, id: number): number {
-  const offs = plan.streamOffsets;
+/**
+ * The last range of `offsets` (n + 1 ascending start offsets of n ranges) that starts at or
+ * before `id`: the range holding `id`, past any empty ranges before it. Binary search.
+ */
+export function rangeOf(offsets: ArrayLike<number>, id: number): number {
   let lo = 0;
-  let hi = offs.length - 2;
+  let hi = offsets.length - 2;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (offs[mid]! <= id) lo = mid;
+    if (offsets[mid]! <= id) lo = mid;
     else hi = mid - 1;
   }
   return lo;
+}
+
+/** Which stream a global sample id belongs to (binary search over stream offsets). */
+export function streamOfSample(plan: Pick<EpochPlan, 'streamOffsets'>, id: number): number {
+  return rangeOf(plan.streamOffsets, id);
 }
 
 /** The (stream, shard, index in shard) of a global sample id. */
@@ -332,14 +339,8 @@ export function locateSample(
 ): { stream: number; shard: number; index: number } {
   const stream = streamOfSample(plan, id);
   const offs = plan.shardOffsets[stream]!;
-  let lo = 0;
-  let hi = offs.length - 2;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (offs[mid]! <= id) lo = mid;
-    else hi = mid - 1;
-  }
-  return { stream, shard: lo, index: id - offs[lo]! };
+  const shard = rangeOf(offs, id);
+  return { stream, shard, index: id - offs[shard]! };
 }
 
 function invalid(field: string, what: string, fix: string): StreamsError {

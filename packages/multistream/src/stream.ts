@@ -28,7 +28,9 @@ export interface StreamOptions {
 
 /** Knobs a dataset gives to streams that leave them unset. */
 export interface StreamDefaults {
+  /** Default remote (or the only stream's remote). */
   remote?: string;
+  /** Default local directory (or the only stream's). */
   local?: string;
   split?: string;
   downloadRetry?: number;

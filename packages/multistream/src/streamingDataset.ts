@@ -43,6 +43,7 @@ import {
   type OrderMode,
   PLAN_VERSION,
   type PlanConfig,
+  rangeOf,
 } from './epochPlan.js';
 import { type PlanSlice, partitionPlan } from './partition.js';
 import type { SamplingMethod } from './resample.js';
@@ -54,6 +55,7 @@ import {
   type ResolvedWeights,
   resolveWeights,
   Stream,
+  type StreamDefaults,
   type StreamOptions,
   streamLabel,
 } from './stream.js';
@@ -87,18 +89,9 @@ export type SampleTransform<T> = (
 ) => T | Promise<T>;
 
 /** Options of {@link StreamingDataset.open}. */
-export interface StreamingDatasetOptions<T> {
+export interface StreamingDatasetOptions<T> extends StreamDefaults {
   /** The streams to mix; omit to read one stream given by `remote`/`local`. */
   streams?: ReadonlyArray<StreamOptions>;
-  /** Default remote (or the only stream's remote). */
-  remote?: string;
-  /** Default local directory (or the only stream's). */
-  local?: string;
-  split?: string;
-  downloadRetry?: number;
-  downloadTimeout?: number;
-  validateHash?: string;
-  keepCompressed?: boolean;
   /** Samples per epoch (a count or `"10k"`): with proportions, or to subsample unweighted streams. */
   epochSize?: number | string;
   /** Shuffle (default true); `false` is `order: 'sequential'`. */
@@ -681,15 +674,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       const end = Math.min(start + block, maxSteps * this.#stepSize);
       if (start >= end) return;
       const order = this.#scheduledIds(start, end); // [block] global ids of positions [start, end)
-      const slice = partitionPlan(order, {
-        worldSize: this.world.worldSize,
-        rank: this.world.rank,
-        replication: this.#o.replication,
-        batchSize: this.#o.batchSize,
-        numWorkers: this.#o.numWorkers,
-        worker: this.#o.worker,
-        dropLast: true,
-      });
+      const slice = this.#partition(order, { dropLast: true });
       // Positions of the block slice are relative: shift them into the endless sequence.
       for (let k = 0; k < slice.positions.length; k++) slice.positions[k]! += start;
       yield* this.#runSlice(
@@ -813,14 +798,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       let stream = 0;
       while (streamOffsets[stream + 1]! <= id) stream++;
       const offs = plan.shardOffsets[stream]!;
-      // Binary search for the last shard starting at or before id.
-      let lo = 0;
-      let hi = offs.length - 2;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (offs[mid]! <= id) lo = mid;
-        else hi = mid - 1;
-      }
+      let lo = rangeOf(offs, id);
       while (offs[lo + 1]! <= id) lo++; // skip empty shards
       locStream[i] = stream;
       locShard[i] = lo;
@@ -993,15 +971,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
     const plan = this.#currentPlan();
     // With a schedule the sequence is endless: rebuild its prefix up to the current position.
     const slice = this.#schedule
-      ? partitionPlan(this.#scheduledIds(0, this.#samplesSeen), {
-          worldSize: this.world.worldSize,
-          rank: this.world.rank,
-          replication: this.#o.replication,
-          batchSize: this.#o.batchSize,
-          numWorkers: this.#o.numWorkers,
-          worker: this.#o.worker,
-          dropLast: true,
-        })
+      ? this.#partition(this.#scheduledIds(0, this.#samplesSeen), { dropLast: true })
       : this.#slice(0);
     let count = 0;
     while (count < slice.positions.length && slice.positions[count]! < this.#samplesSeen) count++;
@@ -1115,15 +1085,19 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
   }
 
   #slice(start = this.#samplesSeen): PlanSlice {
-    return partitionPlan(this.#currentPlan().ids, {
+    return this.#partition(this.#currentPlan().ids, { start, dropLast: this.#o.dropLast });
+  }
+
+  /** This rank's and worker's part of `order`, under the dataset's world and batching. */
+  #partition(order: Uint32Array, o: { start?: number; dropLast: boolean | undefined }): PlanSlice {
+    return partitionPlan(order, {
       worldSize: this.world.worldSize,
       rank: this.world.rank,
       replication: this.#o.replication,
       batchSize: this.#o.batchSize,
       numWorkers: this.#o.numWorkers,
       worker: this.#o.worker,
-      start,
-      dropLast: this.#o.dropLast,
+      ...o,
     });
   }
 
