@@ -337,6 +337,31 @@ export async function existsByStat(
   }
 }
 
+/**
+ * The first `limit` bytes of `source` as UTF-8 text (error bodies, listings). Reading stops at
+ * `limit`, which also stops the source, so a huge body is not downloaded for a message. When
+ * the source fails, `onError: 'partial'` returns what arrived instead of throwing.
+ */
+export async function readText(
+  source: AsyncIterable<Uint8Array>,
+  limit = Number.POSITIVE_INFINITY,
+  onError: 'throw' | 'partial' = 'throw',
+): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= limit) break;
+    }
+  } catch (err) {
+    if (onError === 'throw') throw err;
+  }
+  const all = Buffer.concat(chunks);
+  return all.toString('utf8', 0, Math.min(all.byteLength, limit));
+}
+
 /** An empty body (for zero-length ranges). */
 export function emptyBody(): ObjectBody {
   return makeBody((async function* () {})(), 0, () => {});

@@ -170,7 +170,7 @@ testDriver({
       await d.dispose?.();
     });
 
-    it('reads at most 64 KiB of an error body (s3 direct GETs too), then drops the connection', async () => {
+    it('reads at most 64 KiB of an error body (fetch transport and s3 direct GETs too), then drops the connection', async () => {
       // An error answer with a 64 MiB body, written as fast as the client takes it.
       let written = 0;
       const huge = createServer((req, res) => {
@@ -193,6 +193,10 @@ testDriver({
           code: 'STREAMS_NETWORK',
           status: 500,
         });
+        expect(written).toBeLessThan(16 << 20);
+        written = 0;
+        const viaFetch = httpDriver({ fetch: (input, init) => fetch(input, init) });
+        await expect(viaFetch.get(`${base}/x.bin`)).rejects.toMatchObject({ status: 500 });
         expect(written).toBeLessThan(16 << 20);
         written = 0;
         const s3 = s3Driver({

@@ -14,6 +14,7 @@ import {
   type ObjectBody,
   type ObjectStat,
   type OperationOptions,
+  readText,
   shortRangeError,
   sliceSource,
   statusError,
@@ -509,20 +510,7 @@ function nodeAnswer(res: IncomingMessage, method: 'GET' | 'HEAD'): Answer {
       if (res.complete || method === 'HEAD') res.resume();
       else res.destroy();
     },
-    async text(limit = Number.POSITIVE_INFINITY) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        size += chunk.byteLength;
-        if (size >= limit) {
-          res.destroy(); // enough for a message; do not download a huge error body
-          break;
-        }
-      }
-      const all = Buffer.concat(chunks);
-      return all.toString('utf8', 0, Math.min(all.byteLength, limit));
-    },
+    text: (limit) => readText(res, limit),
   };
 }
 
@@ -544,9 +532,6 @@ function fetchAnswer(res: Response): Answer {
     cancel: async () => {
       await res.body?.cancel().catch(() => {});
     },
-    async text(limit = Number.POSITIVE_INFINITY) {
-      const t = await res.text();
-      return t.length > limit ? t.slice(0, limit) : t;
-    },
+    text: (limit) => readText(res.body ?? empty, limit),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { readText } from '../driver.js';
 
 /**
  * The S3 driver's direct GET path. A `GetObjectCommand` spends most of its client CPU in the
@@ -282,21 +283,8 @@ export class DirectClient {
 
 /** Reads an error answer's XML (`<Code>`, `<Message>`) into an SDK-shaped exception. */
 async function serviceError(res: IncomingMessage, status: number): Promise<S3ServiceError> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      size += chunk.byteLength;
-      if (size >= ERROR_BODY_LIMIT) {
-        res.destroy(); // enough for the code and message
-        break;
-      }
-    }
-  } catch {
-    // A broken error body still has its status.
-  }
-  const xml = Buffer.concat(chunks).toString('utf8', 0, ERROR_BODY_LIMIT);
+  // A broken error body still has its status (and whatever part of the XML arrived).
+  const xml = await readText(res, ERROR_BODY_LIMIT, 'partial');
   const tag = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
   const name = tag('Code') ?? STATUS_NAMES[status] ?? `HTTP${status}`;
   const headers: Record<string, string> = {};
