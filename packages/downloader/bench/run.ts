@@ -145,8 +145,10 @@ interface Run {
 /**
  * Paired rounds of the raw client and the engine (fsync off: the raw side's durability), in
  * alternating order; on a disk destination, one more run of the engine with its defaults
- * (fsync before rename). Output directories are removed after the case, not between runs, so no
- * run pays for the previous one's deletions.
+ * (fsync before rename). On a disk, output directories are removed after the case, not between
+ * runs, so no run pays for the previous one's deletions (ext4 `discard`). On tmpfs each run's
+ * output is removed right after it: there, the files are memory, and gigabytes of earlier runs'
+ * output slowed whichever run came last (the engine's in rounds 1 and 3).
  */
 async function measure(
   name: string,
@@ -158,8 +160,11 @@ async function measure(
   serverPid?: number,
 ): Promise<BenchEntry[]> {
   const runs: Record<Side, Run[]> = { raw: [], engine: [], 'engine+fsync': [] };
-  const withFsync = DEST_FS !== 'tmpfs';
+  const onDisk = DEST_FS !== 'tmpfs';
   const caseDir = join(out, c.prefix);
+  const done = async (dir: string) => {
+    if (!onDisk) await rm(dir, { recursive: true, force: true });
+  };
   try {
     // One untimed run of each side first: the first pass through a code path pays for its JIT
     // compilation, and whichever side ran first would carry it.
@@ -168,10 +173,11 @@ async function measure(
         const dir = join(caseDir, `warm-${side}`);
         await mkdir(join(dir, c.prefix), { recursive: true });
         await (side === 'raw' ? rawRun(dir) : engineRun(dir, false));
+        await done(dir);
       }
     for (let round = 0; round < ROUNDS; round++) {
       const order: Side[] = round % 2 === 0 ? ['raw', 'engine'] : ['engine', 'raw'];
-      if (round === 0 && withFsync) order.push('engine+fsync');
+      if (round === 0 && onDisk) order.push('engine+fsync');
       const line: string[] = [];
       for (const side of order) {
         const dir = join(caseDir, `${side}-${round}`);
@@ -192,6 +198,7 @@ async function measure(
               : (server1 - server0) / c.count,
         };
         runs[side].push(run);
+        await done(dir);
         const server = run.serverUs === undefined ? '' : `, server ${run.serverUs.toFixed(0)}`;
         line.push(
           `${side} ${(c.count / seconds).toFixed(1)} obj/s (CPU us/obj: client ${run.clientUs.toFixed(0)}${server})`,
@@ -231,7 +238,7 @@ async function measure(
       lowerIsBetter: true,
     }),
   ];
-  if (withFsync)
+  if (onDisk)
     entries.push(entry('throughput', 'MiB/s', (s) => bytes / MiB / s, 'engine+fsync', null));
   return entries;
 }
