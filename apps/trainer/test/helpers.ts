@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { MDS_REFERENCE_DIR } from '@streams/testkit';
 
-/** The MosaicML reference dataset in the project's shared fixtures (beside the repository). */
-export const REF = fileURLToPath(
-  new URL('../../../../shared/fixtures/mds-reference/', import.meta.url),
-);
+/** The MosaicML reference dataset, vendored in the test kit. */
+export const REF = MDS_REFERENCE_DIR;
 export const PLAIN = join(REF, 'plain');
 
 /** A writable that keeps what a command prints. */

@@ -1,14 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isStreamsError } from '@streams/core';
+import { MDS_REFERENCE_DIR } from '@streams/testkit';
 import { expect } from 'vitest';
 
-/** The MosaicML reference dataset shipped in shared/fixtures. */
-export const MDS_REFERENCE = fileURLToPath(
-  new URL('../../../../shared/fixtures/mds-reference/', import.meta.url),
-);
+/** The MosaicML reference dataset, vendored in the test kit. */
+export const MDS_REFERENCE = MDS_REFERENCE_DIR;
 
 /** A temp directory removed by the returned cleanup. */
 export async function tempDir(

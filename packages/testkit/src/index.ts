@@ -8,6 +8,7 @@ export {
   type ProxyRecord,
   startFaultProxy,
 } from './faultProxy.js';
+export { MDS_REFERENCE_DIR } from './fixtures.js';
 export {
   type GcsEmulator,
   type GcsEmulatorOptions,
