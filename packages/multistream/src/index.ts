@@ -1,4 +1,10 @@
 export {
+  type RenderChartOptions,
+  type RenderedChart,
+  renderChart,
+  type VegaLiteSpec,
+} from './charts.js';
+export {
   type ClTask,
   classIncrementalSplit,
   type LabelSplitOptions,
