@@ -52,6 +52,30 @@ export function joinUrl(base: string, name: string): string {
   return isAbsolute(name) ? name : join(base, name);
 }
 
+/**
+ * Why `name` could leave the directory it is joined to (by {@link joinUrl}, as a local path or a
+ * relative URL), or undefined when it cannot: a scheme or drive letter, a leading slash or any
+ * backslash, a `..` segment (also percent-encoded), or control characters (URL parsers drop them,
+ * so `a/.\t./b` reads as `a/../b`).
+ */
+export function unsafeRelativePath(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (/[\x00-\x1f\x7f]/.test(name) || name.trim() !== name)
+    return 'has control characters or surrounding spaces';
+  if (name.startsWith('/') || name.includes('\\')) return 'is absolute or has a backslash';
+  if ((name.split('/')[0] ?? '').includes(':')) return 'names a scheme or drive';
+  for (const segment of name.split('/')) {
+    let decoded = segment;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      // not percent-encoded: the segment as written
+    }
+    if (segment === '..' || decoded === '..') return 'goes up with ".."';
+  }
+  return undefined;
+}
+
 /** The directory part of a path or URL. */
 export function dirnameUrl(url: string): string {
   if (isRemoteUrl(url) || url.startsWith('file:')) {
