@@ -29,6 +29,7 @@ const flags = {
     description: 'read the source as mds, wds, jsonl, csv or table (default: from the URL)',
   },
   filter: SOURCE_FLAGS.filter,
+  'allow-urls': SOURCE_FLAGS['allow-urls'],
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
@@ -76,6 +77,7 @@ export async function runConvert(
     open: {
       format: formatFlag(f['source-format']),
       filter: f.filter as string | undefined,
+      allowUrls: listFlag(f['allow-urls']),
     },
     signal: io.signal,
     onProgress: (p) => bar.update(p.samples, p.total, p.bytes),

@@ -106,6 +106,11 @@ export const SOURCE_FLAGS = {
     type: 'string',
     description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
   },
+  'allow-urls': {
+    type: 'string',
+    description:
+      'comma-separated local prefixes (file:///data/images/) a remote index or list may name; by default it may name remote URLs only',
+  },
 } satisfies Record<string, FlagSpec>;
 
 /** The `openDataset` options that {@link SOURCE_FLAGS} and the command's Ctrl-C signal give. */
@@ -115,11 +120,13 @@ export function sourceOptions(
 ): {
   format: DatasetFormat | undefined;
   filter: string | undefined;
+  allowUrls: string[] | undefined;
   signal: AbortSignal | undefined;
 } {
   return {
     format: formatFlag(f.format),
     filter: f.filter as string | undefined,
+    allowUrls: listFlag(f['allow-urls']),
     signal: io.signal,
   };
 }

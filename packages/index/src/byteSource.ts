@@ -52,6 +52,50 @@ export function joinUrl(base: string, name: string): string {
   return isAbsolute(name) ? name : join(base, name);
 }
 
+/** Parses an absolute URL; an unparsable one (a port past 65535, a bad host) is `STREAMS_INVALID_URL`. */
+export function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch (cause) {
+    throw new StreamsError('STREAMS_INVALID_URL', `[streams/index] cannot parse the URL ${url}`, {
+      cause,
+      fix: 'check the scheme, host and port (at most 65535) of the URL',
+    });
+  }
+}
+
+/** A local path or `file:` URL as a normalized `file:` URL, for prefix comparisons. */
+function fileHref(pathOrUrl: string): string {
+  return pathOrUrl.startsWith('file:')
+    ? parseUrl(pathOrUrl).href
+    : pathToFileURL(resolve(pathOrUrl)).href + (pathOrUrl.endsWith('/') ? '/' : '');
+}
+
+/**
+ * Throws `STREAMS_UNSAFE_PATH` when `url`, named inside the index or list file `namedBy`, is a
+ * local path or `file:` URL while `namedBy` is remote, unless it starts with one of the `allow`
+ * prefixes: a remote index may name remote URLs (of any host) but cannot make a reader open local
+ * files. Local indexes may name anything.
+ */
+export function checkNamedUrl(
+  url: string,
+  namedBy: string,
+  allow: readonly string[] = [],
+  where = '',
+): void {
+  if (!isRemoteUrl(namedBy) || isRemoteUrl(url)) return;
+  const href = fileHref(url);
+  if (allow.some((prefix) => !isRemoteUrl(prefix) && href.startsWith(fileHref(prefix)))) return;
+  throw new StreamsError(
+    'STREAMS_UNSAFE_PATH',
+    `[streams/index] ${where}names the local file ${url}, but the index is remote: it may name only remote URLs`,
+    {
+      url: namedBy,
+      fix: 'if the index is trusted, pass allowUrls (streams: --allow-urls) with the local prefixes it may name, e.g. file:///data/images/',
+    },
+  );
+}
+
 /**
  * Why `name` could leave the directory it is joined to (by {@link joinUrl}, as a local path or a
  * relative URL), or undefined when it cannot: a scheme or drive letter, a leading slash or any

@@ -26,7 +26,7 @@ export interface DatasetColumn {
 export interface OpenDatasetOptions
   extends Pick<
     IndexTableOptions,
-    'urlColumns' | 'sizeColumn' | 'hashColumn' | 'filter' | 'localCopy'
+    'urlColumns' | 'sizeColumn' | 'hashColumn' | 'filter' | 'localCopy' | 'allowUrls'
   > {
   signal?: AbortSignal;
   /** Force a format instead of detecting it from the URL. */
@@ -155,6 +155,7 @@ export async function openDataset(
               hashColumn: options.hashColumn,
               filter: options.filter,
               localCopy: options.localCopy,
+              allowUrls: options.allowUrls,
               source,
             }),
           ),

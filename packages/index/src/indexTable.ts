@@ -19,6 +19,7 @@ import { inferArrowType, plainValue, toArrowVector, typeName } from './arrowConv
 import {
   type ByteSource,
   basenameUrl,
+  checkNamedUrl,
   dirnameUrl,
   isRemoteUrl,
   joinUrl,
@@ -50,6 +51,12 @@ export interface IndexTableOptions {
   sizeColumn?: string;
   /** Column with an expected digest (default: sha256, sha1, md5, hash, checksum if present). */
   hashColumn?: string;
+  /**
+   * Local prefixes (e.g. `file:///data/images/`) that URL columns of a remote index may name. An
+   * index read from a remote location may name remote URLs only, so it cannot make a reader open
+   * local files (`STREAMS_UNSAFE_PATH`); a local index may name anything.
+   */
+  allowUrls?: readonly string[];
   /** Keep rows matching this expression (`label == 3 and score > 0.5`) or predicate. */
   filter?: string | RowPredicate;
   /** Rows per record batch for formats without their own batching (default 65,536). */
@@ -959,7 +966,13 @@ async function makeTable(
     numRows = 0;
     for await (const b of filtered(options.signal)) numRows += b.numRows;
   }
-  const resolveUrl = (v: string) => joinUrl(urlBase, v);
+  // Where the rows come from: a remote index may not name local files.
+  const origin = files.find(isRemoteUrl) ?? spec;
+  const resolveUrl = (v: string, where?: string) => {
+    const url = joinUrl(urlBase, v);
+    checkNamedUrl(url, origin, options.allowUrls, where);
+    return url;
+  };
   const close = async () => {
     if (owns) await source.close();
   };
@@ -989,14 +1002,15 @@ async function makeTable(
           const row = plainRow(b, r);
           for (const c of urlColumns) {
             const v = row[c];
-            if (typeof v === 'string' && v !== '') row[c] = resolveUrl(v);
+            if (typeof v === 'string' && v !== '')
+              row[c] = resolveUrl(v, `row ${i}, column "${c}" `);
           }
           yield row;
         }
         if (i >= end) return;
       }
     },
-    resolveUrl,
+    resolveUrl: (v) => resolveUrl(v),
     async toTable(o = {}) {
       const batches: RecordBatch[] = [];
       for await (const b of filtered(o.signal ?? options.signal)) batches.push(b);

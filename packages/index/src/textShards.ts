@@ -13,6 +13,8 @@ export interface TextShardOptions {
   delimiter?: string;
   /** CSV: rows read to infer column types (default 1000). */
   inferRows?: number;
+  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
+  allowUrls?: readonly string[];
 }
 
 /** The bytes of one text shard (JSONL, CSV), gunzipped when its name ends in `.gz`. */
@@ -162,7 +164,13 @@ export async function openJsonlDataset(
   options: TextShardOptions = {},
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(spec, source, /\.(jsonl|ndjson)(\.gz)?$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(jsonl|ndjson)(\.gz)?$/i,
+    options.signal,
+    options.allowUrls,
+  );
   return textDataset(spec, 'jsonl', urls, source, options.source === undefined, (url, signal) =>
     jsonlRecords(chunksOf(source, url, signal), url),
   );
@@ -174,7 +182,13 @@ export async function openCsvDataset(
   options: TextShardOptions = {},
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(spec, source, /\.(csv|tsv)(\.gz)?$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(csv|tsv)(\.gz)?$/i,
+    options.signal,
+    options.allowUrls,
+  );
   return textDataset(spec, 'csv', urls, source, options.source === undefined, (url, signal) =>
     csvRecords(chunksOf(source, url, signal), url, { ...options, signal }),
   );

@@ -17,6 +17,8 @@ export interface WebDatasetOptions {
    * as integers, and leaves everything else as bytes; `raw` leaves every member as bytes.
    */
   decode?: 'auto' | 'raw';
+  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
+  allowUrls?: readonly string[];
 }
 
 /** Splits a member name into its sample key and extension the WebDataset way (first dot of the basename). */
@@ -84,7 +86,13 @@ export async function openWebDataset(
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
   const owns = options.source === undefined;
-  const urls = await resolveShardUrls(spec, source, /\.(tar|tar\.gz|tgz)$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(tar|tar\.gz|tgz)$/i,
+    options.signal,
+    options.allowUrls,
+  );
   const close = async () => {
     if (owns) await source.close();
   };
