@@ -1,7 +1,14 @@
 import { StreamsError } from '@streams/core';
 import { convertDataset } from '@streams/index';
 import type { Command } from './commands.js';
-import { type CommandIo, datasetArg, formatFlag, listFlag, SOURCE_FLAGS } from './dataIo.js';
+import {
+  type CommandIo,
+  datasetArg,
+  formatFlag,
+  listFlag,
+  readerFlags,
+  SOURCE_FLAGS,
+} from './dataIo.js';
 import { ProgressBar } from './progressBar.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -30,6 +37,9 @@ const flags = {
   },
   filter: SOURCE_FLAGS.filter,
   'allow-urls': SOURCE_FLAGS['allow-urls'],
+  'invalid-utf8': SOURCE_FLAGS['invalid-utf8'],
+  'max-line-bytes': SOURCE_FLAGS['max-line-bytes'],
+  'max-cell-bytes': SOURCE_FLAGS['max-cell-bytes'],
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
@@ -77,7 +87,7 @@ export async function runConvert(
     open: {
       format: formatFlag(f['source-format']),
       filter: f.filter as string | undefined,
-      allowUrls: listFlag(f['allow-urls']),
+      ...readerFlags(f),
     },
     signal: io.signal,
     onProgress: (p) => bar.update(p.samples, p.total, p.bytes),

@@ -26,7 +26,15 @@ export interface DatasetColumn {
 export interface OpenDatasetOptions
   extends Pick<
     IndexTableOptions,
-    'urlColumns' | 'sizeColumn' | 'hashColumn' | 'filter' | 'localCopy' | 'allowUrls'
+    | 'urlColumns'
+    | 'sizeColumn'
+    | 'hashColumn'
+    | 'filter'
+    | 'localCopy'
+    | 'allowUrls'
+    | 'maxLineBytes'
+    | 'maxCellBytes'
+    | 'invalidUtf8'
   > {
   signal?: AbortSignal;
   /** Force a format instead of detecting it from the URL. */
@@ -156,6 +164,9 @@ export async function openDataset(
               filter: options.filter,
               localCopy: options.localCopy,
               allowUrls: options.allowUrls,
+              maxLineBytes: options.maxLineBytes,
+              maxCellBytes: options.maxCellBytes,
+              invalidUtf8: options.invalidUtf8,
               source,
             }),
           ),
