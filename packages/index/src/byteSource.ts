@@ -39,15 +39,39 @@ export function isRemoteUrl(url: string): boolean {
 
 /** Local filesystem path of a path or `file:` URL. */
 export function toLocalPath(url: string): string {
-  return url.startsWith('file:') ? fileURLToPath(url) : resolve(url);
+  if (!url.startsWith('file:')) return resolve(url);
+  try {
+    return fileURLToPath(parseUrl(url));
+  } catch (cause) {
+    if (cause instanceof StreamsError) throw cause;
+    throw new StreamsError(
+      'STREAMS_INVALID_URL',
+      `[streams/index] ${url} is not a local file URL`,
+      {
+        cause,
+        fix: 'write file: URLs as file:///absolute/path (no host)',
+      },
+    );
+  }
 }
 
 /** Resolves `name` (relative path or absolute URL) against the directory `base`. */
 export function joinUrl(base: string, name: string): string {
   if (SCHEME.test(name) || name.startsWith('file:')) return name;
   if (isRemoteUrl(base) || base.startsWith('file:')) {
-    const dir = base.endsWith('/') ? base : `${base}/`;
-    return new URL(name, dir).toString();
+    const dir = parseUrl(base.endsWith('/') ? base : `${base}/`);
+    try {
+      return new URL(name, dir).toString();
+    } catch (cause) {
+      throw new StreamsError(
+        'STREAMS_INVALID_URL',
+        `[streams/index] cannot resolve ${name} against ${base}`,
+        {
+          cause,
+          fix: 'check the relative path',
+        },
+      );
+    }
   }
   return isAbsolute(name) ? name : join(base, name);
 }
@@ -123,7 +147,7 @@ export function unsafeRelativePath(name: string): string | undefined {
 /** The directory part of a path or URL. */
 export function dirnameUrl(url: string): string {
   if (isRemoteUrl(url) || url.startsWith('file:')) {
-    const u = new URL(url);
+    const u = parseUrl(url);
     u.pathname = u.pathname.replace(/[^/]*$/, '');
     u.search = '';
     return u.toString().replace(/\/$/, '');
@@ -133,7 +157,7 @@ export function dirnameUrl(url: string): string {
 
 /** The last path segment of a path or URL. */
 export function basenameUrl(url: string): string {
-  const path = isRemoteUrl(url) ? new URL(url).pathname : url;
+  const path = isRemoteUrl(url) ? parseUrl(url).pathname : url;
   return path.replace(/\/+$/, '').split('/').pop() ?? '';
 }
 

@@ -29,6 +29,7 @@ import {
 import type { TextOptions } from './chunkReader.js';
 import { type CsvType, convertCsvCell, parseCsv, widenCsvType } from './csv.js';
 import { compileFilter, type RowPredicate } from './rowFilter.js';
+import { setField } from './sampleJson.js';
 import { expandBraces, globToRegExp } from './shardList.js';
 import { chunksOf, jsonlRecords } from './textShards.js';
 
@@ -468,6 +469,7 @@ function convertColumn(values: ArrayLike<unknown>, f: Field, url: string): Vecto
   try {
     return toArrowVector(values, f.type);
   } catch (cause) {
+    if (cause instanceof StreamsError) throw cause;
     throw new StreamsError(
       'STREAMS_SCHEMA_MISMATCH',
       `[streams/index] column "${f.name}" of ${basenameUrl(url)} changes type (expected ${typeName(f.type)})`,
@@ -657,7 +659,7 @@ async function csvPart(
       }
       const o: Record<string, unknown> = {};
       for (let k = 0; k < h.length; k++)
-        o[h[k] as string] = convertCsvCell(types[k] ?? 'string', row[k] ?? '');
+        setField(o, h[k] as string, convertCsvCell(types[k] ?? 'string', row[k] ?? ''));
       yield o;
     }
   };
@@ -784,7 +786,7 @@ async function dirPart(
       g = { __key__: key };
       groups.set(key, g);
     }
-    g[ext] = rel;
+    setField(g, ext, rel);
   }
   if (groups.size === 0)
     throw new StreamsError(
@@ -1039,6 +1041,7 @@ async function makeTable(
 
 function plainRow(b: RecordBatch, i: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of b.schema.fields) out[f.name] = plainValue(b.getChild(f.name)?.get(i) ?? null);
+  for (const f of b.schema.fields)
+    setField(out, f.name, plainValue(b.getChild(f.name)?.get(i) ?? null));
   return out;
 }

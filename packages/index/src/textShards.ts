@@ -8,6 +8,7 @@ import {
 } from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
 import type { DatasetColumn, DatasetFormat, SampleDataset } from './dataset.js';
+import { setField } from './sampleJson.js';
 import { resolveShardUrls, sequentialSamples } from './shardList.js';
 
 /** Options of {@link openJsonlDataset} and {@link openCsvDataset}. */
@@ -102,7 +103,7 @@ export async function* csvRecords(
       );
     const out: Record<string, unknown> = {};
     for (let k = 0; k < h.length; k++)
-      out[h[k] as string] = convertCsvCell(types?.[k] ?? 'string', row[k] as string);
+      setField(out, h[k] as string, convertCsvCell(types?.[k] ?? 'string', row[k] as string));
     return out;
   };
   for await (const r of parseCsv(chunks, { ...options, delimiter, url })) {

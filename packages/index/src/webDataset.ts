@@ -2,6 +2,7 @@ import { StreamsError } from '@streams/core';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { decodeUtf8, gunzipChunks, type TextOptions } from './chunkReader.js';
 import type { DatasetColumn, SampleDataset } from './dataset.js';
+import { setField } from './sampleJson.js';
 import { resolveShardUrls, sequentialSamples } from './shardList.js';
 import { readTar } from './tarReader.js';
 
@@ -75,16 +76,19 @@ export async function* wdsSamplesFromTar(
       current = undefined;
     }
     current ??= { __key__: key, __url__: url };
-    if (ext in current)
+    if (Object.hasOwn(current, ext))
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',
         `[streams/index] sample "${key}" has two "${ext}" members`,
         { url, fix: 'each sample key may hold one file per extension' },
       );
-    current[ext] =
+    setField(
+      current,
+      ext,
       options.decode === 'raw'
         ? m.data
-        : decodeMember(ext, m.data, { url, key }, options.invalidUtf8);
+        : decodeMember(ext, m.data, { url, key }, options.invalidUtf8),
+    );
   }
   if (current) yield current;
 }

@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { isStreamsError } from '@streams/core';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertDataset } from '../src/datasetConvert.js';
 import { openDataset } from '../src/dataset.js';
+import { convertDataset } from '../src/datasetConvert.js';
 import { openIndexTable } from '../src/indexTable.js';
 import { openJsonlDataset } from '../src/textShards.js';
 import { tempDir } from './fixtures.js';
@@ -30,7 +30,10 @@ beforeAll(async () => {
   await writeFile(join(pub, 'index.csv'), `url,label\nimg/a.bin,0\n${fileUrl},1\n`);
   await writeFile(join(pub, 'safe.csv'), `url,label\nimg/a.bin,0\n/img/a.bin,1\n`);
   await writeFile(join(pub, 'a.jsonl'), '{"x":1}\n');
-  await writeFile(join(pub, 'shards.txt'), `a.jsonl\n${pathToFileURL(join(priv, 'b.jsonl')).href}\n`);
+  await writeFile(
+    join(pub, 'shards.txt'),
+    `a.jsonl\n${pathToFileURL(join(priv, 'b.jsonl')).href}\n`,
+  );
   await writeFile(join(priv, 'b.jsonl'), `{"secret":"${SECRET}"}\n`);
   // The same index kept locally may name local files.
   await writeFile(join(priv, 'index.csv'), `url,label\n${fileUrl},1\n`);
