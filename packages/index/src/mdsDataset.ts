@@ -387,9 +387,10 @@ class OpenMdsDataset implements MdsDataset {
   async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<Uint8Array> {
     const fileUrl = joinUrl(this.url, s.zipBasename ?? s.basename);
     const where = { shard: s.basename, url: fileUrl };
-    const data = await this.source.read(fileUrl, { signal });
+    const expectBytes = (s.zipBasename ? s.zipBytes : s.rawBytes) ?? 0;
+    // At most the declared size: a server sending more cannot make us buffer it.
+    const data = await this.source.readRange(fileUrl, 0, expectBytes, { signal });
     throwIfAborted(signal);
-    const expectBytes = s.zipBasename ? s.zipBytes : s.rawBytes;
     if (data.length !== expectBytes)
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',
