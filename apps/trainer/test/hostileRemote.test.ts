@@ -138,7 +138,7 @@ describe('hostile remote datasets', () => {
           const bystander = remote.bystander.requests();
           const before = remote.bytesSent(c.name);
           const r = await target.run(c, `${remote.url}${c.path}`, k++);
-          const where = `${target.name} on ${c.name} (${c.attack}): ${r.text.slice(0, 400)}`;
+          const where = `${target.name} on ${c.name} (${c.attack}) ended ${r.end}: ${r.text.slice(0, 400)}`;
           expect(c.expect, where).toContain(r.end);
           expect(remote.bystander.requests() - bystander, where).toBe(0);
           expect(r.text, where).not.toContain(remote.canary.token);

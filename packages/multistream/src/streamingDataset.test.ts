@@ -234,7 +234,7 @@ describe('StreamingDataset over local MDS streams', () => {
       streams: [{ local: join(tmp.dir, 'nope'), name: 'ghost' }],
       world: worldOf(0, 1),
     }).catch((e: unknown) => e);
-    expect(isStreamsError(err, 'STREAMS_INDEX_INVALID')).toBe(true);
+    expect(isStreamsError(err, 'STREAMS_NOT_FOUND'), String(err)).toBe(true);
     expect((err as Error).message).toContain('ghost');
   });
 

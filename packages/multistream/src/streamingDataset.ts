@@ -362,8 +362,9 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
           mds = await openMdsDataset(where, { split: s.split, signal: o.signal });
         } catch (cause) {
           if (isAbortError(cause)) throw cause;
+          // The cause's code stays (STREAMS_UNSAFE_PATH, STREAMS_NOT_FOUND...): it says what is wrong.
           throw new StreamsError(
-            'STREAMS_INDEX_INVALID',
+            isStreamsError(cause) ? cause.code : 'STREAMS_INDEX_INVALID',
             `[streams/multistream] cannot open the index of ${label}: ${(cause as Error).message}`,
             {
               cause,

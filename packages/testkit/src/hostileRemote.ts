@@ -129,31 +129,31 @@ export async function startHostileRemote(): Promise<HostileRemote> {
     'mds-basename-file-url',
     'a shard basename that is a file: URL makes the reader print a local file',
     [shardEntry(canary.url, 2, canary.size)],
-    ['STREAMS_UNSAFE_PATH', 'STREAMS_INDEX_INVALID'],
+    ['STREAMS_UNSAFE_PATH'],
   );
   mdsCase(
     'mds-basename-absolute',
     'an absolute basename reads a local file, or reveals its size',
     [shardEntry(canary.path, 2, canary.size)],
-    ['STREAMS_UNSAFE_PATH', 'STREAMS_INDEX_INVALID'],
+    ['STREAMS_UNSAFE_PATH'],
   );
   mdsCase(
     'mds-basename-other-host',
     'a basename that is a URL of another host makes the client request it (SSRF)',
     [shardEntry(`${bystanderUrl}shard.00000.mds`, 2, shard2.length)],
-    ['STREAMS_UNSAFE_PATH', 'STREAMS_INDEX_INVALID'],
+    ['STREAMS_UNSAFE_PATH'],
   );
   mdsCase(
     'mds-basename-protocol-relative',
     'a basename //host/... is another host once resolved as a URL',
     [shardEntry(`//${bystanderUrl.slice('http://'.length)}shard.00000.mds`, 2, shard2.length)],
-    ['STREAMS_UNSAFE_PATH', 'STREAMS_INDEX_INVALID'],
+    ['STREAMS_UNSAFE_PATH'],
   );
   mdsCase(
     'mds-basename-dotdot',
     'a basename that climbs out of the dataset with ..',
     [shardEntry('../../../../../../../etc/passwd', 2, 40)],
-    ['STREAMS_UNSAFE_PATH', 'STREAMS_INDEX_INVALID'],
+    ['STREAMS_UNSAFE_PATH'],
   );
   mdsCase(
     'mds-count-lie',
@@ -321,6 +321,9 @@ export async function startHostileRemote(): Promise<HostileRemote> {
     res.end(body.subarray(start, end + 1));
   };
   const server = createServer((req, res) => {
+    // No keep-alive: a client reusing a socket the server just timed out would see resets that
+    // no case is about.
+    res.setHeader('connection', 'close');
     handle(req, res).catch(() => res.destroy());
   });
   await listen(server);
