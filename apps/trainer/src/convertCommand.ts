@@ -1,7 +1,14 @@
 import { StreamsError } from '@streams/core';
 import { convertDataset } from '@streams/index';
 import type { Command } from './commands.js';
-import { type CommandIo, datasetArg, formatFlag, listFlag, SOURCE_FLAGS } from './dataIo.js';
+import {
+  type CommandIo,
+  datasetArg,
+  formatFlag,
+  listFlag,
+  readerFlags,
+  SOURCE_FLAGS,
+} from './dataIo.js';
 import { ProgressBar } from './progressBar.js';
 import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
@@ -29,6 +36,10 @@ const flags = {
     description: 'read the source as mds, wds, jsonl, csv or table (default: from the URL)',
   },
   filter: SOURCE_FLAGS.filter,
+  'allow-urls': SOURCE_FLAGS['allow-urls'],
+  'invalid-utf8': SOURCE_FLAGS['invalid-utf8'],
+  'max-line-bytes': SOURCE_FLAGS['max-line-bytes'],
+  'max-cell-bytes': SOURCE_FLAGS['max-cell-bytes'],
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
 } satisfies Command['flags'];
@@ -76,6 +87,7 @@ export async function runConvert(
     open: {
       format: formatFlag(f['source-format']),
       filter: f.filter as string | undefined,
+      ...readerFlags(f),
     },
     signal: io.signal,
     onProgress: (p) => bar.update(p.samples, p.total, p.bytes),

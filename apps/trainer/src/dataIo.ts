@@ -1,4 +1,4 @@
-import { StreamsError } from '@streams/core';
+import { parseBytes, StreamsError } from '@streams/core';
 import type { DatasetFormat } from '@streams/index';
 import type { CommandIo, FlagSpec } from './commands.js';
 
@@ -106,7 +106,45 @@ export const SOURCE_FLAGS = {
     type: 'string',
     description: 'index tables: keep rows matching an expression (label == 3 and score > 0.5)',
   },
+  'allow-urls': {
+    type: 'string',
+    description:
+      'comma-separated local prefixes (file:///data/images/) a remote index or list may name; by default it may name remote URLs only',
+  },
+  'invalid-utf8': {
+    type: 'string',
+    description: 'CSV, JSONL and WebDataset text that is not UTF-8: error (default) or replace',
+  },
+  'max-line-bytes': {
+    type: 'string',
+    description: 'largest JSONL line or CSV record (default 64mib)',
+  },
+  'max-cell-bytes': { type: 'string', description: 'largest CSV cell (default 16mib)' },
 } satisfies Record<string, FlagSpec>;
+
+/** The source options every data command reads from its flags: URL allow-list, text bounds. */
+export function readerFlags(f: Record<string, unknown>): {
+  allowUrls: string[] | undefined;
+  invalidUtf8: 'error' | 'replace' | undefined;
+  maxLineBytes: number | undefined;
+  maxCellBytes: number | undefined;
+} {
+  const policy = f['invalid-utf8'];
+  if (policy !== undefined && policy !== 'error' && policy !== 'replace')
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] --invalid-utf8 "${String(policy)}" is not error or replace`,
+      { fix: 'use --invalid-utf8 error or --invalid-utf8 replace' },
+    );
+  const bytes = (name: string) =>
+    f[name] === undefined ? undefined : parseBytes(f[name] as string, `--${name}`);
+  return {
+    allowUrls: listFlag(f['allow-urls']),
+    invalidUtf8: policy,
+    maxLineBytes: bytes('max-line-bytes'),
+    maxCellBytes: bytes('max-cell-bytes'),
+  };
+}
 
 /** The `openDataset` options that {@link SOURCE_FLAGS} and the command's Ctrl-C signal give. */
 export function sourceOptions(
@@ -116,10 +154,11 @@ export function sourceOptions(
   format: DatasetFormat | undefined;
   filter: string | undefined;
   signal: AbortSignal | undefined;
-} {
+} & ReturnType<typeof readerFlags> {
   return {
     format: formatFlag(f.format),
     filter: f.filter as string | undefined,
     signal: io.signal,
+    ...readerFlags(f),
   };
 }

@@ -13,6 +13,7 @@ import {
   Utf8,
   type Vector,
 } from 'apache-arrow';
+import { tooDeepForJson } from './pyJson.js';
 
 const utf8 = new TextEncoder();
 
@@ -150,7 +151,11 @@ export function toArrowVector(values: ArrayLike<unknown>, type: DataType): Vecto
 }
 
 function jsonText(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+  } catch (cause) {
+    throw tooDeepForJson(cause);
+  }
 }
 
 /** Arrow type as a short name for messages and `streams inspect`. */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { StreamsError, throwIfAborted } from '@streams/core';
@@ -96,24 +97,92 @@ export async function* gunzipChunks(
   }
 }
 
-/** Decodes UTF-8 chunks into lines (LF or CRLF), with 1-based line numbers. */
+/** Bounds and UTF-8 policy of the text formats (CSV, JSONL, WebDataset text members). */
+export interface TextOptions {
+  /** Largest JSONL line or CSV record in bytes (default 64 MiB); past it, `STREAMS_INDEX_INVALID`. */
+  maxLineBytes?: number;
+  /** Largest CSV cell in bytes, quotes included (default 16 MiB); past it, `STREAMS_INDEX_INVALID`. */
+  maxCellBytes?: number;
+  /**
+   * Text that is not UTF-8: `error` (default, as MDS: `STREAMS_DECODE_FAILED` naming the file and
+   * line or member) or `replace` its bad bytes with U+FFFD.
+   */
+  invalidUtf8?: 'error' | 'replace';
+}
+
+/** Default bound of one CSV record or JSONL line. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** The `STREAMS_DECODE_FAILED` error for text that is not UTF-8. */
+export function notUtf8(what: string, url: string | undefined): StreamsError {
+  return new StreamsError('STREAMS_DECODE_FAILED', `[streams/index] ${what} is not valid UTF-8`, {
+    url,
+    fix: "re-encode the file as UTF-8, or read it with invalidUtf8: 'replace'",
+  });
+}
+
+/** Decodes UTF-8 bytes under the `invalidUtf8` policy; `what` names them in the error. */
+export function decodeUtf8(
+  bytes: Uint8Array,
+  invalidUtf8: TextOptions['invalidUtf8'],
+  what: string,
+  url?: string,
+): string {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (invalidUtf8 !== 'replace' && !isUtf8(b)) throw notUtf8(what, url);
+  return b.toString('utf8');
+}
+
+/**
+ * Splits UTF-8 chunks into lines (LF or CRLF), with 1-based line numbers. Lines are cut from the
+ * bytes and decoded once each; only an unfinished line is kept between chunks, and one longer than
+ * `maxLineBytes` is `STREAMS_INDEX_INVALID`.
+ */
 export async function* textLines(
   chunks: AsyncIterable<Uint8Array>,
+  options: TextOptions & { url?: string } = {},
 ): AsyncGenerator<{ line: string; no: number }> {
-  const dec = new TextDecoder('utf-8');
-  let rest = '';
+  const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const { url, invalidUtf8 } = options;
+  let carry: Buffer[] = []; // the unfinished line's bytes
+  let carried = 0;
   let no = 0;
+  const lineOf = (bytes: Buffer): { line: string; no: number } => {
+    if (bytes.length > maxLine) throw tooLong(no);
+    const end =
+      bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    return { line: decodeUtf8(bytes.subarray(0, end), invalidUtf8, `line ${no}`, url), no };
+  };
+  const tooLong = (n: number) =>
+    new StreamsError(
+      'STREAMS_INDEX_INVALID',
+      `[streams/index] line ${n} is longer than maxLineBytes (${maxLine} bytes)`,
+      { url, fix: 'raise maxLineBytes if the file is trusted' },
+    );
   for await (const c of chunks) {
-    rest += dec.decode(c, { stream: true });
-    let nl = rest.indexOf('\n');
+    const chunk = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    let start = 0;
+    let nl = chunk.indexOf(0x0a);
     while (nl !== -1) {
       no++;
-      const line = rest.slice(0, nl);
-      yield { line: line.endsWith('\r') ? line.slice(0, -1) : line, no };
-      rest = rest.slice(nl + 1);
-      nl = rest.indexOf('\n');
+      if (carried > 0) {
+        carry.push(chunk.subarray(0, nl));
+        yield lineOf(Buffer.concat(carry));
+        carry = [];
+        carried = 0;
+      } else yield lineOf(chunk.subarray(start, nl));
+      start = nl + 1;
+      nl = chunk.indexOf(0x0a, start);
+    }
+    if (start < chunk.length) {
+      // Copied: the source may reuse its chunk buffers.
+      carry.push(Buffer.from(chunk.subarray(start)));
+      carried += chunk.length - start;
+      if (carried > maxLine) throw tooLong(no + 1);
     }
   }
-  rest += dec.decode();
-  if (rest.length > 0) yield { line: rest.endsWith('\r') ? rest.slice(0, -1) : rest, no: no + 1 };
+  if (carried > 0) {
+    no++;
+    yield lineOf(Buffer.concat(carry));
+  }
 }

@@ -26,7 +26,15 @@ export interface DatasetColumn {
 export interface OpenDatasetOptions
   extends Pick<
     IndexTableOptions,
-    'urlColumns' | 'sizeColumn' | 'hashColumn' | 'filter' | 'localCopy'
+    | 'urlColumns'
+    | 'sizeColumn'
+    | 'hashColumn'
+    | 'filter'
+    | 'localCopy'
+    | 'allowUrls'
+    | 'maxLineBytes'
+    | 'maxCellBytes'
+    | 'invalidUtf8'
   > {
   signal?: AbortSignal;
   /** Force a format instead of detecting it from the URL. */
@@ -155,6 +163,10 @@ export async function openDataset(
               hashColumn: options.hashColumn,
               filter: options.filter,
               localCopy: options.localCopy,
+              allowUrls: options.allowUrls,
+              maxLineBytes: options.maxLineBytes,
+              maxCellBytes: options.maxCellBytes,
+              invalidUtf8: options.invalidUtf8,
               source,
             }),
           ),

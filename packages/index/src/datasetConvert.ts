@@ -2,6 +2,7 @@ import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@stream
 import { type ByteSource, basenameUrl, RoutingByteSource } from './byteSource.js';
 import { type OpenDatasetOptions, openDataset, type SampleDataset } from './dataset.js';
 import { MdsWriter } from './mdsWriter.js';
+import { setField } from './sampleJson.js';
 import { WdsWriter } from './wdsWriter.js';
 
 /** Progress of {@link convertDataset}. */
@@ -107,7 +108,7 @@ export async function convertDataset(
       for (const c of fetchCols) {
         const u = row[c];
         if (typeof u === 'string' && u !== '')
-          out[c] = await source.read(u, { signal: options.signal });
+          setField(out, c, await source.read(u, { signal: options.signal }));
       }
       return out;
     };
@@ -175,7 +176,7 @@ export async function convertDataset(
       });
       write = (s) => {
         const sample: Record<string, unknown> = {};
-        for (const n of names) sample[n] = s[n] ?? null;
+        for (const n of names) setField(sample, n, s[n] ?? null);
         return w.write(sample);
       };
       finish = async () => {

@@ -19,22 +19,25 @@ import { inferArrowType, plainValue, toArrowVector, typeName } from './arrowConv
 import {
   type ByteSource,
   basenameUrl,
+  checkNamedUrl,
   dirnameUrl,
   isRemoteUrl,
   joinUrl,
   RoutingByteSource,
   toLocalPath,
 } from './byteSource.js';
-import { type CsvType, inferCsvType, parseCsv } from './csv.js';
+import type { TextOptions } from './chunkReader.js';
+import { type CsvType, convertCsvCell, parseCsv, widenCsvType } from './csv.js';
 import { compileFilter, type RowPredicate } from './rowFilter.js';
+import { setField } from './sampleJson.js';
 import { expandBraces, globToRegExp } from './shardList.js';
 import { chunksOf, jsonlRecords } from './textShards.js';
 
 /** File formats an index table can be read from. */
 export type TableFormat = 'parquet' | 'arrow' | 'csv' | 'tsv' | 'json' | 'jsonl' | 'list' | 'dir';
 
-/** Options of {@link openIndexTable}. */
-export interface IndexTableOptions {
+/** Options of {@link openIndexTable}; the text bounds and UTF-8 policy apply to CSV and JSONL files. */
+export interface IndexTableOptions extends TextOptions {
   signal?: AbortSignal;
   source?: ByteSource;
   /** Force a format instead of detecting it from file names. */
@@ -50,6 +53,12 @@ export interface IndexTableOptions {
   sizeColumn?: string;
   /** Column with an expected digest (default: sha256, sha1, md5, hash, checksum if present). */
   hashColumn?: string;
+  /**
+   * Local prefixes (e.g. `file:///data/images/`) that URL columns of a remote index may name. An
+   * index read from a remote location may name remote URLs only, so it cannot make a reader open
+   * local files (`STREAMS_UNSAFE_PATH`); a local index may name anything.
+   */
+  allowUrls?: readonly string[];
   /** Keep rows matching this expression (`label == 3 and score > 0.5`) or predicate. */
   filter?: string | RowPredicate;
   /** Rows per record batch for formats without their own batching (default 65,536). */
@@ -281,14 +290,19 @@ async function openParts(
       case 'csv':
       case 'tsv':
         parts.push(
-          await csvPart(url, source, format === 'tsv' ? '\t' : ',', batchSize, options.signal),
+          await csvPart(
+            url,
+            source,
+            { ...options, delimiter: format === 'tsv' ? '\t' : ',' },
+            batchSize,
+          ),
         );
         break;
       case 'jsonl':
         parts.push(
           await rowsPart(
             url,
-            () => jsonlRecords(chunksOf(source, url, options.signal), url),
+            () => jsonlRecords(chunksOf(source, url, options.signal), url, options),
             batchSize,
           ),
         );
@@ -455,6 +469,7 @@ function convertColumn(values: ArrayLike<unknown>, f: Field, url: string): Vecto
   try {
     return toArrowVector(values, f.type);
   } catch (cause) {
+    if (cause instanceof StreamsError) throw cause;
     throw new StreamsError(
       'STREAMS_SCHEMA_MISMATCH',
       `[streams/index] column "${f.name}" of ${basenameUrl(url)} changes type (expected ${typeName(f.type)})`,
@@ -548,6 +563,7 @@ async function rowsPart(
   const names: string[] = [];
   const seen = new Set<string>();
   const typeBuf = new Map<string, unknown[]>();
+  const typeSeen = new Map<string, Set<string>>();
   let numRows = 0;
   for await (const row of rows()) {
     for (const k of Object.keys(row)) {
@@ -555,17 +571,20 @@ async function rowsPart(
         seen.add(k);
         names.push(k);
         typeBuf.set(k, []);
+        typeSeen.set(k, new Set());
       }
-      const buf = typeBuf.get(k) as unknown[];
       const v = row[k];
-      // Keep a bounded, representative sample of values per column for typing: every non-null value
-      // until 4096, then only values of new JS types.
-      if (
-        v !== null &&
-        v !== undefined &&
-        (buf.length < 4096 || !buf.some((x) => typeof x === typeof v))
-      )
+      if (v === null || v === undefined || fixedTypes?.has(k)) continue;
+      // Keep a bounded, representative sample of values per column for typing: numbers until 4096
+      // (their size picks the integer width), and one value of each other JS type (one string
+      // types a column as text, whatever its length: cells may be megabytes).
+      const kinds = typeSeen.get(k) as Set<string>;
+      const buf = typeBuf.get(k) as unknown[];
+      const kind = v instanceof Uint8Array ? 'bytes' : v instanceof Date ? 'date' : typeof v;
+      if (!kinds.has(kind) || ((kind === 'number' || kind === 'bigint') && buf.length < 4096)) {
+        kinds.add(kind);
         buf.push(v);
+      }
     }
     numRows++;
   }
@@ -603,24 +622,21 @@ async function rowsPart(
 async function csvPart(
   url: string,
   source: ByteSource,
-  delimiter: string,
+  options: TextOptions & { delimiter: string; signal?: AbortSignal },
   batchSize: number,
-  signal?: AbortSignal,
 ): Promise<TablePart> {
+  const { signal } = options;
+  const csv = { ...options, url };
   // Pass 1: header and column types over the whole file (so a late "abc" in an int column is seen).
   let header: string[] | undefined;
-  const samples: string[][] = [];
-  for await (const { row, line } of parseCsv(chunksOf(source, url, signal), {
-    delimiter,
-    url,
-    signal,
-  })) {
+  let types: (CsvType | undefined)[] = [];
+  for await (const { row, line } of parseCsv(chunksOf(source, url, signal), csv)) {
     if (!header) {
       header = row;
       const dup = row.find((h, i) => row.indexOf(h) !== i);
       if (dup !== undefined)
         throw invalid(`CSV header of ${basenameUrl(url)} repeats column "${dup}"`, url);
-      for (let k = 0; k < row.length; k++) samples.push([]);
+      types = row.map(() => undefined);
       continue;
     }
     if (row.length !== header.length)
@@ -630,30 +646,20 @@ async function csvPart(
         undefined,
         'give every row as many fields as the header (quote fields holding the delimiter)',
       );
-    for (let k = 0; k < row.length; k++) {
-      const s = samples[k] as string[];
-      if (s.length < 100_000 || inferCsvType([row[k] as string]) !== inferCsvType(s.slice(-1)))
-        s.push(row[k] as string);
-    }
+    for (let k = 0; k < row.length; k++) types[k] = widenCsvType(types[k], row[k] as string);
   }
   if (!header) throw invalid(`${basenameUrl(url)} is empty (no header row)`, url);
   const h = header;
-  const types: CsvType[] = samples.map((s) => inferCsvType(s));
-  const { convertCsvCell } = await import('./csv.js');
   const rows = async function* () {
     let first = true;
-    for await (const { row } of parseCsv(chunksOf(source, url, signal), {
-      delimiter,
-      url,
-      signal,
-    })) {
+    for await (const { row } of parseCsv(chunksOf(source, url, signal), csv)) {
       if (first) {
         first = false;
         continue;
       }
       const o: Record<string, unknown> = {};
       for (let k = 0; k < h.length; k++)
-        o[h[k] as string] = convertCsvCell(types[k] ?? 'string', row[k] ?? '');
+        setField(o, h[k] as string, convertCsvCell(types[k] ?? 'string', row[k] ?? ''));
       yield o;
     }
   };
@@ -780,7 +786,7 @@ async function dirPart(
       g = { __key__: key };
       groups.set(key, g);
     }
-    g[ext] = rel;
+    setField(g, ext, rel);
   }
   if (groups.size === 0)
     throw new StreamsError(
@@ -959,7 +965,13 @@ async function makeTable(
     numRows = 0;
     for await (const b of filtered(options.signal)) numRows += b.numRows;
   }
-  const resolveUrl = (v: string) => joinUrl(urlBase, v);
+  // Where the rows come from: a remote index may not name local files.
+  const origin = files.find(isRemoteUrl) ?? spec;
+  const resolveUrl = (v: string, where?: string) => {
+    const url = joinUrl(urlBase, v);
+    checkNamedUrl(url, origin, options.allowUrls, where);
+    return url;
+  };
   const close = async () => {
     if (owns) await source.close();
   };
@@ -989,14 +1001,15 @@ async function makeTable(
           const row = plainRow(b, r);
           for (const c of urlColumns) {
             const v = row[c];
-            if (typeof v === 'string' && v !== '') row[c] = resolveUrl(v);
+            if (typeof v === 'string' && v !== '')
+              row[c] = resolveUrl(v, `row ${i}, column "${c}" `);
           }
           yield row;
         }
         if (i >= end) return;
       }
     },
-    resolveUrl,
+    resolveUrl: (v) => resolveUrl(v),
     async toTable(o = {}) {
       const batches: RecordBatch[] = [];
       for await (const b of filtered(o.signal ?? options.signal)) batches.push(b);
@@ -1028,6 +1041,7 @@ async function makeTable(
 
 function plainRow(b: RecordBatch, i: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const f of b.schema.fields) out[f.name] = plainValue(b.getChild(f.name)?.get(i) ?? null);
+  for (const f of b.schema.fields)
+    setField(out, f.name, plainValue(b.getChild(f.name)?.get(i) ?? null));
   return out;
 }

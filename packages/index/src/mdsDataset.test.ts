@@ -220,16 +220,97 @@ describe('malformed MDS input', () => {
     const e = await expectCode(ds.readShard(0), 'STREAMS_SHARD_CORRUPT');
     expect(e.message).toMatch(/header says \d+ samples, index.json says/);
     await expectCode(ds.readSample(0, 0), 'STREAMS_SHARD_CORRUPT');
-    index.shards[0].samples = 2 ** 40; // would ask for a 4 TiB offset table
-    await writeFile(indexPath, JSON.stringify(index));
-    await using huge = await openMdsDataset(tmp.dir);
-    await expectCode(huge.readSample(0, 5), 'STREAMS_SHARD_CORRUPT');
-    await expectCode(huge.readShard(0), 'STREAMS_SHARD_CORRUPT');
     index.shards[0].samples = original;
     index.shards[1].raw_data.bytes += 5;
     await writeFile(indexPath, JSON.stringify(index));
     await using ds2 = await openMdsDataset(tmp.dir);
     await expectCode(ds2.readShard(1), 'STREAMS_SHARD_CORRUPT');
+  });
+
+  it('declared sample counts and sizes are checked against each other before anything is read', async () => {
+    const shard = (over: Record<string, unknown>) =>
+      JSON.stringify({
+        version: 2,
+        shards: [
+          {
+            version: 2,
+            format: 'mds',
+            column_names: ['x', 's'],
+            column_encodings: ['int', 'str'],
+            column_sizes: [8, null],
+            samples: 2,
+            raw_data: { basename: 'shard.00000.mds', bytes: 64 },
+            ...over,
+          },
+        ],
+      });
+    const lies: [string, Record<string, unknown>][] = [
+      ['2e9 samples in 64 bytes', { samples: 2e9 }],
+      ['2^40 samples', { samples: 2 ** 40, raw_data: { basename: 'a', bytes: 2 ** 52 } }],
+      // Every sample holds 8 bytes of x and a 4-byte size of s: 2 samples need 16 + 24 bytes.
+      ['samples larger than the shard', { raw_data: { basename: 'a', bytes: 39 } }],
+      ['a 10^15-byte shard (MDS offsets are 32-bit)', { raw_data: { basename: 'a', bytes: 1e15 } }],
+      [
+        'a compressed file far larger than its data',
+        { compression: 'zstd', zip_data: { basename: 'a.zstd', bytes: 1e15 } },
+      ],
+    ];
+    for (const [what, over] of lies) {
+      await writeFile(join(tmp.dir, 'index.json'), shard(over));
+      const e = await expectCode(openMdsDataset(tmp.dir), 'STREAMS_INDEX_INVALID');
+      expect(e.message, what).toMatch(/shards\[0\]/);
+    }
+    // The smallest honest declaration opens (and no shard file is needed to open).
+    await writeFile(join(tmp.dir, 'index.json'), shard({ raw_data: { basename: 'a', bytes: 40 } }));
+    await using ds = await openMdsDataset(tmp.dir);
+    expect(ds.numSamples).toBe(2);
+  });
+
+  it('shard basenames are relative paths under the dataset root, always', async () => {
+    const withBasename = (basename: string) =>
+      JSON.stringify({
+        version: 2,
+        shards: [
+          {
+            version: 2,
+            format: 'mds',
+            column_names: ['x'],
+            column_encodings: ['int'],
+            column_sizes: [8],
+            samples: 0,
+            raw_data: { basename, bytes: 8 },
+          },
+        ],
+      });
+    const unsafe = [
+      'file:///etc/passwd',
+      'http://127.0.0.1:9/shard.mds',
+      's3://other-bucket/shard.mds',
+      '//other-host/shard.mds',
+      ' //other-host/shard.mds',
+      '\t//other-host/x',
+      '\\\\other-host\\x',
+      '/etc/passwd',
+      'C:/x',
+      'c:x',
+      'a:b/shard.mds',
+      '../x',
+      'a/../../x',
+      '%2e%2e/x',
+      'a/.%2E/x',
+      'a/\n../x',
+      '',
+    ];
+    for (const name of unsafe) {
+      await writeFile(join(tmp.dir, 'index.json'), withBasename(name));
+      const e = await expectCode(openMdsDataset(tmp.dir), 'STREAMS_UNSAFE_PATH');
+      expect(e.message).toMatch(/basename/);
+    }
+    for (const name of ['shard.00000.mds', 'train/shard.00000.mds', './s.mds', 'a/b:c.mds']) {
+      await writeFile(join(tmp.dir, 'index.json'), withBasename(name));
+      await using ds = await openMdsDataset(tmp.dir);
+      expect(ds.shards[0]?.basename).toBe(name);
+    }
   });
 
   it('a hash mismatch is STREAMS_HASH_MISMATCH, also for compressed shards', async () => {
@@ -264,7 +345,7 @@ describe('malformed MDS input', () => {
         'STREAMS_UNSUPPORTED_ENCODING',
       ],
       [
-        '{"version": 2, "shards": [{"version": 2, "format": "mds", "column_names": ["x"], "column_encodings": ["pkl"], "column_sizes": [null], "samples": 1, "raw_data": {"basename": "a", "bytes": 1}}]}',
+        '{"version": 2, "shards": [{"version": 2, "format": "mds", "column_names": ["x"], "column_encodings": ["pkl"], "column_sizes": [null], "samples": 1, "raw_data": {"basename": "a", "bytes": 16}}]}',
         'STREAMS_UNSUPPORTED_ENCODING',
       ],
       [

@@ -1,5 +1,5 @@
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, joinUrl, RoutingByteSource } from './byteSource.js';
+import { type ByteSource, joinUrl, RoutingByteSource, unsafeRelativePath } from './byteSource.js';
 import { type CompressionSpec, decompress, parseCompression } from './compression.js';
 import { hashBytes, isHashAlgorithm } from './hashing.js';
 import {
@@ -108,11 +108,12 @@ function fileInfo(
 ): { basename: string; bytes: number; hashes: Record<string, string> } {
   if (!isRecord(v) || typeof v.basename !== 'string' || typeof v.bytes !== 'number')
     throw invalid(`${what} needs "basename" and "bytes"`, url);
-  if (v.basename.includes('..') || v.basename.startsWith('/') || v.basename.includes('\\'))
+  const unsafe = unsafeRelativePath(v.basename);
+  if (unsafe !== undefined)
     throw new StreamsError(
       'STREAMS_UNSAFE_PATH',
-      `[streams/index] ${what}.basename "${v.basename}" escapes the dataset directory`,
-      { url, fix: 'shard basenames must be plain file names inside the dataset directory' },
+      `[streams/index] ${what}.basename ${JSON.stringify(v.basename)} ${unsafe}: it could leave the dataset directory`,
+      { url, fix: 'shard basenames must be relative paths inside the dataset directory' },
     );
   if (!Number.isSafeInteger(v.bytes) || v.bytes < 0)
     throw invalid(`${what}.bytes is not a byte count`, url);
@@ -121,6 +122,43 @@ function fileInfo(
     for (const [k, h] of Object.entries(v.hashes)) if (typeof h === 'string') hashes[k] = h;
   }
   return { basename: v.basename, bytes: v.bytes, hashes };
+}
+
+/** MDS offsets are 32-bit: no shard file is larger. */
+const MAX_SHARD_BYTES = 0xffffffff;
+
+/**
+ * Checks a shard's declared sample count against its declared sizes, so an index.json that lies
+ * fails here, before any reader allocates for it: a shard of N samples holds a header and N + 1
+ * offsets (4(N + 2) bytes) plus at least each sample's fixed-size columns and size fields.
+ */
+function checkDeclaredSizes(
+  where: string,
+  samples: number,
+  columns: readonly MdsColumn[],
+  rawBytes: number,
+  zipBytes: number | undefined,
+  url: string,
+): void {
+  if (rawBytes > MAX_SHARD_BYTES)
+    throw invalid(
+      `${where}.raw_data.bytes is ${rawBytes}, more than an MDS shard can hold (${MAX_SHARD_BYTES})`,
+      url,
+    );
+  let perSample = 0;
+  for (const c of columns) perSample += c.size ?? 4;
+  const least = 4 * (samples + 2) + samples * perSample;
+  if (least > rawBytes)
+    throw invalid(
+      `${where} declares ${samples} samples, which need at least ${least} bytes, in ${rawBytes} bytes`,
+      url,
+    );
+  // No compressor grows data by a quarter (snappy, the worst, by a sixth).
+  if (zipBytes !== undefined && zipBytes > rawBytes + rawBytes / 4 + 65_536)
+    throw invalid(
+      `${where}.zip_data.bytes is ${zipBytes}, far more than its ${rawBytes} bytes of data`,
+      url,
+    );
 }
 
 /** Parses index.json text into shards and columns, checking every field it relies on. */
@@ -189,6 +227,7 @@ export function parseMdsIndex(
     if (compression && !zip) throw invalid(`${where} has compression but no zip_data`, url);
     if (compression) parseCompression(compression);
     const samples = s.samples as number;
+    checkDeclaredSizes(where, samples, cols, raw.bytes, zip?.bytes, url);
     shards.push({
       index,
       basename: raw.basename,
@@ -348,9 +387,10 @@ class OpenMdsDataset implements MdsDataset {
   async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<Uint8Array> {
     const fileUrl = joinUrl(this.url, s.zipBasename ?? s.basename);
     const where = { shard: s.basename, url: fileUrl };
-    const data = await this.source.read(fileUrl, { signal });
+    const expectBytes = (s.zipBasename ? s.zipBytes : s.rawBytes) ?? 0;
+    // At most the declared size: a server sending more cannot make us buffer it.
+    const data = await this.source.readRange(fileUrl, 0, expectBytes, { signal });
     throwIfAborted(signal);
-    const expectBytes = s.zipBasename ? s.zipBytes : s.rawBytes;
     if (data.length !== expectBytes)
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',

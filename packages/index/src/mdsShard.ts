@@ -115,7 +115,8 @@ export class MdsSchema {
             : `coders[${k}].decode(buf, pos, len, dv)`;
         const name = JSON.stringify(col.name);
         lines.push(`const v${k} = hooks[${k}] ? hooks[${k}](${raw}, ${name}) : ${raw};`);
-        fields.push(`${name}: v${k}`);
+        // A quoted "__proto__" key in a literal sets the prototype; a computed one is a field.
+        fields.push(col.name === '__proto__' ? `[${name}]: v${k}` : `${name}: v${k}`);
       }
       lines.push('pos += len;');
     });

@@ -1,5 +1,6 @@
 // Python's `json.dumps` output, byte for byte, so files we write (MDS index.json, shard headers,
 // `json` columns) are identical to what MosaicML `streaming` writes for the same input.
+import { StreamsError } from '@streams/core';
 
 /** Options of {@link pyJsonDumps}; defaults match Python's `json.dumps(obj)`. */
 export interface PyJsonOptions {
@@ -67,7 +68,24 @@ export function compareCodePoints(a: string, b: string): number {
  * integers (integral numbers and bigints) without a fraction, other numbers as Python floats.
  */
 export function pyJsonDumps(value: unknown, options: PyJsonOptions = {}): string {
-  return dump(value, options.sortKeys ?? false);
+  try {
+    return dump(value, options.sortKeys ?? false);
+  } catch (cause) {
+    throw tooDeepForJson(cause);
+  }
+}
+
+/**
+ * A stack overflow (a value nested thousands of levels deep, as untrusted JSONL can be) as a
+ * `STREAMS_INVALID_ARGUMENT`; other errors as they are.
+ */
+export function tooDeepForJson(cause: unknown): unknown {
+  if (!(cause instanceof RangeError)) return cause;
+  return new StreamsError(
+    'STREAMS_INVALID_ARGUMENT',
+    `[streams/index] a value cannot be written as JSON: ${cause.message}`,
+    { cause, fix: 'flatten values nested thousands of levels deep, or leave the column out' },
+  );
 }
 
 function dump(v: unknown, sortKeys: boolean): string {

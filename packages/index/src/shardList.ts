@@ -1,5 +1,5 @@
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, basenameUrl, dirnameUrl, joinUrl } from './byteSource.js';
+import { type ByteSource, basenameUrl, checkNamedUrl, dirnameUrl, joinUrl } from './byteSource.js';
 
 /** Expands `shard-{000..009}.tar` (zero padding kept) and `{a,b}` alternatives, as WebDataset does. */
 export function expandBraces(pattern: string): string[] {
@@ -39,13 +39,15 @@ export function globToRegExp(glob: string): RegExp {
 /**
  * Resolves a shard spec into URLs: a brace pattern, a wildcard in the last segment, a directory
  * (its files whose names match `accept`), a list file (`.txt`/`.list`/`.shards`: one path or URL a
- * line, relative ones resolved against the list's location) or a single file.
+ * line, relative ones resolved against the list's location; a remote list may name local files
+ * only under the `allowUrls` prefixes) or a single file.
  */
 export async function resolveShardUrls(
   spec: string,
   source: ByteSource,
   accept: RegExp,
   signal?: AbortSignal,
+  allowUrls?: readonly string[],
 ): Promise<string[]> {
   if (/\{[^{}]*\}/.test(spec)) return expandBraces(spec);
   const name = basenameUrl(spec);
@@ -68,7 +70,11 @@ export async function resolveShardUrls(
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#'))
-      .map((l) => joinUrl(base, l));
+      .map((l, k) => {
+        const url = joinUrl(base, l);
+        checkNamedUrl(url, spec, allowUrls, `entry ${k + 1} `);
+        return url;
+      });
   }
   if (accept.test(name)) return [spec];
   const listed = await source.list(spec, { signal });

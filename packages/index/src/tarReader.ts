@@ -14,6 +14,8 @@ export interface ReadTarOptions {
   signal?: AbortSignal;
   /** Largest member accepted (default 4 GiB): a corrupt size field cannot make us buffer forever. */
   maxMemberBytes?: number;
+  /** Bytes of the latest members kept to serve hard links to them (default 64 MiB). */
+  maxLinkBytes?: number;
 }
 
 const BLOCK = 512;
@@ -42,6 +44,11 @@ export function checkMemberName(name: string, url?: string): void {
       `[streams/index] tar member "${name}" escapes the archive (absolute path or "..")`,
       { url, fix: 'rebuild the archive with relative member names' },
     );
+}
+
+/** A member name as hard links name it: `./a/b` and `a/b` are one member. */
+function linkKey(name: string): string {
+  return name.replace(/^(\.\/)+/, '');
 }
 
 function cString(block: Uint8Array, start: number, len: number, dec = latin1): string {
@@ -94,8 +101,10 @@ function parsePax(data: Uint8Array, url?: string): Record<string, string> {
 
 /**
  * Reads the regular files of a tar stream in order (ustar, pax and GNU long names), checking header
- * checksums and rejecting names that escape (`STREAMS_UNSAFE_PATH`). Directories are skipped;
- * links are rejected when their target escapes and skipped otherwise.
+ * checksums and rejecting names that escape (`STREAMS_UNSAFE_PATH`). A hard link is a member with
+ * its target's bytes (an earlier member, as tar writes them); one whose target is not in the archive
+ * is `STREAMS_UNSAFE_PATH`. Directories are skipped; symbolic links are rejected when their target
+ * escapes and skipped otherwise.
  */
 export async function* readTar(
   chunks: AsyncIterable<Uint8Array>,
@@ -103,8 +112,14 @@ export async function* readTar(
 ): AsyncGenerator<TarMember> {
   const { url, signal } = options;
   const maxBytes = options.maxMemberBytes ?? 2 ** 32;
+  const linkBytes = options.maxLinkBytes ?? 64 * 1024 * 1024;
+  // Hard-link targets: every member name seen, and the bytes of the latest ones (oldest first).
+  const names = new Set<string>();
+  const recent = new Map<string, Uint8Array>();
+  let recentBytes = 0;
   const reader = new ChunkReader(chunks);
   let longName: string | undefined;
+  let longLink: string | undefined;
   let pax: Record<string, string> = {};
   let globalPax: Record<string, string> = {};
   try {
@@ -136,6 +151,7 @@ export async function* readTar(
         if (type === 'x') pax = parsePax(data, url);
         else if (type === 'g') globalPax = { ...globalPax, ...parsePax(data, url) };
         else if (type === 'L') longName = cString(data, 0, data.length, utf8);
+        else longLink = cString(data, 0, data.length, utf8);
         continue;
       }
       const ext = { ...globalPax, ...pax };
@@ -145,8 +161,10 @@ export async function* readTar(
         size = Number(ext.size);
         if (!Number.isSafeInteger(size) || size < 0) throw corrupt('bad pax size', url);
       }
+      const link = ext.linkpath ?? longLink ?? cString(block, 157, 100, utf8);
       pax = {};
       longName = undefined;
+      longLink = undefined;
       if (size > maxBytes) throw corrupt(`member "${name}" claims ${size} bytes`, url);
       checkMemberName(name, url);
       const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
@@ -155,12 +173,41 @@ export async function* readTar(
         if (data.length < size) throw corrupt(`archive ends inside member "${name}"`, url);
         if ((await reader.skip(padded - size, signal)) < padded - size)
           throw corrupt(`archive ends inside the padding of "${name}"`, url);
+        const key = linkKey(name);
+        names.add(key);
+        recent.delete(key);
+        recent.set(key, data);
+        recentBytes += data.length;
+        for (const [old, bytes] of recent) {
+          if (recentBytes <= linkBytes) break;
+          recent.delete(old);
+          recentBytes -= bytes.length;
+        }
+        yield { name, data };
+      } else if (type === '1') {
+        const target = link;
+        checkMemberName(target, url);
+        const data = recent.get(linkKey(target));
+        if (data === undefined) {
+          if (names.has(linkKey(target)))
+            throw new StreamsError(
+              'STREAMS_NOT_IMPLEMENTED',
+              `[streams/index] tar member "${name}" is a hard link to "${target}", more than maxLinkBytes back in the archive`,
+              { url, fix: 'raise maxLinkBytes, or rebuild the archive without hard links' },
+            );
+          throw new StreamsError(
+            'STREAMS_UNSAFE_PATH',
+            `[streams/index] tar member "${name}" is a hard link to "${target}", which is not in the archive`,
+            { url, fix: 'rebuild the archive without links to files outside it' },
+          );
+        }
+        if ((await reader.skip(padded, signal)) < padded)
+          throw corrupt(`archive ends inside member "${name}"`, url);
         yield { name, data };
       } else {
-        if (type === '1' || type === '2') {
-          const target = cString(block, 157, 100, utf8);
-          if (type === '1') checkMemberName(target, url);
-          else if (target.startsWith('/') || target.split('/').includes('..'))
+        if (type === '2') {
+          const target = link;
+          if (target.startsWith('/') || target.split('/').includes('..'))
             throw new StreamsError(
               'STREAMS_UNSAFE_PATH',
               `[streams/index] tar member "${name}" links outside the archive ("${target}")`,

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunksOf, collect, error, tempDir } from '../test/fixtures.js';
 import { parseCsv } from './csv.js';
 import { openDataset } from './dataset.js';
+import { jsonlRecords } from './textShards.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
@@ -83,6 +84,43 @@ describe('CSV and JSONL shards', () => {
     expect(ds.format).toBe('jsonl');
     expect(await collect(ds.samples())).toEqual([{ i: 0 }, { i: 1, t: 'x' }, { i: 2 }, { i: 3 }]);
     expect(await collect(ds.samples({ start: 1, end: 3 }))).toEqual([{ i: 1, t: 'x' }, { i: 2 }]);
+  });
+
+  it('JSONL and CSV shards that are not UTF-8 fail naming the line, or are replaced when asked', async () => {
+    const bytes = (text: string) => Buffer.from(text.replace('#', '\u00ff'), 'latin1');
+    await writeFile(join(tmp.dir, 'bad.jsonl'), bytes('{"i": 0}\n{"t": "#"}\n'));
+    await writeFile(join(tmp.dir, 'bad.csv'), bytes('i,t\n0,ok\n1,#\n'));
+    for (const [file, line] of [
+      ['bad.jsonl', 2],
+      ['bad.csv', 3],
+    ] as const) {
+      await using ds = await openDataset(join(tmp.dir, file));
+      const e = await error(collect(ds.samples()));
+      expect(e.code).toBe('STREAMS_DECODE_FAILED');
+      expect(e.message).toContain(`line ${line}`);
+      await using lenient = await openDataset(join(tmp.dir, file), { invalidUtf8: 'replace' });
+      expect((await collect(lenient.samples())).at(-1)?.t).toBe('\ufffd');
+    }
+  });
+
+  it('a JSONL line longer than maxLineBytes is STREAMS_INDEX_INVALID; the reader stops pulling', async () => {
+    await writeFile(join(tmp.dir, 'long.jsonl'), `{"i": 0}\n{"t": "${'x'.repeat(5000)}"}\n`);
+    await using ds = await openDataset(join(tmp.dir, 'long.jsonl'), { maxLineBytes: 1000 });
+    const e = await error(collect(ds.samples()));
+    expect(e.code).toBe('STREAMS_INDEX_INVALID');
+    expect(e.message).toMatch(/line 2 is longer than maxLineBytes/);
+    let pulled = 0;
+    async function* endless() {
+      const chunk = new Uint8Array(1 << 20).fill(0x78); // [1 MiB] of "x", no newline
+      for (;;) {
+        pulled += chunk.length;
+        yield chunk;
+      }
+    }
+    expect((await error(collect(jsonlRecords(endless(), 'endless.jsonl')))).code).toBe(
+      'STREAMS_INDEX_INVALID',
+    );
+    expect(pulled).toBeLessThanOrEqual(65 << 20);
   });
 
   it('a bad JSONL line is STREAMS_INDEX_INVALID with its line number', async () => {

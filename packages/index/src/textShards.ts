@@ -1,18 +1,26 @@
 import { StreamsError } from '@streams/core';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
-import { gunzipChunks, textLines } from './chunkReader.js';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  gunzipChunks,
+  type TextOptions,
+  textLines,
+} from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
 import type { DatasetColumn, DatasetFormat, SampleDataset } from './dataset.js';
+import { setField } from './sampleJson.js';
 import { resolveShardUrls, sequentialSamples } from './shardList.js';
 
 /** Options of {@link openJsonlDataset} and {@link openCsvDataset}. */
-export interface TextShardOptions {
+export interface TextShardOptions extends TextOptions {
   signal?: AbortSignal;
   source?: ByteSource;
   /** CSV delimiter (default: tab for `.tsv`, else comma). */
   delimiter?: string;
   /** CSV: rows read to infer column types (default 1000). */
   inferRows?: number;
+  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
+  allowUrls?: readonly string[];
 }
 
 /** The bytes of one text shard (JSONL, CSV), gunzipped when its name ends in `.gz`. */
@@ -29,8 +37,9 @@ export function chunksOf(
 export async function* jsonlRecords(
   chunks: AsyncIterable<Uint8Array>,
   url: string,
+  options: TextOptions = {},
 ): AsyncGenerator<Record<string, unknown>> {
-  for await (const { line, no } of textLines(chunks)) {
+  for await (const { line, no } of textLines(chunks, { ...options, url })) {
     if (line.trim() === '') continue;
     let v: unknown;
     try {
@@ -66,13 +75,21 @@ export async function* jsonlRecords(
 export async function* csvRecords(
   chunks: AsyncIterable<Uint8Array>,
   url: string,
-  options: { delimiter?: string; inferRows?: number; signal?: AbortSignal; types?: CsvType[] } = {},
+  options: TextOptions & {
+    delimiter?: string;
+    inferRows?: number;
+    signal?: AbortSignal;
+    types?: CsvType[];
+  } = {},
 ): AsyncGenerator<Record<string, unknown>> {
   const delimiter = options.delimiter ?? (/\.tsv(\.gz)?$/i.test(url) ? '\t' : ',');
   let header: string[] | undefined;
   let types = options.types;
   const buffer: { row: string[]; line: number }[] = [];
   const inferRows = options.inferRows ?? 1000;
+  // Rows held for typing stop at inferRows or at one maximal line of text, whichever comes first.
+  const inferChars = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  let buffered = 0;
   const toRecord = (row: string[], line: number) => {
     const h = header as string[];
     if (row.length !== h.length)
@@ -86,10 +103,10 @@ export async function* csvRecords(
       );
     const out: Record<string, unknown> = {};
     for (let k = 0; k < h.length; k++)
-      out[h[k] as string] = convertCsvCell(types?.[k] ?? 'string', row[k] as string);
+      setField(out, h[k] as string, convertCsvCell(types?.[k] ?? 'string', row[k] as string));
     return out;
   };
-  for await (const r of parseCsv(chunks, { delimiter, url, signal: options.signal })) {
+  for await (const r of parseCsv(chunks, { ...options, delimiter, url })) {
     if (!header) {
       header = r.row;
       const seen = new Set<string>();
@@ -109,7 +126,8 @@ export async function* csvRecords(
     }
     if (!types) {
       buffer.push(r);
-      if (buffer.length < inferRows) continue;
+      for (const cell of r.row) buffered += cell.length;
+      if (buffer.length < inferRows && buffered < inferChars) continue;
       types = header.map((_, k) => inferCsvType(buffer.map((b) => b.row[k] ?? '')));
       for (const b of buffer) yield toRecord(b.row, b.line);
       buffer.length = 0;
@@ -162,9 +180,15 @@ export async function openJsonlDataset(
   options: TextShardOptions = {},
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(spec, source, /\.(jsonl|ndjson)(\.gz)?$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(jsonl|ndjson)(\.gz)?$/i,
+    options.signal,
+    options.allowUrls,
+  );
   return textDataset(spec, 'jsonl', urls, source, options.source === undefined, (url, signal) =>
-    jsonlRecords(chunksOf(source, url, signal), url),
+    jsonlRecords(chunksOf(source, url, signal), url, options),
   );
 }
 
@@ -174,7 +198,13 @@ export async function openCsvDataset(
   options: TextShardOptions = {},
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(spec, source, /\.(csv|tsv)(\.gz)?$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(csv|tsv)(\.gz)?$/i,
+    options.signal,
+    options.allowUrls,
+  );
   return textDataset(spec, 'csv', urls, source, options.source === undefined, (url, signal) =>
     csvRecords(chunksOf(source, url, signal), url, { ...options, signal }),
   );

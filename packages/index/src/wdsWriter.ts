@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { StreamsError, throwIfAborted } from '@streams/core';
 import { toLocalPath } from './byteSource.js';
+import { tooDeepForJson } from './pyJson.js';
 import { checkMemberName } from './tarReader.js';
 
 const gzipAsync = promisify(gzip);
@@ -39,8 +40,9 @@ export function wdsMemberBytes(value: unknown): Uint8Array {
   if (typeof value === 'string') return enc.encode(value);
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
     return enc.encode(String(value));
-  return enc.encode(
-    JSON.stringify(value, (_k, x) =>
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_k, x) =>
       typeof x === 'bigint'
         ? x.toString()
         : ArrayBuffer.isView(x)
@@ -48,8 +50,11 @@ export function wdsMemberBytes(value: unknown): Uint8Array {
               typeof y === 'bigint' ? y.toString() : y,
             )
           : x,
-    ),
-  );
+    );
+  } catch (cause) {
+    throw tooDeepForJson(cause);
+  }
+  return enc.encode(text);
 }
 
 function header(name: string, size: number, type = '0'): Uint8Array {

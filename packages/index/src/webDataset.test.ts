@@ -106,6 +106,52 @@ describe('WebDataset tar shards', () => {
     }
   });
 
+  it('hard links inside the archive carry their target bytes; others are rejected, never dropped', async () => {
+    const linked = makeTar([
+      { name: 's/000001.jpg', data: 'JPEG1' },
+      { name: 's/000001.input.jpg', type: '1', linkname: './s/000001.jpg' },
+      { name: 's/000001.cls', data: '1' },
+    ]);
+    const members = await collect(readTar(chunksOf(linked, 100)));
+    expect(members.map((m) => [m.name, new TextDecoder().decode(m.data)])).toEqual([
+      ['s/000001.jpg', 'JPEG1'],
+      ['s/000001.input.jpg', 'JPEG1'],
+      ['s/000001.cls', '1'],
+    ]);
+    const [sample] = await collect(wdsSamplesFromTar(chunksOf(linked), 'mem.tar'));
+    expect(Object.keys(sample ?? {}).sort()).toEqual([
+      '__key__',
+      '__url__',
+      'cls',
+      'input.jpg',
+      'jpg',
+    ]);
+    const outside = makeTar([
+      { name: 'a.txt', data: 'x' },
+      { name: 'b.txt', type: '1', linkname: 'elsewhere/c.txt' },
+    ]);
+    expect(await codeOf(collect(readTar(chunksOf(outside))))).toBe('STREAMS_UNSAFE_PATH');
+    const far = makeTar([
+      { name: 'a.txt', data: 'x'.repeat(300) },
+      { name: 'big.bin', data: 'y'.repeat(600) },
+      { name: 'b.txt', type: '1', linkname: 'a.txt' },
+    ]);
+    expect(await codeOf(collect(readTar(chunksOf(far), { maxLinkBytes: 700 })))).toBe(
+      'STREAMS_NOT_IMPLEMENTED',
+    );
+  });
+
+  it('text members that are not UTF-8 are STREAMS_DECODE_FAILED, or replaced when asked', async () => {
+    const bad = makeTar([{ name: 'k.txt', data: new Uint8Array([0x61, 0xff, 0x62]) }]);
+    const e = await collect(wdsSamplesFromTar(chunksOf(bad), 'bad.tar')).catch((x: unknown) => x);
+    expect(isStreamsError(e, 'STREAMS_DECODE_FAILED'), String(e)).toBe(true);
+    expect((e as Error).message).toMatch(/k\.txt.*UTF-8/);
+    const [s] = await collect(
+      wdsSamplesFromTar(chunksOf(bad), 'bad.tar', { invalidUtf8: 'replace' }),
+    );
+    expect(s?.txt).toBe('a\ufffdb');
+  });
+
   it('truncated or damaged archives are STREAMS_SHARD_CORRUPT', async () => {
     expect(await codeOf(collect(readTar(chunksOf(tar.subarray(0, 700)))))).toBe(
       'STREAMS_SHARD_CORRUPT',

@@ -1,7 +1,8 @@
 import { StreamsError } from '@streams/core';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
-import { gunzipChunks } from './chunkReader.js';
+import { decodeUtf8, gunzipChunks, type TextOptions } from './chunkReader.js';
 import type { DatasetColumn, SampleDataset } from './dataset.js';
+import { setField } from './sampleJson.js';
 import { resolveShardUrls, sequentialSamples } from './shardList.js';
 import { readTar } from './tarReader.js';
 
@@ -17,6 +18,10 @@ export interface WebDatasetOptions {
    * as integers, and leaves everything else as bytes; `raw` leaves every member as bytes.
    */
   decode?: 'auto' | 'raw';
+  /** Text members (`txt`, `json`, `cls`...) that are not UTF-8: `error` (default) or `replace`. */
+  invalidUtf8?: TextOptions['invalidUtf8'];
+  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
+  allowUrls?: readonly string[];
 }
 
 /** Splits a member name into its sample key and extension the WebDataset way (first dot of the basename). */
@@ -27,19 +32,24 @@ export function wdsSplitKey(name: string): { key: string; ext: string } {
   return { key: name.slice(0, dot), ext: name.slice(dot + 1).toLowerCase() };
 }
 
-const utf8 = new TextDecoder('utf-8');
-
-function decodeMember(ext: string, data: Uint8Array, where: { url: string; key: string }): unknown {
+function decodeMember(
+  ext: string,
+  data: Uint8Array,
+  where: { url: string; key: string },
+  invalidUtf8: TextOptions['invalidUtf8'],
+): unknown {
   const last = ext.split('.').pop() ?? ext;
+  const text = () => decodeUtf8(data, invalidUtf8, `member "${where.key}.${ext}"`, where.url);
   try {
-    if (last === 'json' || last === 'jsn') return JSON.parse(utf8.decode(data));
-    if (last === 'txt' || last === 'text') return utf8.decode(data);
+    if (last === 'json' || last === 'jsn') return JSON.parse(text());
+    if (last === 'txt' || last === 'text') return text();
     if (last === 'cls' || last === 'cls2' || last === 'index' || last === 'inx' || last === 'id') {
-      const t = utf8.decode(data).trim();
+      const t = text().trim();
       const n = Number(t);
       return /^[+-]?\d+$/.test(t) && Number.isSafeInteger(n) ? n : t;
     }
   } catch (cause) {
+    if (cause instanceof StreamsError) throw cause;
     throw new StreamsError(
       'STREAMS_DECODE_FAILED',
       `[streams/index] member "${where.key}.${ext}" is not valid ${last}`,
@@ -66,13 +76,19 @@ export async function* wdsSamplesFromTar(
       current = undefined;
     }
     current ??= { __key__: key, __url__: url };
-    if (ext in current)
+    if (Object.hasOwn(current, ext))
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',
         `[streams/index] sample "${key}" has two "${ext}" members`,
         { url, fix: 'each sample key may hold one file per extension' },
       );
-    current[ext] = options.decode === 'raw' ? m.data : decodeMember(ext, m.data, { url, key });
+    setField(
+      current,
+      ext,
+      options.decode === 'raw'
+        ? m.data
+        : decodeMember(ext, m.data, { url, key }, options.invalidUtf8),
+    );
   }
   if (current) yield current;
 }
@@ -84,7 +100,13 @@ export async function openWebDataset(
 ): Promise<SampleDataset> {
   const source = options.source ?? new RoutingByteSource();
   const owns = options.source === undefined;
-  const urls = await resolveShardUrls(spec, source, /\.(tar|tar\.gz|tgz)$/i, options.signal);
+  const urls = await resolveShardUrls(
+    spec,
+    source,
+    /\.(tar|tar\.gz|tgz)$/i,
+    options.signal,
+    options.allowUrls,
+  );
   const close = async () => {
     if (owns) await source.close();
   };

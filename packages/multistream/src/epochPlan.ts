@@ -1,11 +1,22 @@
 import { rng, StreamsError } from '@streams/core';
-import { type ResampledStream, resampleStream, type SamplingMethod } from './resample.js';
+import {
+  MAX_SAMPLES,
+  type ResampledStream,
+  resampleStream,
+  type SamplingMethod,
+} from './resample.js';
 import {
   type ShuffleAlgorithm,
   type ShuffledOrder,
   sequentialOrder,
   shuffleUnits,
 } from './shuffle.js';
+
+/**
+ * Peak bytes per planned sample while an epoch plan is built: resampled ids, the shuffled order,
+ * the shuffle's scratch (two arrays) and the plan itself, 4 bytes each, plus this rank's slice.
+ */
+export const PLAN_BYTES_PER_SAMPLE = 24;
 
 /** Bumped whenever the plan algorithm changes the order for the same inputs. Saved in states. */
 export const PLAN_VERSION = 1;
@@ -73,6 +84,13 @@ export function buildEpochPlan(config: PlanConfig, epoch: number): EpochPlan {
   }
   if (!(Number.isSafeInteger(epoch) && epoch >= 0)) {
     throw invalid('epoch', `must be an integer >= 0, got ${epoch}`, 'count epochs from 0');
+  }
+  if (config.choose.reduce((a, b) => a + b, 0) > MAX_SAMPLES) {
+    throw new StreamsError(
+      'STREAMS_NOT_IMPLEMENTED',
+      '[streams/multistream] more than 2^32 samples in an epoch',
+      { fix: 'draw fewer samples per epoch (epochSize, choose, repeat)' },
+    );
   }
   const order = config.order ?? 'shuffle';
   const batching = config.batching ?? 'random';

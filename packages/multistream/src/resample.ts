@@ -1,5 +1,8 @@
 import { rng, StreamsError } from '@streams/core';
 
+/** Sample ids, epoch positions and slots are 32-bit. */
+export const MAX_SAMPLES = 0xffffffff;
+
 /** How the samples drawn from a stream change between epochs (MosaicML `sampling_method`). */
 export type SamplingMethod = 'balanced' | 'fixed';
 
@@ -26,9 +29,8 @@ export function resampleStream(
   o: { seed: number; epoch: number; stream: number; sampling: SamplingMethod },
 ): ResampledStream {
   const samples = shardSizes.reduce((a, b) => a + b, 0);
-  const ids = new Uint32Array(choose); // [choose]
   const unitSizes: number[] = [];
-  if (choose === 0) return { unitSizes, ids, identity: samples === 0 };
+  if (choose === 0) return { unitSizes, ids: new Uint32Array(0), identity: samples === 0 };
   if (samples === 0) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
@@ -39,15 +41,17 @@ export function resampleStream(
       },
     );
   }
-  if (firstSampleId + samples > 0xffffffff) {
+  if (firstSampleId + samples > MAX_SAMPLES || choose > MAX_SAMPLES) {
     throw new StreamsError(
       'STREAMS_NOT_IMPLEMENTED',
-      '[streams/multistream] more than 2^32 underlying samples',
+      `[streams/multistream] more than 2^32 ${choose > MAX_SAMPLES ? 'samples in an epoch' : 'underlying samples'}`,
       {
-        fix: 'split the dataset into several StreamingDatasets',
+        stream: o.stream,
+        fix: 'split the dataset into several StreamingDatasets, or draw fewer samples per epoch',
       },
     );
   }
+  const ids = new Uint32Array(choose); // [choose]
   const r =
     o.sampling === 'fixed'
       ? rng(o.seed, 'resample', o.stream)

@@ -22,6 +22,8 @@ interface Entry {
   /** The consumer waits on it: may start beyond the budget (one at a time). */
   urgent: boolean;
   start: () => void;
+  /** Settles a load that never started (its last reference went, or the pool closed). */
+  cancel: () => void;
   promise: Promise<LoadedShard>;
   /** Set once the load succeeded: lets the hot path read without awaiting. */
   loaded: LoadedShard | undefined;
@@ -85,8 +87,10 @@ export class ShardPool {
       return;
     }
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
+    let shut!: (reason: unknown) => void;
+    const gate = new Promise<void>((resolve, reject) => {
       open = resolve;
+      shut = reject;
     });
     const entry: Entry = {
       key,
@@ -102,10 +106,14 @@ export class ShardPool {
         this.#inflightBytes += entry.bytes;
         open();
       },
+      cancel: () => {
+        if (!entry.started) shut(closedError());
+      },
       promise: gate.then(() => this.load(key)),
     };
     const settle = () => {
-      this.#inflightBytes -= entry.bytes;
+      // A load cancelled before it started never counted against the budget.
+      if (entry.started) this.#inflightBytes -= entry.bytes;
       if (this.#overdraft === entry) this.#overdraft = undefined;
       this.#pump();
     };
@@ -186,6 +194,8 @@ export class ShardPool {
       this.#forget(key);
       const i = this.#queue.indexOf(entry);
       if (i >= 0) this.#queue.splice(i, 1);
+      // Its gate would never open: settle it, or close() would wait for it forever.
+      entry.cancel();
       this.#pump();
       return;
     }
@@ -233,10 +243,14 @@ export class ShardPool {
     }
   }
 
-  /** Releases every shard and waits for loads in flight (abort them first) to settle. */
+  /**
+   * Releases every shard and waits for loads in flight (abort them first) to settle; loads still
+   * waiting for budget never start.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const entries = [...this.#entries.values()];
+    for (const e of this.#queue) e.cancel();
     this.#entries.clear();
     this.#lastKey = -1;
     this.#last = undefined;

@@ -168,6 +168,16 @@ describe('resampleStream (MosaicML resample_streams)', () => {
     expect(r.unitSizes.reduce((a, b) => a + b)).toBe(25);
   });
 
+  it('refuses more than 2^32 slots with a StreamsError before allocating them', () => {
+    let err: unknown;
+    try {
+      resampleStream(shards, 0, 2 ** 40, base);
+    } catch (e) {
+      err = e;
+    }
+    expect(isStreamsError(err, 'STREAMS_NOT_IMPLEMENTED'), String(err)).toBe(true);
+  });
+
   it('balanced sampling redraws the partial repeat each epoch, fixed keeps it', () => {
     const draw = (epoch: number, sampling: 'balanced' | 'fixed') =>
       [...resampleStream([1000], 0, 300, { ...base, epoch, sampling }).ids].join();

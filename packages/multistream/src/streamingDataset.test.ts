@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStreamsError, world } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,7 +234,48 @@ describe('StreamingDataset over local MDS streams', () => {
       streams: [{ local: join(tmp.dir, 'nope'), name: 'ghost' }],
       world: worldOf(0, 1),
     }).catch((e: unknown) => e);
-    expect(isStreamsError(err, 'STREAMS_INDEX_INVALID')).toBe(true);
+    expect(isStreamsError(err, 'STREAMS_NOT_FOUND'), String(err)).toBe(true);
     expect((err as Error).message).toContain('ghost');
+  });
+
+  it('bounds the epoch plan by planMemory and 2^32 samples, failing at open before allocating', async () => {
+    // An index.json whose declarations are each plausible, 2000 shards of a million 4-byte samples:
+    // two billion samples that would take tens of GB to plan.
+    const dir = join(tmp.dir, 'billions');
+    await mkdir(dir, { recursive: true });
+    const shard = (k: number) => ({
+      version: 2,
+      format: 'mds',
+      column_names: ['x'],
+      column_encodings: ['int32'],
+      column_sizes: [4],
+      samples: 1e6,
+      raw_data: { basename: `shard.${k}.mds`, bytes: 4 * (1e6 + 2) + 4e6 },
+    });
+    const write = (n: number) =>
+      writeFile(
+        join(dir, 'index.json'),
+        JSON.stringify({ version: 2, shards: Array.from({ length: n }, (_, k) => shard(k)) }),
+      );
+    const openFails = async (o: Partial<StreamingDatasetOptions<Sample>>) =>
+      StreamingDataset.open<Sample>({ local: dir, world: worldOf(0, 1), ...o }).then(
+        async (ds) => {
+          await ds.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+    await write(2000);
+    let err = await openFails({});
+    expect(isStreamsError(err, 'STREAMS_INVALID_CONFIG'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/planMemory/);
+    // Subsampling keeps the plan small: that opens.
+    expect(await openFails({ epochSize: 1000 })).toBeUndefined();
+    // An epoch size past 2^32 samples, from a small stream.
+    err = await openFails({ local: a, epochSize: 2 ** 40, planMemory: 2 ** 50 });
+    expect(isStreamsError(err, 'STREAMS_NOT_IMPLEMENTED'), String(err)).toBe(true);
+    await write(5000); // 5e9 underlying samples: ids are 32-bit
+    err = await openFails({ epochSize: 1000 });
+    expect(isStreamsError(err, 'STREAMS_NOT_IMPLEMENTED'), String(err)).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import {
   combineSignals,
   EventHub,
   fnv1a64,
+  formatBytes,
   isAbortError,
   isStreamsError,
   parseBytes,
@@ -41,12 +42,13 @@ import {
   type EpochPlan,
   locateSample,
   type OrderMode,
+  PLAN_BYTES_PER_SAMPLE,
   PLAN_VERSION,
   type PlanConfig,
   rangeOf,
 } from './epochPlan.js';
 import { type PlanSlice, partitionPlan } from './partition.js';
-import type { SamplingMethod } from './resample.js';
+import { MAX_SAMPLES, type SamplingMethod } from './resample.js';
 import { apportion, type Schedule } from './schedule.js';
 import { type LoadedShard, ShardPool } from './shardPool.js';
 import type { ShuffleAlgorithm } from './shuffle.js';
@@ -126,6 +128,11 @@ export interface StreamingDatasetOptions<T> extends StreamDefaults {
   cacheLimit?: number | string;
   /** Samples ahead whose shards are fetched (default 8 x batchSize, at least 512). */
   predownload?: number;
+  /**
+   * Memory the epoch plan may take (default 4 GiB, about 24 bytes per sample of an epoch: 179M
+   * samples): an index declaring more samples fails at open instead of exhausting memory.
+   */
+  planMemory?: number | string;
   /** Memory for shards the window no longer references, kept in case the order returns to them (default 256 MiB). */
   shardMemory?: number | string;
   /** Samples decoded ahead of the consumer (default min(predownload, 2 x batchSize + 8)). */
@@ -278,6 +285,7 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       batching: o.batching,
       globalBatchSize: (o.batchSize ?? 1) * Math.floor(width),
     };
+    checkPlanSize(streams, weights, o);
     this.#perStream = streams.map(() => 0);
     this.#schedule = o.schedule;
     this.#stepSize = o.scheduleStepSize ?? (o.batchSize ?? 1) * Math.floor(width);
@@ -354,8 +362,9 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
           mds = await openMdsDataset(where, { split: s.split, signal: o.signal });
         } catch (cause) {
           if (isAbortError(cause)) throw cause;
+          // The cause's code stays (STREAMS_UNSAFE_PATH, STREAMS_NOT_FOUND...): it says what is wrong.
           throw new StreamsError(
-            'STREAMS_INDEX_INVALID',
+            isStreamsError(cause) ? cause.code : 'STREAMS_INDEX_INVALID',
             `[streams/multistream] cannot open the index of ${label}: ${(cause as Error).message}`,
             {
               cause,
@@ -1262,6 +1271,43 @@ export class StreamingDataset<T = MdsSample> implements AsyncDisposable {
       hit,
       release,
     };
+  }
+}
+
+/**
+ * Refuses, before any plan is allocated, an epoch the 32-bit plan cannot index or whose plan would
+ * take more than `planMemory`: the sample counts come from index.json files, which may be remote.
+ */
+function checkPlanSize(
+  streams: readonly OpenStream[],
+  weights: ResolvedWeights,
+  o: { planMemory?: number | string; schedule?: Schedule },
+): void {
+  const underlying = streams.reduce((a, s) => a + s.mds.numSamples, 0);
+  const tooMany =
+    underlying > MAX_SAMPLES
+      ? 'underlying samples'
+      : weights.epochSize > MAX_SAMPLES
+        ? 'samples in an epoch'
+        : undefined;
+  if (tooMany !== undefined) {
+    throw new StreamsError(
+      'STREAMS_NOT_IMPLEMENTED',
+      `[streams/multistream] ${Math.max(underlying, weights.epochSize)} ${tooMany}: the plan holds at most 2^32`,
+      { fix: 'split the data into several StreamingDatasets, or draw fewer samples per epoch' },
+    );
+  }
+  // A schedule also plans each stream's own order.
+  const planned = weights.epochSize + (o.schedule ? underlying : 0);
+  const limit = parseBytes(o.planMemory ?? '4gib', 'planMemory');
+  if (planned * PLAN_BYTES_PER_SAMPLE > limit) {
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/multistream] planning ${planned} samples takes about ${formatBytes(planned * PLAN_BYTES_PER_SAMPLE)}, more than planMemory (${formatBytes(limit)})`,
+      {
+        fix: 'raise planMemory if the machine has the memory, or draw fewer samples per epoch (epochSize, choose)',
+      },
+    );
   }
 }
 

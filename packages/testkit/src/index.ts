@@ -15,6 +15,7 @@ export {
   type GcsRequestRecord,
   startGcsEmulator,
 } from './gcsEmulator.js';
+export { type HostileCase, type HostileRemote, startHostileRemote } from './hostileRemote.js';
 export {
   type HttpRequestRecord,
   type HttpServerOptions,
