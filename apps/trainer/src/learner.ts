@@ -68,7 +68,8 @@ function needsCl(cfg: LearnerConfig, what: string): StreamsError {
   );
 }
 
-function checkBuiltin(cfg: LearnerConfig): void {
+/** Throws for a learner config this build cannot train (before any data is touched). */
+export function assertSupported(cfg: LearnerConfig): void {
   if (cfg.backend !== 'builtin') throw needsCl(cfg, `backend "${cfg.backend}"`);
   if (cfg.model.kind !== 'linear') throw needsCl(cfg, `model.kind "${cfg.model.kind}"`);
   if (cfg.optimizer.name !== 'sgd') throw needsCl(cfg, `optimizer "${cfg.optimizer.name}"`);
@@ -78,12 +79,12 @@ function checkBuiltin(cfg: LearnerConfig): void {
 
 /** A fresh learner for a config entry. */
 export async function createLearner(cfg: LearnerConfig, shape: LearnerShape): Promise<Learner> {
-  checkBuiltin(cfg);
+  assertSupported(cfg);
   return BuiltinLearner.create(cfg, shape);
 }
 
 /** A learner restored from a directory written by {@link Learner.save}. */
 export async function loadLearner(cfg: LearnerConfig, dir: string): Promise<Learner> {
-  checkBuiltin(cfg);
+  assertSupported(cfg);
   return BuiltinLearner.load(dir);
 }

@@ -16,7 +16,7 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import { type DataPlan, type EvalSet, planData } from './experiences.js';
-import { createLearner, type Learner, loadLearner } from './learner.js';
+import { assertSupported, createLearner, type Learner, loadLearner } from './learner.js';
 import { MetricsLog } from './metricsLog.js';
 import type { RunConfig } from './runConfig.js';
 import { resolveSources } from './sources.js';
@@ -49,7 +49,7 @@ export function configHash(config: RunConfig): string {
 /** Trains every learner of the config on every experience; resumable from any checkpoint. */
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const { config, dir, progress } = o;
-  await mkdir(dir, { recursive: true });
+  for (const l of config.learners) assertSupported(l);
   const hash = configHash(config);
   let state: TrainerState | undefined;
   let resumeDir: string | undefined;
@@ -69,9 +69,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       `resuming from ${resumeDir} (learner ${state.learner + 1}, experience ${state.experience + 1}, step ${state.step})`,
     );
   }
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const sources = await resolveSources(config, { signal: o.signal, log: (l) => progress.log(l) });
   const plan = planData(config, sources);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const inputSize =
     sources.find((s) => s.inputSize !== undefined)?.inputSize ??
     (await probeInputSize(plan, o.signal));

@@ -171,7 +171,16 @@ describe('streams train: the default job at a reduced size', () => {
   );
 
   it('refuses url streams in tasks mode, and names the learners that need @streams/cl', async () => {
-    const url = await cli(['train', '--set', 'streams=[{name: web, url: /nowhere}]', '--quiet']);
+    await using tmp = await tempDir();
+    const out = join(tmp.dir, 'never');
+    const url = await cli([
+      'train',
+      '--set',
+      'streams=[{name: web, url: /nowhere}]',
+      '--quiet',
+      '--out',
+      out,
+    ]);
     expect(url.code).toBe(2);
     expect(url.err).toMatch(
       /streams\[0\] \(web\) is a url, but experiences\.kind "tasks" splits registered datasets/,
@@ -183,11 +192,13 @@ describe('streams train: the default job at a reduced size', () => {
       'learners[0].strategy=[{name: ewc, lambda: 1}]',
       '--quiet',
       '--out',
-      '/tmp/never-written',
+      out,
     ]);
     expect(cl.code).toBe(1);
     expect(cl.err).toMatch(
       /STREAMS_NOT_IMPLEMENTED.*learner "naive": strategy "ewc" needs the @streams\/cl learners/,
     );
+    // A run that fails before training leaves no run directory behind.
+    expect(existsSync(out)).toBe(false);
   });
 });
