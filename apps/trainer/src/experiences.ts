@@ -143,14 +143,23 @@ function datasetOptions(config: RunConfig): StreamingDatasetOptions<Sample> {
 export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
   const { transform, fields } = transformFor(sources);
   const names = sources.map((s) => s.config.name);
-  const numClasses = Math.max(
+  const known = Math.max(
     0,
     ...sources.map((s) => (s.classes ? Math.max(...s.classes.flat()) + 1 : (s.numClasses ?? 0))),
   );
+  const numClasses = Math.max(known, config.numClasses ?? 0);
+  if (sources.some((s) => s.config.url !== undefined) && config.numClasses === undefined) {
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      '[streams/trainer] numClasses is not set, and url streams do not say how many classes their labels have',
+      { fix: 'set numClasses (labels are 0 .. numClasses - 1)' },
+    );
+  }
   const evalOf = (
     name: string,
     task: number | undefined,
-    parts: MdsLocation[],
+    // One part per source stream, named after it (the per-stream transform goes by the name).
+    parts: Array<{ stream: string; at: MdsLocation }>,
     field: BatchFields,
   ): EvalSet => ({
     name,
@@ -159,7 +168,7 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     open: (signal) =>
       StreamingDataset.open<Sample>({
         ...datasetOptions(config),
-        streams: parts.map((p, k) => ({ name: `${name}-${k}`, ...location(p) })),
+        streams: parts.map((p) => ({ name: p.stream, ...location(p.at) })),
         order: 'sequential',
         batchSize: config.eval.batchSize,
         transform,
@@ -177,13 +186,19 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
   }
   if (e.kind === 'tasks') {
     const tasks = sources[0]!.train.length;
+    const taskName = (k: number) =>
+      e.split === 'permuted'
+        ? `permutation ${k}`
+        : e.split === 'rotated'
+          ? `rotated ${e.angles![k]} deg`
+          : `classes ${sources[0]!.classes![k]!.join(',')}`;
     const heads = e.mode === 'task-incremental' ? tasks : 1;
     const headOf = (k: number) => (e.mode === 'task-incremental' ? k : undefined);
     const experiences = Array.from(
       { length: tasks },
       (_, k): Experience => ({
         index: k,
-        name: `classes ${sources[0]!.classes![k]!.join(',')}`,
+        name: taskName(k),
         task: headOf(k),
         open: async (signal) => {
           const ds = await StreamingDataset.open<Sample>({
@@ -204,9 +219,9 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     );
     const evals = Array.from({ length: tasks }, (_, k) =>
       evalOf(
-        `task ${k} (${sources[0]!.classes![k]!.join(',')})`,
+        `task ${k} (${taskName(k)})`,
         headOf(k),
-        sources.map((s) => s.test![k]!),
+        sources.map((s) => ({ stream: s.config.name, at: s.test![k]! })),
         fields,
       ),
     );
@@ -250,7 +265,16 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     }),
   );
   const evals = sources.flatMap((s) =>
-    s.test ? [evalOf(s.config.name, undefined, s.test, fields)] : [],
+    s.test
+      ? [
+          evalOf(
+            s.config.name,
+            undefined,
+            s.test.map((at) => ({ stream: s.config.name, at })),
+            fields,
+          ),
+        ]
+      : [],
   );
   return {
     experiences,

@@ -15,7 +15,7 @@ const evalSource = z.strictObject({
   url: z
     .string()
     .min(1)
-    .describe('MDS directory, WebDataset tar(s) or index table of test samples'),
+    .describe('test samples, read in the format of the stream (its format option)'),
   split: z.string().optional().describe('MDS split (a subdirectory holding index.json)'),
 });
 
@@ -176,6 +176,9 @@ export const runConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema of this file, for editors'),
   name: name.default('run').describe('run name'),
   seed: nonNegInt.default(0).describe('seeds the data order, the splits and the learners'),
+  numClasses: posInt
+    .optional()
+    .describe('classes of the labels (needed with url streams; registered datasets know theirs)'),
   out: z
     .string()
     .optional()
@@ -238,6 +241,16 @@ export const runConfigSchema = z.strictObject({
         .union([posInt, z.array(z.array(nonNegInt).min(1)).min(1)])
         .default(5)
         .describe('tasks: number of class splits, or explicit class lists'),
+      split: z
+        .enum(['classes', 'permuted', 'rotated'])
+        .default('classes')
+        .describe(
+          'tasks: classes (disjoint class sets), permuted (every sample, a fixed pixel permutation per task) or rotated (every sample, rotated by angles[k])',
+        ),
+      angles: z
+        .array(z.number())
+        .optional()
+        .describe('tasks with split rotated: degrees of each task'),
       classOrderSeed: nonNegInt
         .optional()
         .describe('tasks: shuffle the class order with this seed'),
@@ -253,6 +266,7 @@ export const runConfigSchema = z.strictObject({
     .default({
       kind: 'tasks',
       tasks: 5,
+      split: 'classes',
       mode: 'class-incremental',
       windows: 4,
       stepsPerWindow: 50,

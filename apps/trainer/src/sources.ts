@@ -20,6 +20,8 @@ import {
   type ClTask,
   classIncrementalSplit,
   loadDataset,
+  permutedTasks,
+  rotatedTasks,
   rotateImage,
   type TensorDataset,
   taskIncrementalSplit,
@@ -74,7 +76,7 @@ export async function resolveSources(
         );
       }
       const train = await asMds({ url: s.url!, split: s.split }, s.format, config, options);
-      const test = s.eval ? [await asMds(s.eval, 'auto', config, options)] : undefined;
+      const test = s.eval ? [await asMds(s.eval, s.format, config, options)] : undefined;
       out.push({ config: s, train: [train], test });
     }
   }
@@ -85,6 +87,30 @@ export async function resolveSources(
 function taskSplit(config: RunConfig, ds: TensorDataset): ClTask[] {
   const e = config.experiences;
   if (e.kind !== 'tasks') return classIncrementalSplit(ds, { tasks: 1 });
+  if (e.split === 'permuted' || e.split === 'rotated') {
+    if (typeof e.tasks !== 'number' && e.split === 'permuted') {
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        '[streams/trainer] experiences.tasks must be a number with split permuted',
+        {
+          fix: 'give the number of permuted tasks, e.g. tasks: 10',
+        },
+      );
+    }
+    if (e.split === 'rotated') {
+      if (!e.angles) {
+        throw new StreamsError(
+          'STREAMS_INVALID_CONFIG',
+          '[streams/trainer] experiences.split rotated needs experiences.angles',
+          {
+            fix: 'give one angle (degrees) per task, e.g. angles: [0, 45, 90]',
+          },
+        );
+      }
+      return rotatedTasks(ds, { angles: e.angles });
+    }
+    return permutedTasks(ds, { tasks: e.tasks as number, seed: config.seed });
+  }
   const split = e.mode === 'task-incremental' ? taskIncrementalSplit : classIncrementalSplit;
   return split(ds, { tasks: e.tasks, seed: e.classOrderSeed });
 }
@@ -106,6 +132,8 @@ async function materialize(
     holdout: config.eval.holdout,
     seed: config.seed,
     mode: config.experiences.mode,
+    split: config.experiences.split,
+    angles: config.experiences.angles,
     tasks: tasks.map((t) => t.classes),
   });
   const dir = joinUrl(

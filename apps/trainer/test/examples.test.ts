@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startFaultProxy, startS3Server } from '@streams/testkit';
+import { loadMnist } from '@streams/multistream';
+import { startFaultProxy, startHttpServer, startS3Server } from '@streams/testkit';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/configLoad.js';
 import { readRun } from '../src/runResults.js';
-import { cliArgs, tempDir } from './helpers.js';
+import { cli, cliArgs, tempDir } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const examples = join(root, 'examples');
@@ -73,6 +75,62 @@ describe('examples/', () => {
       expect(proxy.log.length).toBeGreaterThan(20);
       expect(proxy.log.filter((q) => q.signature !== 'valid')).toEqual([]);
       expect(proxy.log.some((q) => q.method === 'PUT')).toBe(true);
+    },
+  );
+
+  it(
+    'snap-index.yaml trains on an index table of PNG URLs served over HTTP, decoded by the image preset',
+    { timeout: 240_000 },
+    async () => {
+      await using tmp = await tempDir();
+      // 300 digits as 28x28 grayscale PNGs, listed in train.csv and test.csv (url,label).
+      const mnist = await loadMnist();
+      const rows = { train: ['url,label'], test: ['url,label'] };
+      for (let k = 0; k < 300; k++) {
+        const i = (k * 7919) % mnist.numSamples;
+        const pixels = Uint8Array.from(mnist.x.subarray(i * 784, (i + 1) * 784), (v) =>
+          Math.round(v * 255),
+        );
+        const png = await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+          .png()
+          .toBuffer();
+        await writeFile(join(tmp.dir, `d${k}.png`), png);
+        rows[k < 240 ? 'train' : 'test'].push(`d${k}.png,${mnist.y[i]}`);
+      }
+      await writeFile(join(tmp.dir, 'train.csv'), `${rows.train.join('\n')}\n`);
+      await writeFile(join(tmp.dir, 'test.csv'), `${rows.test.join('\n')}\n`);
+      await using http = await startHttpServer({ root: tmp.dir });
+      const run = join(tmp.dir, 'run');
+      const r = await cli([
+        'train',
+        '--config',
+        join(examples, 'snap-index.yaml'),
+        '--quiet',
+        '--out',
+        run,
+        '--data-dir',
+        join(tmp.dir, 'data'),
+        '--set',
+        `streams[0].url=${http.url}train.csv`,
+        '--set',
+        `streams[0].eval.url=${http.url}test.csv`,
+        '--set',
+        'experiences.stepsPerWindow=10',
+        '--set',
+        'report.png=false',
+      ]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      // Every image was fetched over HTTP once (into the MDS copy), not once per epoch or learner.
+      const pngGets = http.requests.filter((q) => q.method === 'GET' && q.path.endsWith('.png'));
+      expect(new Set(pngGets.map((q) => q.path)).size).toBe(300);
+      expect(pngGets).toHaveLength(300);
+      const result = await readRun(run);
+      expect(result.run.evals).toEqual(['images']);
+      const acc = result.learners[0]!.matrix.rows.map((row) => row[0]!);
+      expect(acc).toHaveLength(2);
+      // 60 images x 10 classes after 20 steps of 32: well above chance (0.1).
+      expect(acc[1]).toBeGreaterThan(0.3);
     },
   );
 });

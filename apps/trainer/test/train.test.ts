@@ -170,6 +170,43 @@ describe('streams train: the default job at a reduced size', () => {
     },
   );
 
+  it(
+    'permuted tasks: every task sees every digit under its own pixel permutation',
+    { timeout: 180_000 },
+    async () => {
+      await using tmp = await tempDir();
+      const out = join(tmp.dir, 'permuted');
+      const r = await cli([
+        'train',
+        ...REDUCED,
+        '--out',
+        out,
+        '--quiet',
+        '--set',
+        'report.html=false',
+        '--set',
+        'report.png=false',
+        '--set',
+        'streams=[{name: digits, dataset: mnist}]',
+        '--set',
+        'learners=[{name: solo}]',
+        '--set',
+        'experiences.split=permuted',
+        '--set',
+        'experiences.tasks=2',
+      ]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const run = await readRun(out);
+      expect(run.run.experiences).toEqual(['permutation 0', 'permutation 1']);
+      const [[a00, a01], [, a11]] = run.learners[0]!.matrix.rows as [number[], number[]];
+      // Ten classes in each task: a task trained is learned, the other permutation is not.
+      expect(a00).toBeGreaterThan(0.6);
+      expect(a11).toBeGreaterThan(0.6);
+      expect(a01).toBeLessThan(a00! - 0.2);
+    },
+  );
+
   it('refuses url streams in tasks mode, and names the learners that need @streams/cl', async () => {
     await using tmp = await tempDir();
     const out = join(tmp.dir, 'never');
