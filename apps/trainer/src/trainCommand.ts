@@ -79,12 +79,18 @@ export async function trainConfig(f: Record<string, unknown>): Promise<RunConfig
   }
   sets.push(...((f.set as string[] | undefined) ?? []));
   if (typeof f.config === 'string') return loadConfig({ file: f.config, sets });
-  if (typeof f.resume === 'string' && sets.length === 0) {
-    // A resume without --config continues with the run's own effective config.
-    const saved = await readConfigFile(join(runDirOf(f.resume), 'config.json')).catch(
-      () => undefined,
+  if (typeof f.resume === 'string') {
+    // A resume without --config continues with the run's own effective config (a --set that
+    // changes it makes the checkpoint refuse to load: the run would no longer be exact).
+    const dir = runDirOf(f.resume);
+    const w = world();
+    const file = [join(dir, 'config.json'), join(dir, `rank-${w.rank}`, 'config.json')].find((p) =>
+      existsSync(p),
     );
-    if (saved) return validateConfig({ ...saved, value: applySets(saved.value, sets) });
+    if (file) {
+      const saved = await readConfigFile(file);
+      return validateConfig({ ...saved, value: applySets(saved.value, sets) });
+    }
   }
   return loadConfig({ fallback: DEFAULT_JOB, sets });
 }

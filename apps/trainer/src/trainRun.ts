@@ -84,7 +84,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       time: new Date().toISOString(),
       name: config.name,
       config,
-      backend: [],
+      backend: config.learners.map((l) => l.backend),
       world: w,
       streams: plan.streams,
       evals: plan.evals.map((e) => e.name),
@@ -121,11 +121,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         : { steps: 0, loss: 0, accuracy: 0, samples: 0, streams: [], targets: [] };
       const stepsPerEpoch = plan.schedule
         ? config.experiences.stepsPerWindow
-        : Math.ceil(data.ds.rankLength / config.data.batchSize);
+        : Math.ceil(data.ds.epochLength / (config.data.batchSize * w.worldSize));
       let done = continuing ? state!.stepInExperience : 0;
       const total = stepsPerEpoch * config.train.epochs;
       let windowStart = performance.now();
-      const started = performance.now();
+      let started = performance.now();
       const fields = () => ({
         learner: cfg.name,
         experience: `${k + 1}/${plan.experiences.length}`,
@@ -158,7 +158,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           samples,
           metricsBytes: log.bytes,
           window: structuredClone(window),
-          trainSeconds: trainSeconds + (performance.now() - started) / 1000,
+          trainSeconds: at.started
+            ? trainSeconds + (performance.now() - started) / 1000
+            : trainSeconds,
         };
         const path = await writeCheckpoint(
           join(dir, 'checkpoints'),
@@ -272,6 +274,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       throwIfAborted(o.signal);
       await flush();
       trainSeconds += (performance.now() - started) / 1000;
+      started = performance.now(); // evaluation time is not training time
       await evaluateAll(learner, plan.evals, k, cfg.name, log, o.signal);
       await checkpoint('experience', {
         experience: k + 1,
@@ -279,7 +282,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         dataset: null,
         epoch: 0,
       });
-      progress.update(total, { ...shown, loss: fields().loss, accuracy: fields().accuracy });
+      progress.update(total, shown); // the last window's figures (the window itself was just written and reset)
     }
     state = undefined;
     const weightsHash = await learner.weightsHash();

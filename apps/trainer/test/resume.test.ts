@@ -150,10 +150,29 @@ describe('checkpoints and --resume', () => {
     },
   );
 
-  it('refuses a --resume path without checkpoints', async () => {
-    await using tmp = await tempDir();
-    const missing = await cli(['train', '--resume', tmp.dir, '--quiet']);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/STREAMS_STATE_INVALID.*no checkpoint in/);
-  });
+  it(
+    'refuses a --resume under a changed config, and a path without checkpoints',
+    { timeout: 120_000 },
+    async () => {
+      await using tmp = await tempDir();
+      const run = join(tmp.dir, 'small');
+      const small = await cli([
+        'train',
+        ...JOB,
+        '--out',
+        run,
+        '--set',
+        'experiences.tasks=[[0,1]]',
+        '--epochs',
+        '1',
+      ]);
+      expect(small.code).toBe(0);
+      const changed = await cli(['train', '--resume', run, '--quiet', '--seed', '5']);
+      expect(changed.code).toBe(1);
+      expect(changed.err).toMatch(/STREAMS_STATE_INVALID.*was written under another config/);
+      const missing = await cli(['train', '--resume', tmp.dir, '--quiet']);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toMatch(/STREAMS_STATE_INVALID.*no checkpoint in/);
+    },
+  );
 });
