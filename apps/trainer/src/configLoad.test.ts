@@ -138,6 +138,12 @@ describe('run config', () => {
     expect(code).toBe(EXIT.ok);
     expect(out.text()).toMatch(/^name: demo$/m);
     expect(out.text()).toMatch(/^ {2}epochs: 3$/m);
+    // A flag's value is taken as given, not read as YAML: a name of 007 stays a string.
+    const named = sink();
+    expect(await main(['train', '--print-config', '--name', '007'], named.stream, err.stream)).toBe(
+      EXIT.ok,
+    );
+    expect(named.text()).toMatch(/^name: "007"$/m);
   });
 
   it('the committed JSON Schema is generated from the zod definition (streams train --print-schema)', async () => {

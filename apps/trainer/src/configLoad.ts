@@ -94,15 +94,19 @@ export function parseSet(assignment: string): { path: Path; value: unknown } {
   return { path, value };
 }
 
+/** A `--set path=value` text, or a flag's typed value for a config path. */
+export type Assignment = string | { path: Path; value: unknown; flag: string };
+
 /** Applies `--set` assignments to a raw config, checking each path against the schema first. */
 export function applySets(
   raw: Record<string, unknown>,
-  sets: readonly string[],
+  sets: readonly Assignment[],
 ): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const s of sets) {
-    const { path, value } = parseSet(s);
-    checkPath(path, `--set ${s}`);
+    // A flag's value is set as given (a --name of 007 stays a string); --set text is read as YAML.
+    const { path, value } = typeof s === 'string' ? parseSet(s) : s;
+    checkPath(path, typeof s === 'string' ? `--set ${s}` : s.flag);
     let node: Record<string | number, unknown> = out;
     path.forEach((key, i) => {
       if (i === path.length - 1) {
@@ -140,7 +144,7 @@ export function validateConfig(raw: RawConfig | Record<string, unknown>): RunCon
 export async function loadConfig(options: {
   file?: string;
   fallback?: RunConfigInput;
-  sets?: readonly string[];
+  sets?: readonly Assignment[];
 }): Promise<RunConfig> {
   const base: RawConfig = options.file
     ? await readConfigFile(options.file)

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { world } from '@streams/core';
 import { stringify as toYaml } from 'yaml';
 import type { Command, FlagSpec } from './commands.js';
-import { applySets, loadConfig, readConfigFile, validateConfig } from './configLoad.js';
+import {
+  type Assignment,
+  applySets,
+  loadConfig,
+  readConfigFile,
+  validateConfig,
+} from './configLoad.js';
 import { DEFAULT_JOB } from './defaultJob.js';
 import { configureRemote } from './remoteFlags.js';
 import { writeReport } from './report.js';
@@ -73,9 +79,10 @@ export const TRAIN_FLAGS = {
 
 /** The effective config: a file (or the default job), flag fields, then --set. */
 export async function trainConfig(f: Record<string, unknown>): Promise<RunConfig> {
-  const sets: string[] = [];
+  const sets: Assignment[] = [];
   for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
-    if ('config' in spec && f[flag] !== undefined) sets.push(`${spec.config}=${String(f[flag])}`);
+    if ('config' in spec && f[flag] !== undefined)
+      sets.push({ path: spec.config.split('.'), value: f[flag], flag: `--${flag}` });
   }
   sets.push(...((f.set as string[] | undefined) ?? []));
   if (typeof f.config === 'string') return loadConfig({ file: f.config, sets });
