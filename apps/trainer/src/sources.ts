@@ -61,24 +61,28 @@ export async function resolveSources(
   config: RunConfig,
   options: { signal?: AbortSignal; log?: (line: string) => void } = {},
 ): Promise<StreamSource[]> {
+  // Checked before any dataset is written: a bad config fails at once.
+  for (const [i, s] of config.streams.entries()) {
+    if (s.url !== undefined && config.experiences.kind === 'tasks') {
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/trainer] streams[${i}] (${s.name}) is a url, but experiences.kind "tasks" splits registered datasets by class`,
+        {
+          stream: s.name,
+          fix: 'use experiences.kind: windows for url streams, or a registered dataset',
+        },
+      );
+    }
+  }
   const out: StreamSource[] = [];
   for (const s of config.streams) {
-    if (s.dataset !== undefined) out.push(await materialize(s, config, options));
-    else {
-      if (config.experiences.kind === 'tasks') {
-        throw new StreamsError(
-          'STREAMS_INVALID_CONFIG',
-          `[streams/trainer] streams[${config.streams.indexOf(s)}] (${s.name}) is a url, but experiences.kind "tasks" splits registered datasets by class`,
-          {
-            stream: s.name,
-            fix: 'use experiences.kind: windows for url streams, or a registered dataset',
-          },
-        );
-      }
-      const train = await asMds({ url: s.url!, split: s.split }, s.format, config, options);
-      const test = s.eval ? [await asMds(s.eval, s.format, config, options)] : undefined;
-      out.push({ config: s, train: [train], test });
+    if (s.dataset !== undefined) {
+      out.push(await materialize(s, config, options));
+      continue;
     }
+    const train = await asMds({ url: s.url!, split: s.split }, s.format, config, options);
+    const test = s.eval ? [await asMds(s.eval, s.format, config, options)] : undefined;
+    out.push({ config: s, train: [train], test });
   }
   return out;
 }
@@ -258,17 +262,19 @@ async function asMds(
     f =
       format === 'auto'
         ? await detectFormat(
-            where.split ? `${where.url.replace(/\/+$/, '')}/${where.split}` : where.url,
+            where.split ? joinUrl(where.url, where.split) : where.url,
             source,
             options.signal,
           )
         : format;
   } finally {
-    await source.close?.();
+    await source.close();
   }
   if (f === 'mds') return where;
+  // Converted copies are local (the rename makes them atomic), also when dataDir is remote.
+  const dataDir = dataDirOf(config);
   const dir = join(
-    dataDirOf(config),
+    isRemoteUrl(dataDir) ? join(settings().dataDir, 'trainer') : dataDir,
     `converted-${fnv1a64(JSON.stringify({ url: where.url, f }))
       .toString(16)
       .padStart(16, '0')}`,
