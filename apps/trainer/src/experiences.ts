@@ -1,6 +1,7 @@
 // The experiences of a run and their data: which StreamingDataset each experience trains on, where
 // it starts and ends, and the evaluation sets after each experience.
 import { StreamsError, world } from '@streams/core';
+import { isRemoteUrl } from '@streams/index';
 import {
   constantSchedule,
   type DatasetState,
@@ -64,9 +65,8 @@ export interface DataPlan {
 }
 
 function location(l: MdsLocation): Pick<StreamOptions, 'local' | 'remote' | 'split'> {
-  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(l.url) && !l.url.startsWith('file:');
   return {
-    ...(remote ? { remote: l.url } : { local: l.url }),
+    ...(isRemoteUrl(l.url) ? { remote: l.url } : { local: l.url }),
     ...(l.split ? { split: l.split } : {}),
   };
 }
