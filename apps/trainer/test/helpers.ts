@@ -64,3 +64,6 @@ export async function tempDir(
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Arguments that turn the report off (tests that look at the metrics log only). */
+export const NO_REPORT = ['--set', 'report.html=false', '--set', 'report.png=false'];

@@ -5,17 +5,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TrainerState } from '../src/checkpoint.js';
 import { readMetrics } from '../src/metricsLog.js';
-import { cli, cliArgs, TRAIN_DATA_DIR, tempDir } from './helpers.js';
+import { cli, cliArgs, NO_REPORT, TRAIN_DATA_DIR, tempDir } from './helpers.js';
 
 // Three tasks, two epochs, batches of 16, a checkpoint every 5 steps: ~450 steps per learner.
 const JOB = [
   '--data-dir',
   TRAIN_DATA_DIR,
   '--quiet',
-  '--set',
-  'report.html=false',
-  '--set',
-  'report.png=false',
+  ...NO_REPORT,
   '--set',
   'experiences.tasks=[[0,1],[2,3],[4,5]]',
   '--set',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMetrics } from '../src/metricsLog.js';
 import { readRun } from '../src/runResults.js';
-import { cli, REDUCED, TRAIN_DATA_DIR, tempDir } from './helpers.js';
+import { cli, NO_REPORT, REDUCED, TRAIN_DATA_DIR, tempDir } from './helpers.js';
 
 describe('streams train: the default job at a reduced size', () => {
   it(
@@ -84,10 +84,7 @@ describe('streams train: the default job at a reduced size', () => {
         '--seed',
         '1',
         '--quiet',
-        '--set',
-        'report.html=false',
-        '--set',
-        'report.png=false',
+        ...NO_REPORT,
       ]);
       expect(r2.code).toBe(0);
       expect(r2.err).toBe('');
@@ -107,10 +104,7 @@ describe('streams train: the default job at a reduced size', () => {
         '--data-dir',
         TRAIN_DATA_DIR,
         '--quiet',
-        '--set',
-        'report.html=false',
-        '--set',
-        'report.png=false',
+        ...NO_REPORT,
         '--set',
         'experiences.kind=windows',
         '--set',
@@ -182,10 +176,7 @@ describe('streams train: the default job at a reduced size', () => {
         '--out',
         out,
         '--quiet',
-        '--set',
-        'report.html=false',
-        '--set',
-        'report.png=false',
+        ...NO_REPORT,
         '--set',
         'streams=[{name: digits, dataset: mnist}]',
         '--set',
