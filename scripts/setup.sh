@@ -13,6 +13,7 @@ fi
 need=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -x /usr/bin/chromium ] || need+=(chromium) # the trainer's report test (playwright-core drives it)
 if [ "${#need[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""

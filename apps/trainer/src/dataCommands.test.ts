@@ -189,7 +189,7 @@ describe('streams convert and streams index build', () => {
         out.stream,
         err.stream,
       );
-      expect(bad).toBe(EXIT.error);
+      expect(bad).toBe(EXIT.usage);
       expect(err.text()).toMatch(/--format "zip" is not mds or wds/);
     } finally {
       await rm(dir, { recursive: true, force: true });

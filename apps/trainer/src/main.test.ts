@@ -36,10 +36,15 @@ describe('streams CLI', () => {
     expect(r.err).toMatch(/no-such-flag/);
   });
 
-  it('train does not pretend: it fails with a clear coded error until the trainer lands', async () => {
-    const r = await run(['train']);
-    expect(r.code).toBe(EXIT.error);
-    expect(r.err).toMatch(/STREAMS_NOT_IMPLEMENTED/);
-    expect(r.out).toBe('');
+  it('maps bad config to exit 2 with one line, and shows the stack only with --verbose', async () => {
+    const r = await run(['train', '--set', 'train.epochs=zero']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(
+      /STREAMS_INVALID_CONFIG.*train\.epochs: expected number, found string "zero"/,
+    );
+    const v = await run(['train', '--set', 'train.epochs=zero', '--verbose']);
+    expect(v.code).toBe(EXIT.usage);
+    expect(v.err).toMatch(/\n\s+at /);
   });
 });

@@ -3,8 +3,8 @@ import { isAbortError, isStreamsError, StreamsError } from '@streams/core';
 import type { Command, FlagSpec } from './commands.js';
 import { commands } from './registry.js';
 
-/** Exit codes: 0 success, 1 a StreamsError (bad input, unreachable data...), 2 usage, 130 aborted, 70 a bug. */
-export const EXIT = { ok: 0, error: 1, usage: 2, internal: 70, aborted: 130 } as const;
+/** Exit codes: 0 success, 1 runtime failure, 2 bad config or usage, 130 interrupted. */
+export const EXIT = { ok: 0, error: 1, usage: 2, aborted: 130 } as const;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(
@@ -12,7 +12,9 @@ export async function main(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const [name, ...rest] = argv;
+  // --verbose anywhere: errors print their stack and causes.
+  const verbose = argv.includes('--verbose');
+  const [name, ...rest] = argv.filter((a) => a !== '--verbose');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     out.write(help());
     return name === undefined ? EXIT.usage : EXIT.ok;
@@ -26,10 +28,27 @@ export async function main(
     err.write(`streams: unknown command "${name}". Run "streams --help" for the list.\n`);
     return EXIT.usage;
   }
-  // Ctrl-C aborts the command's signal, so it closes files, sockets and child processes itself.
+  // Ctrl-C or SIGTERM aborts the command's signal, so it closes files, sockets and child processes
+  // itself. A graceful command (train) is first asked to stop at its next safe point; a second
+  // signal aborts it at once.
   const ac = new AbortController();
-  const onSigint = () => ac.abort(new DOMException('interrupted', 'AbortError'));
-  process.once('SIGINT', onSigint);
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (command.graceful && !stop.signal.aborted) {
+      stop.abort();
+      err.write(
+        `streams: ${sig}: stopping at the next step with a checkpoint (again to abort at once)\n`,
+      );
+      return;
+    }
+    ac.abort(new DOMException(`interrupted by ${sig}`, 'AbortError'));
+    if (command.graceful) {
+      err.write(`streams: interrupted by a second ${sig}\n`);
+      process.exit(EXIT.aborted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const { values, positionals } = parseArgs({
       args: rest,
@@ -44,12 +63,13 @@ export async function main(
     return await command.run({
       positionals,
       flags: coerce(command, values),
-      io: { out, err, signal: ac.signal },
+      io: { out, err, signal: ac.signal, stop: stop.signal },
     });
   } catch (e) {
-    return report(e, err);
+    return report(e, err, verbose);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -93,13 +113,24 @@ function coerce(command: Command, values: Record<string, unknown>): Record<strin
   return out;
 }
 
-function report(e: unknown, err: NodeJS.WritableStream): number {
+/** Maps an error to its exit code and one line on stderr (with --verbose, the stack and causes). */
+function report(e: unknown, err: NodeJS.WritableStream, verbose: boolean): number {
+  const detail = () => {
+    if (!verbose) return '';
+    const parts: string[] = [];
+    for (let c: unknown = e; c instanceof Error; c = c.cause) parts.push(c.stack ?? c.message);
+    return `${parts.join('\ncaused by: ')}\n`;
+  };
   if (isStreamsError(e)) {
-    err.write(`streams: ${e.code}: ${e.message}\n`);
-    return EXIT.error;
+    err.write(`streams: ${e.code}: ${e.message}\n${detail()}`);
+    return e.code === 'STREAMS_INVALID_CONFIG' ? EXIT.usage : EXIT.error;
   }
   if (isAbortError(e)) {
-    err.write('streams: aborted\n');
+    const why =
+      e instanceof Error && e.message && e.message !== 'This operation was aborted'
+        ? e.message
+        : 'aborted';
+    err.write(`streams: ${why}\n${detail()}`);
     return EXIT.aborted;
   }
   if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -107,9 +138,9 @@ function report(e: unknown, err: NodeJS.WritableStream): number {
     return EXIT.usage;
   }
   err.write(
-    `streams: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    `streams: internal error (please report it; --verbose shows the stack): ${e instanceof Error ? e.message : String(e)}\n${detail()}`,
   );
-  return EXIT.internal;
+  return EXIT.error;
 }
 
 function help(): string {

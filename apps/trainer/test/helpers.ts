@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { MDS_REFERENCE_DIR } from '@streams/testkit';
 
 /** The MosaicML reference dataset, vendored in the test kit. */
@@ -23,3 +25,45 @@ export function sink(): { stream: Writable; text: () => string } {
 export async function expected(): Promise<Record<string, unknown>[]> {
   return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;
 }
+
+/**
+ * Data dir the trainer tests share: registered datasets are written there once (atomically, keyed
+ * by everything their bytes depend on), so test files running at once reuse one copy.
+ */
+export const TRAIN_DATA_DIR = join(tmpdir(), 'streams-trainer-test-data');
+
+/** The default job at a reduced size: 600 samples per experience, one epoch. */
+export const REDUCED = [
+  '--set',
+  'data.epochSize=600',
+  '--set',
+  'train.epochs=1',
+  '--data-dir',
+  TRAIN_DATA_DIR,
+];
+
+/** Runs the CLI in this process; returns its exit code and what it printed. */
+export async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../src/main.js');
+  const out = sink();
+  const err = sink();
+  const code = await main(argv, out.stream, err.stream);
+  return { code, out: out.text(), err: err.text() };
+}
+
+/** Arguments that start the CLI from its TypeScript sources in a child process. */
+export function cliArgs(args: string[]): string[] {
+  const entry = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+  return ['--import', 'tsx', '--conditions=@streams/source', entry, ...args];
+}
+
+/** A fresh temporary directory, removed by the returned disposer. */
+export async function tempDir(
+  prefix = 'streams-trainer-',
+): Promise<{ dir: string } & AsyncDisposable> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, [Symbol.asyncDispose]: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Arguments that turn the report off (tests that look at the metrics log only). */
+export const NO_REPORT = ['--set', 'report.html=false', '--set', 'report.png=false'];

@@ -1,0 +1,86 @@
+import { StreamsError } from '@streams/core';
+import type { Batch } from './learner.js';
+
+/** Which fields of a sample hold the input and the label. */
+export interface BatchFields {
+  input: string;
+  label: string;
+  /** Stream name, for errors. */
+  stream?: string;
+}
+
+type Numeric = ArrayLike<number>;
+
+function inputOf(sample: Record<string, unknown>, f: BatchFields): Numeric {
+  const v = sample[f.input];
+  if (
+    ArrayBuffer.isView(v) &&
+    !(v instanceof DataView) &&
+    !(v instanceof BigInt64Array) &&
+    !(v instanceof BigUint64Array)
+  )
+    return v as unknown as Numeric;
+  if (
+    v !== null &&
+    typeof v === 'object' &&
+    'data' in v &&
+    ArrayBuffer.isView((v as { data: unknown }).data)
+  )
+    return (v as { data: Numeric }).data; // MDS ndarray or a transform's tensor
+  if (Array.isArray(v)) return v as Numeric;
+  throw new StreamsError(
+    'STREAMS_INVALID_CONFIG',
+    `[streams/trainer] stream ${f.stream ?? '?'}: input field "${f.input}" is ${v === undefined ? 'missing' : `not a tensor (${typeof v})`}; fields: ${Object.keys(sample).join(', ')}`,
+    {
+      stream: f.stream,
+      fix: "set the stream's input to the column (or transform output) holding the tensor",
+    },
+  );
+}
+
+function labelOf(sample: Record<string, unknown>, f: BatchFields): number {
+  const v = sample[f.label];
+  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] stream ${f.stream ?? '?'}: label field "${f.label}" is ${v === undefined ? 'missing' : `not a class index (${JSON.stringify(String(v))})`}; fields: ${Object.keys(sample).join(', ')}`,
+      { stream: f.stream, fix: "set the stream's label to a column of integer class labels" },
+    );
+  }
+  return n;
+}
+
+/**
+ * Packs samples into one typed-array batch: inputs copied into `[batch, inputSize]`, labels into
+ * `[batch]`; `task` (task-incremental heads) is the same for every sample of an experience.
+ */
+export function toBatch(
+  samples: readonly Record<string, unknown>[],
+  f: BatchFields,
+  task?: number,
+): Batch {
+  const n = samples.length;
+  const first = n > 0 ? inputOf(samples[0]!, f) : [];
+  const size = first.length;
+  const x = new Float32Array(n * size); // [batch, inputSize]
+  const y = new Int32Array(n); // [batch]
+  for (let i = 0; i < n; i++) {
+    const s = samples[i]!;
+    const v = i === 0 ? first : inputOf(s, f);
+    if (v.length !== size) {
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/trainer] stream ${f.stream ?? '?'}: inputs of different sizes in one batch (${size} and ${v.length})`,
+        {
+          stream: f.stream,
+          fix: 'resize the inputs to one shape (transform preset image with a size)',
+        },
+      );
+    }
+    if (v instanceof Float32Array) x.set(v, i * size);
+    else for (let k = 0; k < size; k++) x[i * size + k] = v[k]!;
+    y[i] = labelOf(s, f);
+  }
+  return task === undefined ? { x, y } : { x, y, task: new Int32Array(n).fill(task) };
+}

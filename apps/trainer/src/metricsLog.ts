@@ -1,0 +1,124 @@
+import { open, readFile, truncate } from 'node:fs/promises';
+import { StreamsError } from '@streams/core';
+
+/** One line of `metrics.jsonl`. Every line has a `type`; the fields depend on it. */
+export type MetricsLine =
+  | {
+      type: 'run';
+      time: string;
+      name: string;
+      config: unknown;
+      backend: string[];
+      world: unknown;
+      streams: string[];
+      evals: string[];
+      experiences: string[];
+    }
+  | {
+      type: 'step';
+      learner: string;
+      experience: number;
+      epoch: number;
+      step: number;
+      samples: number;
+      loss: number;
+      accuracy: number;
+      samplesPerSecond: number;
+      waitMs: number;
+      cacheHitRate: number;
+      cacheHits: number;
+      cacheMisses: number;
+      /** Per stream: target weight and actual share of this window's samples. */
+      shares: Array<{ stream: string; target: number; actual: number }>;
+      signals?: number[];
+    }
+  | {
+      type: 'eval';
+      learner: string;
+      experience: number;
+      set: number;
+      name: string;
+      accuracy: number;
+      loss: number;
+      count: number;
+    }
+  | {
+      type: 'learner';
+      learner: string;
+      description: string;
+      weightsHash: string;
+      trainSeconds: number;
+      samples: number;
+    }
+  | {
+      type: 'checkpoint';
+      learner: string;
+      experience: number;
+      step: number;
+      path: string;
+      reason: string;
+    }
+  | { type: 'end'; time: string };
+
+/** Appends lines to `metrics.jsonl`, knowing its length (a checkpoint records it, a resume cuts back to it). */
+export class MetricsLog implements AsyncDisposable {
+  #bytes: number;
+  readonly #handle: Awaited<ReturnType<typeof open>>;
+
+  private constructor(handle: Awaited<ReturnType<typeof open>>, bytes: number) {
+    this.#handle = handle;
+    this.#bytes = bytes;
+  }
+
+  /** Opens the log for appending; with `truncateTo`, drops what was written after that byte (a resumed run). */
+  static async open(path: string, truncateTo?: number): Promise<MetricsLog> {
+    if (truncateTo !== undefined) await truncate(path, truncateTo);
+    const handle = await open(path, truncateTo === undefined ? 'w' : 'a');
+    return new MetricsLog(handle, truncateTo ?? 0);
+  }
+
+  /** Bytes written so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async write(line: MetricsLine): Promise<void> {
+    const text = `${JSON.stringify(line)}\n`;
+    await this.#handle.write(text);
+    this.#bytes += Buffer.byteLength(text);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#handle.close();
+  }
+}
+
+/** Reads every line of a metrics log. */
+export async function readMetrics(path: string): Promise<MetricsLine[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new StreamsError('STREAMS_NOT_FOUND', `[streams/trainer] no metrics log at ${path}`, {
+      cause,
+      fix: 'give the run directory of a streams train run (it holds metrics.jsonl)',
+    });
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as MetricsLine;
+      } catch (cause) {
+        throw new StreamsError(
+          'STREAMS_INDEX_INVALID',
+          `[streams/trainer] ${path}:${i + 1} is not JSON`,
+          {
+            cause,
+            fix: 'the log was cut mid-line: resume the run or remove the last line',
+          },
+        );
+      }
+    });
+}
