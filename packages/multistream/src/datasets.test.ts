@@ -97,7 +97,7 @@ describe('dataset registry and built-ins', () => {
       batchSize: 16,
       duration: 20,
     });
-    w.step(3);
+    w.step(5);
     const exp = w.getExperience(2, { testWindow: 2 });
     const train = gatherExamples(ds, exp.train);
     expect(train.x.length).toBe(16 * 784);

@@ -92,10 +92,12 @@ export {
   type StreamingDatasetOptions,
 } from './streamingDataset.js';
 export {
+  type ExhaustionPolicy,
   SIGNAL_MAX,
   SIGNAL_MIN,
   SIGNAL_START,
   StreamsWaveform,
   type StreamsWaveformOptions,
+  type VisualizeOptions,
   type WaveformStep,
 } from './streamsWaveform.js';

@@ -19,9 +19,8 @@ export interface TfDatasetOptions<T> {
 
 /** Imports `@tensorflow/tfjs`, or fails with the install command. */
 export async function loadTf(): Promise<Tf> {
-  const name = '@tensorflow/tfjs';
   try {
-    return (await import(name)) as Tf;
+    return (await import('@tensorflow/tfjs')) as Tf;
   } catch (cause) {
     throw new StreamsError(
       'STREAMS_DATASET_UNAVAILABLE',
