@@ -20,22 +20,37 @@ export {
   coherentBatches,
 } from './coherentBatches.js';
 export {
-  type DatasetInfo,
-  type DatasetListing,
-  type DatasetSpec,
+  datasetDir,
+  ensureDatasetFiles,
+  fileUrl,
+  findLocalFiles,
+  kaggleCredentials,
+} from './datasetFiles.js';
+export type { Cifar100Options } from './datasetRegistry/cifar100.js';
+export {
   FASHION_MNIST_DIR,
   type FashionMnistOptions,
+} from './datasetRegistry/fashionMnist.js';
+export { parseIdx, type SplitOptions } from './datasetRegistry/idx.js';
+export { type MatArray, readMatFile } from './datasetRegistry/matFile.js';
+export { loadMnist } from './datasetRegistry/mnistNpm.js';
+export { loadToy8, type Toy8Options, toy8Step } from './datasetRegistry/toy8.js';
+export type {
+  DatasetInfo,
+  DatasetLoadOptions,
+  DatasetSpec,
+  FileVersion,
+  LoaderOptions,
+  RemoteFile,
+  TensorDataset,
+} from './datasetSpec.js';
+export {
+  type DatasetListing,
   gatherExamples,
+  getDatasetSpec,
   listDatasets,
   loadDataset,
-  loadFashionMnist,
-  loadMnist,
-  loadToy8,
-  parseIdx,
   registerDataset,
-  type TensorDataset,
-  type Toy8Options,
-  toy8Step,
 } from './datasets.js';
 export {
   type BatchingMethod,

@@ -203,7 +203,8 @@ export class StreamsWaveform {
     this.#groupValues = new Uint32Array(G * C); // [groups, columns]
     this.#groupStart = new Uint32Array(G + 1); // [groups + 1]
     for (let i = 0; i < n; i++) this.#groupStart[groupOf[i]! + 1]! += 1;
-    for (let g = 0; g < G; g++) this.#groupStart[g + 1]! += this.#groupStart[g];
+    for (let g = 0; g < G; g++)
+      this.#groupStart[g + 1] = this.#groupStart[g + 1]! + this.#groupStart[g]!;
     this.#members = new Uint32Array(n); // [examples]
     this.#position = new Uint32Array(n); // [examples]
     const fill = this.#groupStart.slice(0, G);
@@ -566,7 +567,7 @@ export class StreamsWaveform {
     }
     for (let i = 1; i <= G; i++) {
       const parent = i + (i & -i);
-      if (parent <= G) tree[parent]! += tree[i];
+      if (parent <= G) tree[parent] = tree[parent]! + tree[i]!;
     }
   }
 
@@ -600,7 +601,7 @@ export class StreamsWaveform {
     if (this.#withReplacement) return this.#members[start + this.#rng.int(this.#count(g))]!;
     const i = this.#members[start + this.#rng.int(this.#available[g]!)]!;
     this.#take(i);
-    for (let x = g + 1; x <= G; x += x & -x) tree[x]! -= this.#mass[g];
+    for (let x = g + 1; x <= G; x += x & -x) tree[x] = tree[x]! - this.#mass[g]!;
     return i;
   }
 
