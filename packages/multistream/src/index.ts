@@ -107,6 +107,15 @@ export {
   type StreamingDatasetOptions,
 } from './streamingDataset.js';
 export {
+  type BatchOptions,
+  type ExperienceStreamOptions,
+  type SampleBatch,
+  StreamsDataset,
+  type StreamsDatasetOptions,
+  type StreamsExperience,
+  type StreamsTensors,
+} from './streamsDataset.js';
+export {
   type ExhaustionPolicy,
   SIGNAL_MAX,
   SIGNAL_MIN,
