@@ -17,8 +17,16 @@ export {
   type CoherentBatch,
   type CoherentOptions,
   type CoherentState,
+  coherentBatchCount,
   coherentBatches,
 } from './coherentBatches.js';
+export {
+  type CoherentCollate,
+  type CoherentDataBatch,
+  CoherentLoader,
+  type CoherentLoaderOptions,
+  type CoherentLoaderState,
+} from './coherentLoader.js';
 export {
   datasetDir,
   ensureDatasetFiles,
@@ -78,6 +86,25 @@ export {
   type Schedule,
   scheduledBatch,
 } from './schedule.js';
+export { type SequenceDecoder, type SequenceSource, siblingModule } from './sequenceSource.js';
+export {
+  type StreamingSequenceOptions,
+  streamingDatasetSequences,
+} from './sequenceSources/streamingDataset.js';
+export {
+  decodeTextTokens,
+  type TextFileOptions,
+  type TextTokens,
+  textFileSequences,
+  textTokenCount,
+} from './sequenceSources/textFiles.js';
+export { tokenSequences } from './sequenceSources/tokens.js';
+export {
+  decodeVideoFrames,
+  type VideoFrameOptions,
+  videoFrameCount,
+} from './sequenceSources/video.js';
+export { videoDirectorySequences } from './sequenceSources/videoDirectory.js';
 export { type LoadedShard, ShardPool } from './shardPool.js';
 export {
   divideSpans,
