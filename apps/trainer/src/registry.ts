@@ -2,8 +2,10 @@ import { StreamsError } from '@streams/core';
 import { catCommand } from './catCommand.js';
 import type { Command } from './commands.js';
 import { convertCommand } from './convertCommand.js';
+import { datasetsCommand } from './datasetsCommand.js';
 import { indexCommand } from './indexCommand.js';
 import { inspectCommand } from './inspectCommand.js';
+import { signalsCommand } from './signalsCommand.js';
 
 /** `streams train`: arrives with the trainer issue; until then it says so and fails. */
 const train: Command = {
@@ -27,4 +29,6 @@ export const commands: Command[] = [
   inspectCommand,
   convertCommand,
   indexCommand,
+  datasetsCommand,
+  signalsCommand,
 ];

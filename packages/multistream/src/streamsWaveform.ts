@@ -370,7 +370,12 @@ export class StreamsWaveform {
     }
     const chosen = this.values
       .map((v, index) => ({ ...v, index }))
-      .filter((v) => v.column === domain && (!values || values.includes(v.value)));
+      .filter((v) => v.column === domain && (!values || values.includes(v.value)))
+      .sort((a, b) =>
+        typeof a.value === 'number' && typeof b.value === 'number'
+          ? a.value - b.value
+          : String(a.value).localeCompare(String(b.value)),
+      );
     const missing = values?.filter((x) => !chosen.some((v) => v.value === x)) ?? [];
     if (missing.length > 0) {
       throw new StreamsError(
