@@ -62,7 +62,10 @@ export async function coherentVideoBench(): Promise<BenchEntry[]> {
       let frames = 0;
       await Promise.all(
         Array.from({ length: WORKERS }, async () => {
-          while (next < paths.length) frames += await decodeRaw(ffmpeg, paths[next++]!, FRAMES);
+          while (next < paths.length) {
+            const got = await decodeRaw(ffmpeg, paths[next++]!, FRAMES);
+            frames += got;
+          }
         }),
       );
       if (frames !== CLIPS * FRAMES) throw new Error(`raw loop decoded ${frames} frames`);

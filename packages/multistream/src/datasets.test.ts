@@ -11,7 +11,6 @@ import {
   taskIncrementalSplit,
 } from './clTasks.js';
 import { coherentBatches } from './coherentBatches.js';
-import { FASHION_MNIST_DIR } from './datasetRegistry/fashionMnist.js';
 import { toy8Step } from './datasetRegistry/toy8.js';
 import type { TensorDataset } from './datasetSpec.js';
 import { gatherExamples, listDatasets, loadDataset, registerDataset } from './datasets.js';
