@@ -86,7 +86,7 @@ export {
   type Schedule,
   scheduledBatch,
 } from './schedule.js';
-export { type SequenceDecoder, type SequenceSource, siblingModule } from './sequenceSource.js';
+export type { SequenceDecoder, SequenceSource } from './sequenceSource.js';
 export {
   type StreamingSequenceOptions,
   streamingDatasetSequences,

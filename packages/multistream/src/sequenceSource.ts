@@ -37,7 +37,8 @@ export interface SequenceSource<Raw = unknown> {
   readonly decoder?: SequenceDecoder;
 }
 
-/** The file URL of a sibling module, `.ts` when running from sources (tests, tsx), else `.js`. */
-export function siblingModule(metaUrl: string, file: string): string {
-  return new URL(`./${file}${metaUrl.endsWith('.ts') ? '.ts' : '.js'}`, metaUrl).href;
-}
+/** The module worker threads import for the built-in decoders (`.ts` when running from sources). */
+export const SEQUENCE_TASKS = new URL(
+  `./sequenceTasks${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+).href;

@@ -13,7 +13,7 @@ import {
 } from 'apache-arrow';
 import type { RenderedChart } from './charts.js';
 import type { DatasetLoadOptions, TensorDataset } from './datasetSpec.js';
-import { loadDataset } from './datasets.js';
+import { gatherExamples, loadDataset } from './datasets.js';
 import type { Schedule } from './schedule.js';
 import {
   type ExhaustionPolicy,
@@ -297,7 +297,7 @@ export class StreamsDataset {
       to,
       indices,
       numSamples: indices.length,
-      gather: () => gatherRows(ds, indices),
+      gather: () => gatherExamples(ds, indices),
       batches: (options = {}) => batchesOf(ds, indices, this.#batchDefaults(options)),
     };
   }
@@ -312,15 +312,14 @@ export class StreamsDataset {
   }
 
   #tensors(): StreamsTensors {
-    const index = this.permutation;
-    const step = new Uint32Array(index.length); // [n]
-    let o = 0;
-    for (let s = 0; s < this.#step; s++) {
-      const k = this.waveform.drawnAt(s).length;
-      step.fill(s, o, o + k);
-      o += k;
-    }
-    return { ...gatherRows(this.dataset, index), index, step, shape: [...this.dataset.shape] };
+    const w = this.#sync();
+    const index = w.permutation;
+    return {
+      ...gatherExamples(this.dataset, index),
+      index,
+      step: w.permutationSteps,
+      shape: [...this.dataset.shape],
+    };
   }
 
   async #tfdata(tf: Tf | undefined): Promise<TfDataset> {
@@ -358,22 +357,6 @@ function resolveDomains(
   return out;
 }
 
-/** Inputs and labels of rows `indices` of `ds`. */
-function gatherRows(
-  ds: TensorDataset,
-  indices: ArrayLike<number>,
-): { x: Float32Array; y: Int32Array } {
-  const size = ds.shape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(indices.length * size); // [n, ...shape]
-  const y = new Int32Array(indices.length); // [n]
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k]!;
-    x.set(ds.x.subarray(i * size, (i + 1) * size), k * size);
-    y[k] = ds.y[i]!;
-  }
-  return { x, y };
-}
-
 /** Batches of rows `indices`; each iteration shuffles anew (seeded by its iteration number). */
 function batchesOf(
   ds: TensorDataset,
@@ -397,7 +380,7 @@ function batchesOf(
       for (let b = 0; b < order.length; b += o.batchSize) {
         const rows = order.subarray(b, Math.min(order.length, b + o.batchSize));
         if (rows.length < o.batchSize && o.dropLast) break;
-        yield gatherRows(ds, rows);
+        yield gatherExamples(ds, rows);
       }
     },
   };

@@ -248,12 +248,17 @@ export class StreamsWaveform {
 
   /** Examples drawn before the current step, in draw order (the permutation drawn so far). */
   get permutation(): Uint32Array {
-    const steps = this.#history.slice(0, this.#currentStep);
-    const out = new Uint32Array(steps.reduce((a, s) => a + s.length, 0)); // [drawn]
+    return this.#concat(0, this.#currentStep);
+  }
+
+  /** The step of each draw of {@link permutation}. */
+  get permutationSteps(): Uint32Array {
+    const out = new Uint32Array(this.#concat(0, this.#currentStep).length); // [drawn]
     let o = 0;
-    for (const s of steps) {
-      out.set(s, o);
-      o += s.length;
+    for (let s = 0; s < this.#currentStep; s++) {
+      const k = this.#history[s]!.length;
+      out.fill(s, o, o + k);
+      o += k;
     }
     return out;
   }
@@ -291,13 +296,7 @@ export class StreamsWaveform {
    */
   getData(): Table {
     const example = this.permutation;
-    const step = new Uint32Array(example.length); // [rows]
-    let o = 0;
-    for (let s = 0; s < this.#currentStep; s++) {
-      const k = this.#history[s]!.length;
-      step.fill(s, o, o + k);
-      o += k;
-    }
+    const step = this.permutationSteps;
     const columns: Record<string, Uint32Array | Float64Array | string[]> = { step, example };
     for (const [column, values] of Object.entries(this.domainValuesOf(example)))
       columns[column] = values;

@@ -3,22 +3,14 @@
 // `mat-for-js` (the npm MAT reader) turns arrays into nested JS arrays: 73,257 SVHN images would
 // become 225 million boxed numbers, so the few element types these files use are decoded here.
 import { inflateSync } from 'node:zlib';
-import { StreamsError } from '@streams/core';
+import { StreamsError, type TypedArray } from '@streams/core';
 
 /** One numeric variable of a MAT-file. */
 export interface MatArray {
   name: string;
   /** MATLAB dimensions, e.g. [32, 32, 3, n]; data is column-major (first index fastest). */
   dims: number[];
-  data:
-    | Uint8Array
-    | Int8Array
-    | Uint16Array
-    | Int16Array
-    | Uint32Array
-    | Int32Array
-    | Float32Array
-    | Float64Array;
+  data: Exclude<TypedArray, BigInt64Array | BigUint64Array>;
 }
 
 const MI_MATRIX = 14;

@@ -1,5 +1,5 @@
 import { StreamsError, type TypedArray } from '@streams/core';
-import { type SequenceSource, siblingModule } from '../sequenceSource.js';
+import { SEQUENCE_TASKS, type SequenceSource } from '../sequenceSource.js';
 import type { StreamingDataset } from '../streamingDataset.js';
 import { decodeTextTokens, textTokenCount } from './textFiles.js';
 import { decodeVideoFrames, frameShape, type VideoFrameOptions, videoFrameCount } from './video.js';
@@ -80,7 +80,7 @@ export function streamingDatasetSequences(
     ...(video
       ? {
           decoder: {
-            module: siblingModule(import.meta.url, 'video'),
+            module: SEQUENCE_TASKS,
             name: 'decodeVideoFrames',
             args: [video],
           },

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { TypedArray } from '@streams/core';
-import { type SequenceSource, siblingModule } from '../sequenceSource.js';
+import { SEQUENCE_TASKS, type SequenceSource } from '../sequenceSource.js';
 
 /** How text becomes tokens: UTF-8 `bytes`, or whitespace-separated `words` numbered by a vocabulary. */
 export type TextTokens = 'bytes' | 'words';
@@ -57,7 +57,7 @@ export function textFileSequences(
     fetch: (i) => readFile(paths[i]!, 'utf8'),
     decode: async (text, length): Promise<TypedArray> => decodeTextTokens(text, length, options),
     decoder: {
-      module: siblingModule(import.meta.url, 'textFiles'),
+      module: SEQUENCE_TASKS,
       name: 'decodeTextTokens',
       args: [options],
     },

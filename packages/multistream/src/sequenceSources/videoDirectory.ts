@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { StreamsError, type TypedArray } from '@streams/core';
-import { type SequenceSource, siblingModule } from '../sequenceSource.js';
+import { SEQUENCE_TASKS, type SequenceSource } from '../sequenceSource.js';
 import { decodeVideoFrames, frameShape, type VideoFrameOptions, videoFrameCount } from './video.js';
 
 const VIDEO_EXTENSIONS = new Set(['.mp4', '.mkv', '.webm', '.mov', '.avi', '.m4v']);
@@ -35,7 +35,7 @@ export async function videoDirectorySequences(
     fetch: async (i) => paths[i]!,
     decode: (path, length): Promise<TypedArray> => decodeVideoFrames(path, length, options),
     decoder: {
-      module: siblingModule(import.meta.url, 'video'),
+      module: SEQUENCE_TASKS,
       name: 'decodeVideoFrames',
       args: [options],
     },
