@@ -140,6 +140,8 @@ describe('StreamsDataset', () => {
     const strict = await StreamsDataset.open(grid(20), { batchSize: 8, exhaustion: 'error' });
     strict.step(2);
     expect(() => strict.step(1)).toThrow(/exhausted at step 2/);
+    expect(strict.currentStep).toBe(2);
+    expect(strict.permutation.length).toBe(16);
   });
 
   it('getData as a tf.data.Dataset through the adapter entry', async () => {

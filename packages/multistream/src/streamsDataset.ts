@@ -121,6 +121,7 @@ export class StreamsDataset {
   readonly batchSize: number;
   readonly seed: number;
   readonly maxSteps: number;
+  readonly #eager: boolean;
   #step = 0;
 
   private constructor(dataset: TensorDataset, options: StreamsDatasetOptions) {
@@ -128,6 +129,7 @@ export class StreamsDataset {
     this.batchSize = options.batchSize ?? 16;
     this.seed = options.seed ?? 0;
     this.maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
+    this.#eager = options.exhaustion === 'error';
     this.waveform = new StreamsWaveform({
       domains: resolveDomains(dataset, options.domains ?? ['label']),
       seed: this.seed,
@@ -186,9 +188,10 @@ export class StreamsDataset {
         { fix: 'open the dataset with a larger maxSteps' },
       );
     }
+    // With exhaustion 'error' the draws happen now, so that the error surfaces here (and the
+    // step is not taken) rather than at a later read.
+    if (this.#eager) this.#sync(this.#step + n);
     this.#step += n;
-    // Exhaustion errors surface here rather than at a later read.
-    this.#sync();
     return this;
   }
 
@@ -282,9 +285,9 @@ export class StreamsDataset {
     });
   }
 
-  #sync(): StreamsWaveform {
+  #sync(to = this.#step): StreamsWaveform {
     const w = this.waveform;
-    if (w.currentStep < this.#step) w.step(this.#step - w.currentStep);
+    if (w.currentStep < to) w.step(to - w.currentStep);
     return w;
   }
 
