@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import type { TensorDataset } from './datasetSpec.js';
 import { type SampleBatch, StreamsDataset } from './streamsDataset.js';
+import { tensorsToTfDataset } from './tfdata.js';
 
 /** n samples of shape [2]: x = (i, -i), label i % 5, coarse label i % 2. */
 function grid(n: number): TensorDataset {
@@ -146,7 +147,7 @@ describe('StreamsDataset', () => {
 
   it('getData as a tf.data.Dataset through the adapter entry', async () => {
     const ds = await StreamsDataset.open(grid(50), { batchSize: 4, timestep: 2 });
-    const tfds = await ds.getData({ format: 'tfdata', tf });
+    const tfds = await tensorsToTfDataset(ds.getData({ format: 'tensors' }), { tf });
     const rows = (await tfds.toArray()) as Array<{ xs: tf.Tensor; ys: tf.Tensor }>;
     expect(rows.length).toBe(8);
     const i = ds.permutation[3]!;

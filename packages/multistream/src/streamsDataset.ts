@@ -20,7 +20,6 @@ import {
   StreamsWaveform,
   type VisualizeOptions,
 } from './streamsWaveform.js';
-import type { Tf, TfDataset } from './tfdata.js';
 
 /** One batch as the `@streams/cl` learners take it: typed arrays, row-major. */
 export interface SampleBatch {
@@ -195,22 +194,24 @@ export class StreamsDataset {
     return this;
   }
 
-  /** Data drawn before the current step: an Arrow table (`step`, `index`, `label`, domains, `x`), typed tensors, or a `tf.data.Dataset`. */
+  /**
+   * Data drawn before the current step: an Arrow table (`step`, `index`, `label`, domains, `x`)
+   * or typed tensors. For a `tf.data.Dataset`, pass the tensors to `tensorsToTfDataset` of
+   * `@streams/multistream/tfdata` (the entry that loads TensorFlow.js).
+   */
   getData(options?: { format?: 'arrow' }): Table;
   getData(options: { format: 'tensors' }): StreamsTensors;
-  getData(options: { format: 'tfdata'; tf?: Tf }): Promise<TfDataset>;
-  getData(
-    options: { format?: 'arrow' | 'tensors' | 'tfdata'; tf?: Tf } = {},
-  ): Table | StreamsTensors | Promise<TfDataset> {
+  getData(options: { format?: 'arrow' | 'tensors' } = {}): Table | StreamsTensors {
     const format = options.format ?? 'arrow';
-    if (format === 'tfdata') return this.#tfdata(options.tf);
     const t = this.#tensors();
     if (format === 'tensors') return t;
     if (format !== 'arrow') {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
         `[streams/multistream] getData: unknown format "${format as string}"`,
-        { fix: 'use "arrow", "tensors" or "tfdata"' },
+        {
+          fix: 'use "arrow" or "tensors" (tf.data: tensorsToTfDataset of @streams/multistream/tfdata)',
+        },
       );
     }
     const size = t.shape.reduce((a, b) => a * b, 1);
@@ -323,12 +324,6 @@ export class StreamsDataset {
       step: w.permutationSteps,
       shape: [...this.dataset.shape],
     };
-  }
-
-  async #tfdata(tf: Tf | undefined): Promise<TfDataset> {
-    // The tf.data adapter entry is loaded only here, so TensorFlow.js stays out of the main entry.
-    const { tensorsToTfDataset } = await import('./tfdata.js');
-    return tensorsToTfDataset(this.#tensors(), { tf });
   }
 }
 

@@ -113,6 +113,7 @@ function isNdArray(v: unknown): v is { data: ArrayBufferView; shape: readonly nu
 /**
  * A `tf.data.Dataset` of `{ xs, ys }` over typed tensors such as a STREAMS dataset's
  * `getData({ format: 'tensors' })`: `xs` of `shape` (float32), `ys` an int32 scalar per sample.
+ * `await tensorsToTfDataset(streams.getData({ format: 'tensors' }))`.
  */
 export async function tensorsToTfDataset(
   data: { x: Float32Array; y: Int32Array; shape: readonly number[] },
