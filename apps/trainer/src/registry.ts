@@ -2,9 +2,11 @@ import { benchCommand } from './benchCommand.js';
 import { catCommand } from './catCommand.js';
 import type { Command } from './commands.js';
 import { convertCommand } from './convertCommand.js';
+import { datasetsCommand } from './datasetsCommand.js';
 import { indexCommand } from './indexCommand.js';
 import { inspectCommand } from './inspectCommand.js';
 import { reportCommand } from './reportCommand.js';
+import { signalsCommand } from './signalsCommand.js';
 import { trainCommand } from './trainCommand.js';
 
 /** Every subcommand, in the order help lists them. */
@@ -16,4 +18,6 @@ export const commands: Command[] = [
   inspectCommand,
   convertCommand,
   indexCommand,
+  datasetsCommand,
+  signalsCommand,
 ];

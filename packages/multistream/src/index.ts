@@ -17,25 +17,48 @@ export {
   type CoherentBatch,
   type CoherentOptions,
   type CoherentState,
+  coherentBatchCount,
   coherentBatches,
 } from './coherentBatches.js';
 export {
-  type DatasetInfo,
-  type DatasetListing,
-  type DatasetSpec,
+  type CoherentCollate,
+  type CoherentDataBatch,
+  CoherentLoader,
+  type CoherentLoaderOptions,
+  type CoherentLoaderState,
+} from './coherentLoader.js';
+export {
+  datasetDir,
+  ensureDatasetFiles,
+  fileUrl,
+  findLocalFiles,
+  kaggleCredentials,
+} from './datasetFiles.js';
+export type { Cifar100Options } from './datasetRegistry/cifar100.js';
+export {
   FASHION_MNIST_DIR,
   type FashionMnistOptions,
+} from './datasetRegistry/fashionMnist.js';
+export { parseIdx, type SplitOptions } from './datasetRegistry/idx.js';
+export { type MatArray, readMatFile } from './datasetRegistry/matFile.js';
+export { loadMnist } from './datasetRegistry/mnistNpm.js';
+export { loadToy8, type Toy8Options, toy8Step } from './datasetRegistry/toy8.js';
+export type {
+  DatasetInfo,
+  DatasetLoadOptions,
+  DatasetSpec,
+  FileVersion,
+  LoaderOptions,
+  RemoteFile,
+  TensorDataset,
+} from './datasetSpec.js';
+export {
+  type DatasetListing,
   gatherExamples,
+  getDatasetSpec,
   listDatasets,
   loadDataset,
-  loadFashionMnist,
-  loadMnist,
-  loadToy8,
-  parseIdx,
   registerDataset,
-  type TensorDataset,
-  type Toy8Options,
-  toy8Step,
 } from './datasets.js';
 export {
   type BatchingMethod,
@@ -63,6 +86,25 @@ export {
   type Schedule,
   scheduledBatch,
 } from './schedule.js';
+export type { SequenceDecoder, SequenceSource } from './sequenceSource.js';
+export {
+  type StreamingSequenceOptions,
+  streamingDatasetSequences,
+} from './sequenceSources/streamingDataset.js';
+export {
+  decodeTextTokens,
+  type TextFileOptions,
+  type TextTokens,
+  textFileSequences,
+  textTokenCount,
+} from './sequenceSources/textFiles.js';
+export { tokenSequences } from './sequenceSources/tokens.js';
+export {
+  decodeVideoFrames,
+  type VideoFrameOptions,
+  videoFrameCount,
+} from './sequenceSources/video.js';
+export { videoDirectorySequences } from './sequenceSources/videoDirectory.js';
 export { type LoadedShard, ShardPool } from './shardPool.js';
 export {
   divideSpans,
@@ -92,10 +134,21 @@ export {
   type StreamingDatasetOptions,
 } from './streamingDataset.js';
 export {
+  type BatchOptions,
+  type ExperienceStreamOptions,
+  type SampleBatch,
+  StreamsDataset,
+  type StreamsDatasetOptions,
+  type StreamsExperience,
+  type StreamsTensors,
+} from './streamsDataset.js';
+export {
+  type ExhaustionPolicy,
   SIGNAL_MAX,
   SIGNAL_MIN,
   SIGNAL_START,
   StreamsWaveform,
   type StreamsWaveformOptions,
+  type VisualizeOptions,
   type WaveformStep,
 } from './streamsWaveform.js';

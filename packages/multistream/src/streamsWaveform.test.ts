@@ -1,6 +1,3 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { piecewiseSchedule } from './schedule.js';
@@ -87,24 +84,25 @@ describe('StreamsWaveform', () => {
   it('draws without replacement over the stream, deterministically per seed', () => {
     const make = (seed: number) =>
       new StreamsWaveform({ domains: domains(30), seed, batchSize: 4 });
+    // 7 steps of 4 = 28 of the 30 examples, all distinct.
     const a = make(1)
-      .step(10)
+      .step(7)
       .flatMap((s) => [...s.examples]);
-    expect(a.length).toBe(30);
-    expect(new Set(a).size).toBe(30);
+    expect(a.length).toBe(28);
+    expect(new Set(a).size).toBe(28);
     expect(
       make(1)
-        .step(10)
+        .step(7)
         .flatMap((s) => [...s.examples]),
     ).toEqual(a);
     expect(
       make(2)
-        .step(10)
+        .step(7)
         .flatMap((s) => [...s.examples]),
     ).not.toEqual(a);
   });
 
-  it('getData holds everything before the current step; getExperience gives train and test windows', () => {
+  it('getData holds everything before the current step; getExperience never reads past it', () => {
     const w = new StreamsWaveform({ domains: domains(100), seed: 4, batchSize: 3 });
     expect(w.currentStep).toBe(0);
     const drawn = w.step(5);
@@ -113,17 +111,114 @@ describe('StreamsWaveform', () => {
     expect(data.numRows).toBe(15);
     expect(data.schema.fields.map((f) => f.name)).toEqual(['step', 'example', 'label', 'style']);
     const example = data.getChild('example')!.toArray() as Uint32Array;
+    expect([...example]).toEqual([...w.permutation]);
     expect([...(data.getChild('step')!.toArray() as Uint32Array).subarray(0, 3)]).toEqual([
       0, 0, 0,
     ]);
     expect(data.getChild('label')!.get(0)).toBe(example[0]! % 5);
     expect(data.getChild('style')!.get(0)).toBe(example[0]! % 3 === 0 ? 'a' : 'b');
-    const exp = w.getExperience(4, { testWindow: 2 });
-    expect([...exp.train]).toEqual([...drawn[4]!.examples]);
-    expect(exp.test.length).toBe(6);
-    // Looking ahead does not change what step() returns later.
-    const next = w.step(1)[0]!;
-    expect([...next.examples]).toEqual([...exp.test.subarray(0, 3)]);
+    // Step 4 with a test window of 2 reads steps 5 and 6: not drawn yet, so refused.
+    expect(() => w.getExperience(4, { testWindow: 2 })).toThrow(
+      /not all before the current step 5/,
+    );
+    const exp = w.getExperience(2, { testWindow: 2 });
+    expect([...exp.train]).toEqual([...drawn[2]!.examples]);
+    expect([...exp.test]).toEqual([...drawn[3]!.examples, ...drawn[4]!.examples]);
+    expect(() => w.drawnAt(5)).toThrow(/call step\(1\) first/);
+  });
+
+  it('draws k of n exactly by sequential softmax without replacement (grouped sampling)', () => {
+    // Four examples in three groups with logits 0, 1, 2 (temperature 1); all ordered pairs of a
+    // 2-draw have exact probabilities p(a) * p(b | a) under the Plackett-Luce law.
+    const group = ['g0', 'g1', 'g1', 'g2'];
+    const logit: Record<string, number> = { g0: 0, g1: 1, g2: 2 };
+    const weights = group.map((g) => Math.exp(logit[g]!));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const runs = 40_000;
+    const counts = new Map<string, number>();
+    // A fresh waveform per run: each run's step 0 is one independent 2-draw.
+    for (let r = 0; r < runs; r++) {
+      const one = new StreamsWaveform({
+        domains: { group },
+        seed: r,
+        batchSize: 2,
+        schedule: piecewiseSchedule([{ from: 0, weights: [0, 1, 2] }]),
+      });
+      const [a, b] = one.step(1)[0]!.examples;
+      const key = `${a},${b}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    let checked = 0;
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        if (a === b) {
+          expect(counts.get(`${a},${b}`) ?? 0).toBe(0);
+          continue;
+        }
+        const p = (weights[a]! / total) * (weights[b]! / (total - weights[a]!));
+        const sigma = Math.sqrt(runs * p * (1 - p));
+        expect(Math.abs((counts.get(`${a},${b}`) ?? 0) - runs * p)).toBeLessThan(5 * sigma);
+        checked++;
+      }
+    }
+    expect(checked).toBe(12);
+  });
+
+  it('exhaustion: refill (default) starts a new pass with an event; every pass draws each example once', () => {
+    const events: Array<Record<string, unknown>> = [];
+    const w = new StreamsWaveform({
+      domains: domains(10),
+      seed: 5,
+      batchSize: 4,
+      onEvent: (e) => events.push({ name: e.name, ...e.attrs }),
+    });
+    const all = w.step(6).flatMap((s) => [...s.examples]); // 24 draws: 2 passes of 10, then 4
+    expect(all.length).toBe(24);
+    expect(new Set(all.slice(0, 10)).size).toBe(10);
+    expect(new Set(all.slice(10, 20)).size).toBe(10);
+    // Step 2 draws the last 2 of pass 1 and 2 of pass 2, all distinct: never a short step.
+    expect(new Set(all.slice(8, 12)).size).toBe(4);
+    expect(events).toEqual([
+      { name: 'streams.exhausted', step: 2, policy: 'refill', pass: 1, examples: 10 },
+      { name: 'streams.exhausted', step: 5, policy: 'refill', pass: 2, examples: 10 },
+    ]);
+  });
+
+  it('exhaustion: error throws before the step and leaves the stream intact; replacement goes on', () => {
+    const w = new StreamsWaveform({
+      domains: domains(10),
+      seed: 5,
+      batchSize: 4,
+      exhaustion: 'error',
+    });
+    const first = w.step(2).flatMap((s) => [...s.examples]);
+    expect(() => w.step(1)).toThrow(/exhausted at step 2: 2 of 10 examples are left/);
+    expect(w.currentStep).toBe(2);
+    expect([...w.permutation]).toEqual(first);
+    const seen: string[] = [];
+    const r = new StreamsWaveform({
+      domains: domains(10),
+      seed: 5,
+      batchSize: 4,
+      exhaustion: 'replacement',
+      onEvent: (e) => seen.push(`${e.name}@${e.attrs?.step}`),
+    });
+    const steps = r.step(10);
+    expect(steps.every((s) => s.examples.length === 4)).toBe(true);
+    expect(seen).toEqual(['streams.exhausted@2']);
+    expect(() => new StreamsWaveform({ domains: domains(3), seed: 1, batchSize: 4 })).toThrow(
+      /exceeds the 3 examples/,
+    );
+  });
+
+  it('initialBuffer examples are drawn at step 0, batchSize per step after', () => {
+    const w = new StreamsWaveform({
+      domains: domains(100),
+      seed: 1,
+      batchSize: 3,
+      initialBuffer: 20,
+    });
+    expect(w.step(3).map((s) => s.examples.length)).toEqual([20, 3, 3]);
   });
 
   it('takes per-domain-value weights(t) from a schedule instead of the waveform', () => {
@@ -154,23 +249,26 @@ describe('StreamsWaveform', () => {
     ).toThrow(/2 weights for 1 domain values/);
   });
 
-  it('writes an SVG of the signals, and a PNG through sharp', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'streams-wave-'));
-    try {
-      const w = new StreamsWaveform({
-        domains: domains(20),
-        seed: 1,
-        batchSize: 1,
-        withoutReplacement: false,
-      });
-      w.step(30);
-      const out = await w.visualizeSignals(join(dir, 'signals.svg'), { png: true });
-      const svg = await readFile(out.svg, 'utf8');
-      expect(svg).toContain('<svg');
-      expect(svg.match(/<polyline/g)?.length).toBe(w.values.length);
-      expect((await stat(out.png!)).size).toBeGreaterThan(100);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  it('visualizes one domain: a line per chosen value with a legend and a step axis, SVG and PNG', async () => {
+    const w = new StreamsWaveform({
+      domains: domains(20),
+      seed: 1,
+      batchSize: 1,
+      withoutReplacement: false,
+    });
+    w.step(30);
+    const { svg, png } = await w.visualize('label', [0, 3], { png: true });
+    expect(svg).toContain('<svg');
+    // Legend entries are the chosen values only; the axes are titled.
+    expect(svg).toMatch(/>step</);
+    expect(svg).toMatch(/>signal</);
+    expect(svg).toMatch(/>label</);
+    const legend = [...svg.matchAll(/role-legend-label[^>]*>[\s\S]*?<text[^>]*>([^<]*)</g)].map(
+      (m) => m[1],
+    );
+    expect(legend).toEqual(['0', '3']);
+    expect(png!.subarray(1, 4).toString()).toBe('PNG');
+    await expect(w.visualize('colour')).rejects.toThrow(/no domain "colour"/);
+    await expect(w.visualize('label', [7])).rejects.toThrow(/has no value 7/);
   });
 });

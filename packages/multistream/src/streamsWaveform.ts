@@ -1,8 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { type Rng, rng, StreamsError } from '@streams/core';
+import { EventHub, type Rng, rng, StreamsError, type StreamsEventListener } from '@streams/core';
 import { type Table, tableFromArrays } from 'apache-arrow';
+import { type RenderChartOptions, type RenderedChart, renderChart } from './charts.js';
 import type { Schedule } from './schedule.js';
+
+/** What a stream drawn without replacement does once too few examples are left for a step. */
+export type ExhaustionPolicy = 'error' | 'replacement' | 'refill';
 
 /** Options of {@link StreamsWaveform}. */
 export interface StreamsWaveformOptions {
@@ -11,6 +13,8 @@ export interface StreamsWaveformOptions {
   seed: number;
   /** Examples drawn per step. */
   batchSize: number;
+  /** Examples drawn at step 0 (the data available when the stream starts; default `batchSize`). */
+  initialBuffer?: number;
   /** Steps between new targets (default 100). */
   duration?: number;
   /** Peak examples whose domain values each new target favors (default 2). */
@@ -21,6 +25,14 @@ export interface StreamsWaveformOptions {
   startStep?: (column: string, value: string | number) => number;
   /** Draw an example at most once over the whole stream (default true) or independently per step. */
   withoutReplacement?: boolean;
+  /**
+   * Without replacement, when a step needs more examples than are left: `refill` (default) makes
+   * every example available again (a new pass; the step's draws stay distinct, and those drawn
+   * before the refill rejoin the new pass after the step), `replacement`
+   * goes on drawing with replacement, `error` throws. Each time it triggers, a
+   * `streams.exhausted` event is emitted.
+   */
+  exhaustion?: ExhaustionPolicy;
   /** Softmax temperature: probabilities are softmax(logit / temperature) (default 1). */
   temperature?: number;
   /**
@@ -31,6 +43,8 @@ export interface StreamsWaveformOptions {
   /** Projected-gradient iterations per step (default 4) and their step size (default 0.5). */
   iterations?: number;
   learningRate?: number;
+  /** Receives the waveform's events (also available through `events.on`). */
+  onEvent?: StreamsEventListener;
 }
 
 /** Bounds and start of every signal, as the STREAMS construction defines them. */
@@ -44,39 +58,72 @@ export interface WaveformStep {
   examples: Uint32Array; // [drawn]
 }
 
+/** Options of {@link StreamsWaveform.visualize}. */
+export interface VisualizeOptions extends RenderChartOptions {
+  /** First and last (exclusive) step drawn; default 0 to the current step (at least 1 step). */
+  from?: number;
+  to?: number;
+  /** Chart size in pixels (default 720 x 320). */
+  width?: number;
+  height?: number;
+}
+
 /**
  * STREAMS-style time-varying sampling over domain values. Every value of every domain column has
  * a signal in [0, 10] (5 when it switches on, 0 before its start step); an example's logit is the
  * minimum signal over its domain values; each step draws `batchSize` examples by softmax over
- * logits without replacement (Gumbel top-k); every `duration` steps a new target favors the
- * values of a few random peak examples, and signals move toward it by projected gradient steps
- * that never change a signal by more than `maxDelta` per step.
+ * logits without replacement; every `duration` steps a new target favors the values of a few
+ * random peak examples, and signals move toward it by projected gradient steps that never change
+ * a signal by more than `maxDelta` per step.
+ *
+ * Sampling costs O(groups + batch x log groups) per step: examples with the same domain values
+ * share a logit, so a step draws a group by its total softmax mass (a Fenwick tree), then an
+ * example uniformly inside it. Drawing k of n without replacement this way is exactly a draw
+ * from softmax over the remaining examples, one at a time (the Plackett-Luce / Gumbel top-k law).
  */
 export class StreamsWaveform {
   readonly columns: readonly string[];
   /** Domain values: `values[v] = { column, value }`. */
   readonly values: ReadonlyArray<{ column: string; value: string | number }>;
   readonly numExamples: number;
+  /** Number of distinct domain-value combinations (the sampling groups). */
+  readonly numGroups: number;
+  /** `streams.exhausted` (kind `warning`) when the exhaustion policy triggers. */
+  readonly events = new EventHub('multistream');
   #currentStep = 0;
-  readonly #o: Required<Omit<StreamsWaveformOptions, 'domains' | 'startStep' | 'schedule'>>;
+  readonly #o: Required<
+    Omit<StreamsWaveformOptions, 'domains' | 'startStep' | 'schedule' | 'onEvent'>
+  >;
   readonly #exampleValues: Uint32Array; // [examples, columns] value index per example and column
+  readonly #groupValues: Uint32Array; // [groups, columns]
+  readonly #groupStart: Uint32Array; // [groups + 1] offsets into #members
+  readonly #members: Uint32Array; // [examples] examples sorted by group; available ones first
+  readonly #position: Uint32Array; // [examples] index of each example in #members
+  readonly #groupOf: Uint32Array; // [examples] group of each example
+  readonly #available: Uint32Array; // [groups] available members of each group
+  readonly #tree: Float64Array; // [groups + 1] Fenwick tree of group masses
+  readonly #mass: Float64Array; // [groups] exp((logit - max) / T) per example of the group
   readonly #start: Float64Array; // [values] start step of each value
   readonly #signals: Float64Array; // [values] signals at the last simulated step
   readonly #target: Float64Array; // [values]
-  readonly #available: Uint8Array; // [examples]
-  readonly #history: WaveformStep[] = [];
+  readonly #history: Uint32Array[] = []; // [steps][drawn]
   readonly #signalHistory: Float32Array[] = []; // [steps][values]
   readonly #rng: Rng;
   readonly #schedule: Schedule | undefined;
+  #left: number; // examples not drawn in the current pass
+  #withReplacement: boolean;
+  #passes = 0;
 
   constructor(options: StreamsWaveformOptions) {
     const o = {
       seed: options.seed,
       batchSize: options.batchSize,
+      initialBuffer: options.initialBuffer ?? options.batchSize,
       duration: options.duration ?? 100,
       peaks: options.peaks ?? 2,
       maxDelta: options.maxDelta ?? 0.25,
       withoutReplacement: options.withoutReplacement ?? true,
+      exhaustion: options.exhaustion ?? 'refill',
       temperature: options.temperature ?? 1,
       iterations: options.iterations ?? 4,
       learningRate: options.learningRate ?? 0.5,
@@ -85,12 +132,12 @@ export class StreamsWaveform {
       new StreamsError(
         'STREAMS_INVALID_CONFIG',
         `[streams/multistream] StreamsWaveform ${field} ${what}`,
-        {
-          fix: `check the ${field} option`,
-        },
+        { fix: `check the ${field} option` },
       );
     if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1))
       throw bad('batchSize', 'must be an integer >= 1');
+    if (!(Number.isInteger(o.initialBuffer) && o.initialBuffer >= 0))
+      throw bad('initialBuffer', 'must be an integer >= 0');
     if (!(Number.isInteger(o.duration) && o.duration >= 1))
       throw bad('duration', 'must be an integer >= 1');
     if (!(Number.isInteger(o.peaks) && o.peaks >= 1)) throw bad('peaks', 'must be an integer >= 1');
@@ -98,12 +145,21 @@ export class StreamsWaveform {
     if (!(o.temperature > 0)) throw bad('temperature', 'must be > 0');
     if (!(o.learningRate > 0 && o.learningRate <= 1))
       throw bad('learningRate', 'must be in (0, 1]');
+    if (!['error', 'replacement', 'refill'].includes(o.exhaustion))
+      throw bad('exhaustion', `must be "error", "replacement" or "refill", got "${o.exhaustion}"`);
     this.#o = o;
     this.columns = Object.keys(options.domains);
     if (this.columns.length === 0) throw bad('domains', 'needs at least one column');
+    const C = this.columns.length;
     const n = options.domains[this.columns[0]!]!.length;
+    if (n === 0) throw bad('domains', 'has no examples');
+    if (o.withoutReplacement && Math.max(o.batchSize, o.initialBuffer) > n)
+      throw bad(
+        'batchSize',
+        `(${Math.max(o.batchSize, o.initialBuffer)}) exceeds the ${n} examples`,
+      );
     this.numExamples = n;
-    this.#exampleValues = new Uint32Array(n * this.columns.length); // [examples, columns]
+    this.#exampleValues = new Uint32Array(n * C); // [examples, columns]
     const values: Array<{ column: string; value: string | number }> = [];
     this.columns.forEach((column, c) => {
       const col = options.domains[column]!;
@@ -121,17 +177,59 @@ export class StreamsWaveform {
           index.set(value, v);
           values.push({ column, value });
         }
-        this.#exampleValues[i * this.columns.length + c] = v;
+        this.#exampleValues[i * C + c] = v;
       }
     });
     this.values = values;
+
+    // Groups of equal domain values, numbered in order of first appearance.
+    const groupOf = new Uint32Array(n); // [examples]
+    const keys = new Map<string | number, number>();
+    for (let i = 0; i < n; i++) {
+      const key =
+        C === 1
+          ? this.#exampleValues[i]!
+          : Array.from(this.#exampleValues.subarray(i * C, (i + 1) * C)).join(',');
+      let g = keys.get(key);
+      if (g === undefined) {
+        g = keys.size;
+        keys.set(key, g);
+      }
+      groupOf[i] = g;
+    }
+    const G = keys.size;
+    this.numGroups = G;
+    this.#groupOf = groupOf;
+    this.#groupValues = new Uint32Array(G * C); // [groups, columns]
+    this.#groupStart = new Uint32Array(G + 1); // [groups + 1]
+    for (let i = 0; i < n; i++) this.#groupStart[groupOf[i]! + 1]! += 1;
+    for (let g = 0; g < G; g++)
+      this.#groupStart[g + 1] = this.#groupStart[g + 1]! + this.#groupStart[g]!;
+    this.#members = new Uint32Array(n); // [examples]
+    this.#position = new Uint32Array(n); // [examples]
+    const fill = this.#groupStart.slice(0, G);
+    for (let i = 0; i < n; i++) {
+      const g = groupOf[i]!;
+      if (fill[g] === this.#groupStart[g])
+        this.#groupValues.set(this.#exampleValues.subarray(i * C, (i + 1) * C), g * C);
+      const p = fill[g]!++;
+      this.#members[p] = i;
+      this.#position[i] = p;
+    }
+    this.#available = new Uint32Array(G); // [groups]
+    for (let g = 0; g < G; g++)
+      this.#available[g] = this.#groupStart[g + 1]! - this.#groupStart[g]!;
+    this.#tree = new Float64Array(G + 1); // [groups + 1]
+    this.#mass = new Float64Array(G); // [groups]
+    this.#left = n;
+    this.#withReplacement = !o.withoutReplacement;
+
     this.#start = Float64Array.from(
       values,
       ({ column, value }) => options.startStep?.(column, value) ?? 0,
     );
     this.#signals = new Float64Array(values.length); // [values]
     this.#target = new Float64Array(values.length).fill(SIGNAL_START); // [values]
-    this.#available = new Uint8Array(n).fill(1); // [examples]
     this.#rng = rng(o.seed, 'streams-waveform');
     this.#schedule = options.schedule;
     if (this.#schedule && this.#schedule.size !== values.length) {
@@ -140,11 +238,29 @@ export class StreamsWaveform {
         `gives ${this.#schedule.size} weights for ${values.length} domain values (see .values)`,
       );
     }
+    if (options.onEvent) this.events.on(options.onEvent);
   }
 
   /** Steps consumed so far with {@link step}. */
   get currentStep(): number {
     return this.#currentStep;
+  }
+
+  /** Examples drawn before the current step, in draw order (the permutation drawn so far). */
+  get permutation(): Uint32Array {
+    return this.#concat(0, this.#currentStep);
+  }
+
+  /** The step of each draw of {@link permutation}. */
+  get permutationSteps(): Uint32Array {
+    const out = new Uint32Array(this.#concat(0, this.#currentStep).length); // [drawn]
+    let o = 0;
+    for (let s = 0; s < this.#currentStep; s++) {
+      const k = this.#history[s]!.length;
+      out.fill(s, o, o + k);
+      o += k;
+    }
+    return out;
   }
 
   /** Advances time by `n` steps and returns the examples drawn in those steps. */
@@ -153,18 +269,22 @@ export class StreamsWaveform {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
         `[streams/multistream] step(n) needs an integer n >= 0, got ${n}`,
-        {
-          fix: 'pass a whole number of steps',
-        },
+        { fix: 'pass a whole number of steps' },
       );
     }
     this.#simulate(this.#currentStep + n);
-    const out = this.#history.slice(this.#currentStep, this.#currentStep + n);
+    const from = this.#currentStep;
     this.#currentStep += n;
-    return out;
+    return this.#history.slice(from, from + n).map((examples, k) => ({ step: from + k, examples }));
   }
 
-  /** Signal of every domain value at `step` (simulating ahead if needed). */
+  /** The examples drawn at `step`, which must be before the current step. */
+  drawnAt(step: number): Uint32Array {
+    this.#checkPast(step, step + 1);
+    return this.#history[step]!;
+  }
+
+  /** Signal of every domain value at `step` (the schedule is simulated ahead when needed). */
   signalsAt(step: number): Float32Array {
     this.#simulate(step + 1);
     return this.#signalHistory[step]!;
@@ -175,39 +295,47 @@ export class StreamsWaveform {
    * domain (numbers stay numbers; a column mixing numbers and strings becomes strings).
    */
   getData(): Table {
-    const steps = this.#history.slice(0, this.#currentStep);
-    const total = steps.reduce((a, s) => a + s.examples.length, 0);
-    const step = new Uint32Array(total); // [rows]
-    const example = new Uint32Array(total); // [rows]
-    let o = 0;
-    for (const s of steps) {
-      step.fill(s.step, o, o + s.examples.length);
-      example.set(s.examples, o);
-      o += s.examples.length;
-    }
+    const example = this.permutation;
+    const step = this.permutationSteps;
     const columns: Record<string, Uint32Array | Float64Array | string[]> = { step, example };
-    this.columns.forEach((column, c) => {
-      const values = Array.from(
-        example,
-        (i) => this.values[this.#exampleValues[i * this.columns.length + c]!]!.value,
-      );
-      columns[column] = values.every((v) => typeof v === 'number')
-        ? Float64Array.from(values as number[])
-        : values.map(String);
-    });
+    for (const [column, values] of Object.entries(this.domainValuesOf(example)))
+      columns[column] = values;
     return tableFromArrays(columns);
   }
 
-  /** Train data at `step` and test data drawn in the next `testWindow` steps (for continual learning). */
+  /** The domain values of the given examples, one array per column (numbers stay numbers). */
+  domainValuesOf(examples: ArrayLike<number>): Record<string, Float64Array | string[]> {
+    const C = this.columns.length;
+    const out: Record<string, Float64Array | string[]> = {};
+    this.columns.forEach((column, c) => {
+      const values = Array.from(
+        examples,
+        (i) => this.values[this.#exampleValues[i * C + c]!]!.value,
+      );
+      out[column] = values.every((v) => typeof v === 'number')
+        ? Float64Array.from(values as number[])
+        : values.map(String);
+    });
+    return out;
+  }
+
+  /**
+   * Train data at `step` and test data drawn in the next `testWindow` steps (for continual
+   * learning); every step read must be before the current step.
+   */
   getExperience(
     step: number,
     options: { testWindow?: number } = {},
   ): { step: number; train: Uint32Array; test: Uint32Array } {
     const w = options.testWindow ?? 1;
-    this.#simulate(step + 1 + w);
-    const test: number[] = [];
-    for (let s = step + 1; s <= step + w; s++) test.push(...this.#history[s]!.examples);
-    return { step, train: this.#history[step]!.examples, test: Uint32Array.from(test) };
+    this.#checkPast(step, step + 1 + w);
+    return { step, train: this.#history[step]!, test: this.#concat(step + 1, step + 1 + w) };
+  }
+
+  /** The draws of steps [from, to), concatenated. */
+  drawnBetween(from: number, to: number): Uint32Array {
+    this.#checkPast(from, to);
+    return this.#concat(from, to);
   }
 
   /** The logit of every example at `step`: the minimum signal over its domain values. */
@@ -224,55 +352,103 @@ export class StreamsWaveform {
   }
 
   /**
-   * Writes the signals from step 0 to the current step (at least one step) as an SVG line chart;
-   * with `png: true` also a PNG beside it through sharp, when sharp is installed. Returns the paths.
+   * A line chart of the signals of `domain`'s values (all of them, or the given `values`) over
+   * steps, one colored line per value with a legend, as SVG (and PNG with `png: true`).
    */
-  async visualizeSignals(
-    path: string,
-    options: { png?: boolean; width?: number; height?: number; steps?: number } = {},
-  ): Promise<{ svg: string; png?: string }> {
-    const steps = Math.max(1, options.steps ?? this.#currentStep);
-    this.#simulate(steps);
-    const W = options.width ?? 800;
-    const H = options.height ?? 400;
-    const pad = 40;
-    const x = (s: number) => pad + (steps <= 1 ? 0 : (s / (steps - 1)) * (W - 2 * pad));
-    const y = (v: number) => H - pad - (v / SIGNAL_MAX) * (H - 2 * pad);
-    const lines = this.values.map((val, v) => {
-      const hue = Math.round((v * 360) / this.values.length);
-      const pts: string[] = [];
-      for (let s = 0; s < steps; s++)
-        pts.push(`${x(s).toFixed(1)},${y(this.#signalHistory[s]![v]!).toFixed(1)}`);
-      const label = `${val.column}=${String(val.value)}`.replace(/[<>&"]/g, '');
-      return `<polyline fill="none" stroke="hsl(${hue},70%,45%)" stroke-width="1.5" points="${pts.join(' ')}"><title>${label}</title></polyline>`;
-    });
-    const svg = [
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
-      `<rect width="${W}" height="${H}" fill="white"/>`,
-      `<line x1="${pad}" y1="${H - pad}" x2="${W - pad}" y2="${H - pad}" stroke="black"/>`,
-      `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${H - pad}" stroke="black"/>`,
-      `<text x="${pad}" y="${pad - 10}" font-family="sans-serif" font-size="12">signal (0-10) per domain value over ${steps} steps</text>`,
-      `<text x="${pad - 30}" y="${y(SIGNAL_MAX) + 4}" font-family="sans-serif" font-size="10">10</text>`,
-      `<text x="${pad - 30}" y="${y(0) + 4}" font-family="sans-serif" font-size="10">0</text>`,
-      ...lines,
-      '</svg>',
-    ].join('\n');
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, svg);
-    if (!options.png) return { svg: path };
-    const sharp = await loadSharp();
-    if (!sharp) {
+  async visualize(
+    domain: string,
+    values?: ReadonlyArray<string | number>,
+    options: VisualizeOptions = {},
+  ): Promise<RenderedChart> {
+    if (!this.columns.includes(domain)) {
       throw new StreamsError(
-        'STREAMS_DATASET_UNAVAILABLE',
-        '[streams/multistream] PNG output needs the optional dependency sharp',
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] visualize: no domain "${domain}"`,
+        { fix: `use one of ${this.columns.join(', ')}` },
+      );
+    }
+    const chosen = this.values
+      .map((v, index) => ({ ...v, index }))
+      .filter((v) => v.column === domain && (!values || values.includes(v.value)))
+      .sort((a, b) =>
+        typeof a.value === 'number' && typeof b.value === 'number'
+          ? a.value - b.value
+          : String(a.value).localeCompare(String(b.value)),
+      );
+    const missing = values?.filter((x) => !chosen.some((v) => v.value === x)) ?? [];
+    if (missing.length > 0) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] visualize: domain "${domain}" has no value ${missing.map((m) => JSON.stringify(m)).join(', ')}`,
+        { fix: `use values of ${domain} that occur in the data` },
+      );
+    }
+    const from = options.from ?? 0;
+    const to = options.to ?? Math.max(from + 1, this.#currentStep);
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to > from)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] visualize: bad step range [${from}, ${to})`,
+        { fix: 'pass integers 0 <= from < to' },
+      );
+    }
+    this.#simulate(to);
+    // One point per step up to ~600 steps per line; longer ranges are thinned evenly.
+    const stride = Math.max(1, Math.ceil((to - from) / 600));
+    const rows: Array<{ step: number; value: string; signal: number }> = [];
+    for (let s = from; s < to; s += stride) {
+      const sig = this.#signalHistory[s]!;
+      for (const v of chosen) rows.push({ step: s, value: String(v.value), signal: sig[v.index]! });
+    }
+    return renderChart(
+      {
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+        title: `STREAMS signals of "${domain}", steps ${from} to ${to - 1}`,
+        width: options.width ?? 720,
+        height: options.height ?? 320,
+        data: { values: rows },
+        mark: { type: 'line', strokeWidth: 1.5 },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'step' },
+          y: {
+            field: 'signal',
+            type: 'quantitative',
+            title: 'signal',
+            scale: { domain: [SIGNAL_MIN, SIGNAL_MAX] },
+          },
+          color: {
+            field: 'value',
+            type: 'nominal',
+            title: domain,
+            sort: chosen.map((v) => String(v.value)),
+          },
+        },
+      },
+      { png: options.png, scale: options.scale },
+    );
+  }
+
+  #checkPast(from: number, to: number): void {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= this.#currentStep)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/multistream] steps [${from}, ${to}) are not all before the current step ${this.#currentStep}`,
         {
-          fix: 'install sharp (npm i sharp), or write only the SVG',
+          fix: `call step(${Math.max(1, to - this.#currentStep)}) first: nothing past the current step is read`,
         },
       );
     }
-    const png = path.replace(/\.svg$/i, '') + '.png';
-    await sharp(Buffer.from(svg)).png().toFile(png);
-    return { svg: path, png };
+  }
+
+  #concat(from: number, to: number): Uint32Array {
+    const steps = this.#history.slice(from, to);
+    const out = new Uint32Array(steps.reduce((a, s) => a + s.length, 0)); // [drawn]
+    let o = 0;
+    for (const s of steps) {
+      out.set(s, o);
+      o += s.length;
+    }
+    return out;
   }
 
   /** Simulates signal updates and draws up to (excluding) step `until`. */
@@ -281,25 +457,31 @@ export class StreamsWaveform {
     const V = this.values.length;
     while (this.#history.length < until) {
       const t = this.#history.length;
+      const k = t === 0 ? o.initialBuffer : o.batchSize;
+      if (!this.#withReplacement && k > this.#left && o.exhaustion === 'error') {
+        throw new StreamsError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/multistream] the stream is exhausted at step ${t}: ${this.#left} of ${this.numExamples} examples are left and a step draws ${k}`,
+          { fix: 'step less far, or use exhaustion: "refill" (a new pass) or "replacement"' },
+        );
+      }
       if (this.#schedule) {
         // Signals given by a schedule per domain value (weights(t)), clipped to [0, 10].
         const w = this.#schedule.weightsAt(t);
         for (let v = 0; v < V; v++)
           this.#signals[v] = Math.min(SIGNAL_MAX, Math.max(SIGNAL_MIN, w[v]!));
-        this.#signalHistory.push(Float32Array.from(this.#signals));
-        this.#history.push({ step: t, examples: this.#draw() });
-        continue;
-      }
-      if (t % o.duration === 0) this.#newTarget();
-      for (let v = 0; v < V; v++) {
-        const start = this.#start[v]!;
-        if (t < start) this.#signals[v] = 0;
-        else if (t - 1 < start)
-          this.#signals[v] = SIGNAL_START; // just switched on
-        else this.#signals[v] = this.#projectedStep(this.#signals[v]!, this.#target[v]!);
+      } else {
+        if (t % o.duration === 0) this.#newTarget();
+        for (let v = 0; v < V; v++) {
+          const start = this.#start[v]!;
+          if (t < start) this.#signals[v] = 0;
+          else if (t - 1 < start)
+            this.#signals[v] = SIGNAL_START; // just switched on
+          else this.#signals[v] = this.#projectedStep(this.#signals[v]!, this.#target[v]!);
+        }
       }
       this.#signalHistory.push(Float32Array.from(this.#signals));
-      this.#history.push({ step: t, examples: this.#draw() });
+      this.#history.push(this.#draw(t, k));
     }
   }
 
@@ -328,40 +510,132 @@ export class StreamsWaveform {
     }
   }
 
-  /** Gumbel top-k: exactly a draw of k examples without replacement from softmax(logit / T). */
-  #draw(): Uint32Array {
-    const C = this.columns.length;
-    const n = this.numExamples;
-    const keys: Array<[number, number]> = [];
-    for (let i = 0; i < n; i++) {
-      if (this.#o.withoutReplacement && !this.#available[i]) continue;
-      let m = Number.POSITIVE_INFINITY;
-      for (let c = 0; c < C; c++) m = Math.min(m, this.#signals[this.#exampleValues[i * C + c]!]!);
-      let u = this.#rng.float();
-      while (u === 0) u = this.#rng.float();
-      keys.push([m / this.#o.temperature - Math.log(-Math.log(u)), i]);
-    }
-    const k = Math.min(this.#o.batchSize, keys.length);
-    keys.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  /** Draws `k` examples at step `t` (see the class comment for why this is exact). */
+  #draw(t: number, k: number): Uint32Array {
     const out = new Uint32Array(k); // [k]
-    for (let j = 0; j < k; j++) {
-      const i = keys[j]![1];
-      out[j] = i;
-      if (this.#o.withoutReplacement) this.#available[i] = 0;
+    this.#buildTree();
+    let j = 0;
+    let heldOut = 0; // draws of this step made before a refill: out of the new pass until the step ends
+    while (j < k) {
+      if (!this.#withReplacement && this.#left === 0) {
+        heldOut = j;
+        this.#exhausted(t, out.subarray(0, j));
+        this.#buildTree();
+        continue;
+      }
+      out[j++] = this.#drawOne();
     }
+    for (let h = 0; h < heldOut; h++) this.#putBack(out[h]!);
     return out;
   }
-}
 
-type SharpFactory = (input: Buffer) => { png(): { toFile(path: string): Promise<unknown> } };
+  /** The exhaustion policy: a new pass (this step's draws stay out of it) or replacement. */
+  #exhausted(t: number, drawnThisStep: Uint32Array): void {
+    const policy = this.#o.exhaustion;
+    this.#passes++;
+    if (policy === 'replacement') this.#withReplacement = true;
+    else {
+      for (let g = 0; g < this.numGroups; g++)
+        this.#available[g] = this.#groupStart[g + 1]! - this.#groupStart[g]!;
+      this.#left = this.numExamples;
+      for (const i of drawnThisStep) this.#take(i);
+    }
+    this.events.emit({
+      kind: 'warning',
+      name: 'streams.exhausted',
+      attrs: { step: t, policy, pass: this.#passes, examples: this.numExamples },
+    });
+  }
 
-/** sharp is optional: loaded only when a PNG is asked for. */
-async function loadSharp(): Promise<SharpFactory | undefined> {
-  const name = 'sharp';
-  try {
-    const mod = (await import(name)) as { default?: SharpFactory };
-    return mod.default ?? (mod as unknown as SharpFactory);
-  } catch {
-    return undefined;
+  /** Masses of the groups at the current signals, in a Fenwick tree. */
+  #buildTree(): void {
+    const C = this.columns.length;
+    const G = this.numGroups;
+    const T = this.#o.temperature;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let g = 0; g < G; g++) {
+      let m = Number.POSITIVE_INFINITY;
+      for (let c = 0; c < C; c++) {
+        const s = this.#signals[this.#groupValues[g * C + c]!]!;
+        if (s < m) m = s;
+      }
+      this.#mass[g] = m;
+      if (m > max) max = m;
+    }
+    const tree = this.#tree;
+    for (let g = 0; g < G; g++) {
+      // Shifted by the largest logit so exp never overflows at small temperatures.
+      const e = Math.exp((this.#mass[g]! - max) / T);
+      this.#mass[g] = e;
+      tree[g + 1] = e * this.#count(g);
+    }
+    for (let i = 1; i <= G; i++) {
+      const parent = i + (i & -i);
+      if (parent <= G) tree[parent] = tree[parent]! + tree[i]!;
+    }
+  }
+
+  #count(g: number): number {
+    return this.#withReplacement
+      ? this.#groupStart[g + 1]! - this.#groupStart[g]!
+      : this.#available[g]!;
+  }
+
+  /** One example: a group by its mass, then a member uniformly (removed without replacement). */
+  #drawOne(): number {
+    const G = this.numGroups;
+    const tree = this.#tree;
+    let total = 0;
+    for (let i = G; i > 0; i -= i & -i) total += tree[i]!;
+    // Descend the Fenwick tree to the group whose cumulative mass passes u.
+    let u = this.#rng.float() * total;
+    let g = 0;
+    for (let bit = 1 << Math.floor(Math.log2(G)); bit > 0; bit >>= 1) {
+      const next = g + bit;
+      if (next <= G && tree[next]! <= u) {
+        g = next;
+        u -= tree[next]!;
+      }
+    }
+    // Rounding can land past the last group with mass: step back to one that has members.
+    if (g >= G) g = G - 1;
+    while (this.#count(g) === 0 && g > 0) g--;
+    while (this.#count(g) === 0) g++;
+    const start = this.#groupStart[g]!;
+    if (this.#withReplacement) return this.#members[start + this.#rng.int(this.#count(g))]!;
+    const i = this.#members[start + this.#rng.int(this.#available[g]!)]!;
+    this.#take(i);
+    for (let x = g + 1; x <= G; x += x & -x) tree[x] = tree[x]! - this.#mass[g]!;
+    return i;
+  }
+
+  /** Moves example `i` out of its group's available prefix. */
+  #take(i: number): void {
+    const g = this.#groupOf[i]!;
+    const p = this.#position[i]!;
+    const last = this.#groupStart[g]! + this.#available[g]! - 1;
+    if (p > last) return; // already taken
+    const other = this.#members[last]!;
+    this.#members[last] = i;
+    this.#members[p] = other;
+    this.#position[i] = last;
+    this.#position[other] = p;
+    this.#available[g]!--;
+    this.#left--;
+  }
+
+  /** Returns example `i` to its group's available prefix. */
+  #putBack(i: number): void {
+    const g = this.#groupOf[i]!;
+    const p = this.#position[i]!;
+    const first = this.#groupStart[g]! + this.#available[g]!;
+    if (p < first) return; // already available
+    const other = this.#members[first]!;
+    this.#members[first] = i;
+    this.#members[p] = other;
+    this.#position[i] = first;
+    this.#position[other] = p;
+    this.#available[g]!++;
+    this.#left++;
   }
 }

@@ -6,6 +6,9 @@ import type * as TfModule from '@tensorflow/tfjs';
 /** The `@tensorflow/tfjs` module (or a compatible build such as tfjs-node's re-export). */
 export type Tf = typeof TfModule;
 
+/** A `tf.data.Dataset` of tensor containers. */
+export type TfDataset = TfModule.data.Dataset<TfModule.TensorContainer>;
+
 /** Turns one sample into what the model reads: a tensor, or an array or object of tensors. */
 export type ToTensors<T> = (sample: T, tf: Tf) => TfModule.TensorContainer;
 
@@ -19,9 +22,8 @@ export interface TfDatasetOptions<T> {
 
 /** Imports `@tensorflow/tfjs`, or fails with the install command. */
 export async function loadTf(): Promise<Tf> {
-  const name = '@tensorflow/tfjs';
   try {
-    return (await import(name)) as Tf;
+    return (await import('@tensorflow/tfjs')) as Tf;
   } catch (cause) {
     throw new StreamsError(
       'STREAMS_DATASET_UNAVAILABLE',
@@ -47,7 +49,7 @@ export async function loadTf(): Promise<Tf> {
 export async function toTfDataset<T>(
   source: AsyncIterable<T>,
   options: TfDatasetOptions<T> = {},
-): Promise<TfModule.data.Dataset<TfModule.TensorContainer>> {
+): Promise<TfDataset> {
   const tf = options.tf ?? (await loadTf());
   const map = options.map ?? (defaultToTensors as ToTensors<T>);
   return tf.data.generator(async function* () {
@@ -105,5 +107,31 @@ function isNdArray(v: unknown): v is { data: ArrayBufferView; shape: readonly nu
     'shape' in v &&
     ArrayBuffer.isView((v as { data: unknown }).data) &&
     Array.isArray((v as { shape: unknown }).shape)
+  );
+}
+
+/**
+ * A `tf.data.Dataset` of `{ xs, ys }` over typed tensors such as a STREAMS dataset's
+ * `getData({ format: 'tensors' })`: `xs` of `shape` (float32), `ys` an int32 scalar per sample.
+ * `await tensorsToTfDataset(streams.getData({ format: 'tensors' }))`.
+ */
+export async function tensorsToTfDataset(
+  data: { x: Float32Array; y: Int32Array; shape: readonly number[] },
+  options: { tf?: Tf } = {},
+): Promise<TfDataset> {
+  const size = data.shape.reduce((a, b) => a * b, 1);
+  const n = data.y.length;
+  async function* samples() {
+    for (let i = 0; i < n; i++) yield i;
+  }
+  return toTfDataset(
+    { [Symbol.asyncIterator]: samples },
+    {
+      tf: options.tf,
+      map: (i, tf) => ({
+        xs: tf.tensor(data.x.subarray(i * size, (i + 1) * size), [...data.shape]),
+        ys: tf.scalar(data.y[i]!, 'int32'),
+      }),
+    },
   );
 }
