@@ -1,0 +1,44 @@
+import { AutoencoderModel, activationOf, positiveInt, shapeOf } from './base.js';
+import type { Activation, LayerFactory } from './layers.js';
+import { conv2d, conv2dTranspose } from './layers.js';
+import type { Model } from './model.js';
+
+/** A convolutional autoencoder for 2D fields and images `[height, width, channels]`. */
+export interface Conv2dAutoencoderSpec {
+  kind: 'conv2dAutoencoder';
+  inputShape: [number, number, number];
+  /** Filters of each stride-2 encoder convolution, e.g. `[16, 32]` (halves height and width each). */
+  filters: number[];
+  /** Square kernel size (default 3). */
+  kernel?: number;
+  activation?: Activation;
+  outputActivation?: Activation;
+}
+
+/** Builds a {@link Conv2dAutoencoderSpec} model. */
+export function conv2dAutoencoder(spec: Conv2dAutoencoderSpec, seed: number): Model {
+  const kind = 'conv2dAutoencoder';
+  const inputShape = shapeOf(spec.inputShape, 'inputShape', kind, 3);
+  const filters = (spec.filters ?? []).map((f, i) => positiveInt(f, `filters[${i}]`, kind));
+  if (filters.length === 0) positiveInt(undefined, 'filters[0]', kind);
+  const kernel = positiveInt(spec.kernel ?? 3, 'kernel', kind);
+  const activation = activationOf(spec.activation, `${kind}.activation`, 'relu');
+  const outAct = activationOf(spec.outputActivation, `${kind}.outputActivation`, 'linear');
+  const encoder: LayerFactory[] = filters.map((f) =>
+    conv2d({ filters: f, kernel, stride: 2, padding: 'same', activation }),
+  );
+  const decoder = (): LayerFactory[] => [
+    ...filters
+      .slice(0, -1)
+      .reverse()
+      .map((f) => conv2dTranspose({ filters: f, kernel, stride: 2, padding: 'same', activation })),
+    conv2dTranspose({
+      filters: inputShape[2]!,
+      kernel,
+      stride: 2,
+      padding: 'same',
+      activation: outAct,
+    }),
+  ];
+  return new AutoencoderModel(spec, inputShape, encoder, decoder, seed);
+}

@@ -1,0 +1,43 @@
+import { AutoencoderModel, activationOf, positiveInt, shapeOf } from './base.js';
+import type { Activation, LayerFactory } from './layers.js';
+import { conv3d, conv3dTranspose } from './layers.js';
+import type { Model } from './model.js';
+
+/** A convolutional autoencoder for 3D fields `[depth, height, width, channels]` (simulation volumes). */
+export interface Conv3dAutoencoderSpec {
+  kind: 'conv3dAutoencoder';
+  inputShape: [number, number, number, number];
+  /** Filters of each stride-2 encoder convolution (halves every spatial size). */
+  filters: number[];
+  kernel?: number;
+  activation?: Activation;
+  outputActivation?: Activation;
+}
+
+/** Builds a {@link Conv3dAutoencoderSpec} model. */
+export function conv3dAutoencoder(spec: Conv3dAutoencoderSpec, seed: number): Model {
+  const kind = 'conv3dAutoencoder';
+  const inputShape = shapeOf(spec.inputShape, 'inputShape', kind, 4);
+  const filters = (spec.filters ?? []).map((f, i) => positiveInt(f, `filters[${i}]`, kind));
+  if (filters.length === 0) positiveInt(undefined, 'filters[0]', kind);
+  const kernel = positiveInt(spec.kernel ?? 3, 'kernel', kind);
+  const activation = activationOf(spec.activation, `${kind}.activation`, 'relu');
+  const outAct = activationOf(spec.outputActivation, `${kind}.outputActivation`, 'linear');
+  const encoder: LayerFactory[] = filters.map((f) =>
+    conv3d({ filters: f, kernel, stride: 2, padding: 'same', activation }),
+  );
+  const decoder = (): LayerFactory[] => [
+    ...filters
+      .slice(0, -1)
+      .reverse()
+      .map((f) => conv3dTranspose({ filters: f, kernel, stride: 2, padding: 'same', activation })),
+    conv3dTranspose({
+      filters: inputShape[3]!,
+      kernel,
+      stride: 2,
+      padding: 'same',
+      activation: outAct,
+    }),
+  ];
+  return new AutoencoderModel(spec, inputShape, encoder, decoder, seed);
+}
