@@ -269,6 +269,13 @@ export class ContinualLearner {
   ): Promise<{ steps: number; samples: number }> {
     const epochs = options.epochs ?? 1;
     const p = this.progressState;
+    if (typeof batches !== 'function' && epochs - p.epoch > 1 && isOneShot(batches)) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/cl] ${epochs} epochs need the batches again each epoch, but they come from a one-shot iterator`,
+        { fix: 'pass an array, or a function that returns a fresh iterable for each epoch' },
+      );
+    }
     const resuming =
       p.inExperience && (options.experience === undefined || options.experience === p.experience);
     if (!resuming) await this.beginExperience(options.experience ?? p.experience + 1);
@@ -277,15 +284,6 @@ export class ContinualLearner {
     let samples = 0;
     for (let epoch = first; epoch < epochs; epoch++) {
       const source = typeof batches === 'function' ? batches() : batches;
-      if (epoch > first && isOneShot(source)) {
-        throw new StreamsError(
-          'STREAMS_INVALID_ARGUMENT',
-          `[streams/cl] epoch ${epoch + 1} of ${epochs} needs the batches again, but they came from a one-shot iterator`,
-          {
-            fix: 'pass an array, or a function that returns a fresh iterable for each epoch',
-          },
-        );
-      }
       let skip = epoch === first && resuming && !options.dataResumed ? this.progressState.batch : 0;
       for await (const batch of source) {
         if (skip > 0) {

@@ -51,7 +51,8 @@ export class StackModel implements Model {
   }
 
   forward(x: tf.Tensor, options: ApplyOptions = {}, values?: readonly tf.Tensor[]): tf.Tensor2D {
-    const out = this.net.apply(values ?? this.params.map((p) => p.variable), x, options);
+    const input = tf.reshape(x, [x.shape[0]!, ...this.inputShape]);
+    const out = this.net.apply(values ?? this.params.map((p) => p.variable), input, options);
     return tf.reshape(out, [x.shape[0]!, this.heads * this.outputSize]);
   }
 

@@ -181,36 +181,32 @@ export function conv3d(o: ConvOptions): LayerFactory {
   };
 }
 
-/** A 3D transposed convolution. */
-export function conv3dTranspose(o: ConvOptions): LayerFactory {
+/**
+ * Nearest-neighbour upsampling of `[d, h, w, c]` samples by 2 on every spatial axis. The 3D
+ * decoder uses it before a convolution because tfjs-core has no gradient for the kernel behind
+ * `conv3dTranspose` (Conv3DBackpropInputV2).
+ */
+export function upsample3d(): LayerFactory {
   return (inShape, name) => {
     const [d, h, w, c] = inShape as [number, number, number, number];
-    const k = o.kernel;
-    const s = o.stride ?? 1;
-    const pad = o.padding ?? 'same';
-    const r = k * k * k;
-    const outShape = [
-      transposeOut(d, k, s, pad),
-      transposeOut(h, k, s, pad),
-      transposeOut(w, k, s, pad),
-      o.filters,
-    ];
     return {
       name,
-      params: [
-        { name: 'kernel', shape: [k, k, k, o.filters, c], fans: [r * c, r * o.filters] },
-        { name: 'bias', shape: [o.filters], fans: null },
-      ],
-      outShape,
-      apply: ([f, b], x) => {
-        const out = tf.conv3dTranspose(
-          x as tf.Tensor5D,
-          f as tf.Tensor5D,
-          [x.shape[0]!, outShape[0]!, outShape[1]!, outShape[2]!, o.filters],
-          s,
-          pad,
-        );
-        return act(o.activation ?? 'linear', tf.add(out, b!));
+      params: [],
+      outShape: [2 * d, 2 * h, 2 * w, c],
+      apply: (_v, x) => {
+        const n = x.shape[0]!;
+        // Doubles one axis: [..., s, rest] -> [..., s, 2, rest] -> [..., 2s, rest].
+        const twice = (t: tf.Tensor, before: number[], after: number[]) => {
+          const s = tf.reshape(t, [...before, 1, ...after]);
+          return tf.reshape(tf.concat([s, s], before.length), [
+            ...before.slice(0, -1),
+            before[before.length - 1]! * 2,
+            ...after,
+          ]);
+        };
+        let out = twice(x, [n, d], [h, w, c]);
+        out = twice(out, [n, 2 * d, h], [w, c]);
+        return twice(out, [n, 2 * d, 2 * h, w], [c]);
       },
     };
   };
