@@ -1,5 +1,6 @@
-// tfjs-core ships gradients separately; the learner differentiates every op it uses.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// tfjs-core's gradients ship only as ESM files plain Node cannot load; the tfjs union's Node
+// bundle registers them (into the one engine that tfjs-core, tfjs-node and the backends share).
+import '@tensorflow/tfjs';
 import { Rng, rng, StreamsError, throwIfAborted } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import {
