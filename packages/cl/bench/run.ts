@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     };
     const learners = new Map<string, ContinualLearner>();
     for (const s of strategies) learners.set(s.label, await prepared(c, s.config, data));
-    const time = async (fn: () => void | Promise<unknown>) => {
+    const time = async (fn: () => unknown) => {
       const t0 = performance.now();
       for (let i = 0; i < stepsPerRound; i++) await fn();
       return (stepsPerRound * 1000) / (performance.now() - t0);
@@ -128,7 +128,9 @@ async function main(): Promise<void> {
             ? () => l.trainBatch(data[k++ % data.length]!)
             : () => plainStep(data[k++ % data.length]!),
         );
-        (stepsPerSecond[key] ??= []).push(sps);
+        const list = stepsPerSecond[key] ?? [];
+        list.push(sps);
+        stepsPerSecond[key] = list;
       }
     }
     const plain = median(stepsPerSecond.plain!);
