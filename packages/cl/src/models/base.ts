@@ -1,6 +1,13 @@
 import { StreamsError } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Activation, checkActivation, type LayerFactory, Sequential } from './layers.js';
+import {
+  type Activation,
+  checkActivation,
+  dense,
+  dropout,
+  type LayerFactory,
+  Sequential,
+} from './layers.js';
 import type { ApplyOptions, Model, ModelSpecBase, ModelTask, Param } from './model.js';
 
 /** Throws STREAMS_INVALID_CONFIG unless `value` is a positive integer. */
@@ -30,6 +37,50 @@ export function shapeOf(value: unknown, field: string, kind: string, rank?: numb
 /** An activation from a spec, with a default. */
 export function activationOf(value: unknown, field: string, fallback: Activation): Activation {
   return value === undefined ? fallback : checkActivation(String(value), field);
+}
+
+/** Hidden dense layers of `widths`, each followed by dropout when `rate > 0`. */
+export function denseStack(
+  widths: readonly number[] | undefined,
+  activation: Activation,
+  rate: number,
+  kind: string,
+): LayerFactory[] {
+  return (widths ?? []).flatMap((width, i) => {
+    const layer = dense(positiveInt(width, `hidden[${i}]`, kind), activation);
+    return rate > 0 ? [layer, dropout(rate)] : [layer];
+  });
+}
+
+/** The fields both convolutional autoencoders read from their spec. */
+export function convAutoencoderSpec(
+  spec: {
+    inputShape: unknown;
+    filters?: unknown;
+    kernel?: unknown;
+    activation?: unknown;
+    outputActivation?: unknown;
+  },
+  kind: string,
+  rank: number,
+): {
+  inputShape: number[];
+  filters: number[];
+  kernel: number;
+  activation: Activation;
+  outAct: Activation;
+} {
+  const filters = ((spec.filters as unknown[]) ?? []).map((f, i) =>
+    positiveInt(f, `filters[${i}]`, kind),
+  );
+  if (filters.length === 0) positiveInt(undefined, 'filters[0]', kind);
+  return {
+    inputShape: shapeOf(spec.inputShape, 'inputShape', kind, rank),
+    filters,
+    kernel: positiveInt(spec.kernel ?? 3, 'kernel', kind),
+    activation: activationOf(spec.activation, `${kind}.activation`, 'relu'),
+    outAct: activationOf(spec.outputActivation, `${kind}.outputActivation`, 'linear'),
+  };
 }
 
 /** A classifier or regressor made of one layer stack ending in `heads * outputs` units. */

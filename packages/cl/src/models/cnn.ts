@@ -1,6 +1,6 @@
-import { activationOf, positiveInt, StackModel, shapeOf } from './base.js';
+import { activationOf, denseStack, positiveInt, StackModel, shapeOf } from './base.js';
 import type { Activation, LayerFactory, Padding } from './layers.js';
-import { conv2d, dense, dropout, maxPool2d } from './layers.js';
+import { conv2d, dense, maxPool2d } from './layers.js';
 import type { Model } from './model.js';
 
 /** One convolution block of a {@link CnnSpec}. */
@@ -34,7 +34,6 @@ export function cnn(spec: CnnSpec, seed: number): Model {
   const outputs = positiveInt(spec.outputs, 'outputs', 'cnn');
   const heads = positiveInt(spec.heads ?? 1, 'heads', 'cnn');
   const activation = activationOf(spec.activation, 'cnn.activation', 'relu');
-  const rate = spec.dropout ?? 0;
   const layers: LayerFactory[] = [];
   (spec.conv ?? []).forEach((b, i) => {
     const filters = positiveInt(b.filters, `conv[${i}].filters`, 'cnn');
@@ -44,10 +43,7 @@ export function cnn(spec: CnnSpec, seed: number): Model {
     );
     if ((b.pool ?? 2) > 1) layers.push(maxPool2d(b.pool ?? 2));
   });
-  for (const [i, width] of (spec.hidden ?? []).entries()) {
-    layers.push(dense(positiveInt(width, `hidden[${i}]`, 'cnn'), activation));
-    if (rate > 0) layers.push(dropout(rate));
-  }
+  layers.push(...denseStack(spec.hidden, activation, spec.dropout ?? 0, 'cnn'));
   layers.push(dense(outputs * heads));
   return new StackModel(
     spec,

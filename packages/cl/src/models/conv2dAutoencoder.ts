@@ -1,4 +1,4 @@
-import { AutoencoderModel, activationOf, positiveInt, shapeOf } from './base.js';
+import { AutoencoderModel, convAutoencoderSpec } from './base.js';
 import type { Activation, LayerFactory } from './layers.js';
 import { conv2d, conv2dTranspose } from './layers.js';
 import type { Model } from './model.js';
@@ -17,13 +17,11 @@ export interface Conv2dAutoencoderSpec {
 
 /** Builds a {@link Conv2dAutoencoderSpec} model. */
 export function conv2dAutoencoder(spec: Conv2dAutoencoderSpec, seed: number): Model {
-  const kind = 'conv2dAutoencoder';
-  const inputShape = shapeOf(spec.inputShape, 'inputShape', kind, 3);
-  const filters = (spec.filters ?? []).map((f, i) => positiveInt(f, `filters[${i}]`, kind));
-  if (filters.length === 0) positiveInt(undefined, 'filters[0]', kind);
-  const kernel = positiveInt(spec.kernel ?? 3, 'kernel', kind);
-  const activation = activationOf(spec.activation, `${kind}.activation`, 'relu');
-  const outAct = activationOf(spec.outputActivation, `${kind}.outputActivation`, 'linear');
+  const { inputShape, filters, kernel, activation, outAct } = convAutoencoderSpec(
+    spec,
+    'conv2dAutoencoder',
+    3,
+  );
   const encoder: LayerFactory[] = filters.map((f) =>
     conv2d({ filters: f, kernel, stride: 2, padding: 'same', activation }),
   );

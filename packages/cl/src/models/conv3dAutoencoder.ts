@@ -1,4 +1,4 @@
-import { AutoencoderModel, activationOf, positiveInt, shapeOf } from './base.js';
+import { AutoencoderModel, convAutoencoderSpec } from './base.js';
 import type { Activation, LayerFactory } from './layers.js';
 import { conv3d, upsample3d } from './layers.js';
 import type { Model } from './model.js';
@@ -16,13 +16,11 @@ export interface Conv3dAutoencoderSpec {
 
 /** Builds a {@link Conv3dAutoencoderSpec} model. */
 export function conv3dAutoencoder(spec: Conv3dAutoencoderSpec, seed: number): Model {
-  const kind = 'conv3dAutoencoder';
-  const inputShape = shapeOf(spec.inputShape, 'inputShape', kind, 4);
-  const filters = (spec.filters ?? []).map((f, i) => positiveInt(f, `filters[${i}]`, kind));
-  if (filters.length === 0) positiveInt(undefined, 'filters[0]', kind);
-  const kernel = positiveInt(spec.kernel ?? 3, 'kernel', kind);
-  const activation = activationOf(spec.activation, `${kind}.activation`, 'relu');
-  const outAct = activationOf(spec.outputActivation, `${kind}.outputActivation`, 'linear');
+  const { inputShape, filters, kernel, activation, outAct } = convAutoencoderSpec(
+    spec,
+    'conv3dAutoencoder',
+    4,
+  );
   const encoder: LayerFactory[] = filters.map((f) =>
     conv3d({ filters: f, kernel, stride: 2, padding: 'same', activation }),
   );

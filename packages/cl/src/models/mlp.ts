@@ -1,6 +1,5 @@
-import { activationOf, positiveInt, StackModel, shapeOf } from './base.js';
-import type { Activation, LayerFactory } from './layers.js';
-import { dense, dropout } from './layers.js';
+import { activationOf, denseStack, positiveInt, StackModel, shapeOf } from './base.js';
+import { type Activation, dense } from './layers.js';
 import type { Model } from './model.js';
 
 /** A multilayer perceptron: flat input, hidden dense layers, one linear output layer per head. */
@@ -28,13 +27,10 @@ export function mlp(spec: MlpSpec, seed: number): Model {
   const outputs = positiveInt(spec.outputs, 'outputs', 'mlp');
   const heads = positiveInt(spec.heads ?? 1, 'heads', 'mlp');
   const activation = activationOf(spec.activation, 'mlp.activation', 'relu');
-  const rate = spec.dropout ?? 0;
-  const layers: LayerFactory[] = [];
-  (spec.hidden ?? []).forEach((width, i) => {
-    layers.push(dense(positiveInt(width, `hidden[${i}]`, 'mlp'), activation));
-    if (rate > 0) layers.push(dropout(rate));
-  });
-  layers.push(dense(outputs * heads));
+  const layers = [
+    ...denseStack(spec.hidden, activation, spec.dropout ?? 0, 'mlp'),
+    dense(outputs * heads),
+  ];
   return new StackModel(
     spec,
     spec.task ?? 'classification',

@@ -3,13 +3,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryPolicy } from '../memoryBuffer.js';
 import type { Param } from '../models/model.js';
 import type { Strategy } from '../strategy.js';
-import { dot, numberOption, OwnedMemory } from './util.js';
+import {
+  dot,
+  memoryOptions,
+  numberOption,
+  StrategyMemory,
+  type StrategyMemoryOptions,
+} from './util.js';
 
-/** Options of A-GEM. */
-export interface AgemOptions {
-  /** Samples the episodic memory keeps, shared equally by the experiences seen (default 1000). */
-  memorySize?: number;
-  maxBytes?: number;
+/** Options of A-GEM (memory default 1000 samples, shared equally by the experiences seen). */
+export interface AgemOptions extends StrategyMemoryOptions {
   /** Memory policy (default `perExperience`). */
   policy?: MemoryPolicy;
   /** Memory samples in each reference gradient (default 256). */
@@ -62,15 +65,12 @@ export function paramGroups(params: readonly Param[], layerwise: boolean): numbe
  * on its own (as in the InSituML design).
  */
 export function agem(options: AgemOptions = {}, seed = 0): Strategy {
-  const size = numberOption(options.memorySize, 1000, 'agem.memorySize', 1);
   const sampleSize = numberOption(options.sampleSize, 256, 'agem.sampleSize', 1);
   const layerwise = options.layerwise ?? false;
-  const memOptions = {
-    size,
-    policy: options.policy ?? ('perExperience' as const),
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-  };
-  let mem = new OwnedMemory(memOptions, rng(seed, 'agem'));
+  const mem = new StrategyMemory(
+    memoryOptions(options, 'agem', 1000, { policy: options.policy ?? 'perExperience' }),
+    rng(seed, 'agem'),
+  );
   let groups: number[][] | null = null;
   return {
     name: 'agem',
@@ -81,14 +81,6 @@ export function agem(options: AgemOptions = {}, seed = 0): Strategy {
       groups ??= paramGroups(ctx.model.params, layerwise);
       return agemProject(grads, ctx.gradients(drawn.batch, drawn.n), groups);
     },
-    observe(ctx, batch, n) {
-      mem.buffer.add(batch, n, ctx.experience, mem.rng);
-    },
-    memoryReports: () => [mem.buffer.report()],
-    getState: () => mem.state(),
-    setState(state) {
-      mem = mem.restore(state);
-    },
-    dispose: () => {},
+    ...mem.hooks(),
   };
 }

@@ -2,7 +2,7 @@ import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Batch, takeRows } from '../batch.js';
 import type { Strategy, StrategyContext } from '../strategy.js';
-import { numberOption, OwnedMemory, readTensors, snapshot, variablesFrom } from './util.js';
+import { numberOption, readTensors, StrategyMemory, snapshot, variablesFrom } from './util.js';
 
 /** Options of EWC. */
 export interface EwcOptions {
@@ -53,7 +53,7 @@ export function ewc(options: EwcOptions = {}, seed = 0): Strategy {
   const gamma = numberOption(options.gamma, 1, 'ewc.gamma');
   const online = (options.mode ?? 'separate') === 'online';
   const fisherSamples = numberOption(options.fisherSamples, 256, 'ewc.fisherSamples', 1);
-  let mem = new OwnedMemory({ size: fisherSamples, policy: 'reservoir' }, rng(seed, 'ewc'));
+  const mem = new StrategyMemory({ size: fisherSamples, policy: 'reservoir' }, rng(seed, 'ewc'));
   let importance: tf.Variable[] | null = null; // A
   let anchor: tf.Variable[] | null = null; // mu
   let constant = 0; // K
@@ -69,7 +69,7 @@ export function ewc(options: EwcOptions = {}, seed = 0): Strategy {
     name: 'ewc',
     trainsOnStream: true,
     beforeExperience() {
-      mem = new OwnedMemory({ size: fisherSamples, policy: 'reservoir' }, mem.rng);
+      mem.clear();
     },
     observe(ctx, batch, n) {
       mem.buffer.add(batch, n, ctx.experience, mem.rng);
@@ -143,7 +143,7 @@ export function ewc(options: EwcOptions = {}, seed = 0): Strategy {
     },
     setState(state, ctx) {
       const meta = state.meta as { memory: unknown; constant: number };
-      mem = mem.restore({ meta: meta.memory, arrays: state.arrays });
+      mem.restore({ meta: meta.memory, arrays: state.arrays });
       drop();
       constant = meta.constant;
       importance = variablesFrom(state.arrays, 'importance.', ctx.model.params);

@@ -2,15 +2,19 @@ import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { solveGemDual } from '../gemQp.js';
 import type { Strategy } from '../strategy.js';
-import { flatten, numberOption, OwnedMemory, unflatten } from './util.js';
+import {
+  flatten,
+  memoryOptions,
+  numberOption,
+  StrategyMemory,
+  type StrategyMemoryOptions,
+  unflatten,
+} from './util.js';
 
 /** Options of GEM. */
-export interface GemOptions {
-  /** Samples kept per experience (default 256, the paper's memory per task). */
+export interface GemOptions extends StrategyMemoryOptions {
+  /** Samples kept per experience (default 256, the paper's memory per task); the memory holds 10000 in all by default. */
   patternsPerExperience?: number;
-  /** Total samples the memory may hold (default 10000). */
-  memorySize?: number;
-  maxBytes?: number;
   /** Samples per past experience in each step's constraint gradients (default: all it holds). */
   refBatchSize?: number;
   /** The margin gamma (`memory_strength` of the reference code, default 0.5). */
@@ -25,8 +29,6 @@ export interface GemOptions {
  * (solved exactly in TypeScript, see gemQp.ts).
  */
 export function gem(options: GemOptions = {}, seed = 0): Strategy {
-  const per = numberOption(options.patternsPerExperience, 256, 'gem.patternsPerExperience', 1);
-  const size = numberOption(options.memorySize, 10_000, 'gem.memorySize', 1);
   const refBatch = numberOption(
     options.refBatchSize,
     Number.MAX_SAFE_INTEGER,
@@ -35,13 +37,18 @@ export function gem(options: GemOptions = {}, seed = 0): Strategy {
   );
   const margin = numberOption(options.memoryStrength, 0.5, 'gem.memoryStrength');
   const eps = numberOption(options.eps, 1e-3, 'gem.eps');
-  const memOptions = {
-    size,
-    policy: 'perExperience' as const,
-    perExperience: per,
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-  };
-  let mem = new OwnedMemory(memOptions, rng(seed, 'gem'));
+  const mem = new StrategyMemory(
+    memoryOptions(options, 'gem', 10_000, {
+      policy: 'perExperience',
+      perExperience: numberOption(
+        options.patternsPerExperience,
+        256,
+        'gem.patternsPerExperience',
+        1,
+      ),
+    }),
+    rng(seed, 'gem'),
+  );
   return {
     name: 'gem',
     trainsOnStream: true,
@@ -66,14 +73,6 @@ export function gem(options: GemOptions = {}, seed = 0): Strategy {
       const projected = tf.add(g, tf.reshape(tf.matMul(tf.tensor2d([v]), G), [-1])) as tf.Tensor1D;
       return unflatten(projected, ctx.model.params);
     },
-    observe(ctx, batch, n) {
-      mem.buffer.add(batch, n, ctx.experience, mem.rng);
-    },
-    memoryReports: () => [mem.buffer.report()],
-    getState: () => mem.state(),
-    setState(state) {
-      mem = mem.restore(state);
-    },
-    dispose: () => {},
+    ...mem.hooks(),
   };
 }

@@ -1,12 +1,9 @@
 import { rng } from '@streams/core';
 import type { Strategy } from '../strategy.js';
-import { numberOption, OwnedMemory } from './util.js';
+import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
 
 /** Options of joint training. */
-export interface JointOptions {
-  /** Samples kept of everything seen (default 100000); beyond it, a uniform subsample is kept. */
-  maxSamples?: number;
-  maxBytes?: number;
+export interface JointOptions extends StrategyMemoryOptions {
   /** Epochs over all data seen so far after each experience (default 1). */
   epochs?: number;
   /** Minibatch size (default 32). */
@@ -16,34 +13,24 @@ export interface JointOptions {
 }
 
 /**
- * Joint training, the upper bound: it keeps every sample seen and, after each experience, trains
- * on all experiences so far together (shuffled), as if they had come as one dataset.
+ * Joint training, the upper bound: it keeps every sample seen (up to `memorySize`, default
+ * 100000; beyond it a uniform subsample) and, after each experience, trains on all experiences
+ * so far together (shuffled), as if they had come as one dataset.
  */
 export function joint(options: JointOptions = {}, seed = 0): Strategy {
-  const size = numberOption(options.maxSamples, 100_000, 'joint.maxSamples', 1);
   const epochs = numberOption(options.epochs, 1, 'joint.epochs', 1);
   const batchSize = numberOption(options.batchSize, 32, 'joint.batchSize', 1);
   const reinit = options.reinit ?? true;
-  const memOptions = {
-    size,
-    policy: 'reservoir' as const,
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-  };
-  let mem = new OwnedMemory(memOptions, rng(seed, 'joint'));
+  const mem = new StrategyMemory(
+    memoryOptions(options, 'joint', 100_000, { policy: 'reservoir' }),
+    rng(seed, 'joint'),
+  );
   return {
     name: 'joint',
     trainsOnStream: false,
-    observe(ctx, batch, n) {
-      mem.buffer.add(batch, n, ctx.experience, mem.rng);
-    },
     async afterExperience(ctx) {
       await ctx.fitMemory(mem.buffer, { epochs, batchSize, rng: mem.rng, reinit });
     },
-    memoryReports: () => [mem.buffer.report()],
-    getState: () => mem.state(),
-    setState(state) {
-      mem = mem.restore(state);
-    },
-    dispose: () => {},
+    ...mem.hooks(),
   };
 }

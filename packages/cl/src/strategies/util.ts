@@ -2,7 +2,7 @@ import { Rng, StreamsError } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { MemoryBuffer, type MemoryMeta, type MemoryOptions } from '../memoryBuffer.js';
 import type { Param } from '../models/model.js';
-import type { SavedState, StateArrays } from '../strategy.js';
+import type { SavedState, StateArrays, Strategy } from '../strategy.js';
 
 /** Checks a numeric strategy option, with its default. */
 export function numberOption(value: unknown, fallback: number, field: string, min = 0): number {
@@ -58,33 +58,77 @@ export function variablesFrom(
   );
 }
 
-/** A memory with its own generator: the part replay, A-GEM, GEM, GDumb and joint share. */
-export class OwnedMemory {
-  readonly buffer: MemoryBuffer;
-  readonly rng: Rng;
+/** The memory options strategies share, as given by a user. */
+export interface StrategyMemoryOptions {
+  /** Samples the memory keeps (each strategy has its default). */
+  memorySize?: number;
+  /** Byte bound of the memory (the capacity is the smaller of the two bounds). */
+  maxBytes?: number;
+}
 
-  constructor(options: MemoryOptions, seed: Rng) {
+/** Memory options from a strategy's options: its size (with `fallback`), byte bound and fixed choices. */
+export function memoryOptions(
+  o: StrategyMemoryOptions,
+  name: string,
+  fallback: number,
+  fixed: Omit<MemoryOptions, 'size'> = {},
+): MemoryOptions {
+  return {
+    size: numberOption(o.memorySize, fallback, `${name}.memorySize`, 1),
+    ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }),
+    ...fixed,
+  };
+}
+
+/**
+ * A memory with its own generator, filled from the stream: the part replay, A-GEM, GEM, GDumb,
+ * joint and EWC share, with the strategy hooks that keep it.
+ */
+export class StrategyMemory {
+  buffer: MemoryBuffer;
+  rng: Rng;
+
+  constructor(
+    private readonly options: MemoryOptions,
+    generator: Rng,
+  ) {
     this.buffer = new MemoryBuffer(options);
-    this.rng = seed;
+    this.rng = generator;
   }
 
-  /** The memory's state under `prefix` (meta and arrays), plus the generator. */
-  state(prefix = 'memory.'): SavedState {
+  /** Empties the memory (the generator goes on). */
+  clear(): void {
+    this.buffer = new MemoryBuffer(this.options);
+  }
+
+  /** The state: the buffer's meta and arrays (`memory.` prefix), plus the generator. */
+  state(): SavedState {
     const s = this.buffer.getState();
     const arrays: StateArrays = {};
-    for (const [k, v] of Object.entries(s.arrays)) arrays[`${prefix}${k}`] = v;
+    for (const [k, v] of Object.entries(s.arrays)) arrays[`memory.${k}`] = v;
     return { meta: { memory: s.meta, rng: this.rng.getState() }, arrays };
   }
 
   /** Restores {@link state}. */
-  restore(state: SavedState, prefix = 'memory.'): OwnedMemory {
+  restore(state: SavedState): void {
     const meta = state.meta as { memory: MemoryMeta; rng: [number, number, number, number] };
     const arrays: StateArrays = {};
     for (const [k, v] of Object.entries(state.arrays))
-      if (k.startsWith(prefix)) arrays[k.slice(prefix.length)] = v;
-    const restored = new OwnedMemory(meta.memory.options, Rng.fromState(meta.rng));
-    restored.buffer.setState(meta.memory, arrays);
-    return restored;
+      if (k.startsWith('memory.')) arrays[k.slice(7)] = v;
+    this.buffer = new MemoryBuffer(meta.memory.options);
+    this.buffer.setState(meta.memory, arrays);
+    this.rng = Rng.fromState(meta.rng);
+  }
+
+  /** The hooks of a strategy whose whole state is this memory, filled from every stream batch. */
+  hooks(): Pick<Strategy, 'observe' | 'memoryReports' | 'getState' | 'setState' | 'dispose'> {
+    return {
+      observe: (ctx, batch, n) => this.buffer.add(batch, n, ctx.experience, this.rng),
+      memoryReports: () => [this.buffer.report()],
+      getState: () => this.state(),
+      setState: (state) => this.restore(state),
+      dispose: () => {},
+    };
   }
 }
 
