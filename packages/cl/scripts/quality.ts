@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
   options: {
     protocol: {
       type: 'string',
-      default: 'split-mnist,permuted-mnist,permuted-fashion,split-fashion',
+      default: 'split-mnist,split-mnist-task,permuted-mnist,permuted-fashion,split-fashion',
     },
     seeds: { type: 'string', default: '0,1,2' },
     small: { type: 'boolean', default: false },
@@ -214,10 +214,6 @@ function permutedProtocol(
       { label: 'naive', config: { name: 'naive' } },
       { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: 256 } },
       { label: 'si (c 0.1)', config: { name: 'si', c: 0.1 } },
-      {
-        label: 'replay (256/task)',
-        config: { name: 'replay', memorySize: 256 * tasks, policy: 'perExperience', batchSize: 10 },
-      },
       { label: 'agem', config: { name: 'agem', memorySize: 256 * tasks, sampleSize: 256 } },
       { label: 'gem', config: { name: 'gem', patternsPerExperience: 256, memoryStrength: 0.5 } },
     ],
@@ -249,13 +245,13 @@ const fashion = () => {
 };
 
 const protocols: Record<string, () => Protocol> = {
-  'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 1000),
-  'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 1000),
+  'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 500),
+  'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 500),
   'permuted-mnist': () =>
     permutedProtocol('permuted-mnist', mnist, small ? 5 : 17, small ? 300 : 1000),
   'permuted-fashion': () =>
     permutedProtocol('permuted-fashion', fashion, small ? 5 : 17, small ? 300 : 1000),
-  'split-fashion': () => splitProtocol('split-fashion', fashion, false, small ? 300 : 2000),
+  'split-fashion': () => splitProtocol('split-fashion', fashion, false, small ? 300 : 1000),
 };
 
 interface Row {
@@ -337,8 +333,9 @@ async function main(): Promise<void> {
       say(
         `| ${r.label} | ${pct(r.acc)} | ${num(r.forgetting)} | ${num(r.bwt)} | ${stats(r.seconds).m.toFixed(1)} | ${backend} |`,
       );
+    // Written after each protocol, so a long run keeps what it finished.
+    if (args.out) writeFileSync(args.out, `${lines.join('\n')}\n`);
   }
-  if (args.out) writeFileSync(args.out, `${lines.join('\n')}\n`);
 }
 
 await main();

@@ -135,8 +135,8 @@ export function concatBatches(batches: readonly Batch[], sizes: readonly number[
   return out;
 }
 
-function joinF32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+function join<A extends Float32Array | Int32Array>(parts: readonly A[], make: (n: number) => A): A {
+  const out = make(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
@@ -145,15 +145,8 @@ function joinF32(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-function joinI32(parts: readonly Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const joinF32 = (parts: readonly Float32Array[]) => join(parts, (n) => new Float32Array(n));
+const joinI32 = (parts: readonly Int32Array[]) => join(parts, (n) => new Int32Array(n));
 
 /** Rows `rows` of a batch of `n` rows, as a new batch. */
 export function takeRows(batch: Batch, n: number, rows: ArrayLike<number>): Batch {
