@@ -37,6 +37,7 @@ testStrategy({
   scenario: 'permuted',
   keepsAtLeast: 0.85,
   composesWithReplay: true,
+  variant: true,
 });
 testStrategy({
   config: { name: 'gem' },
@@ -55,6 +56,7 @@ testStrategy({
   scenario: 'split',
   keepsAtLeast: 0.5,
   composesWithReplay: true,
+  variant: true,
 });
 testStrategy({
   config: { name: 'gdumb', memorySize: 200 },
