@@ -32,7 +32,7 @@ export interface StrategyContext {
   upload(batch: Batch, n: number): TensorBatch;
   /** Per-sample task losses `[n]` (unweighted) of a batch, for the model's variables or other `values`. */
   sampleLosses(tb: TensorBatch, values?: readonly tf.Tensor[], training?: boolean): tf.Tensor1D;
-  /** Gradients of the weighted task loss on a batch, in `model.params` order (call inside `tf.tidy`). */
+  /** Gradients of the weighted task loss on a batch in inference mode (no dropout), in `model.params` order (call inside `tf.tidy`). */
   gradients(batch: Batch, n: number): tf.Tensor[];
   /**
    * Trains on every sample of `memory` for `epochs` in shuffled minibatches, with plain steps (no
