@@ -204,7 +204,7 @@ function permutedProtocol(
 ): Protocol {
   return {
     name,
-    description: `A-GEM protocol: ${tasks} permutations, ${perTask} training images per task (GEM's size), one epoch, batch 10, MLP 784-256-256, SGD 0.1; memories 256 per task`,
+    description: `A-GEM protocol (one epoch, batch 10, MLP 784-256-256, SGD 0.1, memories of 256 per task) at ${tasks} permutations of ${perTask} training images each`,
     learner: {
       model: { kind: 'mlp', inputShape: 784, hidden: [256, 256], outputs: 10 },
       optimizer: { name: 'sgd', lr: 0.1 },
@@ -213,7 +213,6 @@ function permutedProtocol(
     strategies: [
       { label: 'naive', config: { name: 'naive' } },
       { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: 256 } },
-      { label: 'si (c 0.1)', config: { name: 'si', c: 0.1 } },
       { label: 'agem', config: { name: 'agem', memorySize: 256 * tasks, sampleSize: 256 } },
       { label: 'gem', config: { name: 'gem', patternsPerExperience: 256, memoryStrength: 0.5 } },
     ],
@@ -248,9 +247,9 @@ const protocols: Record<string, () => Protocol> = {
   'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 500),
   'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 500),
   'permuted-mnist': () =>
-    permutedProtocol('permuted-mnist', mnist, small ? 5 : 17, small ? 300 : 1000),
+    permutedProtocol('permuted-mnist', mnist, small ? 5 : 10, small ? 300 : 500),
   'permuted-fashion': () =>
-    permutedProtocol('permuted-fashion', fashion, small ? 5 : 17, small ? 300 : 1000),
+    permutedProtocol('permuted-fashion', fashion, small ? 5 : 10, small ? 300 : 500),
   'split-fashion': () => splitProtocol('split-fashion', fashion, false, small ? 300 : 1000),
 };
 
