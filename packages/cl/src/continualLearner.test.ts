@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { batches, blobs, subset } from '../test/synthetic.js';
 import { useTestBackend } from '../test/tfBackend.js';
 import type { Batch } from './batch.js';
-import { ContinualLearner, type LearnerOptions, type StepInfo } from './continualLearner.js';
+import { ContinualLearner, type LearnerOptions } from './continualLearner.js';
+import type { StepInfo } from './learnerTypes.js';
 
 const base: LearnerOptions = {
   model: { kind: 'mlp', inputShape: 4, hidden: [8], outputs: 3 },

@@ -12,6 +12,12 @@ import {
   toTensors,
 } from './batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import type {
+  EvalMetrics,
+  EvalResult,
+  LearnerProgress,
+  TrainExperienceOptions,
+} from './learnerTypes.js';
 import { perSampleLoss, reduceLoss } from './losses.js';
 import type { MemoryBuffer, MemoryReport } from './memoryBuffer.js';
 import { createModel, type ModelSpec } from './modelRegistry.js';
@@ -25,6 +31,7 @@ import type {
   StrategyContext,
 } from './strategy.js';
 import { createStrategy, type StrategyConfig } from './strategyRegistry.js';
+import { TaskRouting } from './taskRouting.js';
 
 /** Callbacks around experiences and steps (not saved in checkpoints: pass them again to `load`). */
 export interface LearnerHooks {
@@ -51,73 +58,6 @@ export interface LearnerOptions {
   hooks?: LearnerHooks;
 }
 
-/** Passed to `onStep` after every optimizer step. */
-export interface StepInfo {
-  experience: number;
-  epoch: number;
-  /** Index of the batch in this epoch (0-based). */
-  batch: number;
-  /** Optimizer steps so far (all experiences). */
-  step: number;
-  /** The loss of the step (task loss plus penalties), or null when the strategy trains only at the experience end. */
-  loss: number | null;
-  /** Rows of the stream batch. */
-  samples: number;
-  /** Rows trained on, including replayed ones. */
-  trainedSamples: number;
-}
-
-/** Options of {@link ContinualLearner.trainExperience}. */
-export interface TrainExperienceOptions {
-  /** The experience id (default: the next one; a learner loaded mid-experience continues it). */
-  experience?: number;
-  /** Passes over `batches` (default 1); more than one needs an array or a function returning a fresh iterable. */
-  epochs?: number;
-  /** Checked between steps; aborting leaves the learner at a step boundary, ready to save. */
-  signal?: AbortSignal;
-  /** Called after each step; may return a promise (e.g. to save a checkpoint). */
-  onStep?(info: StepInfo): void | Promise<void>;
-  /**
-   * When resuming mid-epoch: true if `batches` already starts where training stopped (a dataset
-   * restored from its own state); false (default) skips the batches already trained.
-   */
-  dataResumed?: boolean;
-}
-
-/** Loss and accuracy of a set of samples. */
-export interface EvalMetrics {
-  /** Mean task loss (cross-entropy, or squared error for regression and autoencoders). */
-  loss: number;
-  /** Share of correct classes (classifiers only). */
-  accuracy?: number;
-  count: number;
-}
-
-/** What {@link ContinualLearner.evaluate} returns. */
-export interface EvalResult extends EvalMetrics {
-  /** Per task id, when the batches carry task ids. */
-  perTask: Record<number, EvalMetrics>;
-  /** Rows: true class, columns: predicted class (with `{ confusion: true }`). */
-  confusion?: number[][];
-}
-
-/** Where a learner is in its experiences (saved in checkpoints). */
-export interface LearnerProgress {
-  /** The current or last experience id (-1 before the first). */
-  experience: number;
-  inExperience: boolean;
-  /** Epochs finished in the current experience. */
-  epoch: number;
-  /** Batches trained in the current epoch. */
-  batch: number;
-  /** Optimizer steps so far. */
-  step: number;
-  /** Experience ids finished, in order. */
-  finished: number[];
-}
-
-type Source = BatchSource | (() => BatchSource);
-
 /** A learner's full state: JSON and named arrays (what a checkpoint stores). */
 export interface LearnerState {
   options: Omit<LearnerOptions, 'hooks'>;
@@ -133,6 +73,8 @@ export interface LearnerState {
   arrays: StateArrays;
 }
 
+type Source = BatchSource | (() => BatchSource);
+
 /**
  * Trains one model over a sequence of experiences with composable continual-learning strategies.
  * Runs on whichever TensorFlow.js backend is active; every random choice is seeded.
@@ -146,7 +88,7 @@ export class ContinualLearner {
   private rng: Rng;
   private readonly classes = new Set<number>();
   private readonly tasks = new Set<number>();
-  private readonly maskTable: Float32Array | null;
+  private readonly routing: TaskRouting;
   private progressState: LearnerProgress = {
     experience: -1,
     inExperience: false,
@@ -170,7 +112,7 @@ export class ContinualLearner {
     this.model = createModel(options.model, { seed });
     this.optimizer = new Optimizer(options.optimizer, this.model.params);
     this.rng = rng(seed, 'learner');
-    this.maskTable = this.buildMask();
+    this.routing = new TaskRouting(this.model, this.mode, options.taskClasses);
     const configs = normalizeStrategies(options.strategy);
     this.strategies = configs.map(({ name, ...rest }, i) =>
       createStrategy(name, rest, Number(rng(seed, 'strategy', i).nextUint32())),
@@ -326,10 +268,10 @@ export class ContinualLearner {
         : undefined;
     for await (const batch of batches) {
       const n = batchSize(this.model, batch, 'evaluate batch');
-      this.checkTasks(batch, n);
+      this.routing.check(batch, n);
       const [losses, preds] = tf.tidy(() => {
         const tb = toTensors(this.model, batch, n);
-        const out = this.outputs(this.model.forward(tb.x), tb.task);
+        const out = this.routing.outputs(this.model.forward(tb.x), tb.task);
         const l = perSampleLoss(this.model.task, out, tb.y);
         return [l, this.model.task === 'classification' ? tf.argMax(out, 1) : l];
       });
@@ -380,10 +322,10 @@ export class ContinualLearner {
         },
       );
     }
-    this.checkTasks({ x, ...(options.task ? { task: options.task } : {}) }, n);
+    this.routing.check({ x, ...(options.task ? { task: options.task } : {}) }, n);
     const out = tf.tidy(() => {
       const xt = tf.tensor(x, [n, ...this.model.inputShape]);
-      return this.outputs(
+      return this.routing.outputs(
         this.model.forward(xt),
         options.task ? tf.tensor1d(options.task, 'int32') : null,
       );
@@ -538,7 +480,7 @@ export class ContinualLearner {
         () => {
           const raw = this.model.forward(tb.x, { training: true, seed });
           let loss = reduceLoss(
-            perSampleLoss(this.model.task, this.outputs(raw, tb.task), tb.y),
+            perSampleLoss(this.model.task, this.routing.outputs(raw, tb.task), tb.y),
             tb.weight,
           );
           for (const s of active) {
@@ -561,86 +503,10 @@ export class ContinualLearner {
     return { loss, trainedSamples: m };
   }
 
-  /** Applies the task's head or class mask to raw outputs. */
-  private outputs(raw: tf.Tensor2D, task: tf.Tensor1D | null): tf.Tensor2D {
-    const m = this.model;
-    if (this.mode !== 'task-incremental' || !task) return raw;
-    if (m.heads > 1) {
-      const n = raw.shape[0];
-      const r3 = tf.reshape(raw, [n, m.heads, m.outputSize]);
-      const pick = tf.reshape(tf.oneHot(task, m.heads), [n, m.heads, 1]);
-      return tf.sum(tf.mul(r3, pick), 1) as tf.Tensor2D;
-    }
-    if (this.maskTable) {
-      const tasks = this.options.taskClasses!.length;
-      return tf.add(
-        raw,
-        tf.gather(tf.tensor2d(this.maskTable, [tasks, m.outputSize]), task),
-      ) as tf.Tensor2D;
-    }
-    return raw;
-  }
-
-  private buildMask(): Float32Array | null {
-    const tc = this.options.taskClasses;
-    if (this.mode !== 'task-incremental') return null;
-    if (this.model.heads > 1) return null;
-    if (!tc || this.model.task !== 'classification') {
-      throw new StreamsError(
-        'STREAMS_INVALID_CONFIG',
-        '[streams/cl] task-incremental mode needs a multi-head model or taskClasses',
-        {
-          fix: 'set heads in the model spec, or taskClasses: [[0, 1], [2, 3], ...]',
-        },
-      );
-    }
-    const c = this.model.outputSize;
-    // Masked logits: -1e9 where a class is not part of the row's task (softmax gives it 0).
-    const mask = new Float32Array(tc.length * c).fill(-1e9); // [tasks, classes]
-    tc.forEach((classes, t) => {
-      for (const k of classes) {
-        if (!Number.isInteger(k) || k < 0 || k >= c) {
-          throw new StreamsError(
-            'STREAMS_INVALID_CONFIG',
-            `[streams/cl] taskClasses[${t}] names class ${k}, outside [0, ${c})`,
-          );
-        }
-        mask[t * c + k] = 0;
-      }
-    });
-    return mask;
-  }
-
   private check(batch: Batch): number {
     const n = batchSize(this.model, batch);
-    this.checkTasks(batch, n);
+    this.routing.check(batch, n);
     return n;
-  }
-
-  private checkTasks(batch: Batch, n: number): void {
-    if (this.mode !== 'task-incremental') return;
-    if (!batch.task) {
-      throw new StreamsError(
-        'STREAMS_INVALID_ARGUMENT',
-        '[streams/cl] task-incremental batches need task ids (batch.task)',
-        {
-          fix: "give every batch an Int32Array task, or use mode 'class-incremental'",
-        },
-      );
-    }
-    const limit = this.model.heads > 1 ? this.model.heads : (this.options.taskClasses?.length ?? 0);
-    for (let i = 0; i < n; i++) {
-      const t = batch.task[i]!;
-      if (t < 0 || t >= limit) {
-        throw new StreamsError(
-          'STREAMS_INVALID_ARGUMENT',
-          `[streams/cl] task id ${t} (row ${i}) has no ${this.model.heads > 1 ? 'head' : 'taskClasses entry'}; the learner knows ${limit} tasks`,
-          {
-            fix: 'raise heads in the model spec or extend taskClasses',
-          },
-        );
-      }
-    }
   }
 
   private makeContext(): StrategyContext {
@@ -657,12 +523,12 @@ export class ContinualLearner {
       get seenTasks() {
         return [...self.tasks].sort((a, b) => a - b);
       },
-      outputs: (raw, task) => this.outputs(raw, task),
+      outputs: (raw, task) => this.routing.outputs(raw, task),
       upload: (batch, n) => toTensors(this.model, batch, n),
       sampleLosses: (tb: TensorBatch, values, training = false) =>
         perSampleLoss(
           this.model.task,
-          this.outputs(this.model.forward(tb.x, { training }, values), tb.task),
+          this.routing.outputs(this.model.forward(tb.x, { training }, values), tb.task),
           tb.y,
         ),
       gradients: (batch, n) => {

@@ -2,16 +2,18 @@ export { type Batch, type BatchSource, concatBatches, type TensorBatch } from '.
 export { type CheckpointManifest, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export {
   ContinualLearner,
-  type EvalMetrics,
-  type EvalResult,
   type LearnerHooks,
   type LearnerOptions,
-  type LearnerProgress,
   type LearnerState,
-  type StepInfo,
-  type TrainExperienceOptions,
 } from './continualLearner.js';
 export { gemObjective, solveGemDual } from './gemQp.js';
+export type {
+  EvalMetrics,
+  EvalResult,
+  LearnerProgress,
+  StepInfo,
+  TrainExperienceOptions,
+} from './learnerTypes.js';
 export { perSampleLoss, reduceLoss, softCrossEntropy } from './losses.js';
 export {
   MemoryBuffer,
