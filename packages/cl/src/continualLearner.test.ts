@@ -164,6 +164,7 @@ describe('ContinualLearner', () => {
       await codeOf(tl.trainBatch({ x, y: Int32Array.from([0, 1]), task: Int32Array.from([0, 2]) })),
     ).toBe('STREAMS_INVALID_ARGUMENT');
     tl.dispose();
+    const tensors = tf.memory().numTensors;
     for (const bad of [
       { ...base, optimizer: { name: 'rmsprop', lr: 0.1 } },
       { ...base, optimizer: { name: 'sgd', lr: 0 } },
@@ -175,6 +176,7 @@ describe('ContinualLearner', () => {
     ]) {
       expect(await codeOf(() => new ContinualLearner(bad as never))).toBe('STREAMS_INVALID_CONFIG');
     }
+    expect(tf.memory().numTensors).toBe(tensors); // refused learners leave no variables
   });
 
   it('needs re-iterable batches for several epochs, and stops between steps on abort', async () => {

@@ -110,19 +110,25 @@ export class ContinualLearner {
       });
     }
     this.model = createModel(options.model, { seed });
-    this.optimizer = new Optimizer(options.optimizer, this.model.params);
-    this.rng = rng(seed, 'learner');
-    this.routing = new TaskRouting(this.model, this.mode, options.taskClasses);
-    const configs = normalizeStrategies(options.strategy);
-    this.strategies = configs.map(({ name, ...rest }, i) =>
-      createStrategy(name, rest, Number(rng(seed, 'strategy', i).nextUint32())),
-    );
-    if (this.strategies.length > 1 && this.strategies.some((s) => !s.trainsOnStream)) {
-      throw new StreamsError(
-        'STREAMS_INVALID_CONFIG',
-        `[streams/cl] ${this.strategies.find((s) => !s.trainsOnStream)!.name} trains only at the end of each experience and cannot be combined with other strategies`,
-        { fix: 'use it alone' },
+    try {
+      this.optimizer = new Optimizer(options.optimizer, this.model.params);
+      this.rng = rng(seed, 'learner');
+      this.routing = new TaskRouting(this.model, this.mode, options.taskClasses);
+      const configs = normalizeStrategies(options.strategy);
+      this.strategies = configs.map(({ name, ...rest }, i) =>
+        createStrategy(name, rest, Number(rng(seed, 'strategy', i).nextUint32())),
       );
+      const alone = this.strategies.find((s) => !s.trainsOnStream);
+      if (alone && this.strategies.length > 1) {
+        throw new StreamsError(
+          'STREAMS_INVALID_CONFIG',
+          `[streams/cl] ${alone.name} trains only at the end of each experience and cannot be combined with other strategies`,
+          { fix: 'use it alone' },
+        );
+      }
+    } catch (err) {
+      this.model.dispose(); // no variables left behind by a refused configuration
+      throw err;
     }
     this.context = this.makeContext();
   }
