@@ -1,3 +1,6 @@
+// tfjs-core's declarations use the global `Long` of @types/long; consumers that restrict
+// `types` (strict NodeNext projects) would otherwise fail to compile our tensor-typed API.
+/// <reference types="long" />
 export { type Batch, type BatchSource, concatBatches, type TensorBatch } from './batch.js';
 export { type CheckpointManifest, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export {
