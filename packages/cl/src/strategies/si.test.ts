@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../test/tfBackend.js';
+import { ContinualLearner } from '../continualLearner.js';
+
+describe('SI', () => {
+  beforeAll(useTestBackend);
+
+  it('importance on a known trajectory, and the penalty it gives', () => {
+    const c = 2;
+    const xi = 0.1;
+    // A 1-input, 1-output linear model: params kernel [1, 1] and bias [1].
+    const l = new ContinualLearner({
+      model: { kind: 'mlp', inputShape: 1, hidden: [], outputs: 1, task: 'regression' },
+      optimizer: { name: 'sgd', lr: 0.1 },
+      strategy: { name: 'si', c, xi },
+    });
+    const si = l.strategies[0]!;
+    const [w, b] = l.model.params.map((p) => p.variable);
+    const set = (wv: number, bv: number) => {
+      w!.assign(tf.tensor2d([[wv]]));
+      b!.assign(tf.tensor1d([bv]));
+    };
+    set(1, 0);
+    si.beforeExperience!(l.context);
+    // Trajectory: (1, 0) -> (0.8, 0.1) with g = (2, -1) -> (0.5, 0.1) with g = (3, 0.5).
+    const steps = [
+      { to: [0.8, 0.1], g: [2, -1] },
+      { to: [0.5, 0.1], g: [3, 0.5] },
+    ];
+    let prev = [1, 0];
+    const omega = [0, 0];
+    for (const s of steps) {
+      set(s.to[0]!, s.to[1]!);
+      tf.tidy(() => si.afterUpdate!(l.context, [tf.tensor2d([[s.g[0]!]]), tf.tensor1d([s.g[1]!])]));
+      omega[0] = omega[0]! - s.g[0]! * (s.to[0]! - prev[0]!);
+      omega[1] = omega[1]! - s.g[1]! * (s.to[1]! - prev[1]!);
+      prev = s.to;
+    }
+    si.afterExperience!(l.context);
+    // Omega = omega / (delta^2 + xi), delta = end - start = (-0.5, 0.1).
+    const Omega = [omega[0]! / (0.25 + xi), omega[1]! / (0.01 + xi)];
+    // Penalty at (0, 1): c * sum Omega (theta - theta_end)^2 with theta_end = (0.5, 0.1).
+    set(0, 1);
+    const got = tf.tidy(
+      () =>
+        si.penalty!(
+          l.context,
+          l.context.upload({ x: new Float32Array([0]) }, 1),
+          tf.zeros([1, 1]),
+        )!.dataSync()[0]!,
+    );
+    const expected = c * (Omega[0]! * 0.25 + Omega[1]! * 0.81);
+    expect(omega[0]).toBeCloseTo(0.4 + 0.9, 12);
+    expect(omega[1]).toBeCloseTo(0.1, 12);
+    expect(got).toBeCloseTo(expected, 5);
+    l.dispose();
+  });
+});
