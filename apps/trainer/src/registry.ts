@@ -4,6 +4,7 @@ import type { Command } from './commands.js';
 import { convertCommand } from './convertCommand.js';
 import { indexCommand } from './indexCommand.js';
 import { inspectCommand } from './inspectCommand.js';
+import { setupTfCommand } from './setupTfCommand.js';
 
 /** `streams train`: arrives with the trainer issue; until then it says so and fails. */
 const train: Command = {
@@ -27,4 +28,5 @@ export const commands: Command[] = [
   inspectCommand,
   convertCommand,
   indexCommand,
+  setupTfCommand,
 ];

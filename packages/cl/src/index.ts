@@ -10,6 +10,14 @@ export {
 } from './backend.js';
 export { NATIVE_PACKAGES, type NativePackage, nativePackageDir } from './backendPackages.js';
 export {
+  DEFAULT_TF_VERSION,
+  findCudaDriver,
+  SETUP_STAMP,
+  type SetupTfOptions,
+  type SetupTfResult,
+  setupTf,
+} from './backendSetup.js';
+export {
   registerTrainingGradients,
   registerWasmTrainingKernels,
 } from './kernels/registerKernels.js';
