@@ -2,19 +2,21 @@ import {
   backend_util,
   Conv3DBackpropFilterV2,
   type Conv3DBackpropFilterV2Attrs,
-  conv3d,
   type KernelConfig,
+  matMul,
+  reshape,
   type Tensor5D,
   tidy,
-  transpose,
 } from '@tensorflow/tfjs-core';
+import { convWindows, gatherTaps } from './im2col.js';
 import { spatialWindow } from './spatialWindow.js';
 
 /**
  * `Conv3DBackpropFilterV2` for `wasm` (the filter gradient of conv3d and conv3dTranspose),
  * replacing the one tfjs-backend-wasm 4.22 ships, whose results are wrong with strides (x
- * [2,4,3,5,2], strides [2,1,2], 'same': errors of the size of the values). The same identity as
- * {@link conv2DBackpropFilterConfig}, one dimension up, on the backend's own Conv3D.
+ * [2,4,3,5,2], strides [2,1,2], 'same': errors of the size of the values). im2col: the padded
+ * input's taps side by side [n, taps * ci] times dy [n, co] in one matMul (wasm's Conv3D is a
+ * plain loop; its matMul uses SIMD).
  */
 export const conv3DBackpropFilterV2Config: KernelConfig = {
   kernelName: Conv3DBackpropFilterV2,
@@ -23,25 +25,16 @@ export const conv3DBackpropFilterV2Config: KernelConfig = {
     const { x, dy } = inputs as unknown as { x: Tensor5D; dy: Tensor5D };
     const { strides, pad, filterShape } = attrs as unknown as Conv3DBackpropFilterV2Attrs;
     return tidy(() => {
-      const c = backend_util.computeConv3DInfo(x.shape, filterShape, strides, 1, pad);
-      const xw = spatialWindow(
+      const w = convWindows(backend_util.computeConv3DInfo(x.shape, filterShape, strides, 1, pad));
+      const padded = spatialWindow(
         x,
-        [-c.padInfo.front, -c.padInfo.top, -c.padInfo.left],
-        [
-          c.filterDepth + (c.outDepth - 1) * c.strideDepth,
-          c.filterHeight + (c.outHeight - 1) * c.strideHeight,
-          c.filterWidth + (c.outWidth - 1) * c.strideWidth,
-        ],
+        w.padBefore.map((p) => -p),
+        w.span,
       );
-      const dw = conv3d(
-        transpose(xw, [4, 1, 2, 3, 0]), // [ci, depth, rows, cols, batch]
-        transpose(dy, [1, 2, 3, 0, 4]), // [od, oh, ow, batch, co]
-        1,
-        'valid',
-        'NDHWC',
-        [c.strideDepth, c.strideHeight, c.strideWidth],
-      ); // [ci, kd, kh, kw, co]
-      return transpose(dw, [1, 2, 3, 0, 4]);
+      const [kd, kh, kw, ci, co] = filterShape;
+      const n = dy.size / co;
+      const cols = reshape(gatherTaps(padded, w), [n, kd * kh * kw * ci]);
+      return reshape(matMul(cols, reshape(dy, [n, co]), true, false), filterShape);
     });
   },
 };

@@ -2,21 +2,22 @@ import {
   backend_util,
   Conv3DBackpropInputV2,
   type Conv3DBackpropInputV2Attrs,
-  conv3d,
   type KernelConfig,
-  reverse,
+  matMul,
+  reshape,
+  scatterND,
   type Tensor5D,
   tidy,
-  transpose,
 } from '@tensorflow/tfjs-core';
-import { spatialWindow, zeroInsert } from './spatialWindow.js';
+import { convWindows, tapTensor } from './im2col.js';
+import { spatialWindow } from './spatialWindow.js';
 
 /**
  * `Conv3DBackpropInputV2` for `wasm` (the input gradient of conv3d and the forward pass of
  * conv3dTranspose), replacing the one tfjs-backend-wasm 4.22 ships, whose results are wrong as
- * soon as the depth axis has two steps (a 1x1x1 filter over dy of depth 2 already fails): the
- * backend's own Conv3D at stride 1 over dy spread out by the stride, with the filter flipped and
- * its channel axes swapped.
+ * soon as the depth axis has two steps (a 1x1x1 filter over dy of depth 2 already fails).
+ * col2im: dy [n, co] times the filter [taps * ci, co] in one matMul, then one scatterND adds each
+ * tap's share where it was read in the padded input.
  */
 export const conv3DBackpropInputV2Config: KernelConfig = {
   kernelName: Conv3DBackpropInputV2,
@@ -25,23 +26,20 @@ export const conv3DBackpropInputV2Config: KernelConfig = {
     const { dy, filter } = inputs as unknown as { dy: Tensor5D; filter: Tensor5D };
     const { strides, pad, inputShape } = attrs as unknown as Conv3DBackpropInputV2Attrs;
     return tidy(() => {
-      const c = backend_util.computeConv3DInfo(inputShape, filter.shape, strides, 1, pad);
-      const spread = zeroInsert(dy, [c.strideDepth, c.strideHeight, c.strideWidth]);
-      const window = spatialWindow(
-        spread,
-        [
-          c.padInfo.front - (c.filterDepth - 1),
-          c.padInfo.top - (c.filterHeight - 1),
-          c.padInfo.left - (c.filterWidth - 1),
-        ],
-        [
-          c.inDepth + c.filterDepth - 1,
-          c.inHeight + c.filterHeight - 1,
-          c.inWidth + c.filterWidth - 1,
-        ],
+      const w = convWindows(
+        backend_util.computeConv3DInfo(inputShape, filter.shape, strides, 1, pad),
       );
-      const flipped = transpose(reverse(filter, [0, 1, 2]), [0, 1, 2, 4, 3]); // [kd, kh, kw, co, ci]
-      return conv3d(window, flipped, 1, 'valid');
+      const [kd, kh, kw, ci, co] = filter.shape;
+      const n = dy.size / co;
+      const cols = matMul(
+        reshape(dy, [n, co]),
+        reshape(filter, [kd * kh * kw * ci, co]),
+        false,
+        true,
+      );
+      // scatterND adds up the shares that land on one place.
+      const padded = scatterND(tapTensor(w), reshape(cols, [-1, ci]), [w.batch, ...w.span, ci]);
+      return spatialWindow(padded as Tensor5D, w.padBefore, inputShape.slice(1, 4));
     });
   },
 };

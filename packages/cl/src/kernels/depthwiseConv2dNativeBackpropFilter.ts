@@ -5,18 +5,17 @@ import {
   type KernelConfig,
   matMul,
   reshape,
-  stack,
-  stridedSlice,
   type Tensor4D,
   tidy,
   transpose,
 } from '@tensorflow/tfjs-core';
+import { convWindows, gatherTaps } from './im2col.js';
 import { spatialWindow } from './spatialWindow.js';
 
 /**
  * `DepthwiseConv2dNativeBackpropFilter` for `wasm` (the filter gradient of depthwiseConv2d and
- * separableConv2d): the kh*kw strided taps of the padded input are gathered into patches
- * [c, n, taps] and multiplied with dy [c, n, multiplier] in one batched matMul per channel.
+ * separableConv2d): im2col of the padded input, [c, n, taps] per channel, times dy
+ * [c, n, multiplier] in one batched matMul.
  */
 export const depthwiseConv2dNativeBackpropFilterConfig: KernelConfig = {
   kernelName: DepthwiseConv2dNativeBackpropFilter,
@@ -26,40 +25,25 @@ export const depthwiseConv2dNativeBackpropFilterConfig: KernelConfig = {
     const { strides, dilations, pad, dimRoundingMode, filterShape } =
       attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
     return tidy(() => {
-      const c = backend_util.computeConv2DInfo(
-        x.shape,
-        filterShape,
-        strides,
-        dilations,
-        pad,
-        dimRoundingMode,
-        true,
+      const w = convWindows(
+        backend_util.computeConv2DInfo(
+          x.shape,
+          filterShape,
+          strides,
+          dilations,
+          pad,
+          dimRoundingMode,
+          true,
+        ),
       );
       const [kh, kw, channels, multiplier] = filterShape;
-      const spanRows = (c.outHeight - 1) * c.strideHeight + 1;
-      const spanCols = (c.outWidth - 1) * c.strideWidth + 1;
-      const xw = spatialWindow(
+      const n = dy.size / (channels * multiplier);
+      const padded = spatialWindow(
         x,
-        [-c.padInfo.top, -c.padInfo.left],
-        [(kh - 1) * c.dilationHeight + spanRows, (kw - 1) * c.dilationWidth + spanCols],
+        w.padBefore.map((p) => -p),
+        w.span,
       );
-      const taps: Tensor4D[] = [];
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const r = i * c.dilationHeight;
-          const q = j * c.dilationWidth;
-          taps.push(
-            stridedSlice(
-              xw,
-              [0, r, q, 0],
-              [c.batchSize, r + spanRows, q + spanCols, channels],
-              [1, c.strideHeight, c.strideWidth, 1],
-            ) as Tensor4D, // [batch, oh, ow, c]
-          );
-        }
-      }
-      const n = c.batchSize * c.outHeight * c.outWidth;
-      const patches = transpose(reshape(stack(taps, 3), [n, kh * kw, channels]), [2, 0, 1]); // [c, n, taps]
+      const patches = transpose(reshape(gatherTaps(padded, w), [n, kh * kw, channels]), [2, 0, 1]); // [c, n, taps]
       const grads = transpose(reshape(dy, [n, channels, multiplier]), [1, 0, 2]); // [c, n, m]
       const dw = matMul(patches, grads, true, false); // [c, taps, m]
       return reshape(transpose(dw, [1, 0, 2]), filterShape);
