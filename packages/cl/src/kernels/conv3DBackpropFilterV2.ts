@@ -7,6 +7,7 @@ import {
   reshape,
   type Tensor5D,
   tidy,
+  transpose,
 } from '@tensorflow/tfjs-core';
 import { convWindows, gatherTaps } from './im2col.js';
 import { spatialWindow } from './spatialWindow.js';
@@ -34,7 +35,9 @@ export const conv3DBackpropFilterV2Config: KernelConfig = {
       const [kd, kh, kw, ci, co] = filterShape;
       const n = dy.size / co;
       const cols = reshape(gatherTaps(padded, w), [n, kd * kh * kw * ci]);
-      return reshape(matMul(cols, reshape(dy, [n, co]), true, false), filterShape);
+      // cols^T dy as (dy^T cols)^T: wasm's matMul is several times slower with transposeA.
+      const dw = transpose(matMul(transpose(reshape(dy, [n, co])), cols)); // [taps * ci, co]
+      return reshape(dw, filterShape);
     });
   },
 };

@@ -8,6 +8,7 @@ import {
   scatterND,
   type Tensor5D,
   tidy,
+  transpose,
 } from '@tensorflow/tfjs-core';
 import { convWindows, tapTensor } from './im2col.js';
 import { spatialWindow } from './spatialWindow.js';
@@ -31,11 +32,10 @@ export const conv3DBackpropInputV2Config: KernelConfig = {
       );
       const [kd, kh, kw, ci, co] = filter.shape;
       const n = dy.size / co;
+      // The small filter is transposed first: wasm's matMul is several times slower with transposeB.
       const cols = matMul(
         reshape(dy, [n, co]),
-        reshape(filter, [kd * kh * kw * ci, co]),
-        false,
-        true,
+        transpose(reshape(filter, [kd * kh * kw * ci, co])),
       );
       // scatterND adds up the shares that land on one place.
       const padded = scatterND(tapTensor(w), reshape(cols, [-1, ci]), [w.batch, ...w.span, ci]);

@@ -1,6 +1,7 @@
 import {
   type backend_util,
   gatherND,
+  keep,
   type Tensor,
   type Tensor2D,
   tensor2d,
@@ -57,22 +58,34 @@ export function gatherTaps(padded: Tensor, w: Windows): Tensor2D {
   return gatherND(padded, tapTensor(w)) as Tensor2D;
 }
 
-/** {@link tapIndices} as an int32 tensor [n * taps, 1 + spatial axes], for gatherND/scatterND. */
+/**
+ * {@link tapIndices} as an int32 tensor [n * taps, 1 + spatial axes], for gatherND/scatterND.
+ * Kept and reused per geometry (training asks for the same few, and uploading the indices cost
+ * as much as the gather): a bounded number of tensors that live as long as the process.
+ */
 export function tapTensor(w: Windows): Tensor2D {
+  const key = [w.batch, w.out, w.strides, w.kernel, w.dilations].join('|');
+  const hit = tensors.get(key);
+  if (hit && !hit.isDisposed) return hit;
   const at = tapIndices(w);
-  return tensor2d(at, [at.length / (w.out.length + 1), w.out.length + 1], 'int32');
+  const t = keep(tensor2d(at, [at.length / (w.out.length + 1), w.out.length + 1], 'int32'));
+  if (tensors.size >= 16) {
+    const [oldest, old] = tensors.entries().next().value!;
+    old.dispose();
+    tensors.delete(oldest);
+  }
+  tensors.set(key, t);
+  return t;
 }
 
+const tensors = new Map<string, Tensor2D>();
+
 /**
- * Where each (output position, filter tap) pair of a strided, dilated window reads its input:
- * rows [batch, ...position] for tf.gatherND / tf.scatterND, one per output position (row-major,
- * batch first) and tap (row-major), into a window tensor [batch, ...spatial, channels] that
- * starts where the padded input starts. Cached per geometry: training asks for the same few.
+ * Where each (output position, filter tap) pair of the windows reads its input: rows
+ * [batch, ...position] into the padded input [batch, ...span, channels], one per output
+ * position (row-major, batch first) and tap (row-major).
  */
 export function tapIndices({ batch, out, strides, kernel, dilations }: Windows): Int32Array {
-  const key = [batch, out, strides, kernel, dilations].join('|');
-  const hit = cache.get(key);
-  if (hit) return hit;
   const rank = out.length;
   const outCount = out.reduce((a, b) => a * b, 1);
   const taps = kernel.reduce((a, b) => a * b, 1);
@@ -90,12 +103,8 @@ export function tapIndices({ batch, out, strides, kernel, dilations }: Windows):
       }
     }
   }
-  if (cache.size >= 32) cache.delete(cache.keys().next().value!);
-  cache.set(key, rows);
   return rows;
 }
-
-const cache = new Map<string, Int32Array>();
 
 function unravel(index: number, shape: readonly number[], into: number[]): void {
   for (let a = shape.length - 1; a >= 0; a--) {

@@ -9,6 +9,7 @@ import {
   type Tensor,
   type Tensor1D,
   tidy,
+  transpose,
   UnsortedSegmentSum,
   type UnsortedSegmentSumAttrs,
   util,
@@ -41,7 +42,8 @@ export const unsortedSegmentSumConfig: KernelConfig = {
         slice(oneHot(segmentIds, numSegments + 1), 0, [-1, numSegments]),
         'float32',
       ); // [n, segments]
-      const out = reshape(matMul(members, rows, true, false), [numSegments, ...rest]);
+      // members^T rows, the transpose made first: wasm's matMul is slower with transposeA.
+      const out = reshape(matMul(transpose(members), rows), [numSegments, ...rest]);
       return x.dtype === 'float32' ? out : cast(out, x.dtype);
     });
   },
