@@ -103,7 +103,7 @@ describe('one @tensorflow/tfjs-core', () => {
       join(nodeDir!, 'package.json'),
       join(union, 'package.json'),
       createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'),
-      createRequire(import.meta.url).resolve('@tensorflow/tfjs-layers'),
+      createRequire(import.meta.url).resolve('@tensorflow/tfjs'),
     ];
     for (const f of from) {
       expect(realpathSync(createRequire(f).resolve('@tensorflow/tfjs-core')), f).toBe(ours);

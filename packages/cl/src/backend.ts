@@ -150,6 +150,7 @@ interface NativeBackend {
 const STARTERS: Record<BackendName, Starter> = {
   async tensorflow(options, env) {
     const missing: NativePackage[] = [];
+    let failed: NativeLoadError | undefined;
     for (const pkg of NATIVE_PACKAGES) {
       const dir = nativePackageDir(pkg);
       if (!dir) {
@@ -161,7 +162,8 @@ const STARTERS: Record<BackendName, Starter> = {
       try {
         loadNativePackage(pkg);
       } catch (cause) {
-        throw new NativeLoadError(pkg, cause);
+        failed ??= new NativeLoadError(pkg, cause); // e.g. -gpu not built: try tfjs-node next
+        continue;
       }
       await start('tensorflow');
       const backend = tf.backend() as unknown as NativeBackend;
@@ -175,7 +177,7 @@ const STARTERS: Record<BackendName, Starter> = {
         simd: false,
       };
     }
-    throw new NativeMissingError(missing);
+    throw failed ?? new NativeMissingError(missing);
   },
   async wasm() {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -212,11 +214,12 @@ async function start(name: BackendName): Promise<void> {
 }
 
 /**
- * tfjs-core alone registers no gradients in Node (its CommonJS build leaves them out); the
- * tfjs-layers build registers all of them into the shared registry, so every backend can train.
+ * tfjs-core registers no gradients in Node (they ship only as ESM files plain Node cannot load);
+ * the tfjs union's Node bundle registers all of them into the one shared registry, so every
+ * backend trains. tfjs-core 4.22 has no gradient for Conv3DBackpropInputV2: ours is added.
  */
 async function loadGradients(): Promise<void> {
-  if (!tf.getGradient('Conv2D')) await import('@tensorflow/tfjs-layers');
+  if (!tf.getGradient('Conv2D')) await import('@tensorflow/tfjs');
   registerTrainingGradients();
 }
 

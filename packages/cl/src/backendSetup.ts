@@ -128,6 +128,7 @@ export async function setupTf(options: SetupTfOptions = {}): Promise<SetupTfResu
       wheel: stamp.wheel,
     };
   }
+  const nodedir = nodeHeaders(options.nodedir);
   const python = options.python ?? 'python3';
   const started = Date.now();
   const scratch = await mkdtemp(join(tmpdir(), 'streams-setup-tf-'));
@@ -142,8 +143,8 @@ export async function setupTf(options: SetupTfOptions = {}): Promise<SetupTfResu
       options.signal,
     );
     log(`  ${extracted.trim()}`);
-    log('building the binding with node-pre-gyp (about 15 s on 2 idle cores)');
-    await buildBinding(dir, nodeHeaders(options.nodedir), options.signal);
+    log('building the binding with node-pre-gyp (about 20 s of CPU time)');
+    await buildBinding(dir, nodedir, options.signal);
     log('smoke test: training steps on the tensorflow backend and on cpu from the same start');
     const smoke = await smokeTest(dir, options.signal);
     const record: Stamp = {
