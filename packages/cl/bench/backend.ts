@@ -1,0 +1,329 @@
+// Benchmarks of the TensorFlow.js backends, each against its reference measured in the same run,
+// as medians of paired, alternating rounds:
+//  1. the WASM training kernels of src/kernels (calls/s) against the cpu backend's own kernels;
+//  2. training steps/s of a small CNN on wasm against cpu;
+//  3. when the native backend is built: training steps/s of the 784-256-256-10 MLP at batch 128
+//     and of the small CNN on native tensorflow against wasm;
+//  4. native intra-op threads: our default (defaultNativeThreads) against TensorFlow's own
+//     default, and 1 against 2 threads, each in its own process (TensorFlow reads them once).
+// Run with `pnpm --filter @streams/cl bench` (or `pnpm bench` for every package).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { rng } from '@streams/core';
+import { type BenchEntry, benchEntry, benchTable } from '@streams/testkit';
+import * as tf from '@tensorflow/tfjs-core';
+import { type BackendName, defaultNativeThreads, selectBackend } from '../src/backend.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** `kernels`, `train` or `threads` to run one part only (default: all). */
+const ONLY = process.env.BENCH_ONLY;
+const part = (name: string) => ONLY === undefined || ONLY === name;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5); // per measurement
+
+/** A training problem in plain tfjs ops: parameters, one batch, and its loss. */
+interface Model {
+  params: Record<string, number[]>;
+  batch: Record<string, { shape: number[]; classes?: number }>;
+  loss(p: Record<string, tf.Variable>, b: Record<string, tf.Tensor>): tf.Scalar;
+}
+
+const MLP: Model = {
+  params: { w1: [784, 256], b1: [256], w2: [256, 256], b2: [256], w3: [256, 10], b3: [10] },
+  batch: { x: { shape: [128, 784] }, y: { shape: [128], classes: 10 } },
+  loss: (p, { x, y }) => {
+    const h1 = tf.relu(tf.add(tf.matMul(x!, p.w1!), p.b1!));
+    const h2 = tf.relu(tf.add(tf.matMul(h1, p.w2!), p.b2!));
+    const logits = tf.add(tf.matMul(h2, p.w3!), p.b3!);
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 10), logits);
+  },
+};
+
+/** 2 conv layers (3x3, 16 and 32 filters, the second at stride 2), max pool, dense; MNIST-sized. */
+const cnn = (b: number): Model => ({
+  params: {
+    k1: [3, 3, 1, 16],
+    c1: [16],
+    k2: [3, 3, 16, 32],
+    c2: [32],
+    w: [7 * 7 * 32, 10],
+    b: [10],
+  },
+  batch: { x: { shape: [b, 28, 28, 1] }, y: { shape: [b], classes: 10 } },
+  loss: (p, { x, y }) => {
+    const a = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, p.k1 as tf.Tensor4D, 1, 'same'), p.c1!));
+    const pooled = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'); // [b, 14, 14, 16]
+    const h = tf.relu(tf.add(tf.conv2d(pooled, p.k2 as tf.Tensor4D, 2, 'same'), p.c2!)); // [b, 7, 7, 32]
+    const logits = tf.add(tf.matMul(tf.reshape(h, [b, 7 * 7 * 32]), p.w!), p.b!);
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 10), logits);
+  },
+});
+
+/** A training loop on one backend: SGD steps over one fixed batch; each step reads its loss. */
+function trainer(backend: BackendName, model: Model): { step(): Promise<void>; dispose(): void } {
+  tf.setBackend(backend);
+  const r = rng(1, 'bench', backend);
+  const params: Record<string, tf.Variable> = {};
+  for (const [name, shape] of Object.entries(model.params)) {
+    const scale = shape.length > 1 ? Math.sqrt(2 / tf.util.sizeFromShape(shape.slice(0, -1))) : 0;
+    const values = Float32Array.from(
+      { length: tf.util.sizeFromShape(shape) },
+      () => (r.float() * 2 - 1) * scale,
+    );
+    params[name] = tf.variable(tf.tensor(values, shape));
+  }
+  const batch: Record<string, tf.Tensor> = {};
+  for (const [name, { shape, classes }] of Object.entries(model.batch)) {
+    const n = tf.util.sizeFromShape(shape);
+    batch[name] =
+      classes === undefined
+        ? tf.tensor(
+            Float32Array.from({ length: n }, () => r.float()),
+            shape,
+          )
+        : tf.tensor(
+            Int32Array.from({ length: n }, () => r.int(classes)),
+            shape,
+            'int32',
+          );
+  }
+  const optimizer = tf.train.sgd(0.01);
+  return {
+    async step() {
+      const loss = optimizer.minimize(
+        () => model.loss(params, batch),
+        true,
+        Object.values(params),
+      )!;
+      await loss.data();
+      loss.dispose();
+    },
+    dispose() {
+      tf.dispose([...Object.values(params), ...Object.values(batch)]);
+      optimizer.dispose();
+    },
+  };
+}
+
+/** Calls/s of `fn` on `backend` over about SECONDS, after one warm-up call. */
+async function rate(backend: BackendName, fn: () => Promise<void>): Promise<number> {
+  await tf.setBackend(backend);
+  await fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000 || n < 1) {
+    await fn();
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Medians of `value` and `reference` measured in `rounds` alternating pairs. */
+async function paired(
+  value: () => Promise<number>,
+  reference: () => Promise<number>,
+  rounds = ROUNDS,
+) {
+  const v: number[] = [];
+  const ref: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    v.push(await value());
+    ref.push(await reference());
+  }
+  return { value: median(v), referenceValue: median(ref) };
+}
+
+/** One kernel call on the active backend, with random inputs made once per backend. */
+function kernelCall(
+  kernel: string,
+  inputs: Record<string, number[]>,
+  attrs: object,
+): () => Promise<void> {
+  const made = new Map<string, tf.NamedTensorMap>();
+  return async () => {
+    const backend = tf.getBackend();
+    let tensors = made.get(backend);
+    if (!tensors) {
+      tensors = Object.fromEntries(
+        Object.entries(inputs).map(([n, shape]) => [
+          n,
+          tf.randomUniform(shape, -1, 1, 'float32', 3),
+        ]),
+      );
+      made.set(backend, tensors);
+    }
+    const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  };
+}
+
+/**
+ * A process training the MLP on native with its own TF_NUM_INTRAOP_THREADS (undefined: unset, so
+ * TensorFlow picks); `measure()` runs it for SECONDS. They stay up, so rounds alternate closely.
+ */
+function nativeProcess(threads: string | undefined) {
+  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CHILD: 'native-mlp' };
+  if (threads === undefined) delete env.TF_NUM_INTRAOP_THREADS;
+  else env.TF_NUM_INTRAOP_THREADS = threads;
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env,
+    stdio: ['pipe', 'pipe', 'ignore'], // stderr: TensorFlow's start-up lines
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async measure(): Promise<number> {
+      child.stdin.write('measure\n');
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`the native bench process (threads ${threads}) exited`);
+      return Number(value);
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+// A child process: MLP steps/s on native with the thread count from its environment, once per
+// line read. It loads tfjs-node directly: selectBackend would set the thread count.
+if (process.env.BENCH_CHILD === 'native-mlp') {
+  const { loadNativePackage } = await import('../src/backendPackages.js');
+  loadNativePackage('@tensorflow/tfjs-node');
+  const t = trainer('tensorflow', MLP);
+  for await (const _ of createInterface({ input: process.stdin })) {
+    console.log(await rate('tensorflow', t.step));
+  }
+  process.exit(0);
+}
+
+const entries: BenchEntry[] = [];
+const busy = `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
+console.log(`[streams/cl] backend benchmarks: ${ROUNDS} paired rounds of ${SECONDS} s; ${busy}`);
+await import('@tensorflow/tfjs-backend-cpu');
+await selectBackend({ backend: 'wasm', env: {} });
+
+// 1. The WASM training kernels against the cpu backend's kernels, on training-sized inputs.
+const KERNELS: [string, string, Record<string, number[]>, object][] = [
+  [
+    'Conv2DBackpropFilter x[16,14,14,16] 3x3 ->32 stride 2',
+    'Conv2DBackpropFilter',
+    { x: [16, 14, 14, 16], dy: [16, 7, 7, 32] },
+    { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 16, 32] },
+  ],
+  [
+    'DepthwiseConv2dNativeBackpropFilter x[16,14,14,32] 3x3',
+    'DepthwiseConv2dNativeBackpropFilter',
+    { x: [16, 14, 14, 32], dy: [16, 14, 14, 32] },
+    { strides: 1, dilations: 1, pad: 'same', filterShape: [3, 3, 32, 1] },
+  ],
+  [
+    'DepthwiseConv2dNativeBackpropInput dy[16,14,14,32] 3x3',
+    'DepthwiseConv2dNativeBackpropInput',
+    { dy: [16, 14, 14, 32], filter: [3, 3, 32, 1] },
+    { strides: 1, dilations: 1, pad: 'same', inputShape: [16, 14, 14, 32] },
+  ],
+  [
+    'Conv3DBackpropFilterV2 x[8,8,16,16,4] 3x3x3 ->8 stride 2',
+    'Conv3DBackpropFilterV2',
+    { x: [8, 8, 16, 16, 4], dy: [8, 4, 8, 8, 8] },
+    { strides: 2, pad: 'same', filterShape: [3, 3, 3, 4, 8] },
+  ],
+  [
+    'Conv3DBackpropInputV2 dy[8,4,8,8,8] 3x3x3 stride 2',
+    'Conv3DBackpropInputV2',
+    { dy: [8, 4, 8, 8, 8], filter: [3, 3, 3, 4, 8] },
+    { strides: 2, pad: 'same', inputShape: [8, 8, 16, 16, 4] },
+  ],
+];
+for (const [label, kernel, inputs, attrs] of part('kernels') ? KERNELS : []) {
+  const call = kernelCall(kernel, inputs, attrs);
+  const m = await paired(
+    () => rate('wasm', call),
+    () => rate('cpu', call),
+  );
+  entries.push(
+    benchEntry({
+      name: `cl backend: wasm kernel ${label}`,
+      unit: 'calls/s',
+      reference: 'cpu backend',
+      ...m,
+    }),
+  );
+}
+
+// 2 and 3. Training steps/s, each backend with its own copy of the model.
+let native = false;
+try {
+  await selectBackend({ backend: 'tensorflow', env: {} });
+  native = true;
+} catch (e) {
+  console.log(`[streams/cl] no native backend, native figures left out: ${(e as Error).message}`);
+}
+const steps = async (label: string, model: Model, value: BackendName, reference: BackendName) => {
+  const a = trainer(value, model);
+  const b = trainer(reference, model);
+  const m = await paired(
+    () => rate(value, a.step),
+    () => rate(reference, b.step),
+  );
+  a.dispose();
+  b.dispose();
+  entries.push(
+    benchEntry({
+      name: `cl backend: train ${label} on ${value}`,
+      unit: 'steps/s',
+      reference: `${reference} backend`,
+      ...m,
+    }),
+  );
+};
+if (part('train')) await steps('small CNN b16 (2 conv)', cnn(16), 'wasm', 'cpu'); // cpu: seconds a step at b64
+if (native && part('train')) {
+  await steps('MLP 784-256-256-10 b128', MLP, 'tensorflow', 'wasm');
+  await steps('small CNN b64 (2 conv)', cnn(64), 'tensorflow', 'wasm');
+}
+if (native && part('threads')) {
+  // 4. Intra-op threads: one process per setting, measured in turn.
+  const ours = String(defaultNativeThreads());
+  const procs = new Map(
+    [...new Set(['1', '2', ours, 'unset'])].map((t) => [
+      t,
+      nativeProcess(t === 'unset' ? undefined : t),
+    ]),
+  );
+  const runs = new Map<string, number[]>([...procs.keys()].map((t) => [t, []]));
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [t, p] of procs) runs.get(t)!.push(await p.measure());
+  }
+  for (const p of procs.values()) p.close();
+  entries.push(
+    benchEntry({
+      name: `cl backend: native MLP b128, default threads (${ours})`,
+      unit: 'steps/s',
+      value: median(runs.get(ours)!),
+      reference: "TensorFlow's own default",
+      referenceValue: median(runs.get('unset')!),
+    }),
+    benchEntry({
+      name: 'cl backend: native MLP b128, 1 intra-op thread',
+      unit: 'steps/s',
+      value: median(runs.get('1')!),
+      reference: '2 threads',
+      referenceValue: median(runs.get('2')!),
+    }),
+  );
+}
+
+// The package's bench-results.json may hold the learners' figures too: keep those, replace ours.
+const file = join(process.cwd(), 'bench-results.json');
+const others = existsSync(file)
+  ? (JSON.parse(readFileSync(file, 'utf8')) as BenchEntry[]).filter(
+      (e) => !e.name.startsWith('cl backend: '),
+    )
+  : [];
+writeFileSync(file, `${JSON.stringify([...others, ...entries], null, 2)}\n`);
+console.log(benchTable(entries));
+console.log(`[streams/cl] measured with ${busy} at the start (other work shares these cores)`);
