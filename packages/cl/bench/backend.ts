@@ -13,10 +13,10 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { rng } from '@streams/core';
 import { type BenchEntry, benchEntry, benchTable } from '@streams/testkit';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, defaultNativeThreads, selectBackend } from '../src/backend.js';
+import { instantiate, type OpsModel } from '../test/opsModel.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** `kernels`, `train` or `threads` to run one part only (default: all). */
@@ -24,16 +24,9 @@ const ONLY = process.env.BENCH_ONLY;
 const part = (name: string) => ONLY === undefined || ONLY === name;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5); // per measurement
 
-/** A training problem in plain tfjs ops: parameters, one batch, and its loss. */
-interface Model {
-  params: Record<string, number[]>;
-  batch: Record<string, { shape: number[]; classes?: number }>;
-  loss(p: Record<string, tf.Variable>, b: Record<string, tf.Tensor>): tf.Scalar;
-}
-
-const MLP: Model = {
+const MLP: OpsModel = {
   params: { w1: [784, 256], b1: [256], w2: [256, 256], b2: [256], w3: [256, 10], b3: [10] },
-  batch: { x: { shape: [128, 784] }, y: { shape: [128], classes: 10 } },
+  inputs: { x: { shape: [128, 784] }, y: { shape: [128], classes: 10 } },
   loss: (p, { x, y }) => {
     const h1 = tf.relu(tf.add(tf.matMul(x!, p.w1!), p.b1!));
     const h2 = tf.relu(tf.add(tf.matMul(h1, p.w2!), p.b2!));
@@ -43,7 +36,7 @@ const MLP: Model = {
 };
 
 /** 2 conv layers (3x3, 16 and 32 filters, the second at stride 2), max pool, dense; MNIST-sized. */
-const cnn = (b: number): Model => ({
+const cnn = (b: number): OpsModel => ({
   params: {
     k1: [3, 3, 1, 16],
     c1: [16],
@@ -52,7 +45,7 @@ const cnn = (b: number): Model => ({
     w: [7 * 7 * 32, 10],
     b: [10],
   },
-  batch: { x: { shape: [b, 28, 28, 1] }, y: { shape: [b], classes: 10 } },
+  inputs: { x: { shape: [b, 28, 28, 1] }, y: { shape: [b], classes: 10 } },
   loss: (p, { x, y }) => {
     const a = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, p.k1 as tf.Tensor4D, 1, 'same'), p.c1!));
     const pooled = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'); // [b, 14, 14, 16]
@@ -63,46 +56,19 @@ const cnn = (b: number): Model => ({
 });
 
 /** A training loop on one backend: SGD steps over one fixed batch; each step reads its loss. */
-function trainer(backend: BackendName, model: Model): { step(): Promise<void>; dispose(): void } {
+function trainer(
+  backend: BackendName,
+  model: OpsModel,
+): { step(): Promise<void>; dispose(): void } {
   tf.setBackend(backend);
-  const r = rng(1, 'bench', backend);
-  const params: Record<string, tf.Variable> = {};
-  for (const [name, shape] of Object.entries(model.params)) {
-    const scale = shape.length > 1 ? Math.sqrt(2 / tf.util.sizeFromShape(shape.slice(0, -1))) : 0;
-    const values = Float32Array.from(
-      { length: tf.util.sizeFromShape(shape) },
-      () => (r.float() * 2 - 1) * scale,
-    );
-    params[name] = tf.variable(tf.tensor(values, shape));
-  }
-  const batch: Record<string, tf.Tensor> = {};
-  for (const [name, { shape, classes }] of Object.entries(model.batch)) {
-    const n = tf.util.sizeFromShape(shape);
-    batch[name] =
-      classes === undefined
-        ? tf.tensor(
-            Float32Array.from({ length: n }, () => r.float()),
-            shape,
-          )
-        : tf.tensor(
-            Int32Array.from({ length: n }, () => r.int(classes)),
-            shape,
-            'int32',
-          );
-  }
+  const m = instantiate(model, 1);
   const optimizer = tf.train.sgd(0.01);
   return {
     async step() {
-      const loss = optimizer.minimize(
-        () => model.loss(params, batch),
-        true,
-        Object.values(params),
-      )!;
-      await loss.data();
-      loss.dispose();
+      await m.step(optimizer);
     },
     dispose() {
-      tf.dispose([...Object.values(params), ...Object.values(batch)]);
+      m.dispose();
       optimizer.dispose();
     },
   };
@@ -262,7 +228,12 @@ try {
 } catch (e) {
   console.log(`[streams/cl] no native backend, native figures left out: ${(e as Error).message}`);
 }
-const steps = async (label: string, model: Model, value: BackendName, reference: BackendName) => {
+const steps = async (
+  label: string,
+  model: OpsModel,
+  value: BackendName,
+  reference: BackendName,
+) => {
   const a = trainer(value, model);
   const b = trainer(reference, model);
   const m = await paired(

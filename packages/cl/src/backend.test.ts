@@ -79,8 +79,8 @@ describe('selectBackend', () => {
 });
 
 describe('defaultNativeThreads', () => {
-  it('leaves the main thread its core, and uses one TensorFlow thread on 2 cores or fewer', () => {
-    expect([1, 2, 3, 4, 16].map((n) => defaultNativeThreads(n))).toEqual([1, 1, 2, 3, 15]);
+  it("is one TensorFlow thread on 2 cores or fewer, else TensorFlow's own (one per core)", () => {
+    expect([1, 2, 3, 4, 16].map((n) => defaultNativeThreads(n))).toEqual([1, 1, 3, 4, 16]);
   });
 });
 

@@ -2,10 +2,10 @@
 // float32 tolerance, on cpu (the reference), wasm and native tensorflow. The models are written
 // directly in tfjs ops so the suite depends on nothing but the backends; between them they train
 // every convolution gradient kernel and tf.gather's.
-import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BackendName, selectBackend } from '../src/backend.js';
+import { instantiate, type OpsModel } from './opsModel.js';
 
 /** Relative tolerance on a loss after a few Adam steps: float32 round-off (measured <= 2e-7). */
 const TOLERANCE = 1e-5;
@@ -24,18 +24,11 @@ beforeAll(async () => {
   console.log(`[streams/cl] backend conformance runs on: ${present.join(', ')}`);
 });
 
-/** A model: its parameter shapes, input shapes and loss, in plain tfjs ops. */
-interface Case {
-  params: Record<string, number[]>;
-  inputs: Record<string, { shape: number[]; int?: number }>;
-  loss(p: Record<string, tf.Variable>, x: Record<string, tf.Tensor>): tf.Scalar;
-}
-
 const relu = tf.relu;
-const CASES: Record<string, Case> = {
+const CASES: Record<string, OpsModel> = {
   'MLP 64-32-32-10, softmax cross-entropy': {
     params: { w1: [64, 32], b1: [32], w2: [32, 32], b2: [32], w3: [32, 10], b3: [10] },
-    inputs: { x: { shape: [16, 64] }, y: { shape: [16], int: 10 } },
+    inputs: { x: { shape: [16, 64] }, y: { shape: [16], classes: 10 } },
     loss: (p, { x, y }) => {
       const h = relu(tf.add(tf.matMul(x!, p.w1!), p.b1!));
       const h2 = relu(tf.add(tf.matMul(h, p.w2!), p.b2!));
@@ -45,7 +38,7 @@ const CASES: Record<string, Case> = {
   },
   'small CNN: 2 conv layers (stride 1 and 2), max pool, dense': {
     params: { k1: [3, 3, 1, 4], k2: [3, 3, 4, 8], w: [3 * 3 * 8, 10] },
-    inputs: { x: { shape: [8, 12, 12, 1] }, y: { shape: [8], int: 10 } },
+    inputs: { x: { shape: [8, 12, 12, 1] }, y: { shape: [8], classes: 10 } },
     loss: (p, { x, y }) => {
       const c1 = tf.maxPool(
         relu(tf.conv2d(x as tf.Tensor4D, p.k1 as tf.Tensor4D, 1, 'same')),
@@ -60,7 +53,7 @@ const CASES: Record<string, Case> = {
   },
   'depthwise-separable CNN': {
     params: { d: [3, 3, 2, 2], pw: [1, 1, 4, 6], w: [6 * 4 * 4, 5] },
-    inputs: { x: { shape: [4, 8, 8, 2] }, y: { shape: [4], int: 5 } },
+    inputs: { x: { shape: [4, 8, 8, 2] }, y: { shape: [4], classes: 5 } },
     loss: (p, { x, y }) => {
       const s = relu(
         tf.separableConv2d(x as tf.Tensor4D, p.d as tf.Tensor4D, p.pw as tf.Tensor4D, 2, 'same'),
@@ -89,7 +82,7 @@ const CASES: Record<string, Case> = {
   },
   'embedding lookup (tf.gather) into a linear classifier': {
     params: { table: [20, 8], w: [8, 4] },
-    inputs: { ids: { shape: [12], int: 20 }, y: { shape: [12], int: 4 } },
+    inputs: { ids: { shape: [12], classes: 20 }, y: { shape: [12], classes: 4 } },
     loss: (p, { ids, y }) => {
       const logits = tf.matMul(tf.gather(p.table!, ids!), p.w!);
       return tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, 4), logits);
@@ -98,43 +91,14 @@ const CASES: Record<string, Case> = {
 };
 
 /** Trains `c` for a few Adam steps on `backend` from weights and data drawn from one seed. */
-async function losses(backend: BackendName, c: Case, seed: number): Promise<number[]> {
+async function losses(backend: BackendName, c: OpsModel, seed: number): Promise<number[]> {
   await tf.setBackend(backend);
-  const r = rng(seed, 'conformance');
-  const params: Record<string, tf.Variable> = {};
-  for (const [name, shape] of Object.entries(c.params)) {
-    const fanIn = shape.length > 1 ? tf.util.sizeFromShape(shape.slice(0, -1)) : 1;
-    const scale = shape.length > 1 ? Math.sqrt(2 / fanIn) : 0.1;
-    const values = Float32Array.from(
-      { length: tf.util.sizeFromShape(shape) },
-      () => (r.float() * 2 - 1) * scale,
-    );
-    params[name] = tf.variable(tf.tensor(values, shape), true, `${name}-${backend}-${seed}`);
-  }
-  const inputs: Record<string, tf.Tensor> = {};
-  for (const [name, { shape, int }] of Object.entries(c.inputs)) {
-    const size = tf.util.sizeFromShape(shape);
-    inputs[name] =
-      int === undefined
-        ? tf.tensor(
-            Float32Array.from({ length: size }, () => r.float()),
-            shape,
-          )
-        : tf.tensor(
-            Int32Array.from({ length: size }, () => r.int(int)),
-            shape,
-            'int32',
-          );
-  }
+  const model = instantiate(c, seed);
   const optimizer = tf.train.adam(0.01);
   const out: number[] = [];
-  for (let i = 0; i < STEPS; i++) {
-    const loss = optimizer.minimize(() => c.loss(params, inputs), true, Object.values(params))!;
-    out.push((await loss.data())[0]!);
-    loss.dispose();
-  }
+  for (let i = 0; i < STEPS; i++) out.push(await model.step(optimizer));
   optimizer.dispose();
-  tf.dispose([...Object.values(params), ...Object.values(inputs)]);
+  model.dispose();
   return out;
 }
 
