@@ -4,8 +4,9 @@
 //  2. training steps/s of a small CNN on wasm against cpu;
 //  3. when the native backend is built: training steps/s of the 784-256-256-10 MLP at batch 128
 //     and of the small CNN on native tensorflow against wasm;
-//  4. native intra-op threads: our default (defaultNativeThreads) against TensorFlow's own
-//     default, and 1 against 2 threads, each in its own process (TensorFlow reads them once).
+//  4. native intra-op threads: steps/s and CPU time per step of our default (defaultNativeThreads)
+//     against TensorFlow's own, and CPU time of 1 against 2 threads, one process per setting
+//     (TensorFlow reads the count once).
 // Run with `pnpm --filter @streams/cl bench` (or `pnpm bench` for every package).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -129,9 +130,17 @@ function kernelCall(
   };
 }
 
+/** One measurement of a native process: wall-clock steps/s, and CPU time the process spent per step. */
+interface NativeRun {
+  stepsPerSecond: number;
+  cpuMsPerStep: number;
+}
+
 /**
  * A process training the MLP on native with its own TF_NUM_INTRAOP_THREADS (undefined: unset, so
  * TensorFlow picks); `measure()` runs it for SECONDS. They stay up, so rounds alternate closely.
+ * CPU time per step hardly depends on what else shares the cores, unlike steps/s: on a crowded
+ * machine a process with more threads gets a larger share of them.
  */
 function nativeProcess(threads: string | undefined) {
   const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CHILD: 'native-mlp' };
@@ -143,11 +152,11 @@ function nativeProcess(threads: string | undefined) {
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return {
-    async measure(): Promise<number> {
+    async measure(): Promise<NativeRun> {
       child.stdin.write('measure\n');
       const { value, done } = await lines.next();
       if (done) throw new Error(`the native bench process (threads ${threads}) exited`);
-      return Number(value);
+      return JSON.parse(value) as NativeRun;
     },
     close: () => child.stdin.end(),
   };
@@ -159,8 +168,22 @@ if (process.env.BENCH_CHILD === 'native-mlp') {
   const { loadNativePackage } = await import('../src/backendPackages.js');
   loadNativePackage('@tensorflow/tfjs-node');
   const t = trainer('tensorflow', MLP);
+  await t.step(); // warm-up
   for await (const _ of createInterface({ input: process.stdin })) {
-    console.log(await rate('tensorflow', t.step));
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let steps = 0;
+    while (performance.now() - t0 < SECONDS * 1000) {
+      await t.step();
+      steps++;
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const run: NativeRun = {
+      stepsPerSecond: steps / wall,
+      cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
+    };
+    console.log(JSON.stringify(run));
   }
   process.exit(0);
 }
@@ -265,25 +288,35 @@ if (native && part('threads')) {
       nativeProcess(t === 'unset' ? undefined : t),
     ]),
   );
-  const runs = new Map<string, number[]>([...procs.keys()].map((t) => [t, []]));
+  const runs = new Map<string, NativeRun[]>([...procs.keys()].map((t) => [t, []]));
   for (let i = 0; i < ROUNDS; i++) {
     for (const [t, p] of procs) runs.get(t)!.push(await p.measure());
   }
   for (const p of procs.values()) p.close();
+  const med = (t: string, k: keyof NativeRun) => median(runs.get(t)!.map((r) => r[k]));
   entries.push(
     benchEntry({
-      name: `cl backend: native MLP b128, default threads (${ours})`,
+      name: `cl backend: native MLP b128 steps/s, default threads (${ours})`,
       unit: 'steps/s',
-      value: median(runs.get(ours)!),
+      value: med(ours, 'stepsPerSecond'),
       reference: "TensorFlow's own default",
-      referenceValue: median(runs.get('unset')!),
+      referenceValue: med('unset', 'stepsPerSecond'),
     }),
     benchEntry({
-      name: 'cl backend: native MLP b128, 1 intra-op thread',
-      unit: 'steps/s',
-      value: median(runs.get('1')!),
+      name: `cl backend: native MLP b128 CPU time per step, default threads (${ours})`,
+      unit: 'ms',
+      value: med(ours, 'cpuMsPerStep'),
+      reference: "TensorFlow's own default",
+      referenceValue: med('unset', 'cpuMsPerStep'),
+      lowerIsBetter: true,
+    }),
+    benchEntry({
+      name: 'cl backend: native MLP b128 CPU time per step, 1 intra-op thread',
+      unit: 'ms',
+      value: med('1', 'cpuMsPerStep'),
       reference: '2 threads',
-      referenceValue: median(runs.get('2')!),
+      referenceValue: med('2', 'cpuMsPerStep'),
+      lowerIsBetter: true,
     }),
   );
 }

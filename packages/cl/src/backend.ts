@@ -119,8 +119,8 @@ export function backendInfo(): BackendInfo {
 /**
  * Intra-op threads the native backend gets unless told otherwise: 1 on machines with 2 cores or
  * fewer, else one per core (TensorFlow's own default). JavaScript dispatches every op from the
- * main thread, and on an idle 2-core machine one TensorFlow thread trained the 784-256-256-10 MLP
- * faster than two (264 against 160-190 steps/s); see the packages/cl README for the figures.
+ * main thread; on 2 cores one TensorFlow thread trains the 784-256-256-10 MLP with the least CPU
+ * time per step, and on an idle machine the fastest (figures in the packages/cl README).
  */
 export function defaultNativeThreads(cores = availableParallelism()): number {
   return cores <= 2 ? 1 : cores;
