@@ -27,3 +27,11 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 pnpm install --frozen-lockfile
+
+# The native TensorFlow backend of @streams/cl, built from TensorFlow's Python wheel when pip can
+# get one (streams setup-tf; quick when already built); without it the learners run on WASM.
+if tf_log=$(pnpm -s streams setup-tf 2>&1); then
+  printf '%s\n' "$tf_log"
+else
+  echo "setup: no native TensorFlow backend, the learners will use WASM: $(printf '%s' "$tf_log" | tail -n 1)"
+fi

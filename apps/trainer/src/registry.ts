@@ -6,6 +6,7 @@ import { datasetsCommand } from './datasetsCommand.js';
 import { indexCommand } from './indexCommand.js';
 import { inspectCommand } from './inspectCommand.js';
 import { reportCommand } from './reportCommand.js';
+import { setupTfCommand } from './setupTfCommand.js';
 import { signalsCommand } from './signalsCommand.js';
 import { trainCommand } from './trainCommand.js';
 
@@ -20,4 +21,5 @@ export const commands: Command[] = [
   indexCommand,
   datasetsCommand,
   signalsCommand,
+  setupTfCommand,
 ];

@@ -1,6 +1,25 @@
 // tfjs-core's declarations use the global `Long` of @types/long; consumers that restrict
 // `types` (strict NodeNext projects) would otherwise fail to compile our tensor-typed API.
 /// <reference types="long" />
+
+export {
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  backendInfo,
+  defaultNativeThreads,
+  type SelectBackendOptions,
+  selectBackend,
+} from './backend.js';
+export { NATIVE_PACKAGES, type NativePackage, nativePackageDir } from './backendPackages.js';
+export {
+  DEFAULT_TF_VERSION,
+  findCudaDriver,
+  SETUP_STAMP,
+  type SetupTfOptions,
+  type SetupTfResult,
+  setupTf,
+} from './backendSetup.js';
 export { type Batch, type BatchSource, concatBatches, type TensorBatch } from './batch.js';
 export { type CheckpointManifest, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 export {
@@ -10,6 +29,10 @@ export {
   type LearnerState,
 } from './continualLearner.js';
 export { gemObjective, solveGemDual } from './gemQp.js';
+export {
+  registerTrainingGradients,
+  registerWasmTrainingKernels,
+} from './kernels/registerKernels.js';
 export type {
   EvalMetrics,
   EvalResult,

@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   STREAMS_STATE_INVALID:
     'A saved state or checkpoint does not match the dataset or learner it is loaded into.',
   STREAMS_DATASET_UNAVAILABLE: 'A named dataset needs something not installed on this machine.',
+  STREAMS_BACKEND_UNAVAILABLE:
+    'The requested TensorFlow.js backend is not installed, not built, or failed to start.',
   STREAMS_NOT_IMPLEMENTED: 'The requested feature is not available in this version of streams.',
   STREAMS_INTERNAL: 'An invariant inside streams was broken: a bug, please report it.',
 } as const;
