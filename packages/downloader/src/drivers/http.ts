@@ -20,7 +20,7 @@ import {
   statusError,
   TransferError,
 } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { parseObjectUrl } from '../objectUrl.js';
 
 /** Driver name used in messages. */
 export const NAME = 'http';
