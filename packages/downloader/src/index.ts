@@ -3,7 +3,9 @@ export { ConcurrencyLimiter } from './concurrencyLimiter.js';
 export {
   type Compression,
   compressionOf,
+  compressionOfExtension,
   createDecompressor,
+  decompressBytes,
   decompressFile,
 } from './decompress.js';
 export type {
@@ -43,6 +45,10 @@ export {
   type ExpectedHash,
   HASH_ALGORITHMS,
   type HashAlgorithm,
+  type Hasher,
+  hashBytes,
+  isHashAlgorithm,
+  PYTHON_HASH_ALGORITHMS,
   parseHash,
 } from './integrity.js';
 export { sweepPartialFiles } from './landing.js';

@@ -2,11 +2,10 @@ import { setMaxListeners } from 'node:events';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isAbortError, isStreamsError, signalReason } from '@streams/core';
-import type { IHasher } from 'hash-wasm';
 import { BatchWriter } from './batchWriter.js';
 import type { EngineCounters } from './downloadOptions.js';
 import { type Driver, networkError, type ObjectBody, TransferError } from './driver.js';
-import { createHasher, type HashAlgorithm } from './integrity.js';
+import { createHasher, type HashAlgorithm, type Hasher } from './integrity.js';
 import type { RetryPolicy } from './retryPolicy.js';
 
 /** A parsed expected digest. */
@@ -31,7 +30,7 @@ export interface TransferState {
   expectedSize: number | undefined;
   etag: string | undefined;
   /** Digest state over the first `written` bytes. */
-  hasher: IHasher | undefined;
+  hasher: Hasher | undefined;
   /** Parts already on disk, for parallel range reads. */
   partsDone: Set<number>;
 }
