@@ -8,21 +8,14 @@ import type {
   EngineCounters,
   ReadOptions,
 } from './downloadOptions.js';
-import {
-  byUrl,
-  concatBytes,
-  type Driver,
-  type ListEntry,
-  networkError,
-  type ObjectStat,
-} from './driver.js';
+import { byUrl, type Driver, type ListEntry, type ObjectStat } from './driver.js';
 import { parseHash } from './integrity.js';
 import { commitRename, fsyncPath, tempPathFor } from './landing.js';
 import { parseObjectUrl } from './objectUrl.js';
 import { type PrefetchOptions, PrefetchQueue } from './prefetchQueue.js';
 import { getDriver } from './registry.js';
 import { RetryPolicy } from './retryPolicy.js';
-import { existingFile, sizeMismatch, Transfer, type TransferState } from './transfer.js';
+import { existingFile, readState, Transfer, type TransferState } from './transfer.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
 export interface FetchEngineOptions {
@@ -251,32 +244,11 @@ export class FetchEngine {
   /** Reads an object (or `offset`/`length` of it) into memory, with the engine's retries and limits. */
   async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const driver = this.driverFor(url);
-    return this.retries.run(driver, 'GET', url, options.signal, async (signal) => {
-      const body =
-        options.offset === undefined && options.length === undefined
-          ? await driver.get(url, { signal })
-          : await driver.getRange(
-              url,
-              options.offset ?? 0,
-              options.length ?? (await driver.stat(url, { signal })).size - (options.offset ?? 0),
-              { signal },
-            );
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      await this.transfer.pump(
-        body,
-        signal,
-        (chunk) => {
-          chunks.push(chunk);
-          total += chunk.byteLength;
-        },
-        (err) => networkError(driver.name, 'GET', url, err),
-      );
-      const want = options.length ?? body.size;
-      if (want !== undefined && total !== want) throw sizeMismatch(driver, url, want, total);
-      this.counters.bytes += total;
-      return concatBytes(chunks, total);
-    });
+    // Kept across attempts: a read cut mid-body resumes with a range read of the rest.
+    const state = readState(options.offset, options.length);
+    return this.retries.run(driver, 'GET', url, options.signal, (signal) =>
+      this.transfer.toMemory(driver, url, state, signal),
+    );
   }
 
   /** `stat` with retries. */

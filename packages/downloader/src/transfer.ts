@@ -4,7 +4,13 @@ import type { Readable } from 'node:stream';
 import { isAbortError, isStreamsError, signalReason } from '@streams/core';
 import { BatchWriter } from './batchWriter.js';
 import type { EngineCounters } from './downloadOptions.js';
-import { type Driver, networkError, type ObjectBody, TransferError } from './driver.js';
+import {
+  concatBytes,
+  type Driver,
+  networkError,
+  type ObjectBody,
+  TransferError,
+} from './driver.js';
 import { createHasher, type HashAlgorithm, type Hasher } from './integrity.js';
 import type { RetryPolicy } from './retryPolicy.js';
 
@@ -33,6 +39,35 @@ export interface TransferState {
   hasher: Hasher | undefined;
   /** Parts already on disk, for parallel range reads. */
   partsDone: Set<number>;
+}
+
+/** What one read into memory keeps across its attempts. */
+export interface ReadState {
+  /** First byte of the read in the object. */
+  offset: number;
+  /** Bytes asked for; undefined: to the end of the object. */
+  wanted: number | undefined;
+  /** Whether the read is a range (an offset or a length was given). */
+  ranged: boolean;
+  /** Bytes this attempt expects in all: `wanted`, or learned from the answer. */
+  total: number | undefined;
+  /** The bytes received so far, valid for resuming. */
+  chunks: Uint8Array[];
+  received: number;
+  etag: string | undefined;
+}
+
+/** The fresh state of a read of `length` bytes at `offset` (both optional). */
+export function readState(offset: number | undefined, length: number | undefined): ReadState {
+  return {
+    offset: offset ?? 0,
+    wanted: length,
+    ranged: offset !== undefined || length !== undefined,
+    total: length,
+    chunks: [],
+    received: 0,
+    etag: undefined,
+  };
 }
 
 /**
@@ -154,6 +189,64 @@ export class Transfer {
       state.written = restart || !flushed || !this.o.resume ? 0 : pushed;
       throw err;
     }
+  }
+
+  /**
+   * One attempt of a read into memory. After an attempt that broke off mid-body, the next asks
+   * only for the missing bytes (a range read), as long as the object's ETag has not changed, the
+   * way downloads resume.
+   */
+  async toMemory(
+    driver: Driver,
+    url: string,
+    state: ReadState,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
+    const resume =
+      this.o.resume &&
+      state.received > 0 &&
+      state.total !== undefined &&
+      state.received < state.total;
+    if (!resume) {
+      state.chunks = [];
+      state.received = 0;
+      state.total = state.wanted;
+      state.etag = undefined;
+    }
+    let body: ObjectBody;
+    if (resume) {
+      const at = state.offset + state.received;
+      body = await driver.getRange(url, at, state.total! - state.received, { signal });
+      if (state.etag && body.etag && body.etag !== state.etag) {
+        await body.cancel();
+        state.received = 0;
+        throw objectChanged(driver, url, state.etag, body.etag);
+      }
+    } else {
+      if (state.ranged) state.total ??= (await driver.stat(url, { signal })).size - state.offset;
+      body = state.ranged
+        ? await driver.getRange(url, state.offset, state.total!, { signal })
+        : await driver.get(url, { signal });
+      state.total ??= body.size;
+      state.etag = body.etag;
+    }
+    await this.pump(
+      body,
+      signal,
+      (chunk) => {
+        state.chunks.push(chunk);
+        state.received += chunk.byteLength;
+        this.counters.bytes += chunk.byteLength;
+      },
+      (err) => networkError(driver.name, 'GET', url, err),
+    );
+    const got = state.received;
+    if (state.total !== undefined && got !== state.total) {
+      // Short: the connection closed early and the next attempt resumes. Long: start over.
+      if (got > state.total) state.received = 0;
+      throw sizeMismatch(driver, url, state.total, got);
+    }
+    return concatBytes(state.chunks, got);
   }
 
   /**
@@ -434,7 +527,7 @@ function objectChanged(
   );
 }
 
-export function sizeMismatch(
+function sizeMismatch(
   driver: Driver,
   url: string,
   want: number,
