@@ -527,12 +527,7 @@ function objectChanged(
   );
 }
 
-function sizeMismatch(
-  driver: Driver,
-  url: string,
-  want: number,
-  got: number,
-): TransferError {
+function sizeMismatch(driver: Driver, url: string, want: number, got: number): TransferError {
   return new TransferError(
     'STREAMS_SIZE_MISMATCH',
     `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${got}`,
