@@ -120,7 +120,7 @@ async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 beforeAll(async () => {
-  await step('build (a turbo cache hit after the pack test)', buildPackages);
+  await step('build (shared with the pack test through the turbo cache)', buildPackages);
   await step('copy the repository', () => copyRepo(repo));
   registry = await startRegistry(join(work, 'registry'), await upstreamRegistry(work));
   const env = cleanEnv({ npm_config_registry: registry.url });

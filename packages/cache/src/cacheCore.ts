@@ -7,15 +7,17 @@ import { isProcessAlive, parseIdentity } from './processIdentity.js';
 
 const COMPACT_MIN_BYTES = 1 << 20;
 
-/** Counters of one cache instance (see `CacheStats`). */
+/** Counters of one cache instance (part of `CacheStats`). */
 export interface CacheCounters {
   hits: number;
   misses: number;
   fills: number;
   fillFailures: number;
   bytesFilled: number;
+  /** Entries this process evicted (LRU or TTL). */
   evictions: number;
   evictedBytes: number;
+  /** Acquires that waited for another fill of the same key, and their total wait. */
   waits: number;
   waitMs: number;
 }

@@ -13,7 +13,7 @@ import {
   sleep,
   throwIfAborted,
 } from '@streams/core';
-import { CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
+import { CacheCore, type CacheCounters, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { validateKey } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord } from './cacheState.js';
 import { DirLock } from './dirLock.js';
@@ -74,18 +74,7 @@ export interface CacheHandle extends AsyncDisposable {
 }
 
 /** Counters of this process and the shared usage as last seen under the lock. */
-export interface CacheStats {
-  hits: number;
-  misses: number;
-  fills: number;
-  fillFailures: number;
-  bytesFilled: number;
-  /** Entries this process evicted (LRU or TTL). */
-  evictions: number;
-  evictedBytes: number;
-  /** Acquires that waited for another fill of the same key, and their total wait. */
-  waits: number;
-  waitMs: number;
+export interface CacheStats extends CacheCounters {
   /** Shared figures (all processes). */
   entries: number;
   bytesInUse: number;

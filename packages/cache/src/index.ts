@@ -1,3 +1,4 @@
+export type { CacheCounters } from './cacheCore.js';
 export { entryFile, validateKey } from './cacheKey.js';
 export {
   type AcquireOptions,

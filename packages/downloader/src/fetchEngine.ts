@@ -15,7 +15,13 @@ import { parseObjectUrl } from './objectUrl.js';
 import { type PrefetchOptions, PrefetchQueue } from './prefetchQueue.js';
 import { getDriver } from './registry.js';
 import { RetryPolicy } from './retryPolicy.js';
-import { existingFile, readState, Transfer, type TransferState } from './transfer.js';
+import {
+  existingFile,
+  type FileAttempt,
+  readState,
+  Transfer,
+  type TransferState,
+} from './transfer.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
 export interface FetchEngineOptions {
@@ -171,7 +177,7 @@ export class FetchEngine {
       hasher: undefined,
       partsDone: new Set(),
     };
-    let res: { tmp: string; bytes: number; digest?: string | undefined; attempt: number };
+    let res: FileAttempt & { attempt: number };
     try {
       const parts =
         options.size !== undefined &&

@@ -17,6 +17,13 @@ import type { RetryPolicy } from './retryPolicy.js';
 /** A parsed expected digest. */
 type ParsedHash = { algorithm: HashAlgorithm; digest: string };
 
+/** What an attempt that landed a file produced: its temp file, size and digest (when checked). */
+export interface FileAttempt {
+  tmp: string;
+  bytes: number;
+  digest?: string | undefined;
+}
+
 /** The engine options a {@link Transfer} follows. */
 export interface TransferOptions {
   stallTimeoutMs: number;
@@ -94,7 +101,7 @@ export class Transfer {
     state: TransferState,
     signal: AbortSignal,
     expected: ParsedHash | undefined,
-  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
+  ): Promise<FileAttempt> {
     const resume = state.written > 0 && state.total !== undefined && state.written < state.total;
     if (!resume) {
       state.written = 0;
@@ -262,7 +269,7 @@ export class Transfer {
     state: TransferState,
     signal: AbortSignal,
     expected: ParsedHash | undefined,
-  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
+  ): Promise<FileAttempt> {
     const size = state.expectedSize!;
     const partSize = this.o.partSize;
     const count = Math.ceil(size / partSize);

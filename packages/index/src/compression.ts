@@ -54,10 +54,9 @@ export function parseCompression(name: string): CompressionSpec {
   return { name, family, level, extension: family, codec: compressionOfExtension(family)! };
 }
 
-/** The bzip2 entry points of compressjs (it ships no types). */
+/** The bzip2 writer of compressjs (it ships no types; reading is `@streams/downloader`'s). */
 interface Bzip2Codec {
   compressFile(input: Uint8Array, output: null, blockSizeMultiplier: number): Uint8Array;
-  decompressFile(input: Uint8Array): Uint8Array;
 }
 async function bzip2(): Promise<Bzip2Codec> {
   const mod = (await import('compressjs')) as { default: { Bzip2: Bzip2Codec } };

@@ -84,7 +84,7 @@ export async function decodeImage(
   if (empty) {
     throw decodeFailed('cannot decode image', new Error('the sample is empty (0 bytes)'), coords);
   }
-  const sharp = await loadSharp();
+  const sharp = sharpModule ?? (await loadSharp());
   try {
     return await sharpLimiter.run(() => decodeRaw(sharp, bytes, options, rng, signal), { signal });
   } catch (err) {
