@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { isStreamsError, type StreamsEvent } from '@streams/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entryFile } from './cacheKey.js';
-import { type CacheOptions, openCache } from './diskCache.js';
+import type { CacheOptions } from './cacheOptions.js';
+import { openCache } from './diskCache.js';
 
 let dir: string;
 let outside: string;
