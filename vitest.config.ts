@@ -10,6 +10,8 @@ export default defineConfig({
         include: ['scripts/**/*.test.ts'],
         testTimeout: 120_000,
         hookTimeout: 600_000,
+        // The pack and release tests share one build through turbo's cache: one at a time.
+        fileParallelism: false,
       }),
     ],
   },

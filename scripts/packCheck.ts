@@ -43,8 +43,11 @@ export interface PackResult {
   problems: string[];
 }
 
-/** Builds and packs all public packages into `out`; returns the tarballs with lint problems found. */
-export async function packAll(out: string): Promise<PackResult[]> {
+/**
+ * Builds every package under packages/ (turbo: a second call with unchanged sources is a cache
+ * hit, so the pack and release tests share one build).
+ */
+export async function buildPackages(): Promise<void> {
   await run(
     'pnpm',
     ['turbo', 'run', 'build', '--filter=./packages/*', '--output-logs=errors-only'],
@@ -53,6 +56,11 @@ export async function packAll(out: string): Promise<PackResult[]> {
       maxBuffer: 64 << 20,
     },
   );
+}
+
+/** Builds and packs all public packages into `out`; returns the tarballs with lint problems found. */
+export async function packAll(out: string): Promise<PackResult[]> {
+  await buildPackages();
   const results: PackResult[] = [];
   for (const p of publicPackages()) {
     const { stdout } = await run('pnpm', ['pack', '--pack-destination', out, '--json'], {

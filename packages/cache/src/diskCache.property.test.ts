@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { isStreamsError } from '@streams/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CacheHandle, type DiskCache, openCache } from './diskCache.js';
+import type { CacheHandle } from './cacheOptions.js';
+import { type DiskCache, openCache } from './diskCache.js';
 
 const BUDGET = 100;
 

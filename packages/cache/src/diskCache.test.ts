@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { isStreamsError, type StreamsEvent } from '@streams/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entryFile } from './cacheKey.js';
-import { type CacheOptions, openCache } from './diskCache.js';
+import type { CacheOptions } from './cacheOptions.js';
+import { openCache } from './diskCache.js';
 
 let dir: string;
 let outside: string;
@@ -554,12 +555,14 @@ describe('openCache', () => {
 /** The private steps the race tests below interleave by hand. */
 interface Internals {
   fastHit(key: string): { path: string; release(): Promise<void> } | undefined;
-  changeFastPin(key: string, delta: number): void;
-  evict(keys: string[], reason: string): number;
-  sync(): void;
   lock: { tryAcquire(): boolean; release(): void };
-  record(ops: ReadonlyArray<{ o: string }>, durable?: boolean): void;
-  state: { planEviction(need: number, budget?: number): string[] | undefined };
+  core: {
+    catchUp(brokeStaleLock: boolean): string | undefined;
+    record(ops: ReadonlyArray<{ o: string }>, durable?: boolean): void;
+    state: { planEviction(need: number, budget?: number): string[] | undefined };
+  };
+  pins: { change(key: string, delta: number): void };
+  eviction: { evict(keys: string[], reason: string): number };
 }
 const internals = (c: unknown) => c as Internals;
 
@@ -589,7 +592,7 @@ describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () 
     await using b = await open({ limit: 20 });
     await (await a.acquire('k', writer('x'.repeat(10)))).release();
     await b.refresh();
-    const state = internals(a).state;
+    const state = internals(a).core.state;
     const plan = state.planEviction.bind(state);
     let reader: { path: string; release(): Promise<void> } | undefined;
     state.planEviction = (need, budget) => {
@@ -617,9 +620,10 @@ describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () 
     await using b = await open({ limit: 20 });
     await (await a.acquire('k', writer('x'.repeat(10)))).release();
     await b.refresh();
-    const record = internals(a).record.bind(a);
+    const core = internals(a).core;
+    const record = core.record.bind(core);
     let fast: unknown = 'not tried';
-    internals(a).record = (ops, durable) => {
+    core.record = (ops, durable) => {
       record(ops, durable);
       // b tries a lockless hit right after a recorded the eviction of k, before a deletes it.
       if (ops.some((op) => op.o === 'evict') && fast === 'not tried')
@@ -639,15 +643,16 @@ describe('lockless hits against a concurrent eviction', { timeout: 60_000 }, () 
     await using b = await open({ limit: 20 });
     await (await a.acquire('k', writer('x'.repeat(10)))).release();
     await b.refresh();
-    const change = internals(b).changeFastPin.bind(b);
+    const pins = internals(b).pins;
+    const change = pins.change.bind(pins);
     let evicted = 0;
-    internals(b).changeFastPin = (key, delta) => {
+    pins.change = (key, delta) => {
       if (delta > 0 && evicted === 0) {
         // a evicts k completely (record, pin check, unlink) before b's pin is published.
         const ia = internals(a);
         expect(ia.lock.tryAcquire()).toBe(true);
-        ia.sync();
-        evicted = ia.evict(['k'], 'lru');
+        expect(ia.core.catchUp(false)).toBeUndefined();
+        evicted = ia.eviction.evict(['k'], 'lru');
         ia.lock.release();
       }
       change(key, delta);

@@ -1,4 +1,4 @@
-import { redactUrl } from './redact.js';
+import { redactText, redactUrl } from './redact.js';
 
 /** Every error code streams raises, with the one-line meaning users see in the docs. */
 export const ERROR_CODES = {
@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   STREAMS_DATASET_UNAVAILABLE: 'A named dataset needs something not installed on this machine.',
   STREAMS_BACKEND_UNAVAILABLE:
     'The requested TensorFlow.js backend is not installed, not built, or failed to start.',
+  STREAMS_MISSING_DEPENDENCY:
+    'A feature needs an optional package that is not installed (the message names it).',
   STREAMS_NOT_IMPLEMENTED: 'The requested feature is not available in this version of streams.',
   STREAMS_INTERNAL: 'An invariant inside streams was broken: a bug, please report it.',
 } as const;
@@ -102,11 +104,6 @@ function formatMessage(message: string, o: StreamsErrorOptions): string {
   if (where.length > 0) text += ` (${where.join(', ')})`;
   if (o.fix) text += `. Fix: ${o.fix}`;
   return text;
-}
-
-/** Redacts URLs embedded in free text (for example a cause's message). */
-function redactText(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"`<>)]+/gi, (m) => redactUrl(m));
 }
 
 /** True when `err` is a StreamsError, optionally with the given code. */

@@ -32,7 +32,9 @@ export {
   type StreamsEventKind,
   type StreamsEventListener,
 } from './events.js';
+export { importOptional } from './optional.js';
 export { deriveKey, fnv1a64, type KeyPart, mix64, Rng, rng, SplitMix64 } from './prng.js';
-export { redactUrl } from './redact.js';
+export { redactText, redactUrl } from './redact.js';
+export { Semaphore } from './semaphore.js';
 export { formatBytes, parseBytes, type Settings, settings } from './settings.js';
 export { type Launcher, type World, type WorldOptions, world } from './world.js';

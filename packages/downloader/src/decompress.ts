@@ -1,10 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliDecompress, createBrotliDecompress, createGunzip, gunzip } from 'node:zlib';
 import { StreamsError } from '@streams/core';
+import { concatBytes } from './driver.js';
 
-/** Compressions the engine undoes on landing. */
+/** Compressions the packages undo: on landing (the engine) and in memory (MDS shards). */
 export type Compression = 'gzip' | 'bzip2' | 'zstd' | 'brotli' | 'snappy';
 
 const EXTENSIONS: ReadonlyArray<[string, Compression]> = [
@@ -16,6 +18,12 @@ const EXTENSIONS: ReadonlyArray<[string, Compression]> = [
   ['.br', 'brotli'],
   ['.snappy', 'snappy'], // MDS shards compressed with python-snappy (raw format, one block)
 ];
+
+/** The compression a file extension names (`gz`, `.zst`, `bz2`, ... as MDS writes them), if any. */
+export function compressionOfExtension(extension: string): Compression | undefined {
+  const ext = `.${extension.replace(/^\./, '').toLowerCase()}`;
+  return EXTENSIONS.find(([e]) => e === ext)?.[1];
+}
 
 /** The compression a path's extension names, with the path minus that extension. */
 export function compressionOf(
@@ -90,6 +98,66 @@ export async function createDecompressor(
       return t;
     }
   }
+}
+
+const gunzipBytes = promisify(gunzip);
+const brotliBytes = promisify(brotliDecompress);
+
+/**
+ * Decompresses bytes in memory (e.g. an MDS shard). gzip and brotli go through node:zlib's
+ * one-shot calls, zstd and snappy through their one-shot decoders, bzip2 through the streaming
+ * decoder. Corrupt input is `STREAMS_DECODE_FAILED`.
+ */
+export async function decompressBytes(
+  compression: Compression,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  try {
+    switch (compression) {
+      case 'gzip':
+        return plain(await gunzipBytes(data));
+      case 'brotli':
+        return plain(await brotliBytes(data));
+      case 'zstd': {
+        // fzstd is pure JS and also reads frames without a content size (streaming writers).
+        const { decompress } = await import('fzstd');
+        return decompress(data);
+      }
+      case 'snappy': {
+        const { uncompress } = await import('snappyjs');
+        return uncompress(data);
+      }
+      case 'bzip2': {
+        const chunks: Uint8Array[] = [];
+        await pipeline(
+          Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)], {
+            objectMode: false,
+          }),
+          await createDecompressor('bzip2'),
+          new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              chunks.push(chunk);
+              cb();
+            },
+          }),
+        );
+        return plain(concatBytes(chunks));
+      }
+    }
+  } catch (cause) {
+    throw new StreamsError(
+      'STREAMS_DECODE_FAILED',
+      `[streams/downloader] cannot decompress ${compression} data: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause, fix: 'check that the data really is compressed as its name says' },
+    );
+  }
+}
+
+/** A plain Uint8Array view of a Buffer (callers hand slices on as plain bytes). */
+function plain(bytes: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : bytes;
 }
 
 /** Decompresses file `src` into new file `dest` (which must not exist). */

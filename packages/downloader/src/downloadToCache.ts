@@ -1,6 +1,7 @@
 import type { CacheHandle, DiskCache } from '@streams/cache';
 import { combineSignals } from '@streams/core';
-import { type DownloadOptions, defaultEngine, type FetchEngine } from './fetchEngine.js';
+import type { DownloadOptions } from './downloadOptions.js';
+import { defaultEngine, type FetchEngine } from './fetchEngine.js';
 import { parseHash } from './integrity.js';
 
 /** Options of {@link downloadToCache}. */

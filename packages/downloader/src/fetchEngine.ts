@@ -1,39 +1,27 @@
-import { setMaxListeners } from 'node:events';
-import { type FileHandle, stat as fsStat, mkdir, open, rm } from 'node:fs/promises';
+import { stat as fsStat, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
-import {
-  EventHub,
-  isAbortError,
-  isStreamsError,
-  type Rng,
-  redactUrl,
-  rng,
-  StreamsError,
-  type StreamsErrorCode,
-  signalReason,
-  sleep,
-  throwIfAborted,
-  world,
-} from '@streams/core';
-import type { IHasher } from 'hash-wasm';
-import { ConcurrencyLimiter } from './concurrencyLimiter.js';
+import { EventHub, redactUrl, rng, StreamsError, world } from '@streams/core';
 import { type Compression, compressionOf, decompressFile } from './decompress.js';
-import {
-  byUrl,
-  concatBytes,
-  type Driver,
-  describeCause,
-  type ListEntry,
-  networkError,
-  type ObjectBody,
-  type ObjectStat,
-  TransferError,
-} from './driver.js';
-import { createHasher, type ExpectedHash, parseHash } from './integrity.js';
+import type {
+  DownloadOptions,
+  DownloadResult,
+  EngineCounters,
+  ReadOptions,
+} from './downloadOptions.js';
+import { byUrl, type Driver, type ListEntry, type ObjectStat } from './driver.js';
+import { parseHash } from './integrity.js';
 import { commitRename, fsyncPath, tempPathFor } from './landing.js';
+import { parseObjectUrl } from './objectUrl.js';
 import { type PrefetchOptions, PrefetchQueue } from './prefetchQueue.js';
-import { getDriver, parseObjectUrl } from './registry.js';
+import { getDriver } from './registry.js';
+import { RetryPolicy } from './retryPolicy.js';
+import {
+  existingFile,
+  type FileAttempt,
+  readState,
+  Transfer,
+  type TransferState,
+} from './transfer.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
 export interface FetchEngineOptions {
@@ -82,87 +70,6 @@ export interface FetchEngineOptions {
   driverFor?: (url: string) => Driver;
 }
 
-/** Options of {@link FetchEngine.download}. */
-export interface DownloadOptions {
-  signal?: AbortSignal | undefined;
-  /** Expected size in bytes of the object as stored (checked always; else Content-Length is). */
-  size?: number | undefined;
-  /** Expected digest of the object as stored, e.g. `"sha256:..."` or `{ algorithm: 'xxh64', digest }`. */
-  hash?: ExpectedHash | undefined;
-  /**
-   * Decompress on landing: `true` picks the codec from the URL's extension (`.gz`, `.bz2`, `.zst`,
-   * `.zstd`, `.br`, `.snappy`), or name one. The decompressed file lands at `dest` minus that extension
-   * (or at `decompressedPath`).
-   */
-  decompress?: boolean | Compression | undefined;
-  /** Where the decompressed file lands (default: `dest` without the compression extension). */
-  decompressedPath?: string | undefined;
-  /** Keep the compressed file at `dest` next to the decompressed one (default false). */
-  keepCompressed?: boolean | undefined;
-  /**
-   * Where bytes go while they arrive (default: a hidden `.part` file next to `dest`). Must be on
-   * the same file system as `dest`; each attempt starts it afresh.
-   */
-  tempPath?: string | undefined;
-  /**
-   * Keep a file already at the destination instead of downloading: `dest` must match `size` and
-   * `hash` when given; with `decompress`, the decompressed file must exist (default false).
-   */
-  skipExisting?: boolean | undefined;
-}
-
-/** What a finished download produced. */
-export interface DownloadResult {
-  /** The URL, redacted. */
-  url: string;
-  /** The file to read: the decompressed one when decompressing, else `dest`. */
-  path: string;
-  /** The compressed copy, when kept. */
-  compressedPath?: string | undefined;
-  /** Bytes transferred by the successful attempt (the object's size). */
-  bytes: number;
-  /** Size of the file at `path`. */
-  size: number;
-  attempts: number;
-  /** The computed digest (hex), when a hash was given. */
-  digest?: string | undefined;
-  durationMs: number;
-}
-
-/** Options of {@link FetchEngine.read}. */
-export interface ReadOptions {
-  signal?: AbortSignal | undefined;
-  /** First byte (default 0). */
-  offset?: number | undefined;
-  /** Bytes to read (default: to the end). */
-  length?: number | undefined;
-}
-
-/** Counters of everything an engine did, as reported in its events. */
-export interface EngineCounters {
-  bytes: number;
-  done: number;
-  failed: number;
-  retries: number;
-  throttles: number;
-  inFlight: number;
-  [key: string]: number;
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-
 /**
  * Moves bytes from URLs to local files and memory with limits, retries, throttling, timeouts,
  * stall detection, integrity checks and atomic landing. One per process is usually right: its
@@ -179,9 +86,8 @@ export class FetchEngine {
     throttles: 0,
     inFlight: 0,
   };
-  private readonly global: ConcurrencyLimiter;
-  private readonly hosts = new Map<string, ConcurrencyLimiter>();
-  private readonly jitter: Rng;
+  private readonly retries: RetryPolicy;
+  private readonly transfer: Transfer;
   private readonly o: Required<
     Omit<FetchEngineOptions, 'events' | 'driverFor' | 'seed' | 'nodeConcurrency' | 'localProcesses'>
   >;
@@ -204,8 +110,13 @@ export class FetchEngine {
       partConcurrency: positive('partConcurrency', options.partConcurrency ?? 4),
     };
     this.events = options.events ?? new EventHub('downloader');
-    this.global = new ConcurrencyLimiter(this.o.concurrency);
-    this.jitter = rng(options.seed ?? Date.now(), 'downloader.backoff');
+    this.retries = new RetryPolicy(
+      this.o,
+      rng(options.seed ?? Date.now(), 'downloader.backoff'),
+      this.counters,
+      this.events,
+    );
+    this.transfer = new Transfer(this.o, this.counters, this.retries);
     this.driverFor = options.driverFor ?? getDriver;
   }
 
@@ -226,7 +137,7 @@ export class FetchEngine {
 
   /** The current concurrency limit of a host (lowered by throttling), for monitoring. */
   hostLimit(url: string): number {
-    return this.hostGate(url).limit;
+    return this.retries.hostGate(url).limit;
   }
 
   /**
@@ -243,7 +154,7 @@ export class FetchEngine {
     const expected = options.hash === undefined ? undefined : parseHash(options.hash);
     const codec = this.codecFor(url, dest, options);
     if (options.skipExisting) {
-      const kept = await this.existing(codec ? codec.out : dest, codec ? {} : options, expected);
+      const kept = await existingFile(codec ? codec.out : dest, codec ? {} : options, expected);
       if (kept)
         return {
           url: redactUrl(url),
@@ -266,16 +177,16 @@ export class FetchEngine {
       hasher: undefined,
       partsDone: new Set(),
     };
-    let res: { tmp: string; bytes: number; digest?: string | undefined; attempt: number };
+    let res: FileAttempt & { attempt: number };
     try {
       const parts =
         options.size !== undefined &&
         options.size >= this.o.multipartThreshold &&
         options.size > this.o.partSize;
-      res = await this.withRetries(driver, 'GET', url, options.signal, async (signal, attempt) => {
+      res = await this.retries.run(driver, 'GET', url, options.signal, async (signal, attempt) => {
         const r = parts
-          ? await this.fetchParts(driver, url, state, signal, expected)
-          : await this.fetchToFile(driver, url, state, signal, expected);
+          ? await this.transfer.parts(driver, url, state, signal, expected)
+          : await this.transfer.toFile(driver, url, state, signal, expected);
         return { ...r, attempt };
       });
     } catch (err) {
@@ -331,29 +242,6 @@ export class FetchEngine {
     };
   }
 
-  /** The file at `path` when it is there and matches the expected size and digest. */
-  private async existing(
-    path: string,
-    o: { size?: number | undefined },
-    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
-  ): Promise<{ path: string; size: number; digest?: string | undefined } | undefined> {
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      const { size } = await fh.stat();
-      if (o.size !== undefined && size !== o.size) return undefined;
-      if (!expected) return { path, size };
-      const digest = await hashFile(fh, expected.algorithm, size);
-      return digest === expected.digest ? { path, size, digest } : undefined;
-    } finally {
-      await fh.close();
-    }
-  }
-
   /** A queue that downloads in plan order with `depth` downloads in flight (see {@link PrefetchQueue}). */
   prefetch(options: PrefetchOptions = {}): PrefetchQueue {
     return new PrefetchQueue(this, options);
@@ -362,38 +250,17 @@ export class FetchEngine {
   /** Reads an object (or `offset`/`length` of it) into memory, with the engine's retries and limits. */
   async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const driver = this.driverFor(url);
-    return this.withRetries(driver, 'GET', url, options.signal, async (signal) => {
-      const body =
-        options.offset === undefined && options.length === undefined
-          ? await driver.get(url, { signal })
-          : await driver.getRange(
-              url,
-              options.offset ?? 0,
-              options.length ?? (await driver.stat(url, { signal })).size - (options.offset ?? 0),
-              { signal },
-            );
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      await this.pump(
-        body,
-        signal,
-        (chunk) => {
-          chunks.push(chunk);
-          total += chunk.byteLength;
-        },
-        (err) => networkError(driver.name, 'GET', url, err),
-      );
-      const want = options.length ?? body.size;
-      if (want !== undefined && total !== want) throw sizeMismatch(driver, url, want, total);
-      this.counters.bytes += total;
-      return concatBytes(chunks, total);
-    });
+    // Kept across attempts: a read cut mid-body resumes with a range read of the rest.
+    const state = readState(options.offset, options.length);
+    return this.retries.run(driver, 'GET', url, options.signal, (signal) =>
+      this.transfer.toMemory(driver, url, state, signal),
+    );
   }
 
   /** `stat` with retries. */
   stat(url: string, options: { signal?: AbortSignal | undefined } = {}): Promise<ObjectStat> {
     const driver = this.driverFor(url);
-    return this.withRetries(driver, 'HEAD', url, options.signal, (signal) =>
+    return this.retries.run(driver, 'HEAD', url, options.signal, (signal) =>
       driver.stat(url, { signal }),
     );
   }
@@ -401,7 +268,7 @@ export class FetchEngine {
   /** `exists` with retries. */
   exists(url: string, options: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
     const driver = this.driverFor(url);
-    return this.withRetries(driver, 'HEAD', url, options.signal, (signal) =>
+    return this.retries.run(driver, 'HEAD', url, options.signal, (signal) =>
       driver.exists(url, { signal }),
     );
   }
@@ -417,7 +284,7 @@ export class FetchEngine {
   ): Promise<ListEntry[]> {
     const driver = this.driverFor(prefix);
     if (!driver.listPage)
-      return this.withRetries(
+      return this.retries.run(
         driver,
         'LIST',
         prefix,
@@ -450,7 +317,7 @@ export class FetchEngine {
     let token: string | undefined;
     do {
       const from = token;
-      const page = await this.withRetries(
+      const page = await this.retries.run(
         driver,
         'LIST',
         prefix,
@@ -487,666 +354,6 @@ export class FetchEngine {
       );
     return { compression, out };
   }
-
-  /**
-   * One attempt: stream the body into the temporary file and check it. After an attempt that
-   * broke off mid-body, the next one asks only for the missing bytes (a range read), as long as
-   * the object's ETag has not changed; the digest keeps running over the bytes on disk.
-   */
-  private async fetchToFile(
-    driver: Driver,
-    url: string,
-    state: TransferState,
-    signal: AbortSignal,
-    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
-  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
-    const resume = state.written > 0 && state.total !== undefined && state.written < state.total;
-    if (!resume) {
-      state.written = 0;
-      state.total = state.expectedSize;
-      state.etag = undefined;
-      state.hasher = expected ? await createHasher(expected.algorithm) : undefined;
-    }
-    // The temp file opens while the request is on its way: a small object's latency is then
-    // max(open, first byte) rather than their sum, and with a fixed number of transfers in
-    // flight, latency is throughput.
-    const opening = open(state.tmp, resume ? 'r+' : 'w');
-    opening.catch(() => {}); // awaited below, or closed in the catch block
-    let fh: FileHandle | undefined;
-    let writer: BatchWriter | undefined;
-    let pushed = state.written;
-    let closed = false;
-    // Set when the bytes on disk cannot be continued (object changed, too long, bad digest).
-    let restart = false;
-    try {
-      const body = resume
-        ? await driver.getRange(url, state.written, state.total! - state.written, { signal })
-        : await driver.get(url, { signal });
-      if (resume && state.etag && body.etag && body.etag !== state.etag) {
-        await body.cancel();
-        restart = true;
-        throw new TransferError(
-          'STREAMS_NETWORK',
-          `[streams/downloader] [${driver.name}] GET ${url}: the object changed while downloading (ETag ${state.etag} -> ${body.etag}); starting over`,
-          { url, retryable: true },
-        );
-      }
-      if (!resume) {
-        if (
-          state.expectedSize !== undefined &&
-          body.size !== undefined &&
-          body.size !== state.expectedSize
-        ) {
-          await body.cancel();
-          restart = true;
-          throw sizeMismatch(driver, url, state.expectedSize, body.size);
-        }
-        state.total ??= body.size;
-        state.etag = body.etag;
-      }
-      try {
-        fh = await opening;
-      } catch (err) {
-        void body.cancel().catch(() => {});
-        throw err;
-      }
-      const w = new BatchWriter(fh, state.written);
-      writer = w;
-      const hasher = state.hasher;
-      await this.pump(
-        body,
-        signal,
-        (chunk) => {
-          hasher?.update(chunk);
-          pushed += chunk.byteLength;
-          this.counters.bytes += chunk.byteLength;
-          return w.push(chunk);
-        },
-        (err) => networkError(driver.name, 'GET', url, err),
-      );
-      await w.flush();
-      if (state.total !== undefined && pushed !== state.total) {
-        // Short: the connection closed early and the next attempt resumes. Long: start over.
-        restart = pushed > state.total;
-        throw sizeMismatch(driver, url, state.total, pushed);
-      }
-      let digest: string | undefined;
-      if (hasher && expected) {
-        digest = hasher.digest('hex');
-        if (digest !== expected.digest) {
-          restart = true;
-          throw hashMismatch(driver, url, expected, digest);
-        }
-      }
-      if (this.o.fsync) await fh.sync();
-      await fh.close();
-      closed = true;
-      state.written = pushed;
-      return { tmp: state.tmp, bytes: pushed, digest };
-    } catch (err) {
-      // Keep what reached the disk: the next attempt continues after it.
-      const flushed = writer
-        ? await writer.flush().then(
-            () => true,
-            () => false,
-          )
-        : true;
-      if (!closed) {
-        const handle = fh ?? (await opening.catch(() => undefined));
-        await handle?.close().catch(() => {});
-      }
-      state.written = restart || !flushed || !this.o.resume ? 0 : pushed;
-      throw err;
-    }
-  }
-
-  /**
-   * One attempt for a large object of known size: parallel range reads of `partSize` bytes,
-   * each written at its offset. The first part runs in the slot this attempt holds; more run
-   * only on slots that are free right now (never waiting, so limits hold and nothing
-   * deadlocks). Parts that landed are kept for the next attempt; the digest is computed over
-   * the finished file.
-   */
-  private async fetchParts(
-    driver: Driver,
-    url: string,
-    state: TransferState,
-    signal: AbortSignal,
-    expected: { algorithm: Parameters<typeof createHasher>[0]; digest: string } | undefined,
-  ): Promise<{ tmp: string; bytes: number; digest?: string | undefined }> {
-    const size = state.expectedSize!;
-    const partSize = this.o.partSize;
-    const count = Math.ceil(size / partSize);
-    if (!this.o.resume) state.partsDone.clear();
-    const fh = await open(state.tmp, state.partsDone.size > 0 ? 'r+' : 'w+');
-    const pending = Array.from({ length: count }, (_, i) => i).filter(
-      (i) => !state.partsDone.has(i),
-    );
-    const host = this.hostGate(url);
-    const extra: Array<() => void> = [];
-    let restart = false;
-    // Parts in flight each link the driver, its client and the pump to this attempt's signal:
-    // a dozen listeners is expected, not a leak.
-    setMaxListeners(0, signal);
-    try {
-      for (let k = 1; k < Math.min(this.o.partConcurrency, pending.length); k++) {
-        const h = host.tryAcquire();
-        const g = h && this.global.tryAcquire();
-        if (!h || !g) {
-          h?.();
-          break;
-        }
-        extra.push(() => {
-          g();
-          h();
-        });
-      }
-      let next = 0;
-      const fetchPart = async (i: number) => {
-        const offset = i * partSize;
-        const length = Math.min(partSize, size - offset);
-        const body = await driver.getRange(url, offset, length, { signal });
-        if (state.etag && body.etag && body.etag !== state.etag) {
-          await body.cancel();
-          restart = true;
-          throw new TransferError(
-            'STREAMS_NETWORK',
-            `[streams/downloader] [${driver.name}] GET ${url}: the object changed while downloading (ETag ${state.etag} -> ${body.etag}); starting over`,
-            { url, retryable: true },
-          );
-        }
-        state.etag ??= body.etag;
-        const writer = new BatchWriter(fh, offset);
-        let got = 0;
-        try {
-          await this.pump(
-            body,
-            signal,
-            (chunk) => {
-              got += chunk.byteLength;
-              this.counters.bytes += chunk.byteLength;
-              return writer.push(chunk);
-            },
-            (err) => networkError(driver.name, 'GET', url, err),
-          );
-        } finally {
-          await writer.flush().catch(() => {});
-        }
-        if (got !== length)
-          throw sizeMismatch(driver, `${url} (bytes ${offset}..${offset + length})`, length, got);
-        state.partsDone.add(i);
-      };
-      // After a failure no new part starts; parts already running finish and are kept.
-      let failing = false;
-      const worker = async () => {
-        while (!failing && next < pending.length) {
-          try {
-            await fetchPart(pending[next++]!);
-          } catch (err) {
-            failing = true;
-            throw err;
-          }
-        }
-      };
-      const settled = await Promise.allSettled(Array.from({ length: 1 + extra.length }, worker));
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      let digest: string | undefined;
-      if (expected) {
-        digest = await hashFile(fh, expected.algorithm, size);
-        if (digest !== expected.digest) {
-          restart = true;
-          throw hashMismatch(driver, url, expected, digest);
-        }
-      }
-      if (this.o.fsync) await fh.sync();
-      return { tmp: state.tmp, bytes: size, digest };
-    } catch (err) {
-      if (restart) {
-        state.partsDone.clear();
-        state.etag = undefined;
-      }
-      throw err;
-    } finally {
-      for (const release of extra) release();
-      await fh.close().catch(() => {});
-    }
-  }
-
-  /**
-   * Feeds a body's chunks to `sink` (which may return a promise to wait on: backpressure),
-   * aborting with STREAMS_STALLED when no chunk arrives for `stallTimeoutMs`.
-   */
-  private async pump(
-    body: ObjectBody,
-    signal: AbortSignal,
-    sink: (chunk: Uint8Array) => Promise<void> | undefined | void,
-    wrap: (err: unknown) => unknown = (e) => e,
-  ): Promise<void> {
-    const readable = body.takeReadable?.();
-    if (readable) return this.pumpReadable(readable, signal, sink, wrap);
-    const iterator = body[Symbol.asyncIterator]();
-    const stallMs = this.o.stallTimeoutMs;
-    // One abort listener and one stall timer per body (the timer is refreshed on each chunk).
-    let onAbort: (() => void) | undefined;
-    let stallTimer: NodeJS.Timeout | undefined;
-    const interrupted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signalReason(signal));
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(stallMs) && stallMs > 0)
-        stallTimer = setTimeout(() => reject(stalled(stallMs)), stallMs);
-    });
-    interrupted.catch(() => {});
-    try {
-      while (true) {
-        const next = await Promise.race([iterator.next(), interrupted]);
-        if (next.done) break;
-        stallTimer?.refresh();
-        const wait = sink(next.value);
-        if (wait) await Promise.race([wait, interrupted]);
-      }
-    } catch (err) {
-      // Free the socket whatever happened; the iterator may be mid-read.
-      void body.cancel().catch(() => {});
-      void iterator.return?.()?.catch(() => {});
-      throw err;
-    } finally {
-      clearTimeout(stallTimer);
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /**
-   * The fast path of {@link pump} for Node streams: 'data' events, paused while the sink's
-   * promise is pending, with the same stall timer and abort handling and no promise per chunk.
-   */
-  private pumpReadable(
-    readable: Readable,
-    signal: AbortSignal,
-    sink: (chunk: Uint8Array) => Promise<void> | undefined | void,
-    wrap: (err: unknown) => unknown,
-  ): Promise<void> {
-    const stallMs = this.o.stallTimeoutMs;
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
-      let stallTimer: NodeJS.Timeout | undefined;
-      const finish = (err?: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(stallTimer);
-        signal.removeEventListener('abort', onAbort);
-        readable.off('data', onData);
-        readable.off('end', onEnd);
-        readable.off('error', onError);
-        readable.off('close', onClose);
-        if (err === undefined) resolve();
-        else {
-          // Free the socket or file handle; later errors of the dying stream are ignored.
-          readable.on('error', () => {});
-          readable.destroy();
-          reject(err);
-        }
-      };
-      const onAbort = () => finish(signalReason(signal));
-      const onData = (chunk: Uint8Array) => {
-        stallTimer?.refresh();
-        let wait: Promise<void> | undefined | void;
-        try {
-          wait = sink(chunk);
-        } catch (err) {
-          finish(err);
-          return;
-        }
-        if (wait) {
-          readable.pause();
-          wait.then(() => {
-            if (!done) readable.resume();
-          }, finish);
-        }
-      };
-      const onEnd = () => finish();
-      const onError = (err: unknown) =>
-        finish(isStreamsError(err) || isAbortError(err) ? err : wrap(err));
-      const onClose = () => {
-        if (!readable.readableEnded)
-          finish(
-            wrap(
-              Object.assign(new Error('the stream closed before its end'), {
-                code: 'ERR_STREAM_PREMATURE_CLOSE',
-              }),
-            ),
-          );
-      };
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      if (Number.isFinite(stallMs) && stallMs > 0)
-        stallTimer = setTimeout(() => finish(stalled(stallMs)), stallMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      readable.on('data', onData);
-      readable.on('end', onEnd);
-      readable.on('error', onError);
-      readable.on('close', onClose);
-    });
-  }
-
-  private hostGate(url: string): ConcurrencyLimiter {
-    const { scheme, url: parsed } = parseObjectUrl(url);
-    const key = `${scheme}://${parsed.host}`;
-    let gate = this.hosts.get(key);
-    if (!gate) {
-      gate = new ConcurrencyLimiter(this.o.perHost);
-      this.hosts.set(key, gate);
-    }
-    return gate;
-  }
-
-  /**
-   * Runs `fn` under the host and global limits with a fresh per-attempt signal, retrying
-   * transient failures with exponential backoff and full jitter.
-   */
-  private async withRetries<T>(
-    driver: Driver,
-    op: string,
-    url: string,
-    userSignal: AbortSignal | undefined,
-    fn: (signal: AbortSignal, attempt: number) => Promise<T>,
-    countFailure = true,
-  ): Promise<T> {
-    const host = this.hostGate(url);
-    // Only failures and retries report the URL: redact it (a URL parse) only then.
-    let redacted: string | undefined;
-    const safe = () => {
-      redacted ??= redactUrl(url);
-      return redacted;
-    };
-    for (let attempt = 1; ; attempt++) {
-      let delayMs = 0;
-      throwIfAborted(userSignal);
-      // Host first: a throttled host must not hold global slots while it waits.
-      const releaseHost = await host.acquire(userSignal);
-      let releaseGlobal: (() => void) | undefined;
-      const attemptCtl = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      let unlink: (() => void) | undefined;
-      try {
-        releaseGlobal = await this.global.acquire(userSignal);
-        this.counters.inFlight++;
-        if (Number.isFinite(this.o.attemptTimeoutMs))
-          timer = setTimeout(
-            () =>
-              attemptCtl.abort(
-                new TransferError(
-                  'STREAMS_TIMEOUT',
-                  `attempt timed out after ${this.o.attemptTimeoutMs} ms`,
-                  {
-                    retryable: true,
-                  },
-                ),
-              ),
-            this.o.attemptTimeoutMs,
-          );
-        // Linked by hand: AbortSignal.any() on a long-lived queue signal piles up dependants.
-        if (userSignal) {
-          unlink = () => attemptCtl.abort(userSignal.reason);
-          userSignal.addEventListener('abort', unlink, { once: true });
-        }
-        const signal = attemptCtl.signal;
-        const value = await fn(signal, attempt);
-        host.succeed();
-        return value;
-      } catch (raw) {
-        if (userSignal?.aborted) throw signalReason(userSignal);
-        const err = attemptCtl.signal.aborted && isAbortError(raw) ? attemptCtl.signal.reason : raw;
-        const t = err instanceof TransferError ? err : undefined;
-        const retryable = t ? t.retryable : isTransient(err);
-        if (!retryable || attempt >= this.o.maxAttempts) {
-          if (countFailure) this.counters.failed++;
-          const final = finalError(driver, op, url, err, attempt, retryable);
-          if (this.events.active)
-            this.events.emit({
-              kind: 'progress',
-              name: 'download.failed',
-              counters: { ...this.counters },
-              attrs: { url: safe(), op, attempts: attempt, code: final.code, driver: driver.name },
-            });
-          throw final;
-        }
-        if (t?.throttled) {
-          host.throttle(t.retryAfterMs);
-          this.counters.throttles++;
-          if (this.events.active)
-            this.events.emit({
-              kind: 'throttle',
-              name: 'download.throttle',
-              counters: { ...this.counters },
-              attrs: {
-                url: safe(),
-                host: hostOf(url),
-                status: t.status,
-                limit: host.limit,
-                retryAfterMs: t.retryAfterMs,
-              },
-            });
-        }
-        const ceiling = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** (attempt - 1));
-        delayMs = Math.max(this.jitter.float() * ceiling, t?.retryAfterMs ?? 0);
-        this.counters.retries++;
-        if (this.events.active)
-          this.events.emit({
-            kind: 'retry',
-            name: 'download.retry',
-            counters: { ...this.counters },
-            attrs: {
-              url: safe(),
-              attempt,
-              delayMs: Math.round(delayMs),
-              code: isStreamsError(err) ? err.code : codeOf(err),
-              status: t?.status,
-              reason: reasonOf(err),
-              driver: driver.name,
-            },
-          });
-      } finally {
-        clearTimeout(timer);
-        if (unlink) userSignal?.removeEventListener('abort', unlink);
-        if (releaseGlobal) {
-          this.counters.inFlight--;
-          releaseGlobal();
-        }
-        releaseHost();
-      }
-      await sleep(delayMs, { signal: userSignal });
-    }
-  }
-}
-
-/** Digest of the first `size` bytes of an open file, read in 4 MiB blocks. */
-async function hashFile(
-  fh: FileHandle,
-  algorithm: Parameters<typeof createHasher>[0],
-  size: number,
-): Promise<string> {
-  const hasher = await createHasher(algorithm);
-  const buf = Buffer.allocUnsafe(Math.min(size, 4 << 20)); // [block]
-  for (let at = 0; at < size; ) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.byteLength, size - at), at);
-    if (bytesRead === 0) break;
-    hasher.update(buf.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-  return hasher.digest('hex');
-}
-
-/** What one download keeps across its attempts. */
-interface TransferState {
-  tmp: string;
-  /** Bytes on disk at the start of the file, valid for resuming. */
-  written: number;
-  /** Object size: expected, or from the first response. */
-  total: number | undefined;
-  expectedSize: number | undefined;
-  etag: string | undefined;
-  /** Digest state over the first `written` bytes. */
-  hasher: IHasher | undefined;
-  /** Parts already on disk, for parallel range reads. */
-  partsDone: Set<number>;
-}
-
-/**
- * Writes chunks to a file handle in arrival order, gathering the chunks that arrive while a
- * write is running into one `writev`. `push` returns a promise only when more than
- * `highWaterMark` bytes wait, which is the caller's cue to stop reading (backpressure).
- */
-class BatchWriter {
-  private queue: Uint8Array[] = [];
-  private queued = 0;
-  private running: Promise<void> | undefined;
-  private failure: unknown;
-
-  constructor(
-    private readonly fh: FileHandle,
-    /** File offset of the first byte pushed. */
-    private position = 0,
-    private readonly highWaterMark = 8 << 20,
-  ) {}
-
-  push(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.failure) return Promise.reject(this.failure);
-    this.queue.push(chunk);
-    this.queued += chunk.byteLength;
-    if (!this.running) {
-      this.running = this.drain();
-      // Errors surface through push() and flush(); never as unhandled rejections.
-      this.running.catch(() => {});
-    }
-    return this.queued > this.highWaterMark ? this.running : undefined;
-  }
-
-  /** Resolves when everything pushed is written; rejects with the first write error. */
-  async flush(): Promise<void> {
-    while (this.running) await this.running;
-    if (this.failure) throw this.failure;
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        const bytes = this.queued;
-        this.queue = [];
-        this.queued = 0;
-        await this.fh.writev(batch, this.position);
-        this.position += bytes;
-      }
-    } catch (err) {
-      this.failure = err;
-      throw err;
-    } finally {
-      this.running = undefined;
-    }
-  }
-}
-
-function finalError(
-  driver: Driver,
-  op: string,
-  url: string,
-  err: unknown,
-  attempts: number,
-  retryable: boolean,
-): StreamsError {
-  if (!retryable && isStreamsError(err)) return err;
-  if (!retryable && !isStreamsError(err)) {
-    return new StreamsError(
-      'STREAMS_NETWORK',
-      `[streams/downloader] [${driver.name}] ${op} ${url} failed: ${reasonOf(err)}`,
-      {
-        url,
-        cause: err,
-      },
-    );
-  }
-  const code: StreamsErrorCode = isStreamsError(err) ? err.code : 'STREAMS_NETWORK';
-  const status =
-    err instanceof TransferError && err.status !== undefined ? ` (last status ${err.status})` : '';
-  return new TransferError(
-    code,
-    `[streams/downloader] [${driver.name}] ${op} ${url} failed after ${attempts} attempts${status}: ${reasonOf(err)}`,
-    {
-      url,
-      cause: err,
-      status: err instanceof TransferError ? err.status : undefined,
-      fix:
-        isStreamsError(err) && err.fix
-          ? err.fix
-          : 'check the network and the server; raise maxAttempts or the timeouts if the store is slow',
-    },
-  );
-}
-
-function reasonOf(err: unknown): string {
-  if (isStreamsError(err)) {
-    // Strip the "[streams/downloader] [drv] GET url" head a driver put in front.
-    return err.message.replace(/^\[streams\/downloader\]( \[\w+\])? /, '');
-  }
-  return describeCause(err);
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
-}
-
-function isTransient(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-    e = e.cause;
-  }
-  return false;
-}
-
-function sizeMismatch(driver: Driver, url: string, want: number, got: number): TransferError {
-  return new TransferError(
-    'STREAMS_SIZE_MISMATCH',
-    `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${got}`,
-    {
-      url,
-      retryable: true,
-      fix: 'the object changed or the transfer was cut; check the index size or the source',
-    },
-  );
-}
-
-/** The retryable error of a body that received no bytes for `stallMs`. */
-function stalled(stallMs: number): TransferError {
-  return new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, { retryable: true });
-}
-
-function hashMismatch(
-  driver: Driver,
-  url: string,
-  expected: { algorithm: string; digest: string },
-  digest: string,
-): TransferError {
-  return new TransferError(
-    'STREAMS_HASH_MISMATCH',
-    `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
-    {
-      url,
-      retryable: true,
-      fix: 'the object changed or is corrupt; re-index it or check its source',
-    },
-  );
-}
-
-function hostOf(url: string): string {
-  const { scheme, url: parsed } = parseObjectUrl(url);
-  return `${scheme}://${parsed.host}`;
 }
 
 function processShare(options: FetchEngineOptions): number {

@@ -3,9 +3,17 @@ export { ConcurrencyLimiter } from './concurrencyLimiter.js';
 export {
   type Compression,
   compressionOf,
+  compressionOfExtension,
   createDecompressor,
+  decompressBytes,
   decompressFile,
 } from './decompress.js';
+export type {
+  DownloadOptions,
+  DownloadResult,
+  EngineCounters,
+  ReadOptions,
+} from './downloadOptions.js';
 export { type DownloadToCacheOptions, downloadToCache } from './downloadToCache.js';
 export {
   type Driver,
@@ -27,13 +35,9 @@ export { type HttpCredentials, type HttpDriverOptions, httpDriver } from './driv
 export { type S3DriverOptions, s3Driver } from './drivers/s3.js';
 export {
   createFetchEngine,
-  type DownloadOptions,
-  type DownloadResult,
   defaultEngine,
-  type EngineCounters,
   FetchEngine,
   type FetchEngineOptions,
-  type ReadOptions,
   setDefaultEngine,
 } from './fetchEngine.js';
 export {
@@ -41,16 +45,24 @@ export {
   type ExpectedHash,
   HASH_ALGORITHMS,
   type HashAlgorithm,
+  type Hasher,
+  hashBytes,
+  isHashAlgorithm,
+  PYTHON_HASH_ALGORITHMS,
   parseHash,
 } from './integrity.js';
 export { sweepPartialFiles } from './landing.js';
-export { type PrefetchOptions, PrefetchQueue, type PrefetchStats } from './prefetchQueue.js';
+export { type ObjectUrl, parseObjectUrl } from './objectUrl.js';
+export {
+  type PrefetchEngine,
+  type PrefetchOptions,
+  PrefetchQueue,
+  type PrefetchStats,
+} from './prefetchQueue.js';
 export {
   type DriverFactory,
   disposeDrivers,
   getDriver,
-  type ObjectUrl,
-  parseObjectUrl,
   registerDriver,
   registeredSchemes,
   unregisterDriver,

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compressionOf } from './decompress.js';
-import { createHasher, parseHash } from './integrity.js';
+import {
+  createHasher,
+  HASH_ALGORITHMS,
+  hashBytes,
+  PYTHON_HASH_ALGORITHMS,
+  parseHash,
+} from './integrity.js';
 
 describe('parseHash', () => {
   it('accepts "algo:hex" and objects, normalizing case', () => {
@@ -34,18 +39,37 @@ describe('parseHash', () => {
   });
 });
 
-describe('compressionOf', () => {
-  it('knows the extensions the engine decompresses', () => {
-    expect(compressionOf('/a/shard.00000.mds.zstd')).toEqual({
-      compression: 'zstd',
-      stripped: '/a/shard.00000.mds',
+describe('hashBytes and createHasher: one table for the engine and MDS', () => {
+  it('agree with each other for every algorithm, chunked or whole', async () => {
+    const data = new TextEncoder().encode('streams hashing, one home for every package');
+    for (const algo of HASH_ALGORITHMS) {
+      const h = await createHasher(algo);
+      h.update(data.subarray(0, 7));
+      h.update(data.subarray(7));
+      expect({ algo, hex: h.digest('hex') }).toEqual({ algo, hex: await hashBytes(algo, data) });
+    }
+  });
+
+  it('match reference vectors and Python names (hashlib, xxhash)', async () => {
+    const empty = new Uint8Array(0);
+    expect(await hashBytes('xxh32', empty)).toBe('02cc5d05');
+    expect(await hashBytes('xxh64', empty)).toBe('ef46db3751d8e999');
+    expect(await hashBytes('xxh3_64', empty)).toBe('2d06800538d394c2');
+    expect(await hashBytes('xxh3', empty)).toBe('2d06800538d394c2');
+    expect(await hashBytes('xxh128', empty)).toBe(await hashBytes('xxh3_128', empty));
+    expect(await hashBytes('crc32', empty)).toBe('00000000');
+    const abc = new TextEncoder().encode('abc');
+    expect(await hashBytes('blake2b', abc)).toBe(
+      createHash('blake2b512').update(abc).digest('hex'),
+    );
+    expect(await hashBytes('sha3_256', abc)).toBe(
+      '3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532',
+    );
+    expect(PYTHON_HASH_ALGORITHMS).toContain('sha512_256');
+    expect(PYTHON_HASH_ALGORITHMS).not.toContain('xxh3'); // the engine's short name only
+    expect(parseHash('sha3_256:AB')).toEqual({ algorithm: 'sha3_256', digest: 'ab' });
+    await expect(hashBytes('crc64', abc)).rejects.toMatchObject({
+      code: 'STREAMS_INVALID_ARGUMENT',
     });
-    expect(compressionOf('x.tar.GZ')).toEqual({ compression: 'gzip', stripped: 'x.tar' });
-    expect(compressionOf('x.bz2')?.compression).toBe('bzip2');
-    expect(compressionOf('x.br')?.compression).toBe('brotli');
-    expect(compressionOf('x.zst')?.compression).toBe('zstd');
-    expect(compressionOf('x.mds.snappy')?.compression).toBe('snappy');
-    expect(compressionOf('x.bin')).toBeUndefined();
-    expect(compressionOf('.gz')).toBeUndefined();
   });
 });

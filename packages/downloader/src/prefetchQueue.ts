@@ -1,6 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import { abortError, StreamsError, signalReason } from '@streams/core';
-import type { DownloadOptions, DownloadResult, FetchEngine } from './fetchEngine.js';
+import { abortError, type EventHub, StreamsError, signalReason } from '@streams/core';
+import type { DownloadOptions, DownloadResult, EngineCounters } from './downloadOptions.js';
+
+/** What a queue needs from its engine (a `FetchEngine`). */
+export interface PrefetchEngine {
+  readonly counters: Readonly<EngineCounters>;
+  readonly events: EventHub;
+  download(url: string, dest: string, options?: DownloadOptions): Promise<DownloadResult>;
+}
 
 /** Options of {@link PrefetchQueue}. */
 export interface PrefetchOptions {
@@ -64,7 +71,7 @@ export class PrefetchQueue implements AsyncIterable<DownloadResult>, AsyncDispos
   private readonly intervalMs: number;
 
   constructor(
-    private readonly engine: FetchEngine,
+    private readonly engine: PrefetchEngine,
     options: PrefetchOptions = {},
   ) {
     this.depth = options.depth ?? 8;

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeBody } from './driver.js';
-import {
-  getDriver,
-  parseObjectUrl,
-  registerDriver,
-  registeredSchemes,
-  unregisterDriver,
-} from './registry.js';
+import { parseObjectUrl } from './objectUrl.js';
+import { getDriver, registerDriver, registeredSchemes, unregisterDriver } from './registry.js';
 
 describe('registry', () => {
   it('maps plain paths and file: URLs to the file driver, and each scheme to its driver', () => {

@@ -1,6 +1,8 @@
+/// <reference path="./compressjs.d.ts" />
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { StreamsError } from '@streams/core';
+import { type Compression, compressionOfExtension, decompressBytes } from '@streams/downloader';
 
 /** Compression families MDS shards may use (MosaicML names), with their file extension. */
 export const COMPRESSIONS = ['br', 'bz2', 'gz', 'snappy', 'zstd'] as const;
@@ -26,6 +28,8 @@ export interface CompressionSpec {
   level: number;
   /** File extension appended to compressed shards (`shard.00000.mds.zstd`). */
   extension: string;
+  /** The codec that undoes it (MosaicML's family names are file extensions). */
+  codec: Compression;
 }
 
 /** Parses `family[:level]`, accepting exactly what MosaicML accepts. */
@@ -47,17 +51,15 @@ export function parseCompression(name: string): CompressionSpec {
     level = Number(lvl);
     if (!/^\d+$/.test(lvl) || !spec.levels.includes(level)) throw bad();
   }
-  return { name, family, level, extension: family };
+  return { name, family, level, extension: family, codec: compressionOfExtension(family)! };
 }
 
-/** The bzip2 entry points of compressjs (it ships no types). */
+/** The bzip2 writer of compressjs (it ships no types; reading is `@streams/downloader`'s). */
 interface Bzip2Codec {
   compressFile(input: Uint8Array, output: null, blockSizeMultiplier: number): Uint8Array;
-  decompressFile(input: Uint8Array): Uint8Array;
 }
-const COMPRESSJS = 'compressjs';
 async function bzip2(): Promise<Bzip2Codec> {
-  const mod = (await import(COMPRESSJS)) as { default: { Bzip2: Bzip2Codec } };
+  const mod = (await import('compressjs')) as { default: { Bzip2: Bzip2Codec } };
   return mod.default.Bzip2;
 }
 
@@ -71,9 +73,7 @@ function zstdWasm() {
 }
 
 const gzip = promisify(zlib.gzip);
-const gunzip = promisify(zlib.gunzip);
 const brotliCompress = promisify(zlib.brotliCompress);
-const brotliDecompress = promisify(zlib.brotliDecompress);
 
 /** Compresses `data` as MosaicML's writer would for this setting. */
 export async function compress(spec: CompressionSpec, data: Uint8Array): Promise<Uint8Array> {
@@ -108,25 +108,9 @@ export async function decompress(
   where: { shard?: string; url?: string } = {},
 ): Promise<Uint8Array> {
   try {
-    switch (spec.family) {
-      case 'gz':
-        return new Uint8Array(await gunzip(data));
-      case 'br':
-        return new Uint8Array(await brotliDecompress(data));
-      case 'bz2': {
-        return (await bzip2()).decompressFile(data);
-      }
-      case 'snappy': {
-        const { uncompress } = await import('snappyjs');
-        return uncompress(data);
-      }
-      case 'zstd': {
-        // fzstd is pure JS and also reads frames without a content size (streaming writers).
-        const { decompress: unzstd } = await import('fzstd');
-        return unzstd(data);
-      }
-    }
-  } catch (cause) {
+    return await decompressBytes(spec.codec, data);
+  } catch (err) {
+    const cause = (err as Error).cause ?? err;
     throw new StreamsError(
       'STREAMS_SHARD_CORRUPT',
       `[streams/index] cannot decompress ${spec.family} shard: ${cause instanceof Error ? cause.message : String(cause)}`,

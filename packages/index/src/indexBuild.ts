@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
-import { rng, StreamsError, throwIfAborted } from '@streams/core';
+import { importOptional, rng, StreamsError, throwIfAborted } from '@streams/core';
 import {
   type ByteSource,
   basenameUrl,
@@ -132,9 +132,17 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
       ? toLocalPath(options.valOut ?? join(dirname(out), `${basename(out, ext)}.val${ext}`))
       : undefined;
   copyFormat(out);
+  // Before anything that needs cleaning up: DuckDB is an optional peer.
+  const { DuckDBInstance } = await importOptional(
+    '@duckdb/node-api',
+    () => import('@duckdb/node-api'),
+    {
+      by: '@streams/index',
+      feature: 'buildIndex (streams index build)',
+    },
+  );
   const source = options.source ?? new RoutingByteSource();
   const work = await mkdtemp(join(tmpdir(), 'streams-index-build-'));
-  const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',

@@ -1,5 +1,5 @@
-import { type Rng, StreamsError, throwIfAborted } from '@streams/core';
-import sharp, { type Sharp } from 'sharp';
+import { importOptional, type Rng, StreamsError, throwIfAborted } from '@streams/core';
+import type { Sharp } from 'sharp';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import { applyColor, type ImageOp, planImage, type Segment } from './imageOps.js';
 import { sharpLimiter } from './limiter.js';
@@ -84,14 +84,33 @@ export async function decodeImage(
   if (empty) {
     throw decodeFailed('cannot decode image', new Error('the sample is empty (0 bytes)'), coords);
   }
+  const sharp = sharpModule ?? (await loadSharp());
   try {
-    return await sharpLimiter.run(() => decodeRaw(bytes, options, rng, signal), { signal });
+    return await sharpLimiter.run(() => decodeRaw(sharp, bytes, options, rng, signal), { signal });
   } catch (err) {
     throw decodeFailed('cannot decode image', err, coords);
   }
 }
 
+type SharpModule = typeof import('sharp')['default'];
+let sharpModule: SharpModule | undefined;
+
+/**
+ * sharp, loaded with the first image: an optional peer, so users who never decode images never
+ * install its native build. Missing, it is `STREAMS_MISSING_DEPENDENCY`.
+ */
+async function loadSharp(): Promise<SharpModule> {
+  sharpModule ??= (
+    await importOptional('sharp', () => import('sharp'), {
+      by: '@streams/transforms',
+      feature: 'image decoding',
+    })
+  ).default;
+  return sharpModule;
+}
+
 async function decodeRaw(
+  sharp: SharpModule,
   bytes: ImageInput,
   options: DecodeImageOptions,
   rng: Rng,

@@ -4,62 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { makeMedia } from '../test/media.js';
 import { decodeVideo } from './decodeVideo.js';
 import { transformsEvents } from './events.js';
-import { configureTransforms, ffmpegLimiter, Limiter } from './limiter.js';
+import { configureTransforms, ffmpegLimiter } from './limiter.js';
 
-const tick = () => new Promise((r) => setTimeout(r, 5));
-
-describe('Limiter', () => {
-  it('runs at most `limit` tasks at once and drains in order', async () => {
-    const limiter = new Limiter(2);
-    let running = 0;
-    let peak = 0;
-    const order: number[] = [];
-    await Promise.all(
-      [0, 1, 2, 3, 4].map((i) =>
-        limiter.run(async () => {
-          running++;
-          peak = Math.max(peak, running);
-          await tick();
-          order.push(i);
-          running--;
-        }),
-      ),
-    );
-    expect(peak).toBe(2);
-    expect(order).toEqual([0, 1, 2, 3, 4]);
-    expect(limiter.running).toBe(0);
-  });
-
-  it('a task aborted while waiting never starts; raising the limit starts waiters', async () => {
-    const limiter = new Limiter(1);
-    let release!: () => void;
-    const first = limiter.run(
-      () =>
-        new Promise<void>((r) => {
-          release = r;
-        }),
-    );
-    const controller = new AbortController();
-    let started = false;
-    const waiting = limiter.run(
-      async () => {
-        started = true;
-      },
-      { signal: controller.signal },
-    );
-    expect(limiter.pending).toBe(1);
-    controller.abort();
-    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
-    expect(limiter.pending).toBe(0);
-    const third = limiter.run(async () => 'ran');
-    limiter.setLimit(2);
-    expect(await third).toBe('ran');
-    release();
-    await first;
-    expect(started).toBe(false);
-    expect(() => new Limiter(0)).toThrow(/>= 1/);
-  });
-
+describe('ffmpegLimiter', () => {
   it('bounds concurrent ffmpeg child processes', async () => {
     const m = await makeMedia();
     const bytes = await readFile(m.mkv);

@@ -1,5 +1,5 @@
 import { TransferError } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { parseObjectUrl } from '../objectUrl.js';
 
 /**
  * Splits `<scheme>://bucket/key` for the bucket stores (s3, gs); `driver` and `keyNoun` word the

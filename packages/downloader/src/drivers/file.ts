@@ -19,7 +19,7 @@ import {
   type PutOptions,
   TransferError,
 } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { parseObjectUrl } from '../objectUrl.js';
 
 /** Driver name used in messages. */
 export const NAME = 'file';

@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Storage, StorageOptions } from '@google-cloud/storage';
-import { isAbortError, raceSignal, signalReason, throwIfAborted } from '@streams/core';
+import {
+  importOptional,
+  isAbortError,
+  raceSignal,
+  signalReason,
+  throwIfAborted,
+} from '@streams/core';
 import {
   checkRange,
   cleanEtag,
@@ -67,7 +73,11 @@ export function gcsDriver(options: GcsDriverOptions = {}): Driver {
 
   function load(): Promise<Storage> {
     storage ??= (async () => {
-      const { Storage } = await import('@google-cloud/storage');
+      const { Storage } = await importOptional(
+        '@google-cloud/storage',
+        () => import('@google-cloud/storage'),
+        { by: '@streams/downloader', feature: 'gs:// URLs' },
+      );
       return new Storage({
         ...(options.projectId ? { projectId: options.projectId } : {}),
         ...(options.keyFilename ? { keyFilename: options.keyFilename } : {}),

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
+import { isAbortError, redactText, signalReason, throwIfAborted } from '@streams/core';
 import {
   checkRange,
   cleanEtag,
@@ -20,7 +20,7 @@ import {
   statusError,
   TransferError,
 } from '../driver.js';
-import { parseObjectUrl } from '../registry.js';
+import { parseObjectUrl } from '../objectUrl.js';
 
 /** Driver name used in messages. */
 export const NAME = 'http';
@@ -188,9 +188,13 @@ export function httpDriver(options: HttpDriverOptions = {}): Driver {
     }
   }
 
+  /** The credential values this driver sends, masked wherever a server echoes them back. */
+  const secrets = credentialValues(creds);
+
   async function fail(op: string, url: string, res: Answer): Promise<never> {
+    // A server may echo the request: redact before the body is cut to size and put in a message.
     const detail = await res.text(ERROR_BODY_LIMIT).then(
-      (t) => t.replace(/\s+/g, ' ').trim().slice(0, 200),
+      (t) => maskValues(redactText(t), secrets).replace(/\s+/g, ' ').trim().slice(0, 200),
       () => undefined,
     );
     throw statusError(NAME, op, url, res.status, {
@@ -424,6 +428,28 @@ function hrefs(html: string): string[] {
     if (raw && !raw.startsWith('?') && !raw.startsWith('#') && !/^(mailto|javascript):/i.test(raw))
       out.push(raw);
   }
+  return out;
+}
+
+/** Every secret the credentials hold (tokens, passwords, basic auth, header values), longest first. */
+function credentialValues(creds: Record<string, HttpCredentials>): string[] {
+  const out = new Set<string>();
+  for (const c of Object.values(creds)) {
+    if (c.bearer) out.add(c.bearer);
+    if (c.basic) {
+      out.add(c.basic.password);
+      out.add(Buffer.from(`${c.basic.username}:${c.basic.password}`).toString('base64'));
+    }
+    for (const v of Object.values(c.headers ?? {})) out.add(v);
+  }
+  // Very short values would mask ordinary words; the pattern rules of redactText cover headers.
+  return [...out].filter((v) => v.length >= 6).sort((a, b) => b.length - a.length);
+}
+
+/** Replaces each occurrence of the given values in `text` with `***`. */
+function maskValues(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of values) out = out.replaceAll(v, '***');
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { isAbortError, signalReason, throwIfAborted } from '@streams/core';
+import { importOptional, isAbortError, signalReason, throwIfAborted } from '@streams/core';
 import {
   checkRange,
   cleanEtag,
@@ -93,7 +93,10 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
 
   function load(): Promise<Loaded> {
     loaded ??= (async () => {
-      const sdk = await import('@aws-sdk/client-s3');
+      const sdk = await importOptional('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'), {
+        by: '@streams/downloader',
+        feature: 's3:// URLs',
+      });
       const endpoint =
         options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
       const checksums = options.checksums ?? (endpoint ? 'WHEN_REQUIRED' : undefined);
@@ -313,7 +316,11 @@ export function s3Driver(options: S3DriverOptions = {}): Driver {
           );
           return;
         }
-        const { Upload } = await import('@aws-sdk/lib-storage');
+        const { Upload } = await importOptional(
+          '@aws-sdk/lib-storage',
+          () => import('@aws-sdk/lib-storage'),
+          { by: '@streams/downloader', feature: 'multipart uploads to s3:// URLs' },
+        );
         const upload = new Upload({
           client,
           partSize: Math.max(options.partSize ?? 8 << 20, 5 << 20),

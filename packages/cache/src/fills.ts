@@ -1,0 +1,223 @@
+import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { combineSignals, StreamsError } from '@streams/core';
+import { type CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
+import { entryFile } from './cacheKey.js';
+import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
+import type { Eviction } from './eviction.js';
+import type { LockSessions } from './lockSessions.js';
+
+/** What `fill` is handed. */
+export interface FillContext {
+  key: string;
+  /** Write the entry's bytes to this file (inside the cache directory). */
+  tmpPath: string;
+  /** Aborts when the caller aborts or the cache closes. */
+  signal: AbortSignal;
+  /**
+   * Reserves `totalBytes` for this fill as soon as the size is known (e.g. from Content-Length),
+   * evicting to make room; throws `STREAMS_CACHE_TOO_SMALL` when it cannot fit.
+   */
+  reserve(totalBytes: number): Promise<void>;
+}
+
+/** What `fill` may return. */
+export interface FillResult {
+  /** Digest of the bytes written, `algo:hex` (e.g. `sha256:9f86...`), kept for recovery checks. */
+  hash?: string;
+}
+
+/** Writes an entry's bytes to `ctx.tmpPath`; called only on a miss. */
+export type Filler = (ctx: FillContext) => Promise<FillResult | undefined> | Promise<void>;
+
+/** Fills of the same key in other cache instances of this process, by `dir \0 key`. */
+const inflight = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs fills of claimed keys: the filler writes into `tmp/`, then the file is checked, made
+ * durable and renamed into `data/`, and the commit is recorded under the lock (or, when the fill
+ * fails, its temp files and reservation are dropped).
+ */
+export class Fills {
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly closer = new AbortController();
+
+  constructor(
+    private readonly core: CacheCore,
+    private readonly sessions: LockSessions,
+    private readonly eviction: Eviction,
+  ) {}
+
+  /** The fill of `key` running in this process (in any cache instance on the same directory). */
+  inProcess(key: string): Promise<unknown> | undefined {
+    return inflight.get(this.inflightKey(key));
+  }
+
+  /**
+   * Runs `fill` for a claim this instance holds; resolves to the committed entry, pinned by this
+   * instance. The fill goes on when the caller's `signal` aborts the wait (see DiskCache).
+   */
+  start(
+    claim: ClaimRecord,
+    fill: Filler,
+    options: { signal?: AbortSignal | undefined; localOnly?: boolean | undefined },
+  ): Promise<EntryRecord> {
+    const fillSignal = combineSignals([options.signal, this.closer.signal]);
+    const tmpPath = join(this.core.tmpDir, claim.tmp);
+    const started = performance.now();
+    const done = (async () => {
+      try {
+        const result = await fill({
+          key: claim.key,
+          tmpPath,
+          signal: fillSignal,
+          reserve: (total) => this.sessions.run(fillSignal, () => this.reserveStep(claim, total)),
+        });
+        const size = await this.finishTemp(claim.key, tmpPath);
+        return await this.sessions.run(undefined, () =>
+          this.commitStep(claim, size, result?.hash, options.localOnly === true, started),
+        );
+      } catch (err) {
+        await this.sessions.run(undefined, () => this.abortStep(claim, err));
+        throw err;
+      }
+    })();
+    const ik = this.inflightKey(claim.key);
+    inflight.set(ik, done);
+    this.running.add(done);
+    done
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        if (inflight.get(ik) === done) inflight.delete(ik);
+        this.running.delete(done);
+      });
+    return done;
+  }
+
+  /** Aborts every fill of this instance and waits until they have settled. */
+  async close(): Promise<void> {
+    this.closer.abort();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private inflightKey(key: string): string {
+    return `${this.core.dir}\0${key}`;
+  }
+
+  /** Checks the filler's output and makes it durable; returns its size. */
+  private async finishTemp(key: string, tmpPath: string): Promise<number> {
+    let st: Stats;
+    try {
+      st = lstatSync(tmpPath);
+    } catch (err) {
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/cache] the fill of "${key}" resolved without writing its file at tmpPath`,
+        { cause: err, fix: 'write the entry to ctx.tmpPath before the fill function resolves' },
+      );
+    }
+    if (!st.isFile()) {
+      throw new StreamsError(
+        'STREAMS_UNSAFE_PATH',
+        `[streams/cache] the fill of "${key}" left ${st.isSymbolicLink() ? 'a symlink' : 'something other than a regular file'} at tmpPath`,
+        {
+          fix: 'write the bytes into ctx.tmpPath itself; links are refused so nothing outside the cache is exposed',
+        },
+      );
+    }
+    if (this.core.fsync) {
+      const fh = await open(tmpPath, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    return st.size;
+  }
+
+  private commitStep(
+    claim: ClaimRecord,
+    size: number,
+    hash: string | undefined,
+    local: boolean,
+    started: number,
+  ): EntryRecord {
+    const core = this.core;
+    const current = core.state.claims.get(claim.key);
+    if (current?.owner !== core.owner || current.tmp !== claim.tmp) {
+      throw new StreamsError(
+        'STREAMS_INTERNAL',
+        `[streams/cache] the claim on "${claim.key}" was lost during its fill`,
+      );
+    }
+    if (size > current.reserve) this.eviction.makeRoom(claim.key, size - current.reserve);
+    const file = entryFile(claim.key);
+    const fanout = join(core.dataDir, file.slice(0, 2));
+    ensureRealDir(core.dataDir);
+    ensureRealDir(fanout);
+    // Rename first, record second: a crash in between leaves an unrecorded file, which recovery
+    // deletes; the reverse order would leave a record whose file never arrived.
+    renameSync(join(core.tmpDir, claim.tmp), join(core.dataDir, file));
+    this.removeSiblings(claim);
+    const op: JournalOp = {
+      o: 'commit',
+      k: claim.key,
+      f: file,
+      s: size,
+      w: core.owner,
+      t: core.now(),
+    };
+    if (hash !== undefined) op.h = hash;
+    if (local) op.l = 1;
+    try {
+      // Only a local-only entry's record must survive power loss: it is the data's only copy. A
+      // lost record of any other entry makes recovery delete its file, which is a refetch later.
+      core.record([op], core.fsync && local);
+    } catch (err) {
+      unlinkQuiet(join(core.dataDir, file));
+      throw err;
+    }
+    core.counters.fills++;
+    core.counters.bytesFilled += size;
+    // Emitted under the lock, so listeners see fills, evictions and failures in their true order.
+    core.emit('progress', 'cache.fill', {
+      bytes: size,
+      durationMs: performance.now() - started,
+      attrs: { key: claim.key },
+    });
+    return core.state.entries.get(claim.key)!;
+  }
+
+  private abortStep(claim: ClaimRecord, err: unknown): void {
+    const core = this.core;
+    unlinkQuiet(join(core.tmpDir, claim.tmp));
+    this.removeSiblings(claim);
+    const current = core.state.claims.get(claim.key);
+    if (current?.owner === core.owner && current.tmp === claim.tmp)
+      core.record([{ o: 'abort', k: claim.key }]);
+    core.counters.fillFailures++;
+    core.emit('warning', 'cache.fill_failed', {
+      attrs: { key: claim.key, error: err instanceof Error ? err.message : String(err) },
+    });
+  }
+
+  /** Deletes files a fill made next to its tmpPath (`<tmpPath>.part` and the like). */
+  private removeSiblings(claim: ClaimRecord): void {
+    const prefix = `${claim.tmp}.`;
+    for (const name of readdirSync(this.core.tmpDir))
+      if (name.startsWith(prefix)) unlinkQuiet(join(this.core.tmpDir, name));
+  }
+
+  private reserveStep(claim: ClaimRecord, total: number): void {
+    const current = this.core.state.claims.get(claim.key);
+    if (current?.owner !== this.core.owner || current.tmp !== claim.tmp) return;
+    if (total <= current.reserve) return;
+    this.eviction.makeRoom(claim.key, total - current.reserve);
+    this.core.record([{ o: 'reserve', k: claim.key, r: total }]);
+  }
+}
