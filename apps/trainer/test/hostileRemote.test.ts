@@ -143,19 +143,16 @@ describe('hostile remote datasets', () => {
           expect(remote.bystander.requests() - bystander, where).toBe(0);
           expect(r.text, where).not.toContain(remote.canary.token);
           expect(r.text, where).not.toMatch(new RegExp(`\\b${remote.canary.size}\\b`));
-          // StreamingDataset downloads through engine.download, which reads past the declared
-          // size: see the expected failure below.
-          if (c.maxBytesSent !== undefined && target.name !== 'StreamingDataset')
+          if (c.maxBytesSent !== undefined)
             expect(remote.bytesSent(c.name) - before, where).toBeLessThanOrEqual(c.maxBytesSent);
         }
       }, 180_000);
     });
   }
 
-  // Found by this suite: @streams/downloader's engine.download, given the declared `size`, writes
-  // an endless answer to disk past it (out of the cache budget) before failing. Its fix belongs to
-  // the downloader; this turns into a pass (drop `.fails`) once it stops at size + 1.
-  it.fails('StreamingDataset stops downloading a shard at its declared size', async () => {
+  // Found by this suite: engine.download, given the declared `size`, used to write an endless
+  // answer to disk past it (out of the cache budget) before failing.
+  it('StreamingDataset stops downloading a shard at its declared size', async () => {
     const c = remote.cases.find((x) => x.name === 'mds-size-lie') as HostileCase;
     const before = remote.bytesSent(c.name);
     const r = await (targets.at(-1) as Target).run(c, `${remote.url}${c.path}`, k++);
@@ -163,9 +160,8 @@ describe('hostile remote datasets', () => {
     expect(remote.bytesSent(c.name) - before).toBeLessThanOrEqual(c.maxBytesSent as number);
   });
 
-  // Defect 9 of issue 16: the HTTP driver appends error bodies unredacted. Its fix lives in
-  // @streams/downloader (another helper's branch); this turns green once both are merged.
-  it.fails('an error body echoing the signature never reaches the output (defect 9)', async () => {
+  // Defect 9 of issue 16: the HTTP driver used to append error bodies unredacted.
+  it('an error body echoing the signature never reaches the output (defect 9)', async () => {
     const c = remote.cases.find((x) => x.secret !== undefined) as HostileCase;
     const r = await cli(['cat', `${remote.url}${c.path}`]);
     expect(r.end).toBe('STREAMS_FORBIDDEN');

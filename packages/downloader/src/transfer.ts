@@ -155,6 +155,11 @@ export class Transfer {
         body,
         signal,
         (chunk) => {
+          if (state.total !== undefined && pushed + chunk.byteLength > state.total) {
+            // Longer than declared: stop reading now, not at the end of an endless body.
+            restart = true;
+            throw sizeMismatch(driver, url, state.total, pushed + chunk.byteLength, 'at least ');
+          }
           hasher?.update(chunk);
           pushed += chunk.byteLength;
           this.counters.bytes += chunk.byteLength;
@@ -241,6 +246,12 @@ export class Transfer {
       body,
       signal,
       (chunk) => {
+        if (state.total !== undefined && state.received + chunk.byteLength > state.total) {
+          // Longer than declared: stop reading now, not at the end of an endless body.
+          const got = state.received + chunk.byteLength;
+          state.received = 0;
+          throw sizeMismatch(driver, url, state.total, got, 'at least ');
+        }
         state.chunks.push(chunk);
         state.received += chunk.byteLength;
         this.counters.bytes += chunk.byteLength;
@@ -534,10 +545,16 @@ function objectChanged(
   );
 }
 
-function sizeMismatch(driver: Driver, url: string, want: number, got: number): TransferError {
+function sizeMismatch(
+  driver: Driver,
+  url: string,
+  want: number,
+  got: number,
+  qualifier = '',
+): TransferError {
   return new TransferError(
     'STREAMS_SIZE_MISMATCH',
-    `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${got}`,
+    `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${qualifier}${got}`,
     {
       url,
       retryable: true,
