@@ -12,7 +12,7 @@ import type {
   LearnerShape,
   StepInfo,
   TrainExperienceOptions,
-} from './learner.js';
+} from './learnerTypes.js';
 import type { LearnerConfig } from './runConfig.js';
 
 interface BuiltinState {
