@@ -36,7 +36,9 @@ export interface Registry extends AsyncDisposable {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
-    if (!/^(npm|pnpm)_(config|package|lifecycle)_/i.test(k)) env[k] = v;
+    // NODE_PATH: pnpm's bin shims point it at the workspace's hoisted node_modules/.pnpm/node_modules,
+    // where a consumer would find packages it never installed (e.g. a built @tensorflow/tfjs-node).
+    if (!/^(npm|pnpm)_(config|package|lifecycle)_/i.test(k) && k !== 'NODE_PATH') env[k] = v;
   return { ...env, ...extra };
 }
 
