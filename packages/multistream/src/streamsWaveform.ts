@@ -1,6 +1,7 @@
 import { EventHub, type Rng, rng, StreamsError, type StreamsEventListener } from '@streams/core';
 import { type Table, tableFromArrays } from 'apache-arrow';
 import { type RenderChartOptions, type RenderedChart, renderChart } from './charts.js';
+import { GroupedSampler } from './groupedSampler.js';
 import type { Schedule } from './schedule.js';
 
 /** What a stream drawn without replacement does once too few examples are left for a step. */
@@ -96,13 +97,8 @@ export class StreamsWaveform {
   >;
   readonly #exampleValues: Uint32Array; // [examples, columns] value index per example and column
   readonly #groupValues: Uint32Array; // [groups, columns]
-  readonly #groupStart: Uint32Array; // [groups + 1] offsets into #members
-  readonly #members: Uint32Array; // [examples] examples sorted by group; available ones first
-  readonly #position: Uint32Array; // [examples] index of each example in #members
-  readonly #groupOf: Uint32Array; // [examples] group of each example
-  readonly #available: Uint32Array; // [groups] available members of each group
-  readonly #tree: Float64Array; // [groups + 1] Fenwick tree of group masses
-  readonly #mass: Float64Array; // [groups] exp((logit - max) / T) per example of the group
+  readonly #logits: Float64Array; // [groups] logit of every group at the current signals
+  readonly #sampler: GroupedSampler;
   readonly #start: Float64Array; // [values] start step of each value
   readonly #signals: Float64Array; // [values] signals at the last simulated step
   readonly #target: Float64Array; // [values]
@@ -110,8 +106,6 @@ export class StreamsWaveform {
   readonly #signalHistory: Float32Array[] = []; // [steps][values]
   readonly #rng: Rng;
   readonly #schedule: Schedule | undefined;
-  #left: number; // examples not drawn in the current pass
-  #withReplacement: boolean;
   #passes = 0;
 
   constructor(options: StreamsWaveformOptions) {
@@ -199,30 +193,15 @@ export class StreamsWaveform {
     }
     const G = keys.size;
     this.numGroups = G;
-    this.#groupOf = groupOf;
     this.#groupValues = new Uint32Array(G * C); // [groups, columns]
-    this.#groupStart = new Uint32Array(G + 1); // [groups + 1]
-    for (let i = 0; i < n; i++) this.#groupStart[groupOf[i]! + 1]! += 1;
-    for (let g = 0; g < G; g++)
-      this.#groupStart[g + 1] = this.#groupStart[g + 1]! + this.#groupStart[g]!;
-    this.#members = new Uint32Array(n); // [examples]
-    this.#position = new Uint32Array(n); // [examples]
-    const fill = this.#groupStart.slice(0, G);
+    const seen = new Uint8Array(G); // [groups]
     for (let i = 0; i < n; i++) {
       const g = groupOf[i]!;
-      if (fill[g] === this.#groupStart[g])
-        this.#groupValues.set(this.#exampleValues.subarray(i * C, (i + 1) * C), g * C);
-      const p = fill[g]!++;
-      this.#members[p] = i;
-      this.#position[i] = p;
+      if (seen[g]) continue;
+      seen[g] = 1;
+      this.#groupValues.set(this.#exampleValues.subarray(i * C, (i + 1) * C), g * C);
     }
-    this.#available = new Uint32Array(G); // [groups]
-    for (let g = 0; g < G; g++)
-      this.#available[g] = this.#groupStart[g + 1]! - this.#groupStart[g]!;
-    this.#tree = new Float64Array(G + 1); // [groups + 1]
-    this.#mass = new Float64Array(G); // [groups]
-    this.#left = n;
-    this.#withReplacement = !o.withoutReplacement;
+    this.#logits = new Float64Array(G); // [groups]
 
     this.#start = Float64Array.from(
       values,
@@ -231,6 +210,7 @@ export class StreamsWaveform {
     this.#signals = new Float64Array(values.length); // [values]
     this.#target = new Float64Array(values.length).fill(SIGNAL_START); // [values]
     this.#rng = rng(o.seed, 'streams-waveform');
+    this.#sampler = new GroupedSampler(groupOf, G, this.#rng, !o.withoutReplacement);
     this.#schedule = options.schedule;
     if (this.#schedule && this.#schedule.size !== values.length) {
       throw bad(
@@ -458,10 +438,11 @@ export class StreamsWaveform {
     while (this.#history.length < until) {
       const t = this.#history.length;
       const k = t === 0 ? o.initialBuffer : o.batchSize;
-      if (!this.#withReplacement && k > this.#left && o.exhaustion === 'error') {
+      const sampler = this.#sampler;
+      if (!sampler.withReplacement && k > sampler.left && o.exhaustion === 'error') {
         throw new StreamsError(
           'STREAMS_INVALID_ARGUMENT',
-          `[streams/multistream] the stream is exhausted at step ${t}: ${this.#left} of ${this.numExamples} examples are left and a step draws ${k}`,
+          `[streams/multistream] the stream is exhausted at step ${t}: ${sampler.left} of ${this.numExamples} examples are left and a step draws ${k}`,
           { fix: 'step less far, or use exhaustion: "refill" (a new pass) or "replacement"' },
         );
       }
@@ -517,15 +498,15 @@ export class StreamsWaveform {
     let j = 0;
     let heldOut = 0; // draws of this step made before a refill: out of the new pass until the step ends
     while (j < k) {
-      if (!this.#withReplacement && this.#left === 0) {
+      if (!this.#sampler.withReplacement && this.#sampler.left === 0) {
         heldOut = j;
         this.#exhausted(t, out.subarray(0, j));
         this.#buildTree();
         continue;
       }
-      out[j++] = this.#drawOne();
+      out[j++] = this.#sampler.drawOne();
     }
-    for (let h = 0; h < heldOut; h++) this.#putBack(out[h]!);
+    for (let h = 0; h < heldOut; h++) this.#sampler.putBack(out[h]!);
     return out;
   }
 
@@ -533,12 +514,10 @@ export class StreamsWaveform {
   #exhausted(t: number, drawnThisStep: Uint32Array): void {
     const policy = this.#o.exhaustion;
     this.#passes++;
-    if (policy === 'replacement') this.#withReplacement = true;
+    if (policy === 'replacement') this.#sampler.useReplacement();
     else {
-      for (let g = 0; g < this.numGroups; g++)
-        this.#available[g] = this.#groupStart[g + 1]! - this.#groupStart[g]!;
-      this.#left = this.numExamples;
-      for (const i of drawnThisStep) this.#take(i);
+      this.#sampler.refill();
+      for (const i of drawnThisStep) this.#sampler.take(i);
     }
     this.events.emit({
       kind: 'warning',
@@ -547,95 +526,17 @@ export class StreamsWaveform {
     });
   }
 
-  /** Masses of the groups at the current signals, in a Fenwick tree. */
+  /** The groups' logits at the current signals (a group's is its weakest domain value's). */
   #buildTree(): void {
     const C = this.columns.length;
-    const G = this.numGroups;
-    const T = this.#o.temperature;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let g = 0; g < G; g++) {
+    for (let g = 0; g < this.numGroups; g++) {
       let m = Number.POSITIVE_INFINITY;
       for (let c = 0; c < C; c++) {
         const s = this.#signals[this.#groupValues[g * C + c]!]!;
         if (s < m) m = s;
       }
-      this.#mass[g] = m;
-      if (m > max) max = m;
+      this.#logits[g] = m;
     }
-    const tree = this.#tree;
-    for (let g = 0; g < G; g++) {
-      // Shifted by the largest logit so exp never overflows at small temperatures.
-      const e = Math.exp((this.#mass[g]! - max) / T);
-      this.#mass[g] = e;
-      tree[g + 1] = e * this.#count(g);
-    }
-    for (let i = 1; i <= G; i++) {
-      const parent = i + (i & -i);
-      if (parent <= G) tree[parent] = tree[parent]! + tree[i]!;
-    }
-  }
-
-  #count(g: number): number {
-    return this.#withReplacement
-      ? this.#groupStart[g + 1]! - this.#groupStart[g]!
-      : this.#available[g]!;
-  }
-
-  /** One example: a group by its mass, then a member uniformly (removed without replacement). */
-  #drawOne(): number {
-    const G = this.numGroups;
-    const tree = this.#tree;
-    let total = 0;
-    for (let i = G; i > 0; i -= i & -i) total += tree[i]!;
-    // Descend the Fenwick tree to the group whose cumulative mass passes u.
-    let u = this.#rng.float() * total;
-    let g = 0;
-    for (let bit = 1 << Math.floor(Math.log2(G)); bit > 0; bit >>= 1) {
-      const next = g + bit;
-      if (next <= G && tree[next]! <= u) {
-        g = next;
-        u -= tree[next]!;
-      }
-    }
-    // Rounding can land past the last group with mass: step back to one that has members.
-    if (g >= G) g = G - 1;
-    while (this.#count(g) === 0 && g > 0) g--;
-    while (this.#count(g) === 0) g++;
-    const start = this.#groupStart[g]!;
-    if (this.#withReplacement) return this.#members[start + this.#rng.int(this.#count(g))]!;
-    const i = this.#members[start + this.#rng.int(this.#available[g]!)]!;
-    this.#take(i);
-    for (let x = g + 1; x <= G; x += x & -x) tree[x] = tree[x]! - this.#mass[g]!;
-    return i;
-  }
-
-  /** Moves example `i` out of its group's available prefix. */
-  #take(i: number): void {
-    const g = this.#groupOf[i]!;
-    const p = this.#position[i]!;
-    const last = this.#groupStart[g]! + this.#available[g]! - 1;
-    if (p > last) return; // already taken
-    const other = this.#members[last]!;
-    this.#members[last] = i;
-    this.#members[p] = other;
-    this.#position[i] = last;
-    this.#position[other] = p;
-    this.#available[g]!--;
-    this.#left--;
-  }
-
-  /** Returns example `i` to its group's available prefix. */
-  #putBack(i: number): void {
-    const g = this.#groupOf[i]!;
-    const p = this.#position[i]!;
-    const first = this.#groupStart[g]! + this.#available[g]!;
-    if (p < first) return; // already available
-    const other = this.#members[first]!;
-    this.#members[first] = i;
-    this.#members[p] = other;
-    this.#position[i] = first;
-    this.#position[other] = p;
-    this.#available[g]!++;
-    this.#left++;
+    this.#sampler.setLogits(this.#logits, this.#o.temperature);
   }
 }
