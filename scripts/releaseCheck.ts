@@ -35,9 +35,9 @@ export interface Registry extends AsyncDisposable {
 /** The environment of a child npm/pnpm/changeset call: the caller's, without its npm settings. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
+  // NODE_PATH: pnpm's bin shims point it at the workspace's hoisted node_modules/.pnpm/node_modules,
+  // where a consumer would find packages it never installed (e.g. a built @tensorflow/tfjs-node).
   for (const [k, v] of Object.entries(process.env))
-    // NODE_PATH: pnpm's bin shims point it at the workspace's hoisted node_modules/.pnpm/node_modules,
-    // where a consumer would find packages it never installed (e.g. a built @tensorflow/tfjs-node).
     if (!/^(npm|pnpm)_(config|package|lifecycle)_/i.test(k) && k !== 'NODE_PATH') env[k] = v;
   return { ...env, ...extra };
 }
