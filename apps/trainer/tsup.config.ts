@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -8,4 +10,9 @@ export default defineConfig({
   dts: { compilerOptions: { customConditions: [] } },
   sourcemap: true,
   clean: true,
+  // `pnpm streams` runs this build only while it matches the sources (scripts/streams.mjs).
+  onSuccess: async () => {
+    const stamp = join(process.cwd(), '../../scripts/sourcesHash.mjs');
+    execFileSync(process.execPath, [stamp, '--write', 'dist/sources-hash']);
+  },
 });

@@ -42,7 +42,6 @@ export function benchResultsTable(entries: readonly BenchEntry[]): string {
  */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Print the benchmark table from bench-results.json (--run: run pnpm bench first).',
   usage: 'streams bench [--run] [--file bench-results.json]',
   flags: {
     run: { type: 'boolean', description: 'run "pnpm bench" first (from the repository root)' },

@@ -46,8 +46,6 @@ export async function runCat(
 
 export const catCommand: Command = {
   name: 'cat',
-  summary:
-    'Print the samples of a dataset as JSON lines (MDS, WebDataset, JSONL/CSV, index tables).',
   usage: 'streams cat <dataset-url> [--limit N] [--offset K] [--columns a,b]',
   flags,
   run: ({ positionals, flags: f, io }) => runCat(positionals, f, io),

@@ -20,10 +20,9 @@ export interface CommandIo {
   stop?: AbortSignal;
 }
 
-/** A subcommand of `streams`. */
+/** A subcommand of `streams` (its one-line summary is in the registry, so help loads no command). */
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   flags: Record<string, FlagSpec>;
   /** The first SIGINT/SIGTERM asks it to stop (`io.stop`); only a second one aborts. */

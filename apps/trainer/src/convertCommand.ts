@@ -101,7 +101,6 @@ export async function runConvert(
 
 export const convertCommand: Command = {
   name: 'convert',
-  summary: 'Convert a dataset or index (fetching its URL columns) into MDS or WebDataset shards.',
   usage:
     'streams convert <src> <dst> --format mds|wds [--compression zstd] [--hashes sha1,xxh64] [--size-limit 64mb]',
   flags,

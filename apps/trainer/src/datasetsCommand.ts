@@ -46,7 +46,6 @@ export function formatListing(listing: DatasetListing[]): string {
 
 export const datasetsCommand: Command = {
   name: 'datasets',
-  summary: 'List the named datasets: samples, classes, shape, download size, whether local.',
   usage: 'streams datasets [--json] [--counts] [--data-dir DIR]',
   flags,
   run: ({ flags: f, io }) => runDatasets(f, io),

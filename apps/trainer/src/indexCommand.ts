@@ -61,7 +61,6 @@ export async function runIndex(
 
 export const indexCommand: Command = {
   name: 'index',
-  summary: 'Build a train and a validation index from a DuckDB query over metadata (offline).',
   usage:
     'streams index build --sql "SELECT ..." --out index.parquet [--val-ratio 0.1] [--max-val-rows 10000] [--seed 0]',
   flags,

@@ -89,8 +89,6 @@ export function formatStats(s: DatasetStats): string {
 
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary:
-    'Show the statistics of a dataset: count, bytes, columns with null counts, label histograms.',
   usage: 'streams inspect <dataset-url> [--json] [--labels col] [--limit N]',
   flags,
   run: ({ positionals, flags: f, io }) => runInspect(positionals, f, io),

@@ -23,11 +23,12 @@ export async function main(
     out.write(`${(await import('../package.json', { with: { type: 'json' } })).default.version}\n`);
     return EXIT.ok;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     err.write(`streams: unknown command "${name}". Run "streams --help" for the list.\n`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   // Ctrl-C or SIGTERM aborts the command's signal, so it closes files, sockets and child processes
   // itself. A graceful command (train) is first asked to stop at its next safe point; a second
   // signal aborts it at once.
@@ -57,7 +58,7 @@ export async function main(
       options: toParseArgs(command.flags),
     });
     if (values.help) {
-      out.write(commandHelp(command));
+      out.write(commandHelp(command, entry.summary));
       return EXIT.ok;
     }
     return await command.run({
@@ -158,8 +159,8 @@ function help(): string {
   ].join('\n');
 }
 
-function commandHelp(c: Command): string {
-  const lines = [`Usage: ${c.usage}`, '', c.summary, ''];
+function commandHelp(c: Command, summary: string): string {
+  const lines = [`Usage: ${c.usage}`, '', summary, ''];
   const flags = Object.entries(c.flags);
   if (flags.length > 0) {
     lines.push('Options:');

@@ -5,7 +5,6 @@ import { writeReport } from './report.js';
 /** `streams report <run-dir>`: rebuilds report.html and the PNG charts from the run's metrics log. */
 export const reportCommand: Command = {
   name: 'report',
-  summary: "Rebuild a run's report (report.html and PNG charts) from its metrics.jsonl.",
   usage: 'streams report <run-dir> [--no-png]',
   flags: {
     'no-png': { type: 'boolean', description: 'write only report.html' },

@@ -26,8 +26,6 @@ const flags = {
 /** `streams setup-tf`: builds the native TensorFlow backend from TensorFlow's Python wheel. */
 export const setupTfCommand: Command = {
   name: 'setup-tf',
-  summary:
-    "Build the native TensorFlow backend (tfjs-node) from TensorFlow's Python wheel, then smoke-test it.",
   usage: 'streams setup-tf [--gpu] [--tf-version 2.21.0] [--wheel file.whl] [--force]',
   flags,
   async run({ positionals, flags: f, io }) {

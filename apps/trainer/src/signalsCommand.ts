@@ -74,7 +74,6 @@ export async function runSignals(f: Record<string, unknown>, io: CommandIo): Pro
 
 export const signalsCommand: Command = {
   name: 'signals',
-  summary: 'Draw the STREAMS signals of a dataset over time, without training.',
   usage:
     'streams signals --dataset fashion-mnist [--steps 1000] [--out signals.png] [--domain label] [--values 0,3]',
   flags,

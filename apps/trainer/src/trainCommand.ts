@@ -160,8 +160,6 @@ function runDir(config: RunConfig, resume: string | undefined): { dir: string; r
 
 export const trainCommand: Command = {
   name: 'train',
-  summary:
-    'Train continual learners on weighted streams from one config file (default: split MNIST).',
   usage:
     'streams train [--config run.yaml] [--set a.b=c ...] [--print-config] [--resume <run-dir>]',
   flags: TRAIN_FLAGS,

@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MDS_REFERENCE_DIR } from '@streams/testkit';
+import { describe, expect, it } from 'vitest';
+import { commands } from '../src/registry.js';
+import { cliArgs, tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+const recorder = fileURLToPath(new URL('./fixtures/recordImports.mjs', import.meta.url));
+
+/** The module URLs a CLI call resolved, and what it printed. */
+async function imports(args: string[]): Promise<{ urls: string[]; stdout: string }> {
+  await using tmp = await tempDir('streams-startup-');
+  const log = join(tmp.dir, 'imports.txt');
+  const { stdout } = await run(process.execPath, ['--import', recorder, ...cliArgs(args)], {
+    env: { ...process.env, STREAMS_RECORD_IMPORTS: log },
+  });
+  return { urls: readFileSync(log, 'utf8').trim().split('\n'), stdout };
+}
+
+// Packages only some commands need: a command that does not use them must not pay for loading them.
+const HEAVY = /@tensorflow|duckdb|sharp|@aws-sdk|@google-cloud|vega|playwright|\/packages\/cl\//;
+
+describe('CLI start-up loads only what the command uses', () => {
+  it('every registry entry loads the command it names', async () => {
+    for (const entry of commands) expect((await entry.load()).name).toBe(entry.name);
+  });
+
+  it('--version and --help load no command module and no heavy package', async () => {
+    for (const args of [['--version'], ['--help']]) {
+      const { urls, stdout } = await imports(args);
+      expect(stdout.length).toBeGreaterThan(0);
+      expect(urls.filter((u) => /Command\.ts$/.test(u))).toEqual([]);
+      expect(urls.filter((u) => HEAVY.test(u))).toEqual([]);
+    }
+  }, 60_000);
+
+  it('cat of a local MDS dataset loads neither TensorFlow.js nor the train command', async () => {
+    const { urls, stdout } = await imports([
+      'cat',
+      join(MDS_REFERENCE_DIR, 'plain'),
+      '--limit',
+      '2',
+    ]);
+    expect(stdout.trim().split('\n')).toHaveLength(2);
+    expect(urls.some((u) => u.endsWith('/catCommand.ts'))).toBe(true);
+    expect(urls.filter((u) => /trainCommand|@tensorflow|\/packages\/cl\//.test(u))).toEqual([]);
+  }, 60_000);
+});
