@@ -111,7 +111,7 @@ describe('run config', () => {
     expect(message(() => applySets({}, ['learners[0].optimiser.lr=1']))).toMatch(
       /Did you mean "learners\[0\]\.optimizer"\?/,
     );
-    expect(message(() => applySets({}, ['noequals']))).toMatch(/is not key=value/);
+    expect(message(() => applySets({}, ['noequals']))).toMatch(/has no "=": write path=value/);
   });
 
   it('reports YAML syntax errors with the line', async () => {

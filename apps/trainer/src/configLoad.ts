@@ -72,7 +72,7 @@ export function parseSet(assignment: string): { path: Path; value: unknown } {
   if (eq <= 0) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
-      `[streams/trainer] --set "${assignment}" is not key=value`,
+      `[streams/trainer] --set "${assignment}" has no "=": write path=value`,
       {
         fix: 'write --set learners[0].optimizer.lr=0.01',
       },

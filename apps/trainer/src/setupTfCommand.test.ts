@@ -28,10 +28,10 @@ describe('streams setup-tf', { timeout: 120_000 }, () => {
 
   it('rejects arguments and versions that are not releases', async () => {
     const extra = await run(['setup-tf', 'tensorflow.whl']);
-    expect(extra.code).toBe(EXIT.error);
+    expect(extra.code).toBe(EXIT.usage);
     expect(extra.err).toMatch(/STREAMS_INVALID_CONFIG: .*takes no arguments.*--wheel <file>/);
     const bad = await run(['setup-tf', '--tf-version', '2.21; rm -rf /']);
-    expect(bad.code).toBe(EXIT.error);
+    expect(bad.code).toBe(EXIT.usage);
     expect(bad.err).toMatch(
       /STREAMS_INVALID_CONFIG: .*"2.21; rm -rf \/" is not a TensorFlow release/,
     );
