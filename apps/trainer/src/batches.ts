@@ -40,9 +40,14 @@ function inputOf(sample: Record<string, unknown>, f: BatchFields): Numeric {
   );
 }
 
+/** A column value as a number when it is one (bigint and numeric strings included); else as is. */
+function asNumber(v: unknown): unknown {
+  return typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+}
+
 function weightOf(sample: Record<string, unknown>, field: string, f: BatchFields): number {
   const v = sample[field];
-  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+  const n = asNumber(v);
   if (typeof n !== 'number' || !(n >= 0) || !Number.isFinite(n)) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
@@ -58,7 +63,7 @@ function weightOf(sample: Record<string, unknown>, field: string, f: BatchFields
 
 function labelOf(sample: Record<string, unknown>, f: BatchFields): number {
   const v = sample[f.label];
-  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+  const n = asNumber(v);
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
