@@ -1,9 +1,10 @@
 // One example per strategy family, run from its file at a reduced size: gradient projection
 // (A-GEM), GDumb and joint, regularisation (EWC) on STREAMS experiences, and an autoencoder whose
 // report shows a loss matrix.
-import { readFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { TrainerState } from '../src/checkpoint.js';
 import { readRun } from '../src/runResults.js';
 import { cli, TRAIN_DATA_DIR, tempDir } from './helpers.js';
 
@@ -85,11 +86,14 @@ describe('examples per strategy family (reduced size)', () => {
   );
 
   it(
-    'streams-fashion-mnist.yaml: STREAMS experiences from getStream, EWC and replay, signals per step',
+    'streams-fashion-mnist.yaml: STREAMS experiences from getStream, EWC and replay, signals per step, exact resume',
     { timeout: 240_000 },
     async () => {
       await using tmp = await tempDir();
-      const run = await train('streams-fashion-mnist.yaml', join(tmp.dir, 'streams'), [
+      const out = join(tmp.dir, 'streams');
+      const run = await train('streams-fashion-mnist.yaml', out, [
+        'train.checkpointEvery=3',
+        'train.keepCheckpoints=100',
         'experiences.windows=3',
         'experiences.stepsPerWindow=8',
         'experiences.testWindow=3',
@@ -116,6 +120,34 @@ describe('examples per strategy family (reduced size)', () => {
       const signals = byName(run, 'ewc').steps.map((s) => s.signals!.join());
       expect(new Set(signals).size).toBeGreaterThan(1);
       expect(byName(run, 'ewc').description).toMatch(/ewc$/);
+
+      // Resumed from a checkpoint in the middle of EWC's second experience (its Fisher and the
+      // STREAMS batch position restored), the run ends exactly as it did.
+      const ckpts = join(out, 'checkpoints');
+      const states = await Promise.all(
+        (await readdir(ckpts)).map(async (n) => ({
+          n,
+          s: JSON.parse(await readFile(join(ckpts, n, 'trainer.json'), 'utf8')) as TrainerState,
+        })),
+      );
+      const mid = states.find(
+        ({ s }) => s.learner === 1 && s.experience === 1 && s.started && s.stepInExperience > 0,
+      )!;
+      expect(mid.s.data?.batch).toBeGreaterThan(0);
+      const copy = join(tmp.dir, 'resumed');
+      await cp(out, copy, { recursive: true });
+      for (const { n, s } of states)
+        if (s.seq > mid.s.seq) await rm(join(copy, 'checkpoints', n), { recursive: true });
+      const resumed = await cli(['train', '--resume', copy, '--quiet']);
+      expect(resumed.err).toBe('');
+      expect(resumed.code).toBe(0);
+      const again = await readRun(copy);
+      expect(again.learners.map((l) => l.weightsHash)).toEqual(
+        run.learners.map((l) => l.weightsHash),
+      );
+      expect(again.learners.map((l) => l.matrix.rows)).toEqual(
+        run.learners.map((l) => l.matrix.rows),
+      );
     },
   );
 
