@@ -1,10 +1,12 @@
+import type { Batch } from '@streams/cl';
 import { StreamsError } from '@streams/core';
-import type { Batch } from './learner.js';
 
-/** Which fields of a sample hold the input and the label. */
+/** Which fields of a sample hold the input, the label and the sample weight. */
 export interface BatchFields {
   input: string;
   label: string;
+  /** Field of the sample weight (weighted streams), when any stream has one. */
+  weight?: string;
   /** Stream name, for errors. */
   stream?: string;
 }
@@ -38,9 +40,30 @@ function inputOf(sample: Record<string, unknown>, f: BatchFields): Numeric {
   );
 }
 
+/** A column value as a number when it is one (bigint and numeric strings included); else as is. */
+function asNumber(v: unknown): unknown {
+  return typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+}
+
+function weightOf(sample: Record<string, unknown>, field: string, f: BatchFields): number {
+  const v = sample[field];
+  const n = asNumber(v);
+  if (typeof n !== 'number' || !(n >= 0) || !Number.isFinite(n)) {
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] stream ${f.stream ?? '?'}: sample weight is ${v === undefined ? 'missing' : `not a finite number >= 0 (${JSON.stringify(String(v))})`}`,
+      {
+        stream: f.stream,
+        fix: "point the stream's sampleWeight at a column of weights >= 0, or give a number",
+      },
+    );
+  }
+  return n;
+}
+
 function labelOf(sample: Record<string, unknown>, f: BatchFields): number {
   const v = sample[f.label];
-  const n = typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? Number(v.trim()) : v;
+  const n = asNumber(v);
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
@@ -52,8 +75,8 @@ function labelOf(sample: Record<string, unknown>, f: BatchFields): number {
 }
 
 /**
- * Packs samples into one typed-array batch: inputs copied into `[batch, inputSize]`, labels into
- * `[batch]`; `task` (task-incremental heads) is the same for every sample of an experience.
+ * Packs samples into one typed-array batch: inputs copied into `[batch, inputSize]`, labels and
+ * weights into `[batch]`; `task` (task-incremental heads) is the same for every sample of an experience.
  */
 export function toBatch(
   samples: readonly Record<string, unknown>[],
@@ -65,6 +88,7 @@ export function toBatch(
   const size = first.length;
   const x = new Float32Array(n * size); // [batch, inputSize]
   const y = new Int32Array(n); // [batch]
+  const weight = f.weight === undefined ? undefined : new Float32Array(n); // [batch]
   for (let i = 0; i < n; i++) {
     const s = samples[i]!;
     const v = i === 0 ? first : inputOf(s, f);
@@ -81,6 +105,12 @@ export function toBatch(
     if (v instanceof Float32Array) x.set(v, i * size);
     else for (let k = 0; k < size; k++) x[i * size + k] = v[k]!;
     y[i] = labelOf(s, f);
+    if (weight) weight[i] = weightOf(s, f.weight!, f);
   }
-  return task === undefined ? { x, y } : { x, y, task: new Int32Array(n).fill(task) };
+  return {
+    x,
+    y,
+    ...(weight ? { weight } : {}),
+    ...(task === undefined ? {} : { task: new Int32Array(n).fill(task) }),
+  };
 }

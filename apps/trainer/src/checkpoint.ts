@@ -3,24 +3,25 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamsError } from '@streams/core';
-import type { DatasetState } from '@streams/multistream';
+import type { DataPosition } from './experiences.js';
 
 /** The trainer's part of a checkpoint: where the run is and what it has done. */
 export interface TrainerState {
-  version: 1;
+  version: typeof VERSION;
   /** Sequence number of the checkpoint (names its directory). */
   seq: number;
   reason: 'steps' | 'experience' | 'interrupted';
   /** Hash of the effective config: a resume with another config is refused. */
   configHash: string;
+  /** The TensorFlow.js backend that wrote it (continuation is bit for bit on the same backend). */
+  backend: string;
   learner: number;
   /** Experience in progress (or next, after an experience-end checkpoint). */
   experience: number;
   /** True when the experience has started (training continues it); false at its start. */
   started: boolean;
-  /** Epoch of the experience in progress (windows mode; tasks mode reads it from the dataset state). */
-  epoch: number;
-  dataset: DatasetState | null;
+  /** Where the experience's data stands (null at an experience's start). */
+  data: DataPosition | null;
   step: number;
   /** Steps of the experience in progress done so far. */
   stepInExperience: number;
@@ -30,12 +31,17 @@ export interface TrainerState {
   /** The open step window of the metrics log (sums since its last line). */
   window: StepWindow;
   trainSeconds: number;
+  checkpointSeconds: number;
 }
 
 /** Sums over the steps since the last metrics line (per-stream samples and targets included). */
 export interface StepWindow {
   steps: number;
+  /** Steps that reported a loss (GDumb and joint train only at the experience end) and their sum. */
+  lossSteps: number;
   loss: number;
+  /** Steps whose batch accuracy was measured (the first of each window) and their sum. */
+  accuracySteps: number;
   accuracy: number;
   samples: number;
   streams: number[];
@@ -43,6 +49,8 @@ export interface StepWindow {
 }
 
 const PREFIX = 'ckpt-';
+/** Format of trainer.json; a checkpoint of another version is refused. */
+const VERSION = 2;
 
 /**
  * Writes a checkpoint atomically: everything goes into a temporary directory that is renamed to
@@ -99,7 +107,7 @@ export async function findCheckpoint(path: string): Promise<string> {
 export async function readCheckpoint(dir: string): Promise<TrainerState> {
   try {
     const s = JSON.parse(await readFile(join(dir, 'trainer.json'), 'utf8')) as TrainerState;
-    if (s.version !== 1) throw new Error(`version ${String(s.version)}`);
+    if (s.version !== VERSION) throw new Error(`version ${String(s.version)}, not ${VERSION}`);
     return s;
   } catch (cause) {
     throw new StreamsError(

@@ -16,11 +16,15 @@ export const DEFAULT_JOB: RunConfigInput = {
   data: { batchSize: 32 },
   experiences: { kind: 'tasks', tasks: 5, mode: 'class-incremental' },
   learners: [
-    { name: 'naive', backend: 'builtin', optimizer: { name: 'sgd', lr: 0.1 } },
+    {
+      name: 'naive',
+      model: { kind: 'mlp', hidden: [256] },
+      optimizer: { name: 'adam', lr: 0.001 },
+    },
     {
       name: 'replay',
-      backend: 'builtin',
-      optimizer: { name: 'sgd', lr: 0.1 },
+      model: { kind: 'mlp', hidden: [256] },
+      optimizer: { name: 'adam', lr: 0.001 },
       strategy: [{ name: 'replay', memorySize: 500 }],
     },
   ],

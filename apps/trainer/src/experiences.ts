@@ -1,10 +1,13 @@
 // The experiences of a run and their data: which StreamingDataset each experience trains on, where
 // it starts and ends, and the evaluation sets after each experience.
+
+import type { Batch } from '@streams/cl';
 import { StreamsError, world } from '@streams/core';
 import { isRemoteUrl } from '@streams/index';
 import {
   constantSchedule,
   type DatasetState,
+  getDatasetSpec,
   linearSchedule,
   piecewiseSchedule,
   type Schedule,
@@ -15,7 +18,6 @@ import {
 } from '@streams/multistream';
 import { imageClassification } from '@streams/transforms';
 import { type BatchFields, toBatch } from './batches.js';
-import type { Batch } from './learner.js';
 import type { RunConfig, ScheduleConfig } from './runConfig.js';
 import type { MdsLocation, StreamSource } from './sources.js';
 
@@ -32,21 +34,51 @@ export interface Experience {
   open(signal?: AbortSignal): Promise<ExperienceData>;
 }
 
-/** An experience's training data: the dataset, and the end of its window (windows mode). */
+/** Where an experience's data stands: saved in checkpoints, so a resumed run reads on from there. */
+export interface DataPosition {
+  /** Passes over the experience finished (epochs, or passes over its window). */
+  passes: number;
+  /** The dataset's state (StreamingDataset experiences). */
+  dataset: DatasetState | null;
+  /** Batches of the current pass already read (STREAMS experiences). */
+  batch?: number;
+}
+
+/** Data-path figures of an experience so far, for the metrics log. */
+export interface DataFigures {
+  waitMs: number;
+  cacheHitRate: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Samples read so far from each stream. */
+  streamCounts: number[];
+}
+
+/** An experience's training data. */
 export interface ExperienceData extends AsyncDisposable {
-  ds: Dataset;
-  /** Positions the dataset at the start of the experience (pass a saved state to continue one). */
-  rewind(state?: DatasetState): void;
-  /** One pass over the experience (an epoch, or the window), as typed-array batches. */
+  /** Passes over the experience finished so far. */
+  readonly passes: number;
+  /** Training steps of one pass (for progress). */
+  readonly stepsPerPass: number;
+  /** Positions the data at the start of the experience, or where a checkpoint left it. */
+  rewind(saved?: DataPosition): Promise<void>;
+  /** Where the data stands now. */
+  position(): DataPosition;
+  /** The rest of the current pass as typed-array batches; `passes` grows by one when it ends. */
   pass(signal?: AbortSignal): AsyncGenerator<Batch>;
+  figures(): DataFigures;
+  /** Target share of each stream at the current step. */
+  targets(): number[];
+  /** STREAMS signals at the current step, when a STREAMS waveform drives the data. */
+  signals(): number[] | undefined;
 }
 
 /** An evaluation set, evaluated after every experience. */
 export interface EvalSet {
   name: string;
   task: number | undefined;
-  open(signal?: AbortSignal): Promise<Dataset>;
-  fields: BatchFields;
+  /** Every sample of the set, as batches. */
+  batches(signal?: AbortSignal): AsyncGenerator<Batch>;
 }
 
 /** Everything the loop needs to know about the data. */
@@ -57,11 +89,10 @@ export interface DataPlan {
   heads: number;
   /** Stream names, in order. */
   streams: string[];
-  /** The time-varying weights (windows mode), with the STREAMS signals when they drive them. */
-  schedule?: Schedule;
-  signalsAt?: (step: number) => number[];
-  /** Samples per schedule step, all ranks together. */
-  stepSize?: number;
+  /** One sample's shape, when known before reading (registered datasets, decoded images). */
+  inputShape?: number[];
+  /** Names of the STREAMS signals, when a STREAMS waveform drives the data. */
+  signalNames?: string[];
 }
 
 function location(l: MdsLocation): Pick<StreamOptions, 'local' | 'remote' | 'split'> {
@@ -79,6 +110,7 @@ function transformFor(sources: StreamSource[]): {
   const plain = sources.every(
     (s) =>
       s.config.transform.preset === 'none' &&
+      s.config.sampleWeight === undefined &&
       s.config.input === sources[0]!.config.input &&
       s.config.label === sources[0]!.config.label,
   );
@@ -88,6 +120,9 @@ function transformFor(sources: StreamSource[]): {
   const byName = new Map<string, PerStream>(
     sources.map((s): [string, PerStream] => {
       const c = s.config;
+      // A stream's sample weight: a constant, or a column of the raw sample.
+      const w = c.sampleWeight ?? 1;
+      const weightOf = (raw: Sample) => (typeof w === 'number' ? w : raw[w]);
       if (c.transform.preset === 'image') {
         const prep = imageClassification({
           size: c.transform.size,
@@ -102,16 +137,27 @@ function transformFor(sources: StreamSource[]): {
           c.name,
           async (raw, r, call) => {
             const out = await prep(raw as Sample, r, call);
-            return { x: out.image.data, y: out.label };
+            return { x: out.image.data, y: out.label, w: weightOf(raw as Sample) };
           },
         ];
       }
-      return [c.name, (raw) => ({ x: (raw as Sample)[c.input], y: (raw as Sample)[c.label] })];
+      return [
+        c.name,
+        (raw) => ({
+          x: (raw as Sample)[c.input],
+          y: (raw as Sample)[c.label],
+          w: weightOf(raw as Sample),
+        }),
+      ];
     }),
   );
   return {
     transform: (raw, r, call) => byName.get(String(call.coords?.stream))!(raw, r, call) as Sample,
-    fields: { input: 'x', label: 'y' },
+    fields: {
+      input: 'x',
+      label: 'y',
+      ...(sources.some((s) => s.config.sampleWeight !== undefined) ? { weight: 'w' } : {}),
+    },
   };
 }
 
@@ -139,10 +185,25 @@ function datasetOptions(config: RunConfig): StreamingDatasetOptions<Sample> {
   };
 }
 
+/** One sample's shape when the config tells it: a registered dataset's, or the image preset's output. */
+function sampleShape(sources: StreamSource[]): number[] | undefined {
+  const shapes = sources.map((s) => {
+    const c = s.config;
+    if (c.transform.preset === 'image')
+      return [c.transform.size, c.transform.size, c.transform.channels];
+    if (c.dataset === undefined) return undefined;
+    const info = getDatasetSpec(c.dataset).info;
+    return (typeof info === 'function' ? info(c.datasetOptions) : info).shape;
+  });
+  const first = shapes[0];
+  return first && shapes.every((s) => s?.join() === first.join()) ? first : undefined;
+}
+
 /** Builds the experiences and evaluation sets of a run from its resolved sources. */
 export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
   const { transform, fields } = transformFor(sources);
   const names = sources.map((s) => s.config.name);
+  const inputShape = sampleShape(sources);
   const known = Math.max(
     0,
     ...sources.map((s) => (s.classes ? Math.max(...s.classes.flat()) + 1 : (s.numClasses ?? 0))),
@@ -160,13 +221,11 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     task: number | undefined,
     // One part per source stream, named after it (the per-stream transform goes by the name).
     parts: Array<{ stream: string; at: MdsLocation }>,
-    field: BatchFields,
   ): EvalSet => ({
     name,
     task,
-    fields: field,
-    open: (signal) =>
-      StreamingDataset.open<Sample>({
+    async *batches(signal) {
+      await using ds = await StreamingDataset.open<Sample>({
         ...datasetOptions(config),
         streams: parts.map((p) => ({ name: p.stream, ...location(p.at) })),
         order: 'sequential',
@@ -174,16 +233,11 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
         transform,
         world: { rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1 }, // every rank evaluates its own model on all of it
         signal,
-      }),
+      });
+      for await (const samples of ds.batches({ signal })) yield toBatch(samples, fields, task);
+    },
   });
   const e = config.experiences;
-  if (e.kind === 'streams') {
-    throw new StreamsError(
-      'STREAMS_NOT_IMPLEMENTED',
-      '[streams/trainer] experiences.kind "streams" (STREAMS getStream experiences) arrives with the STREAMS datasets of @streams/multistream',
-      { fix: 'use experiences.kind tasks, or windows with schedule.kind streams' },
-    );
-  }
   if (e.kind === 'tasks') {
     const tasks = sources[0]!.train.length;
     const taskName = (k: number) =>
@@ -213,7 +267,7 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
             transform,
             signal,
           });
-          return epochData(ds, fields, headOf(k));
+          return epochData(ds, fields, headOf(k), config.data.batchSize);
         },
       }),
     );
@@ -222,7 +276,6 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
         `task ${k} (${taskName(k)})`,
         headOf(k),
         sources.map((s) => ({ stream: s.config.name, at: s.test![k]! })),
-        fields,
       ),
     );
     return {
@@ -234,7 +287,14 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
           : numClasses,
       heads,
       streams: names,
+      ...(inputShape ? { inputShape } : {}),
     };
+  }
+  if (e.kind !== 'windows') {
+    throw new StreamsError(
+      'STREAMS_INTERNAL',
+      `[streams/trainer] experiences.kind ${e.kind} is not planned from streams`,
+    );
   }
   // windows: one endless mix under a schedule, cut into windows of steps.
   const { schedule, signalsAt } = buildSchedule(config.schedule, sources, config.seed);
@@ -260,7 +320,13 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
           transform,
           signal,
         });
-        return windowData(ds, fields, k * w * stepSize, (k + 1) * w * stepSize);
+        return windowData(ds, fields, {
+          start: k * w * stepSize,
+          end: (k + 1) * w * stepSize,
+          steps: w,
+          schedule,
+          signalsAt,
+        });
       },
     }),
   );
@@ -271,7 +337,6 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
             s.config.name,
             undefined,
             s.test.map((at) => ({ stream: s.config.name, at })),
-            fields,
           ),
         ]
       : [],
@@ -282,9 +347,8 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     numClasses,
     heads: 1,
     streams: names,
-    schedule,
-    signalsAt,
-    stepSize,
+    ...(inputShape ? { inputShape } : {}),
+    ...(signalsAt ? { signalNames: names } : {}),
   };
 }
 
@@ -297,46 +361,106 @@ function streamKnobs(s: StreamSource): Partial<StreamOptions> {
   } as Partial<StreamOptions>;
 }
 
-/** Tasks mode: each pass is the dataset's next epoch (a resumed state continues the current one). */
-function epochData(ds: Dataset, fields: BatchFields, task: number | undefined): ExperienceData {
+/** The figures every StreamingDataset experience reports. */
+function datasetFigures(ds: Dataset): DataFigures {
+  const m = ds.metrics();
   return {
-    ds,
-    rewind(state) {
-      if (state) ds.loadStateDict(state);
-      else ds.setEpoch(0);
+    waitMs: m.waitMs,
+    cacheHitRate: m.cacheHitRate,
+    cacheHits: m.cacheHits,
+    cacheMisses: m.cacheMisses,
+    // The dataset reports shares of its running total: back to counts.
+    streamCounts: m.shares.map((s) => Math.round(s.actual * m.samples)),
+  };
+}
+
+/**
+ * Tasks mode: each pass is the rest of the dataset's current epoch, and the passes done are the
+ * dataset's epochs, so a run stopped on any batch (the last of an epoch included) resumes exactly.
+ */
+function epochData(
+  ds: Dataset,
+  fields: BatchFields,
+  task: number | undefined,
+  batchSize: number,
+): ExperienceData {
+  return {
+    get passes() {
+      return ds.stateDict().epoch;
     },
+    stepsPerPass: Math.ceil(ds.epochLength / (batchSize * world().worldSize)),
+    async rewind(saved) {
+      if (!saved?.dataset) return ds.setEpoch(0);
+      ds.loadStateDict(saved.dataset);
+      // Stopped after the last batch of an epoch: the next pass is the next epoch.
+      if (saved.dataset.samplesSeen >= ds.epochLength) ds.setEpoch(saved.dataset.epoch + 1);
+    },
+    position: () => ({ passes: ds.stateDict().epoch, dataset: ds.stateDict() }),
     async *pass(signal) {
+      // The dataset moves to its next epoch when this one ends (an empty one included).
       for await (const samples of ds.batches({ signal })) yield toBatch(samples, fields, task);
     },
+    figures: () => datasetFigures(ds),
+    targets: () => ds.weights.proportion,
+    signals: () => undefined,
     [Symbol.asyncDispose]: () => ds.close(),
   };
 }
 
 /** Windows mode: each pass reads the window [start, end) of the scheduled sequence. */
-function windowData(ds: Dataset, fields: BatchFields, start: number, end: number): ExperienceData {
+function windowData(
+  ds: Dataset,
+  fields: BatchFields,
+  w: {
+    start: number;
+    end: number;
+    steps: number;
+    schedule: Schedule;
+    signalsAt: ((step: number) => number[]) | undefined;
+  },
+): ExperienceData {
   const base = ds.stateDict();
   let resumed: DatasetState | undefined;
+  let passes = 0;
+  // The schedule step of the batch just read.
+  const at = () => Math.max(0, ds.stateDict().schedulePosition - 1);
   return {
-    ds,
-    rewind(state) {
-      resumed = state;
+    get passes() {
+      return passes;
     },
+    stepsPerPass: w.steps,
+    async rewind(saved) {
+      passes = saved?.passes ?? 0;
+      resumed = saved?.dataset ?? undefined;
+    },
+    position: () => ({ passes, dataset: ds.stateDict() }),
     async *pass(signal) {
       const from = resumed ?? {
         ...base,
-        samplesSeen: start,
-        schedulePosition: start / (base.scheduleStepSize ?? 1),
+        samplesSeen: w.start,
+        schedulePosition: w.start / (base.scheduleStepSize ?? 1),
       };
       resumed = undefined;
       ds.loadStateDict(from);
-      if (from.samplesSeen >= end) return;
-      for await (const samples of ds.batches({ signal })) {
-        yield toBatch(samples, fields, undefined);
-        if (ds.stateDict().samplesSeen >= end) return;
+      if (from.samplesSeen < w.end) {
+        for await (const samples of ds.batches({ signal })) {
+          yield toBatch(samples, fields, undefined);
+          if (ds.stateDict().samplesSeen >= w.end) break;
+        }
       }
+      passes += 1;
     },
+    figures: () => datasetFigures(ds),
+    targets: () => normalize(w.schedule.weightsAt(at())),
+    signals: () => w.signalsAt?.(at()),
     [Symbol.asyncDispose]: () => ds.close(),
   };
+}
+
+/** Shares that sum to 1. */
+export function normalize(w: readonly number[]): number[] {
+  const sum = w.reduce((a, b) => a + b, 0);
+  return w.map((v) => (sum > 0 ? v / sum : 0));
 }
 
 /** The schedule of windows mode: the configured one, or the streams' proportions at every step. */

@@ -1,4 +1,5 @@
 import { open, readFile, truncate } from 'node:fs/promises';
+import type { BackendInfo } from '@streams/cl';
 import { StreamsError } from '@streams/core';
 
 /** One line of `metrics.jsonl`. Every line has a `type`; the fields depend on it. */
@@ -8,11 +9,14 @@ export type MetricsLine =
       time: string;
       name: string;
       config: unknown;
-      backend: string[];
+      /** The TensorFlow.js backend the learners ran on. */
+      backend: BackendInfo;
       world: unknown;
       streams: string[];
       evals: string[];
       experiences: string[];
+      /** Names of the STREAMS signals in step lines, when a STREAMS waveform drives the data. */
+      signals?: string[];
     }
   | {
       type: 'step';
@@ -21,8 +25,10 @@ export type MetricsLine =
       epoch: number;
       step: number;
       samples: number;
-      loss: number;
-      accuracy: number;
+      /** Mean training loss of the window (null when no step trained: GDumb, joint). */
+      loss: number | null;
+      /** Accuracy on the window's first batch before its update (null for autoencoders). */
+      accuracy: number | null;
       samplesPerSecond: number;
       waitMs: number;
       cacheHitRate: number;
@@ -38,7 +44,8 @@ export type MetricsLine =
       experience: number;
       set: number;
       name: string;
-      accuracy: number;
+      /** Null for autoencoders, whose result is the loss. */
+      accuracy: number | null;
       loss: number;
       count: number;
     }
@@ -47,8 +54,12 @@ export type MetricsLine =
       learner: string;
       description: string;
       weightsHash: string;
+      /** Training time: steps and end-of-experience work, without evaluations and checkpoint writes. */
       trainSeconds: number;
+      checkpointSeconds: number;
       samples: number;
+      /** Each strategy memory at the end: samples held, capacity, bytes. */
+      memory: Array<{ policy: string; size: number; capacity: number; bytes: number }>;
     }
   | {
       type: 'checkpoint';

@@ -14,19 +14,24 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** Every chart the run's log supports (signals only when a STREAMS schedule drove the mix). */
 export function reportCharts(r: RunResults): ChartSpec[] {
   const charts: ChartSpec[] = [];
+  const m = r.metric; // accuracy, or loss (autoencoders)
   const cells = r.learners.flatMap((l) =>
     l.matrix.rows.flatMap((row, i) =>
-      row.map((accuracy, j) => ({
+      row.map((value, j) => ({
         learner: l.name,
         after: `${i + 1}. ${r.run.experiences[i] ?? ''}`,
         set: `${j + 1}. ${r.run.evals[j] ?? ''}`,
-        accuracy,
+        [m]: value,
       })),
     ),
   );
+  const maxLoss = Math.max(0, ...cells.map((c) => (m === 'loss' ? (c.loss as number) : 0)));
   charts.push({
-    id: 'accuracy-matrix',
-    title: 'Accuracy matrix: accuracy on each evaluation set after each experience',
+    id: `${m}-matrix`,
+    title:
+      m === 'accuracy'
+        ? 'Accuracy matrix: accuracy on each evaluation set after each experience'
+        : 'Loss matrix: reconstruction loss on each evaluation set after each experience (lower is better)',
     spec: {
       $schema: SCHEMA,
       data: { values: cells },
@@ -43,19 +48,29 @@ export function reportCharts(r: RunResults): ChartSpec[] {
             mark: 'rect',
             encoding: {
               color: {
-                field: 'accuracy',
+                field: m,
                 type: 'quantitative',
-                scale: { domain: [0, 1], scheme: 'viridis' },
-                title: 'accuracy',
+                // Good is bright in both: high accuracy, low loss.
+                scale:
+                  m === 'accuracy'
+                    ? { domain: [0, 1], scheme: 'viridis' }
+                    : { domain: [0, maxLoss || 1], scheme: 'viridis', reverse: true },
+                title: m,
               },
             },
           },
           {
             mark: { type: 'text', fontSize: 10 },
             encoding: {
-              text: { field: 'accuracy', type: 'quantitative', format: '.2f' },
+              text: { field: m, type: 'quantitative', format: m === 'accuracy' ? '.2f' : '.3g' },
               color: {
-                condition: { test: 'datum.accuracy > 0.6', value: 'black' },
+                condition: {
+                  test:
+                    m === 'accuracy'
+                      ? 'datum.accuracy > 0.6'
+                      : `datum.loss < ${0.4 * (maxLoss || 1)}`,
+                  value: 'black',
+                },
                 value: 'white',
               },
             },
@@ -65,8 +80,11 @@ export function reportCharts(r: RunResults): ChartSpec[] {
     },
   });
   charts.push({
-    id: 'accuracy-over-experiences',
-    title: 'Accuracy of each evaluation set as experiences go by (forgetting shows as a fall)',
+    id: `${m}-over-experiences`,
+    title:
+      m === 'accuracy'
+        ? 'Accuracy of each evaluation set as experiences go by (forgetting shows as a fall)'
+        : 'Loss of each evaluation set as experiences go by (forgetting shows as a rise)',
     spec: {
       $schema: SCHEMA,
       data: { values: cells.map((c) => ({ ...c, experience: Number(c.after.split('.')[0]) })) },
@@ -82,16 +100,20 @@ export function reportCharts(r: RunResults): ChartSpec[] {
             title: 'after experience',
             axis: { tickMinStep: 1 },
           },
-          y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } },
+          y:
+            m === 'accuracy'
+              ? { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } }
+              : { field: 'loss', type: 'quantitative' },
           color: { field: 'set', type: 'nominal', title: 'evaluation set' },
         },
       },
     },
   });
+  const average = `average ${m}`;
   const metrics = r.learners.flatMap((l) =>
     (
       [
-        ['average accuracy', l.summary.averageAccuracy],
+        [average, l.summary.average],
         ['BWT', l.summary.bwt],
         ['FWT', l.summary.fwt],
         ['forgetting', l.summary.forgetting],
@@ -100,7 +122,7 @@ export function reportCharts(r: RunResults): ChartSpec[] {
   );
   charts.push({
     id: 'cl-metrics',
-    title: 'Average accuracy, backward and forward transfer, forgetting',
+    title: `Average ${m}, backward and forward transfer, forgetting${m === 'loss' ? ' (of the loss: positive BWT and forgetting mean forgotten)' : ''}`,
     spec: {
       $schema: SCHEMA,
       data: { values: metrics },
@@ -112,7 +134,7 @@ export function reportCharts(r: RunResults): ChartSpec[] {
           field: 'metric',
           type: 'nominal',
           title: null,
-          sort: ['average accuracy', 'BWT', 'FWT', 'forgetting'],
+          sort: [average, 'BWT', 'FWT', 'forgetting'],
         },
         xOffset: { field: 'learner', type: 'nominal' },
         y: { field: 'value', type: 'quantitative' },
@@ -132,12 +154,11 @@ export function reportCharts(r: RunResults): ChartSpec[] {
     spec: {
       $schema: SCHEMA,
       data: {
-        values: steps.map((s) => ({
-          learner: s.learner,
-          step: s.step,
-          loss: s.loss,
-          experience: s.experienceName,
-        })),
+        values: steps.flatMap((s) =>
+          s.loss === null
+            ? [] // GDumb and joint train at the experience end only
+            : [{ learner: s.learner, step: s.step, loss: s.loss, experience: s.experienceName }],
+        ),
       },
       facet: { column: { field: 'learner', type: 'nominal', title: null } },
       spec: {
@@ -179,14 +200,16 @@ export function reportCharts(r: RunResults): ChartSpec[] {
   const signals = (first?.steps ?? []).flatMap((s) =>
     (s.signals ?? []).map((value, k) => ({
       step: s.step,
-      stream: r.run.streams[k] ?? `${k}`,
+      stream: (r.run.signals ?? r.run.streams)[k] ?? `${k}`,
       signal: value,
     })),
   );
   if (signals.length > 0) {
     charts.push({
       id: 'streams-signals',
-      title: 'STREAMS signals of each stream (their softmax sets the weights)',
+      title: r.run.signals
+        ? 'STREAMS signals of each domain value over the experiences (their softmax sets the sampling weights)'
+        : 'STREAMS signals of each stream (their softmax sets the weights)',
       spec: {
         $schema: SCHEMA,
         data: { values: signals },

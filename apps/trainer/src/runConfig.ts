@@ -78,6 +78,12 @@ export const streamSchema = z
       .default('y')
       .describe('column (or transform output field) holding the class label'),
     transform: transform.default({ preset: 'none', size: 28, channels: 1, train: false }),
+    sampleWeight: z
+      .union([z.number().min(0), z.string().min(1)])
+      .optional()
+      .describe(
+        "weight of this stream's samples in the loss, the EWC Fisher and weighted memories: a number, or the column holding each sample's weight (default 1)",
+      ),
     proportion: z.number().positive().optional().describe('relative weight (MosaicML proportion)'),
     repeat: z
       .number()
@@ -131,44 +137,168 @@ const scheduleSchema = z
       .default(1)
       .describe('streams: softmax temperature of the weights'),
   })
-  .describe('time-varying stream weights (experiences.kind windows)');
+  .describe(
+    'time-varying stream weights (experiences.kind windows); with experiences.kind streams, the waveform of the STREAMS dataset (duration, peaks, maxDelta, temperature)',
+  );
 
-const strategySchema = z.strictObject({
-  name: z
-    .enum(['naive', 'replay', 'ewc', 'online-ewc', 'si', 'lwf', 'agem', 'gem', 'gdumb', 'joint'])
-    .describe('continual-learning strategy (builtin backend: naive, replay)'),
-  memorySize: posInt.optional().describe('replay, agem, gem, gdumb: samples kept in memory'),
-  batchSize: posInt
-    .optional()
-    .describe('replay: memory samples added to each batch; agem: reference batch'),
-  lambda: z.number().min(0).optional().describe('ewc, si, lwf: regularisation strength'),
-});
+/** The options each @streams/cl strategy takes (the config keys a strategy entry may hold). */
+export const STRATEGY_OPTIONS = {
+  naive: [],
+  joint: ['memorySize', 'maxBytes', 'epochs', 'batchSize', 'reinit'],
+  ewc: ['lambda', 'mode', 'gamma', 'fisherSamples'],
+  si: ['c', 'xi'],
+  lwf: ['alpha', 'temperature'],
+  agem: ['memorySize', 'maxBytes', 'policy', 'sampleSize', 'layerwise'],
+  gem: ['memorySize', 'maxBytes', 'patternsPerExperience', 'refBatchSize', 'memoryStrength', 'eps'],
+  replay: ['memorySize', 'maxBytes', 'policy', 'perExperience', 'batchSize'],
+  gdumb: ['memorySize', 'maxBytes', 'epochs', 'batchSize'],
+} as const;
+
+const strategyNames = Object.keys(STRATEGY_OPTIONS) as [keyof typeof STRATEGY_OPTIONS];
+
+const strategySchema = z
+  .strictObject({
+    name: z
+      .enum(strategyNames)
+      .describe(
+        'a @streams/cl strategy: naive, joint (upper bound), ewc, si, lwf, agem, gem, replay, gdumb',
+      ),
+    memorySize: posInt
+      .optional()
+      .describe('replay, agem, gem, gdumb, joint: samples kept in memory'),
+    maxBytes: posInt.optional().describe('replay, agem, gem, gdumb, joint: byte bound of memory'),
+    policy: z
+      .enum(['reservoir', 'classBalanced', 'perExperience', 'weightedReservoir'])
+      .optional()
+      .describe(
+        'replay (default reservoir), agem (default perExperience): how memory chooses samples; weightedReservoir follows the sample weights',
+      ),
+    perExperience: posInt
+      .optional()
+      .describe('replay with policy perExperience: samples per experience'),
+    batchSize: posInt
+      .optional()
+      .describe(
+        'replay: memory samples added to each batch (default: the batch size); gdumb, joint: minibatch of the refit',
+      ),
+    sampleSize: posInt.optional().describe('agem: memory samples of each reference gradient (256)'),
+    layerwise: z.boolean().optional().describe('agem: one projection per layer (false)'),
+    lambda: z.number().min(0).optional().describe('ewc: penalty strength (100)'),
+    mode: z
+      .enum(['separate', 'online'])
+      .optional()
+      .describe('ewc: one Fisher per experience, or online EWC'),
+    gamma: z.number().min(0).max(1).optional().describe('ewc online: decay of the old Fisher (1)'),
+    fisherSamples: posInt.optional().describe('ewc: samples of the Fisher estimate (256)'),
+    c: z.number().min(0).optional().describe('si: penalty strength (1)'),
+    xi: z.number().positive().optional().describe('si: damping (0.1)'),
+    alpha: z.number().min(0).optional().describe('lwf: distillation weight (1)'),
+    temperature: z.number().positive().optional().describe('lwf: distillation temperature (2)'),
+    patternsPerExperience: posInt.optional().describe('gem: memory samples per experience (256)'),
+    refBatchSize: posInt
+      .optional()
+      .describe('gem: samples per past experience in each constraint (all)'),
+    memoryStrength: z.number().min(0).optional().describe('gem: margin of the QP (0.5)'),
+    eps: z.number().min(0).optional().describe('gem: ridge of the QP (0.001)'),
+    epochs: posInt
+      .optional()
+      .describe('gdumb (10), joint (1): epochs of the end-of-experience refit'),
+    reinit: z.boolean().optional().describe('joint: refit from fresh weights (true)'),
+  })
+  .superRefine((s, ctx) => {
+    const allowed: readonly string[] = STRATEGY_OPTIONS[s.name];
+    for (const key of Object.keys(s)) {
+      if (key === 'name' || allowed.includes(key)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${key} is not an option of ${s.name} (its options: ${allowed.join(', ') || 'none'})`,
+        path: [key],
+      });
+    }
+  });
+
+const activation = z.enum(['linear', 'relu', 'tanh', 'sigmoid', 'elu', 'selu', 'leakyRelu']);
+
+const modelSchema = z
+  .strictObject({
+    kind: z
+      .enum(['mlp', 'cnn', 'mlpAutoencoder', 'conv2dAutoencoder', 'conv3dAutoencoder'])
+      .default('mlp')
+      .describe(
+        'a @streams/cl model: mlp and cnn classify; the autoencoders reconstruct their input (the report shows a loss matrix)',
+      ),
+    hidden: z
+      .array(posInt)
+      .optional()
+      .describe(
+        'mlp: hidden widths ([256]; [] is softmax regression); cnn: dense widths after the convolutions ([]); mlpAutoencoder: encoder widths down to the code ([128, 32])',
+      ),
+    conv: z
+      .array(
+        z.strictObject({
+          filters: posInt,
+          kernel: posInt.optional(),
+          stride: posInt.optional(),
+          padding: z.enum(['same', 'valid']).optional(),
+          pool: posInt.optional(),
+        }),
+      )
+      .optional()
+      .describe('cnn: convolution blocks ([{filters: 16}, {filters: 32}], 3x3, max-pooling 2)'),
+    filters: z
+      .array(posInt)
+      .optional()
+      .describe(
+        'conv2dAutoencoder, conv3dAutoencoder: filters of each stride-2 encoder convolution ([16, 32])',
+      ),
+    kernel: posInt.optional().describe('conv autoencoders: kernel size (3)'),
+    activation: activation.optional().describe('hidden activation (relu)'),
+    outputActivation: activation
+      .optional()
+      .describe('autoencoders: activation of the reconstruction (linear)'),
+    dropout: z.number().min(0).lt(1).optional().describe('mlp, cnn: dropout after hidden layers'),
+    inputShape: z
+      .array(posInt)
+      .min(1)
+      .optional()
+      .describe(
+        "one sample's shape, e.g. [28, 28, 1] (default: the dataset's shape, a channel added for convolutions)",
+      ),
+  })
+  .superRefine((m, ctx) => {
+    const only: Record<string, readonly string[]> = {
+      conv: ['cnn'],
+      filters: ['conv2dAutoencoder', 'conv3dAutoencoder'],
+      kernel: ['conv2dAutoencoder', 'conv3dAutoencoder'],
+      outputActivation: ['mlpAutoencoder', 'conv2dAutoencoder', 'conv3dAutoencoder'],
+      dropout: ['mlp', 'cnn'],
+      hidden: ['mlp', 'cnn', 'mlpAutoencoder'],
+    };
+    for (const [key, kinds] of Object.entries(only)) {
+      if ((m as Record<string, unknown>)[key] !== undefined && !kinds.includes(m.kind)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${key} applies to model.kind ${kinds.join(', ')}, not ${m.kind}`,
+          path: [key],
+        });
+      }
+    }
+  });
 
 const learnerSchema = z.strictObject({
   name: name.describe('learner name, one column of the side-by-side comparison'),
-  backend: z
-    .enum(['builtin', 'cl'])
-    .default('builtin')
-    .describe(
-      "builtin: the trainer's own softmax-regression stand-in; cl: @streams/cl learners on TensorFlow.js",
-    ),
-  model: z
-    .strictObject({
-      kind: z.enum(['linear', 'mlp', 'cnn', 'autoencoder']).default('linear'),
-      hidden: z.array(posInt).optional().describe('mlp: hidden layer widths'),
-    })
-    .default({ kind: 'linear' })
-    .describe('the model (builtin: linear, a softmax regression)'),
+  model: modelSchema.default({ kind: 'mlp' }).describe('the model (@streams/cl createModel)'),
   optimizer: z
     .strictObject({
-      name: z.enum(['sgd', 'adam']).default('sgd'),
+      name: z.enum(['sgd', 'momentum', 'adam']).default('sgd'),
       lr: z.number().positive().default(0.05),
+      momentum: z.number().min(0).lt(1).optional().describe('momentum: the momentum (0.9)'),
     })
     .default({ name: 'sgd', lr: 0.05 }),
   strategy: z
     .array(strategySchema)
     .default([])
-    .describe('composed strategies; [] is naive fine-tuning'),
+    .describe('composed strategies (e.g. replay and ewc); [] is naive fine-tuning'),
 });
 
 /** The whole run configuration (YAML or JSON). */
@@ -176,6 +306,12 @@ export const runConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema of this file, for editors'),
   name: name.default('run').describe('run name'),
   seed: nonNegInt.default(0).describe('seeds the data order, the splits and the learners'),
+  backend: z
+    .enum(['auto', 'tensorflow', 'wasm', 'cpu'])
+    .default('auto')
+    .describe(
+      'TensorFlow.js backend of the learners: auto takes STREAMS_TF_BACKEND, else native tensorflow when built, else wasm, else cpu',
+    ),
   numClasses: posInt
     .optional()
     .describe('classes of the labels (needed with url streams; registered datasets know theirs)'),
@@ -217,6 +353,12 @@ export const runConfigSchema = z.strictObject({
         .enum(['error', 'skip'])
         .default('error')
         .describe('a sample that fails to decode'),
+      worker: z
+        .boolean()
+        .default(true)
+        .describe(
+          'read and batch the training data in a worker thread, overlapped with training (false: on the training thread)',
+        ),
       endpoint: z.string().optional().describe('S3-compatible endpoint for s3:// URLs'),
     })
     .default({
@@ -227,6 +369,7 @@ export const runConfigSchema = z.strictObject({
       dropLast: false,
       cacheLimit: '20gb',
       decodePolicy: 'error',
+      worker: true,
     })
     .describe('StreamingDataset options of every experience'),
   experiences: z
@@ -260,8 +403,20 @@ export const runConfigSchema = z.strictObject({
         .describe(
           'class-incremental: one head, global labels; task-incremental: one head per task',
         ),
-      windows: posInt.default(4).describe('windows: number of experiences'),
-      stepsPerWindow: posInt.default(50).describe('windows: training steps per experience'),
+      windows: posInt.default(4).describe('windows, streams: number of experiences'),
+      stepsPerWindow: posInt
+        .default(50)
+        .describe('windows: training steps per experience; streams: STREAMS steps per experience'),
+      testWindow: posInt
+        .default(10)
+        .describe('streams: STREAMS steps after each experience whose draws are its test set'),
+      drawsPerStep: posInt.default(64).describe('streams: samples drawn per STREAMS step'),
+      domain: z
+        .string()
+        .default('label')
+        .describe(
+          'streams: the domain column whose values get signals (label, or another label column)',
+        ),
     })
     .default({
       kind: 'tasks',
@@ -270,6 +425,9 @@ export const runConfigSchema = z.strictObject({
       mode: 'class-incremental',
       windows: 4,
       stepsPerWindow: 50,
+      testWindow: 10,
+      drawsPerStep: 64,
+      domain: 'label',
     }),
   schedule: scheduleSchema.optional(),
   learners: z
@@ -278,8 +436,7 @@ export const runConfigSchema = z.strictObject({
     .default([
       {
         name: 'naive',
-        backend: 'builtin',
-        model: { kind: 'linear' },
+        model: { kind: 'mlp' },
         optimizer: { name: 'sgd', lr: 0.05 },
         strategy: [],
       },

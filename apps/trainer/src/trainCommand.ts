@@ -53,6 +53,12 @@ export const TRAIN_FLAGS = {
     config: 'seed',
     description: 'seed of the data order, splits and learners',
   },
+  backend: {
+    type: 'string',
+    config: 'backend',
+    description:
+      'TensorFlow.js backend: auto (STREAMS_TF_BACKEND, else the best built), tensorflow, wasm or cpu',
+  },
   out: { type: 'string', config: 'out', description: 'run directory (default runs/<name>)' },
   'data-dir': {
     type: 'string',

@@ -6,8 +6,9 @@ export interface ProgressFields {
   experience: string;
   epoch: string;
   samplesPerSecond: number;
-  loss: number;
-  accuracy: number;
+  /** Null while no step reported a loss (GDumb, joint) or accuracy (autoencoders). */
+  loss: number | null;
+  accuracy: number | null;
   cacheHitRate: number;
   /** Per stream: actual vs target share. */
   shares: Array<{ stream: string; target: number; actual: number }>;
@@ -27,7 +28,9 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 function summary(f: ProgressFields): string {
   const shares = f.shares.map((s) => `${s.stream} ${pct(s.actual)}/${pct(s.target)}`).join(' ');
-  return `loss ${f.loss.toFixed(3)} | acc ${pct(f.accuracy)} | ${Math.round(f.samplesPerSecond).toLocaleString('en-US')} samples/s | cache ${pct(f.cacheHitRate)} | shares ${shares}`;
+  const loss = f.loss === null ? '-' : f.loss.toFixed(3);
+  const acc = f.accuracy === null ? '' : ` | acc ${pct(f.accuracy)}`;
+  return `loss ${loss}${acc} | ${Math.round(f.samplesPerSecond).toLocaleString('en-US')} samples/s | cache ${pct(f.cacheHitRate)} | shares ${shares}`;
 }
 
 /** Picks the display for `err`: bars (TTY), plain lines every `intervalMs` (pipes, files), or none. */

@@ -67,3 +67,18 @@ export async function tempDir(
 
 /** Arguments that turn the report off (tests that look at the metrics log only). */
 export const NO_REPORT = ['--set', 'report.html=false', '--set', 'report.png=false'];
+
+/**
+ * A child's stderr without the native TensorFlow library's start-up notices (absl's pre-init
+ * warning and oneDNN's note), which it writes to fd 2 itself whatever TF_CPP_MIN_LOG_LEVEL says.
+ */
+export function withoutTfNotices(err: string): string {
+  return err
+    .split('\n')
+    .filter(
+      (l) =>
+        !/^WARNING: All log messages before absl::InitializeLog\(\)/.test(l) &&
+        !/^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on/.test(l),
+    )
+    .join('\n');
+}

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readRun } from '../src/runResults.js';
-import { cliArgs, tempDir } from './helpers.js';
+import { cliArgs, tempDir, withoutTfNotices } from './helpers.js';
 
 function run(
   args: string[],
@@ -18,7 +18,9 @@ function run(
   child.stderr!.on('data', (d) => {
     err += String(d);
   });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, err })));
+  return new Promise((resolve) =>
+    child.on('exit', (code) => resolve({ code, err: withoutTfNotices(err) })),
+  );
 }
 
 describe('ranks from the launcher environment', () => {

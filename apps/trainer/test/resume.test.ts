@@ -7,7 +7,7 @@ import type { TrainerState } from '../src/checkpoint.js';
 import { readMetrics } from '../src/metricsLog.js';
 import { cli, cliArgs, NO_REPORT, TRAIN_DATA_DIR, tempDir } from './helpers.js';
 
-// Three tasks, two epochs, batches of 16, a checkpoint every 5 steps: ~450 steps per learner.
+// Three tasks, two epochs, batches of 16, a checkpoint every 5 steps: ~180 steps per learner.
 const JOB = [
   '--data-dir',
   TRAIN_DATA_DIR,
@@ -16,7 +16,7 @@ const JOB = [
   '--set',
   'experiences.tasks=[[0,1],[2,3],[4,5]]',
   '--set',
-  'data.epochSize=1200',
+  'data.epochSize=480',
   '--batch-size',
   '16',
   '--epochs',
@@ -43,7 +43,7 @@ async function waitForCheckpoint(
       const s = JSON.parse(
         await readFile(join(ckpts, name, 'trainer.json'), 'utf8').catch(() => '{}'),
       ) as TrainerState;
-      if (s.version === 1 && accept(s)) return s;
+      if (s.version === 2 && accept(s)) return s;
     }
     await new Promise((r) => setTimeout(r, 5));
   }
