@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     small: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string' },
+    'fashion-per-task': { type: 'string', default: '10000' },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const small = args.small;
@@ -117,9 +119,10 @@ function splitMnist(all: Images): { train: Images; test: Images } {
   return { train: take(all, train), test: take(all, test) };
 }
 
+/** One experience: fresh train and test batches on each call (built lazily, to bound memory). */
 interface Experience {
-  train: Batch[];
-  test: Batch[];
+  train: () => Iterable<Batch>;
+  test: () => Iterable<Batch>;
 }
 
 interface Protocol {
@@ -179,32 +182,51 @@ function splitProtocol(
           return r.shuffle(keep);
         };
         const label = taskIL ? (c: number) => c - pair[0]! : undefined;
-        return {
-          train: toBatches(
-            take(train, pick(train, perClass), undefined, label),
-            32,
-            taskIL ? t : undefined,
-          ),
-          test: toBatches(
-            take(test, pick(test, 1000), undefined, label),
-            500,
-            taskIL ? t : undefined,
-          ),
-        };
+        const trainBatches = toBatches(
+          take(train, pick(train, perClass), undefined, label),
+          32,
+          taskIL ? t : undefined,
+        );
+        const testBatches = toBatches(
+          take(test, pick(test, 1000), undefined, label),
+          500,
+          taskIL ? t : undefined,
+        );
+        return { train: () => trainBatches, test: () => testBatches };
       });
     },
   };
 }
 
+/** Batches of `size` rows `rows` of `d`, pixels permuted by `perm`, made one at a time. */
+function* permutedBatches(
+  d: Images,
+  rows: ArrayLike<number>,
+  perm: Uint32Array,
+  size: number,
+): Generator<Batch> {
+  for (let i = 0; i < rows.length; i += size) {
+    const part = Array.prototype.slice.call(rows, i, i + size) as number[];
+    const { x, y } = take(d, part, perm);
+    yield { x, y };
+  }
+}
+
+/**
+ * The A-GEM protocol (Chaudhry et al., 2019): `tasks` input permutations, each trained once
+ * (batch 10, SGD 0.1) on up to `perTask` shuffled training images, a 2x256 MLP, 250 memories per
+ * task and reference batches of 256 for A-GEM; every task is tested on the whole permuted test set.
+ */
 function permutedProtocol(
   name: string,
   data: () => { train: Images; test: Images },
   tasks: number,
   perTask: number,
 ): Protocol {
+  const memory = 250;
   return {
     name,
-    description: `A-GEM protocol (one epoch, batch 10, MLP 784-256-256, SGD 0.1, memories of 256 per task) at ${tasks} permutations of ${perTask} training images each`,
+    description: `A-GEM protocol: ${tasks} permutations, one epoch over ${perTask === Infinity ? 'every' : `up to ${perTask}`} training image${perTask === 1 ? '' : 's'} per task, batch 10, MLP 784-256-256-10, SGD 0.1, ${memory} memories per task, A-GEM reference batch 256`,
     learner: {
       model: { kind: 'mlp', inputShape: 784, hidden: [256, 256], outputs: 10 },
       optimizer: { name: 'sgd', lr: 0.1 },
@@ -212,20 +234,28 @@ function permutedProtocol(
     epochs: 1,
     strategies: [
       { label: 'naive', config: { name: 'naive' } },
-      { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: 256 } },
-      { label: 'agem', config: { name: 'agem', memorySize: 256 * tasks, sampleSize: 256 } },
-      { label: 'gem', config: { name: 'gem', patternsPerExperience: 256, memoryStrength: 0.5 } },
+      { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: memory } },
+      {
+        label: 'agem',
+        config: {
+          name: 'agem',
+          memorySize: memory * tasks,
+          perExperience: memory,
+          sampleSize: 256,
+        },
+      },
+      { label: 'gem', config: { name: 'gem', patternsPerExperience: memory, memoryStrength: 0.5 } },
     ],
     experiences: (seed) => {
       const { train, test } = data();
+      const everyTest = Array.from({ length: test.n }, (_, i) => i);
       return Array.from({ length: tasks }, (_, t) => {
         const r = rng(seed, name, t);
         const perm = r.permutation(784);
         const rows = r.sample(train.n, Math.min(perTask, train.n));
-        const testRows = Array.from({ length: Math.min(test.n, small ? 500 : 2000) }, (_, i) => i);
         return {
-          train: toBatches(take(train, rows, perm), 10),
-          test: toBatches(take(test, testRows, perm), 1000),
+          train: () => permutedBatches(train, rows, perm, 10),
+          test: () => permutedBatches(test, everyTest, perm, 1000),
         };
       });
     },
@@ -243,13 +273,21 @@ const fashion = () => {
   return fashionCache;
 };
 
+/** Training images per permuted Fashion-MNIST task (of 60,000): see the README for why. */
+const PERMUTED_FASHION_PER_TASK = Number(args['fashion-per-task']);
+
 const protocols: Record<string, () => Protocol> = {
   'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 500),
   'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 500),
   'permuted-mnist': () =>
-    permutedProtocol('permuted-mnist', mnist, small ? 5 : 10, small ? 300 : 500),
+    permutedProtocol('permuted-mnist', mnist, small ? 5 : 17, small ? 300 : Infinity),
   'permuted-fashion': () =>
-    permutedProtocol('permuted-fashion', fashion, small ? 5 : 10, small ? 300 : 500),
+    permutedProtocol(
+      'permuted-fashion',
+      fashion,
+      small ? 5 : 17,
+      small ? 300 : PERMUTED_FASHION_PER_TASK,
+    ),
   'split-fashion': () => splitProtocol('split-fashion', fashion, false, small ? 300 : 1000),
 };
 
@@ -302,10 +340,14 @@ async function main(): Promise<void> {
         const R: number[][] = [];
         for (const [e, exp] of exps.entries()) {
           await learner.trainExperience(exp.train, { experience: e, epochs: p.epochs });
+          if (args.verbose)
+            console.error(
+              `[quality]   ${p.name} ${s.label} seed ${seed}: experience ${e} done at ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+            );
           R.push(
             await evaluateExperiences(
               learner,
-              exps.map((x) => x.test),
+              exps.map((x) => x.test()),
             ),
           );
         }
