@@ -226,7 +226,7 @@ function permutedProtocol(
   const memory = 250;
   return {
     name,
-    description: `A-GEM protocol: ${tasks} permutations, one epoch over ${perTask === Infinity ? 'every' : `up to ${perTask}`} training image${perTask === 1 ? '' : 's'} per task, batch 10, MLP 784-256-256-10, SGD 0.1, ${memory} memories per task, A-GEM reference batch 256`,
+    description: `A-GEM protocol: ${tasks} permutations, one epoch over ${perTask === Infinity ? 'every training image' : `up to ${perTask} training images`} of the task, batch 10, MLP 784-256-256-10, SGD 0.1, ${memory} memories per task, A-GEM reference batch 256`,
     learner: {
       model: { kind: 'mlp', inputShape: 784, hidden: [256, 256], outputs: 10 },
       optimizer: { name: 'sgd', lr: 0.1 },
