@@ -1,6 +1,8 @@
-// Training steps/s per strategy against plain tfjs `optimizer.minimize` on the same model, in
-// paired, alternating rounds (medians), on the active backend (STREAMS_TF_BACKEND, else cpu).
+// Training steps/s (and CPU time per step) per strategy against plain tfjs `optimizer.minimize`
+// on the same model, in paired, alternating rounds (median ratios), on the backend selectBackend()
+// picks (STREAMS_TF_BACKEND forces one).
 // Usage: pnpm --filter @streams/cl bench [-- --rounds 5 --steps 4 --only mlp]
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { rng } from '@streams/core';
 import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
@@ -36,14 +38,14 @@ const cases: Case[] = [
     batch: 128,
   },
   {
-    name: 'cnn 2 conv b32',
+    name: 'cnn 2 conv b128',
     model: {
       kind: 'cnn',
       inputShape: [28, 28, 1],
       conv: [{ filters: 8 }, { filters: 16 }],
       outputs: 10,
     },
-    batch: 32,
+    batch: 128,
   },
 ];
 
@@ -80,14 +82,27 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Wall and CPU milliseconds per step of `steps` calls of `fn`. */
+async function timeSteps(fn: () => unknown): Promise<{ wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < stepsPerRound; i++) await fn();
+  const c = process.cpuUsage(c0);
+  return {
+    wall: (performance.now() - t0) / stepsPerRound,
+    cpu: (c.user + c.system) / 1000 / stepsPerRound,
+  };
+}
+
 async function main(): Promise<void> {
   const backend = await useTestBackend();
   const entries: BenchEntry[] = [];
-  console.log(`[cl bench] backend ${backend}, ${rounds} paired rounds of ${stepsPerRound} steps`);
+  console.log(
+    `[cl bench] backend ${backend}, ${rounds} paired rounds of ${stepsPerRound} steps, load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
+  );
   for (const c of cases) {
     if (args.only && !c.name.startsWith(args.only)) continue;
     const data = Array.from({ length: 4 }, (_, i) => randomBatch(784, c.batch, i));
-    const stepsPerSecond: Record<string, number[]> = {};
     // Plain tfjs: the same model, its forward pass and loss, optimizer.minimize, the loss read back.
     const plainLearner = new ContinualLearner({
       model: c.model,
@@ -110,55 +125,40 @@ async function main(): Promise<void> {
     };
     const learners = new Map<string, ContinualLearner>();
     for (const s of strategies) learners.set(s.label, await prepared(c, s.config, data));
-    const time = async (fn: () => unknown) => {
-      const t0 = performance.now();
-      for (let i = 0; i < stepsPerRound; i++) await fn();
-      return (stepsPerRound * 1000) / (performance.now() - t0);
-    };
-    plainStep(data[0]!); // warm-up
-    for (const l of learners.values()) await l.trainBatch(data[0]!);
+    const steppers = new Map<string, () => unknown>();
+    let k = 0;
+    steppers.set('plain', () => plainStep(data[k++ % data.length]!));
+    for (const [label, l] of learners)
+      steppers.set(label, () => l.trainBatch(data[k++ % data.length]!));
+    for (const step of steppers.values()) await step(); // warm-up
+    const times = new Map<string, { wall: number; cpu: number }[]>();
     for (let r = 0; r < rounds; r++) {
       // Alternate the order each round so drift on a shared machine hits both sides alike.
-      const order = r % 2 === 0 ? ['plain', ...learners.keys()] : [...learners.keys(), 'plain'];
-      for (const key of order) {
-        const l = learners.get(key);
-        let k = 0;
-        const sps = await time(
-          l
-            ? () => l.trainBatch(data[k++ % data.length]!)
-            : () => plainStep(data[k++ % data.length]!),
-        );
-        const list = stepsPerSecond[key] ?? [];
-        list.push(sps);
-        stepsPerSecond[key] = list;
+      const keys = [...steppers.keys()];
+      for (const key of r % 2 === 0 ? keys : keys.reverse()) {
+        const list = times.get(key) ?? [];
+        list.push(await timeSteps(steppers.get(key)!));
+        times.set(key, list);
       }
     }
-    const plain = median(stepsPerSecond.plain!);
-    const naive = median(stepsPerSecond.naive!);
     for (const s of strategies) {
-      const v = median(stepsPerSecond[s.label]!);
-      if (s.label === 'naive') {
-        entries.push(
-          benchEntry({
-            name: `cl ${c.name} naive`,
-            unit: 'steps/s',
-            value: v,
-            reference: 'tfjs optimizer.minimize',
-            referenceValue: plain,
-            target: s.target,
-          }),
-        );
-      } else {
-        entries.push(
-          benchEntry({
-            name: `cl ${c.name} ${s.label}`,
-            unit: 'steps/s',
-            value: v,
-            reference: 'naive learner',
-            referenceValue: naive,
-            target: s.target,
-          }),
-        );
+      const ref = s.label === 'naive' ? 'plain' : 'naive';
+      const refName = ref === 'plain' ? 'tfjs optimizer.minimize' : 'naive learner';
+      for (const kind of ['wall', 'cpu'] as const) {
+        const mine = times.get(s.label)!.map((t) => t[kind]);
+        const theirs = times.get(ref)!.map((t) => t[kind]);
+        const entry = benchEntry({
+          name: `cl ${c.name} ${s.label}${kind === 'cpu' ? ' (CPU time)' : ''}`,
+          unit: kind === 'wall' ? 'steps/s' : 'CPU ms/step',
+          value: kind === 'wall' ? 1000 / median(mine) : median(mine),
+          reference: refName,
+          referenceValue: kind === 'wall' ? 1000 / median(theirs) : median(theirs),
+          lowerIsBetter: kind === 'cpu',
+          target: s.target,
+        });
+        // The ratio is the median of the rounds' own ratios (each round runs both sides back to back).
+        entry.ratio = median(theirs.map((t, i) => t / mine[i]!));
+        entries.push(entry);
       }
     }
     for (const l of learners.values()) l.dispose();
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   }
   writeBenchResults(entries);
   console.log(
-    `[cl bench] ${backend} backend; the machine has 2 cores shared with other work: compare ratios, not absolute figures`,
+    `[cl bench] ${backend} backend; ratios are medians of paired rounds (higher is better); on a shared machine the CPU-time rows are the steadier figure`,
   );
 }
 

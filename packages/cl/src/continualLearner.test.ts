@@ -1,4 +1,4 @@
-import { isStreamsError } from '@streams/core';
+import { isStreamsError, rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batches, blobs, subset } from '../test/synthetic.js';
@@ -227,5 +227,73 @@ describe('ContinualLearner', () => {
     expect(r.count).toBe(6);
     expect(r.loss).toBeGreaterThan(0);
     l.dispose();
+  });
+
+  it("takes several batches' gradients in one grouped pass, equal to one pass per batch", () => {
+    // Dense layers run grouped (a kernel copy per batch), conv layers group by group; a multi-head
+    // model routes by task; weights, uneven sizes (padding) and an autoencoder are covered.
+    const r = rng(4, 'groups');
+    const specs: { options: LearnerOptions; sample: number; y: (n: number) => Batch['y'] }[] = [
+      { options: base, sample: 4, y: (n) => Int32Array.from({ length: n }, () => r.int(3)) },
+      {
+        options: {
+          ...base,
+          mode: 'task-incremental',
+          model: { kind: 'mlp', inputShape: 4, hidden: [5, 6], outputs: 2, heads: 2 },
+        },
+        sample: 4,
+        y: (n) => Int32Array.from({ length: n }, () => r.int(2)),
+      },
+      {
+        options: {
+          ...base,
+          model: {
+            kind: 'cnn',
+            inputShape: [6, 6, 2],
+            conv: [{ filters: 3 }],
+            hidden: [4],
+            outputs: 3,
+          },
+        },
+        sample: 72,
+        y: (n) => Int32Array.from({ length: n }, () => r.int(3)),
+      },
+      {
+        options: { ...base, model: { kind: 'mlpAutoencoder', inputShape: 6, hidden: [3] } },
+        sample: 6,
+        y: () => undefined,
+      },
+    ];
+    for (const { options, sample, y } of specs) {
+      const l = new ContinualLearner(options);
+      const groups = [3, 5, 1].map((n) => {
+        const batch: Batch = {
+          x: Float32Array.from({ length: n * sample }, () => r.float() * 2 - 1),
+          weight: Float32Array.from({ length: n }, () => r.float() * 2),
+          task: Int32Array.from({ length: n }, () => r.int(2)),
+        };
+        const labels = y(n);
+        if (labels) batch.y = labels;
+        return { batch, n };
+      });
+      const [grouped, single] = tf.tidy(() => {
+        const g = l.context.groupGradients(groups);
+        const one = groups.map((b) => l.context.gradients(b.batch, b.n));
+        return [g.map((t) => t.arraySync()), one.map((gs) => gs.map((t) => t.arraySync()))];
+      });
+      expect(grouped).toHaveLength(l.model.params.length);
+      grouped.forEach((perBatch, p) => {
+        (perBatch as unknown[]).forEach((got, k) => {
+          const want = single[k]![p]!;
+          const flat = (v: unknown): number[] =>
+            Array.isArray(v) ? v.flatMap(flat) : [v as number];
+          const [a, b] = [flat(got), flat(want)];
+          expect(a).toHaveLength(b.length);
+          expect(Math.max(...a.map((x, i) => Math.abs(x - b[i]!)))).toBeLessThan(1e-5);
+          if (p === 0) expect(Math.max(...b.map(Math.abs))).toBeGreaterThan(1e-3);
+        });
+      });
+      l.dispose();
+    }
   });
 });

@@ -7,6 +7,7 @@ import {
   type Batch,
   type BatchSource,
   batchSize,
+  concatBatches,
   type TensorBatch,
   takeRows,
   toTensors,
@@ -482,7 +483,7 @@ export class ContinualLearner {
     const params = this.model.params;
     const lossTensor = tf.tidy(() => {
       const tb = toTensors(this.model, b, m);
-      const { value, grads } = tf.variableGrads(
+      let { value, grads } = tf.variableGrads(
         () => {
           const raw = this.model.forward(tb.x, { training: true, seed });
           let loss = reduceLoss(
@@ -498,6 +499,12 @@ export class ContinualLearner {
         params.map((p) => p.variable),
       );
       let g = params.map((p) => grads[p.variable.name] ?? tf.zerosLike(p.variable));
+      for (const s of active) {
+        const term = s.penaltyGradients?.(this.context);
+        if (!term) continue;
+        value = tf.add(value, term.value);
+        g = g.map((x, i) => tf.add(x, term.grads[i]!));
+      }
       for (const s of active) if (s.project) g = s.project(this.context, g);
       this.optimizer.apply(g);
       for (const s of active) s.afterUpdate?.(this.context, g);
@@ -507,6 +514,43 @@ export class ContinualLearner {
     lossTensor.dispose();
     this.progressState.step++;
     return { loss, trainedSamples: m };
+  }
+
+  /** {@link StrategyContext.groupGradients}: one pass with a copy of the params per batch. */
+  private groupGradients(batches: readonly { batch: Batch; n: number }[]): tf.Tensor[] {
+    const model = this.model;
+    const k = batches.length;
+    if (k === 1 || !model.forwardGroups) {
+      const each = batches.map((b) => this.context.gradients(b.batch, b.n));
+      return model.params.map((_, i) => tf.stack(each.map((g) => g[i]!)));
+    }
+    // Every batch padded to m rows by repeating its own rows; each row weighs w_i / n_k, so the
+    // padding counts 0 and group k's loss is its own weighted mean.
+    const m = Math.max(...batches.map((b) => b.n));
+    const scale = new Float32Array(k * m); // [k * m]
+    const rows = batches.map(({ batch, n }, j) => {
+      for (let i = 0; i < n; i++) scale[j * m + i] = (batch.weight?.[i] ?? 1) / n;
+      return n === m
+        ? batch
+        : takeRows(
+            batch,
+            n,
+            Int32Array.from({ length: m }, (_, i) => i % n),
+          );
+    });
+    const tb = toTensors(
+      model,
+      { ...concatBatches(rows, new Array(k).fill(m)), weight: scale },
+      k * m,
+    );
+    const tiled = model.params.map((p) =>
+      tf.tile(tf.expandDims(p.variable, 0), [k, ...p.variable.shape.map(() => 1)]),
+    ); // each [k, ...shape]
+    return tf.grads((...values: tf.Tensor[]) => {
+      const raw = model.forwardGroups!(tb.x, k, values);
+      const losses = perSampleLoss(model.task, this.routing.outputs(raw, tb.task), tb.y);
+      return tf.sum(tf.mul(losses, tb.weight!));
+    })(tiled);
   }
 
   private check(batch: Batch): number {
@@ -537,6 +581,7 @@ export class ContinualLearner {
           this.routing.outputs(this.model.forward(tb.x, { training }, values), tb.task),
           tb.y,
         ),
+      groupGradients: (batches) => this.groupGradients(batches),
       gradients: (batch, n) => {
         const tb = toTensors(this.model, batch, n);
         const params = this.model.params;

@@ -35,6 +35,12 @@ export interface StrategyContext {
   /** Gradients of the weighted task loss on a batch in inference mode (no dropout), in `model.params` order (call inside `tf.tidy`). */
   gradients(batch: Batch, n: number): tf.Tensor[];
   /**
+   * The gradients of {@link gradients} for several batches at once: one tensor per param in
+   * `model.params` order, `[batches.length, ...shape]`. One backward pass where the model has
+   * `forwardGroups`, else one per batch (call inside `tf.tidy`).
+   */
+  groupGradients(batches: readonly { batch: Batch; n: number }[]): tf.Tensor[];
+  /**
    * Trains on every sample of `memory` for `epochs` in shuffled minibatches, with plain steps (no
    * strategy hooks); `reinit` first redraws the weights and clears the optimizer (GDumb, joint).
    */
@@ -61,6 +67,12 @@ export interface Strategy {
   augment?(ctx: StrategyContext, batch: Batch, n: number): { batch: Batch; n: number };
   /** A term added to the loss inside the gradient tape (EWC, SI, LwF); `raw` are the model's raw outputs. */
   penalty?(ctx: StrategyContext, tb: TensorBatch, raw: tf.Tensor2D): tf.Scalar | null;
+  /**
+   * A loss term with its gradient in closed form (EWC's and SI's quadratics): the value joins the
+   * loss and the gradients (in `model.params` order) are added to the tape's before any `project`,
+   * which takes fewer ops than recording the term on the tape; runs inside `tf.tidy`.
+   */
+  penaltyGradients?(ctx: StrategyContext): { value: tf.Scalar; grads: tf.Tensor[] } | null;
   /** Rewrites the gradients before the update (A-GEM, GEM); runs inside `tf.tidy`. */
   project?(ctx: StrategyContext, grads: tf.Tensor[]): tf.Tensor[];
   /** After the optimizer update, with the gradients it applied (SI's path integral); inside `tf.tidy`. */

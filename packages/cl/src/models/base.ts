@@ -107,6 +107,17 @@ export class StackModel implements Model {
     return tf.reshape(out, [x.shape[0]!, this.heads * this.outputSize]);
   }
 
+  forwardGroups(
+    x: tf.Tensor,
+    groups: number,
+    values: readonly tf.Tensor[],
+    options: ApplyOptions = {},
+  ): tf.Tensor2D {
+    const input = tf.reshape(x, [x.shape[0]!, ...this.inputShape]);
+    const out = this.net.applyGroups(values, input, groups, options);
+    return tf.reshape(out, [x.shape[0]!, this.heads * this.outputSize]);
+  }
+
   init(seed: number): void {
     this.net.init(seed);
   }
@@ -156,6 +167,23 @@ export class AutoencoderModel implements Model {
     const n = this.encoder.params.length;
     const code = this.encoder.apply(v.slice(0, n), this.reshapeInput(x), options);
     const out = this.decoder.apply(v.slice(n), code, options);
+    return tf.reshape(out, [x.shape[0]!, this.outputSize]);
+  }
+
+  forwardGroups(
+    x: tf.Tensor,
+    groups: number,
+    values: readonly tf.Tensor[],
+    options: ApplyOptions = {},
+  ): tf.Tensor2D {
+    const n = this.encoder.params.length;
+    const code = this.encoder.applyGroups(
+      values.slice(0, n),
+      this.reshapeInput(x),
+      groups,
+      options,
+    );
+    const out = this.decoder.applyGroups(values.slice(n), code, groups, options);
     return tf.reshape(out, [x.shape[0]!, this.outputSize]);
   }
 

@@ -21,6 +21,12 @@ export interface Layer {
   readonly params: readonly ParamDef[];
   readonly outShape: readonly number[];
   apply(values: readonly tf.Tensor[], x: tf.Tensor, options: ApplyOptions): tf.Tensor;
+  /**
+   * `apply` with one copy of the params per group, in one pass: `values[i]` is
+   * `[groups, ...shape]` and group k owns rows `k*m .. (k+1)*m - 1` of `x` `[groups * m, ...inShape]`.
+   * Layers with params but without it run group by group.
+   */
+  applyGroups?(values: readonly tf.Tensor[], x: tf.Tensor, groups: number): tf.Tensor;
 }
 
 /** Makes a layer for a given per-sample input shape. */
@@ -72,6 +78,16 @@ export function dense(units: number, activation: Activation = 'linear'): LayerFa
       apply: ([w, b], x) => {
         const flat = x.rank === 2 ? x : tf.reshape(x, [x.shape[0]!, inUnits]);
         return act(activation, tf.add(tf.matMul(flat as tf.Tensor2D, w as tf.Tensor2D), b!));
+      },
+      applyGroups: ([w, b], x, groups) => {
+        const m = x.shape[0]! / groups;
+        const rows = tf.reshape(x, [groups, m, inUnits]);
+        // One batched matMul: group k's rows times group k's kernel.
+        const z = tf.add(
+          tf.matMul(rows as tf.Tensor3D, w as tf.Tensor3D),
+          tf.reshape(b!, [groups, 1, units]),
+        );
+        return tf.reshape(act(activation, z), [groups * m, units]);
       },
     };
   };
@@ -296,6 +312,43 @@ export class Sequential {
       const n = layer.params.length;
       out = layer.apply(values.slice(offset, offset + n), out, options);
       offset += n;
+    }
+    return out;
+  }
+
+  /**
+   * Runs the stack with one copy of the params per group (`values[i]` `[groups, ...shape]`, group
+   * k owning rows `k*m ..` of `x`): layers without params run on all rows at once, dense layers
+   * in one batched pass, other layers group by group.
+   */
+  applyGroups(
+    values: readonly tf.Tensor[],
+    x: tf.Tensor,
+    groups: number,
+    options: ApplyOptions,
+  ): tf.Tensor {
+    let offset = 0;
+    let out = x;
+    for (const layer of this.layers) {
+      const n = layer.params.length;
+      const own = values.slice(offset, offset + n);
+      offset += n;
+      if (n === 0) out = layer.apply(own, out, options);
+      else if (layer.applyGroups) out = layer.applyGroups(own, out, groups);
+      else {
+        const parts = tf.split(out, groups, 0);
+        const slices = own.map((v) => tf.unstack(v, 0));
+        out = tf.concat(
+          parts.map((part, k) =>
+            layer.apply(
+              slices.map((s) => s[k]!),
+              part,
+              options,
+            ),
+          ),
+          0,
+        );
+      }
     }
     return out;
   }

@@ -40,6 +40,17 @@ export interface Model {
   readonly params: readonly Param[];
   /** Raw outputs `[batch, heads * outputSize]` (classifiers: logits) for `values` (defaults to the variables). */
   forward(x: tf.Tensor, options?: ApplyOptions, values?: readonly tf.Tensor[]): tf.Tensor2D;
+  /**
+   * Optional: raw outputs `[groups * m, heads * outputSize]` where each group of `m` rows of `x`
+   * runs with its own copy of the params (`values[i]` `[groups, ...params[i].shape]`), in one pass.
+   * Strategies take the gradients of several losses at once with it (GEM's past experiences).
+   */
+  forwardGroups?(
+    x: tf.Tensor,
+    groups: number,
+    values: readonly tf.Tensor[],
+    options?: ApplyOptions,
+  ): tf.Tensor2D;
   /** Draws fresh initial weights (xavier), deterministic for `seed`. */
   init(seed: number): void;
   /** Autoencoders: the code of `x`. */

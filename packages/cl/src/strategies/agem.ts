@@ -3,18 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryPolicy } from '../memoryBuffer.js';
 import type { Param } from '../models/model.js';
 import type { Strategy } from '../strategy.js';
-import {
-  dot,
-  memoryOptions,
-  numberOption,
-  StrategyMemory,
-  type StrategyMemoryOptions,
-} from './util.js';
+import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
 
 /** Options of A-GEM (memory default 1000 samples, shared equally by the experiences seen). */
 export interface AgemOptions extends StrategyMemoryOptions {
   /** Memory policy (default `perExperience`). */
   policy?: MemoryPolicy;
+  /** `perExperience`: at most this many samples per experience (the A-GEM paper keeps 250 per task). */
+  perExperience?: number;
   /** Memory samples in each reference gradient (default 256). */
   sampleSize?: number;
   /** One projection per layer (weight and bias together) instead of one over all parameters (default false). */
@@ -23,25 +19,28 @@ export interface AgemOptions extends StrategyMemoryOptions {
 
 /**
  * The A-GEM projection: where `g . ref < 0`, `g - (g . ref / ref . ref) * ref`, else `g`.
- * `groups` lists param indices projected together: one group (global) or one per layer.
+ * `groups` lists param indices projected together: one group (global) or one per layer. The dot
+ * products are read back in one round trip, so a group that needs no projection costs no more ops.
  */
 export function agemProject(
   grads: readonly tf.Tensor[],
   ref: readonly tf.Tensor[],
   groups: readonly number[][],
 ): tf.Tensor[] {
+  // Per param: g . r and r . r, read in one round trip.
+  const dots = tf
+    .stack(grads.flatMap((g, i) => [tf.sum(tf.mul(g, ref[i]!)), tf.sum(tf.square(ref[i]!))]))
+    .dataSync(); // [2 * params]
   const out = [...grads];
   for (const group of groups) {
-    const g = group.map((i) => grads[i]!);
-    const r = group.map((i) => ref[i]!);
-    const gr = dot(g, r);
-    const rr = dot(r, r);
-    // coef = min(g.r, 0) / r.r, 0 when r is all zeros.
-    const coef = tf.where(
-      tf.greater(rr, 0),
-      tf.div(tf.minimum(gr, 0), tf.maximum(rr, 1e-30)),
-      tf.scalar(0),
-    );
+    let gr = 0;
+    let rr = 0;
+    for (const i of group) {
+      gr += dots[2 * i]!;
+      rr += dots[2 * i + 1]!;
+    }
+    if (!(gr < 0 && rr > 0)) continue;
+    const coef = gr / rr;
     for (const i of group) out[i] = tf.sub(grads[i]!, tf.mul(ref[i]!, coef));
   }
   return out;
@@ -68,7 +67,12 @@ export function agem(options: AgemOptions = {}, seed = 0): Strategy {
   const sampleSize = numberOption(options.sampleSize, 256, 'agem.sampleSize', 1);
   const layerwise = options.layerwise ?? false;
   const mem = new StrategyMemory(
-    memoryOptions(options, 'agem', 1000, { policy: options.policy ?? 'perExperience' }),
+    memoryOptions(options, 'agem', 1000, {
+      policy: options.policy ?? 'perExperience',
+      ...(options.perExperience === undefined
+        ? {}
+        : { perExperience: numberOption(options.perExperience, 1, 'agem.perExperience', 1) }),
+    }),
     rng(seed, 'agem'),
   );
   let groups: number[][] | null = null;

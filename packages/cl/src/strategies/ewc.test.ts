@@ -96,6 +96,7 @@ describe('EWC', () => {
       });
       const theta = l.model.params.map((p) => p.variable.dataSync() as Float32Array);
       let expected = 0;
+      const expectedGrads = theta.map((th) => new Float64Array(th.length));
       const terms =
         mode === 'separate'
           ? [0, 1].map((t) => ({ f: fishers[t]!, a: anchors[t]!, scale: 1 }))
@@ -105,21 +106,26 @@ describe('EWC', () => {
             ];
       for (const { f, a, scale } of terms) {
         theta.forEach((th, k) => {
-          for (let i = 0; i < th.length; i++)
+          for (let i = 0; i < th.length; i++) {
             expected += (lambda / 2) * scale * f[k]![i]! * (th[i]! - a[k]![i]!) ** 2;
+            expectedGrads[k]![i]! += lambda * scale * f[k]![i]! * (th[i]! - a[k]![i]!);
+          }
         });
       }
       const strategy = l.strategies[0]!;
-      const got = tf.tidy(
-        () =>
-          strategy.penalty!(
-            l.context,
-            l.context.upload(data[0]![0]!, 10),
-            tf.zeros([10, 3]),
-          )!.dataSync()[0]!,
-      );
+      const [got, grads] = tf.tidy(() => {
+        const term = strategy.penaltyGradients!(l.context)!;
+        return [term.value.dataSync()[0]!, term.grads.map((g) => g.dataSync() as Float32Array)];
+      });
       expect(got).toBeGreaterThan(0);
       expect(Math.abs(got - expected) / expected).toBeLessThan(1e-4);
+      // The gradient is the penalty's own: lambda * sum F (theta - theta*), per parameter.
+      const scaleOf = Math.max(...expectedGrads.flatMap((g) => [...g].map(Math.abs)));
+      expectedGrads.forEach((want, k) => {
+        want.forEach((w, i) => {
+          expect(Math.abs(grads[k]![i]! - w)).toBeLessThan(1e-4 * scaleOf);
+        });
+      });
       l.dispose();
     });
   }

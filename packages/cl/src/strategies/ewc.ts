@@ -2,7 +2,14 @@ import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type Batch, takeRows } from '../batch.js';
 import type { Strategy, StrategyContext } from '../strategy.js';
-import { numberOption, readTensors, StrategyMemory, snapshot, variablesFrom } from './util.js';
+import {
+  numberOption,
+  quadraticPenalty,
+  readTensors,
+  StrategyMemory,
+  snapshot,
+  variablesFrom,
+} from './util.js';
 
 /** Options of EWC. */
 export interface EwcOptions {
@@ -57,12 +64,13 @@ export function ewc(options: EwcOptions = {}, seed = 0): Strategy {
   let importance: tf.Variable[] | null = null; // A
   let anchor: tf.Variable[] | null = null; // mu
   let constant = 0; // K
+  let coef: tf.Tensor[] | null = null; // lambda A, made when first needed after A changes
 
   const drop = () => {
-    tf.dispose(importance ?? []);
-    tf.dispose(anchor ?? []);
+    tf.dispose([...(importance ?? []), ...(anchor ?? []), ...(coef ?? [])]);
     importance = null;
     anchor = null;
+    coef = null;
   };
 
   return {
@@ -74,16 +82,11 @@ export function ewc(options: EwcOptions = {}, seed = 0): Strategy {
     observe(ctx, batch, n) {
       mem.buffer.add(batch, n, ctx.experience, mem.rng);
     },
-    penalty(ctx) {
+    penaltyGradients(ctx) {
       if (!importance || !anchor) return null;
-      const a = anchor;
-      const params = ctx.model.params;
-      const quad = tf.addN(
-        importance.map((f, i) =>
-          tf.sum(tf.mul(f, tf.squaredDifference(params[i]!.variable, a[i]!))),
-        ),
-      );
-      return tf.mul(tf.add(quad, constant), lambda / 2) as tf.Scalar;
+      coef ??= importance.map((a) => tf.keep(tf.mul(a, lambda)));
+      // lambda/2 (sum A (theta - mu)^2 + K), gradient lambda A (theta - mu).
+      return quadraticPenalty(ctx.model.params, coef, anchor, (lambda / 2) * constant);
     },
     async afterExperience(ctx) {
       const data = mem.buffer.all();

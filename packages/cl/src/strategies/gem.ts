@@ -2,14 +2,7 @@ import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { solveGemDual } from '../gemQp.js';
 import type { Strategy } from '../strategy.js';
-import {
-  flatten,
-  memoryOptions,
-  numberOption,
-  StrategyMemory,
-  type StrategyMemoryOptions,
-  unflatten,
-} from './util.js';
+import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
 
 /** Options of GEM. */
 export interface GemOptions extends StrategyMemoryOptions {
@@ -55,23 +48,23 @@ export function gem(options: GemOptions = {}, seed = 0): Strategy {
     project(ctx, grads) {
       const past = mem.buffer.experiences().filter((e) => e < ctx.experience);
       if (past.length === 0) return grads;
-      const rows = past.map((e) => {
-        const drawn = mem.buffer.sample(refBatch, mem.rng, { experience: e })!;
-        return flatten(ctx.gradients(drawn.batch, drawn.n));
-      });
-      const G = tf.stack(rows) as tf.Tensor2D; // [past, params]
-      const g = flatten(grads); // [params]
-      const dots = tf.matMul(G, tf.reshape(g, [-1, 1])).dataSync(); // [past]
+      const k = past.length;
+      // Every past experience's gradient in one pass, kept per param (no [k, all params] copy).
+      const G = ctx
+        .groupGradients(past.map((e) => mem.buffer.sample(refBatch, mem.rng, { experience: e })!))
+        .map((t) => tf.reshape(t, [k, -1]) as tf.Tensor2D); // each [k, size]
+      const sum = (terms: tf.Tensor[]) => (terms.length === 1 ? terms[0]! : tf.addN(terms));
+      const dots = sum(G.map((t, i) => tf.matMul(t, tf.reshape(grads[i]!, [-1, 1])))).dataSync(); // [k]
       if (dots.every((d) => d >= 0)) return grads;
-      const gg = tf.matMul(G, G, false, true).arraySync() as number[][]; // [past, past]
+      const gg = sum(G.map((t) => tf.matMul(t, t, false, true))).arraySync() as number[][]; // [k, k]
       const P = gg.map((row, i) => row.map((x, j) => (i === j ? x + eps : x)));
       const v = solveGemDual(
         P.map((row, i) => row.map((x, j) => 0.5 * (x + P[j]![i]!))),
         Array.from(dots),
         margin,
       );
-      const projected = tf.add(g, tf.reshape(tf.matMul(tf.tensor2d([v]), G), [-1])) as tf.Tensor1D;
-      return unflatten(projected, ctx.model.params);
+      const vt = tf.tensor2d([v]); // [1, k]
+      return grads.map((g, i) => tf.add(g, tf.reshape(tf.matMul(vt, G[i]!), g.shape)));
     },
     ...mem.hooks(),
   };

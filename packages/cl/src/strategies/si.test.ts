@@ -42,15 +42,14 @@ describe('SI', () => {
     const Omega = [omega[0]! / (0.25 + xi), omega[1]! / (0.01 + xi)];
     // Penalty at (0, 1): c * sum Omega (theta - theta_end)^2 with theta_end = (0.5, 0.1).
     set(0, 1);
-    const got = tf.tidy(
-      () =>
-        si.penalty!(
-          l.context,
-          l.context.upload({ x: new Float32Array([0]) }, 1),
-          tf.zeros([1, 1]),
-        )!.dataSync()[0]!,
-    );
+    const [got, grads] = tf.tidy(() => {
+      const term = si.penaltyGradients!(l.context)!;
+      return [term.value.dataSync()[0]!, term.grads.map((g) => g.dataSync()[0]!)];
+    });
     const expected = c * (Omega[0]! * 0.25 + Omega[1]! * 0.81);
+    // Its gradient 2c Omega (theta - theta_end).
+    expect(grads[0]).toBeCloseTo(2 * c * Omega[0]! * -0.5, 5);
+    expect(grads[1]).toBeCloseTo(2 * c * Omega[1]! * 0.9, 5);
     expect(omega[0]).toBeCloseTo(0.4 + 0.9, 12);
     expect(omega[1]).toBeCloseTo(0.1, 12);
     expect(got).toBeCloseTo(expected, 5);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Strategy } from '../strategy.js';
-import { numberOption, readTensors, snapshot, variablesFrom } from './util.js';
+import { numberOption, quadraticPenalty, readTensors, snapshot, variablesFrom } from './util.js';
 
 /** Options of synaptic intelligence. */
 export interface SiOptions {
@@ -23,10 +23,16 @@ export function si(options: SiOptions = {}): Strategy {
   let start: tf.Variable[] | null = null; // theta at the experience start (the anchor theta*)
   let previous: tf.Variable[] | null = null; // theta before the last update
   let experiencesDone = 0;
+  let coef: tf.Tensor[] | null = null; // 2c Omega, made when first needed after Omega changes
 
+  const dropCoef = () => {
+    tf.dispose(coef ?? []);
+    coef = null;
+  };
   const drop = () => {
     for (const v of [omega, importance, start, previous]) tf.dispose(v ?? []);
     omega = importance = start = previous = null;
+    dropCoef();
   };
 
   return {
@@ -41,16 +47,11 @@ export function si(options: SiOptions = {}): Strategy {
       previous = snapshot(ctx.model.params);
       importance ??= zeros();
     },
-    penalty(ctx) {
+    penaltyGradients(ctx) {
       if (experiencesDone === 0 || !importance || !start) return null;
-      const s = start;
-      const params = ctx.model.params;
-      const quad = tf.addN(
-        importance.map((w, i) =>
-          tf.sum(tf.mul(w, tf.squaredDifference(params[i]!.variable, s[i]!))),
-        ),
-      );
-      return tf.mul(quad, c) as tf.Scalar;
+      coef ??= importance.map((w) => tf.keep(tf.mul(w, 2 * c)));
+      // c sum Omega (theta - theta*)^2, gradient 2c Omega (theta - theta*).
+      return quadraticPenalty(ctx.model.params, coef, start);
     },
     afterUpdate(ctx, grads) {
       if (!omega || !previous) return;
@@ -74,6 +75,7 @@ export function si(options: SiOptions = {}): Strategy {
         });
         for (const v of o) v.assign(tf.zerosLike(v));
       });
+      dropCoef();
       experiencesDone++;
     },
     async getState() {

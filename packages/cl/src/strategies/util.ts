@@ -132,18 +132,18 @@ export class StrategyMemory {
   }
 }
 
-/** Sum over params of `sum(a_i * b_i)`, as a scalar tensor. */
-export function dot(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): tf.Scalar {
-  return tf.addN(a.map((t, i) => tf.sum(tf.mul(t, b[i]!)))) as tf.Scalar;
-}
-
-/** Concatenates tensors into one flat vector. */
-export function flatten(tensors: readonly tf.Tensor[]): tf.Tensor1D {
-  return tf.concat(tensors.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D;
-}
-
-/** Splits a flat vector back into tensors shaped like `params`. */
-export function unflatten(flat: tf.Tensor1D, params: readonly Param[]): tf.Tensor[] {
-  const sizes = params.map((p) => p.variable.size);
-  return tf.split(flat, sizes).map((t, i) => tf.reshape(t, params[i]!.variable.shape));
+/**
+ * The quadratic `1/2 sum_i sum(coef_i * (param_i - anchor_i)^2) + constant` of EWC and SI with its
+ * gradient `coef_i * (param_i - anchor_i)` (for {@link Strategy.penaltyGradients}).
+ */
+export function quadraticPenalty(
+  params: readonly Param[],
+  coef: readonly tf.Tensor[],
+  anchor: readonly tf.Tensor[],
+  constant = 0,
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const d = params.map((p, i) => tf.sub(p.variable, anchor[i]!));
+  const grads = d.map((x, i) => tf.mul(coef[i]!, x));
+  const sum = tf.mul(tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, d[i]!)))), 0.5);
+  return { value: (constant === 0 ? sum : tf.add(sum, constant)) as tf.Scalar, grads };
 }
