@@ -4,6 +4,7 @@
 // and three formats are mixed with proportions and resumed under another world size.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createFetchEngine } from '@streams/downloader';
 import { registerFormat, type Sample, WdsWriter } from '@streams/index';
 import { linesFormat, startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +186,31 @@ describe('StreamingDataset reads every format', () => {
     })().catch((err: unknown) => err as { code: string; message: string });
     expect(e?.code).toMatch(/^STREAMS_(NOT_FOUND|SIZE_MISMATCH)$/);
     expect(e?.message).toMatch(/shard index\.csv rows 0-7, sample [25]\)/);
+  });
+});
+
+describe('StreamingDataset fetches through one path', () => {
+  it("a remote MDS stream's index.json and shards go through the dataset's engine and node cache", async () => {
+    await writeMds(join(tmp.dir, 'www', 'mds'), { n: 30, tag: 8, sizeLimit: 300 });
+    const cacheDir = join(tmp.dir, 'cache-engine');
+    const fetched: string[] = [];
+    const engine = createFetchEngine();
+    engine.events.on((e) => {
+      if (e.name === 'download.done') fetched.push(String(e.attrs?.url));
+    });
+    const remote = `${server.url}mds`;
+    const epoch = async () => {
+      await using ds = await StreamingDataset.open({ remote, cacheDir, engine, seed: 1 });
+      const uids: number[] = [];
+      for await (const s of ds) uids.push(s.uid as number);
+      return uids.sort((a, b) => a - b);
+    };
+    expect(await epoch()).toEqual(range(30, 8e6));
+    expect(fetched).toContain(`${remote}/index.json`);
+    expect(fetched.filter((u) => u.endsWith('.mds')).length).toBeGreaterThan(1);
+    const before = server.requests.length;
+    expect(await epoch()).toEqual(range(30, 8e6));
+    expect(server.requests.slice(before)).toEqual([]); // index and shards from the cache
   });
 });
 
