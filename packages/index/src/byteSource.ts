@@ -373,18 +373,18 @@ export class RoutingByteSource implements ByteSource {
       yield* this.local.stream(url, options);
       return;
     }
-    if (this.cache) {
-      // Through the cache: the object lands whole, then is read from its entry (pinned meanwhile).
-      const handle = await downloadToCache(this.cache, cacheKeyOf(url), url, {
-        engine: this.engine,
-        signal: options.signal,
-      });
+    // A cached object is read from its entry (pinned meanwhile). Anything else is streamed as it
+    // arrives, not cached first: a reader that stops early (`cat --limit`, a line or cell bound on
+    // a hostile file) must not have downloaded the whole object. Objects land in the cache when
+    // read whole (`fetch`, `read`, `pin`: units of a StreamingDataset, MDS shards, index files).
+    const cached = this.cache ? await this.#cached(url, options.signal) : undefined;
+    if (cached) {
       const local = new LocalByteSource({ maxHandles: 1 });
       try {
-        yield* local.stream(handle.path, options);
+        yield* local.stream(cached.path, options);
       } finally {
         await local.close();
-        await handle.release();
+        await cached.release();
       }
       return;
     }
