@@ -156,7 +156,10 @@ export class MdsWriter {
           throw new StreamsError(
             'STREAMS_INVALID_ARGUMENT',
             `[streams/index] output location ${this.remote} is not empty`,
-            { url: this.remote, fix: 'write to a new prefix, or pass overwrite: true' },
+            {
+              url: this.remote,
+              fix: 'write to a new prefix, or pass overwrite: true (streams convert --overwrite)',
+            },
           );
       }
       await mkdir(this.dir, { recursive: true });
@@ -164,7 +167,9 @@ export class MdsWriter {
         throw new StreamsError(
           'STREAMS_INVALID_ARGUMENT',
           `[streams/index] output directory ${this.dir} is not empty`,
-          { fix: 'write into a new or empty directory, or pass overwrite: true' },
+          {
+            fix: 'write into a new or empty directory, or pass overwrite: true (streams convert --overwrite)',
+          },
         );
     })();
     return this.#ready;

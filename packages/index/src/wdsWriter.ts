@@ -122,7 +122,7 @@ export class WdsWriter {
           'STREAMS_INVALID_ARGUMENT',
           `[streams/index] output directory ${this.dir} is not empty`,
           {
-            fix: 'write into a new or empty directory, or pass overwrite: true',
+            fix: 'write into a new or empty directory, or pass overwrite: true (streams convert --overwrite)',
           },
         );
     })();

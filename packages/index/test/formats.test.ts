@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { isStreamsError } from '@streams/core';
@@ -178,4 +179,25 @@ it('a registered format is listed, opened by openDataset, and gone once unregist
   expect(() => getFormat('lines2')).toThrow(/unknown format "lines2".*Fix: use one of mds, wds/);
   const e = await openDataset('x', { format: 'nope' }).catch((err: unknown) => err);
   expect(isStreamsError(e, 'STREAMS_INVALID_CONFIG')).toBe(true);
+});
+
+it('an existing file no format reads is named for what it is, with the formats accepted', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'streams-notds-'));
+  try {
+    await writeFile(join(dir, 'photo.dat'), new Uint8Array([0x89, 0x50, 0x4e, 0x47, 13, 10]));
+    await writeFile(join(dir, 'notes.xyz'), 'hello');
+    for (const [file, kind] of [
+      ['photo.dat', 'a PNG image'],
+      ['notes.xyz', 'a .xyz file'],
+    ] as const) {
+      const e = await openDataset(join(dir, file)).catch((err: unknown) => err);
+      expect(isStreamsError(e, 'STREAMS_INVALID_CONFIG')).toBe(true);
+      expect((e as Error).message).toContain(`${file} is ${kind}, not a dataset`);
+      expect((e as Error).message).toMatch(
+        /Fix: point at a dataset of a format read here: mds .*table/,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -117,6 +117,7 @@ export async function* runSlice<T>(
   const streamOffsets = plan.streamOffsets;
   const streams = loader.streams;
   const rows = streams.map((_, s) => loader.fetchesRows(s));
+  const anyRows = rows.some(Boolean); // false on the hot path: no per-sample row bookkeeping
   const unitBytes = streams.map((st, s) => st.ds.units.map((_, u) => loader.unitBytes(s, u)));
   const refs = streams.map((st) => new Int32Array(st.ds.units.length)); // [streams][units]
   const refAt = (i: number) => {
@@ -132,12 +133,12 @@ export async function* runSlice<T>(
     locIndex[i] = j;
     if (refs[stream]![lo]!++ === 0)
       pool.ref(UnitLoader.unitKey(stream, lo), unitBytes[stream]![lo]!);
-    if (rows[stream]) loader.refRow(stream, lo, j);
+    if (anyRows && rows[stream]) loader.refRow(stream, lo, j);
   };
   // The pool sees one reference per unit the window holds (taken and dropped on the window's
   // own counts), not one per sample: no Map lookup per sample.
   const drop = (stream: number, shard: number, j: number) => {
-    if (rows[stream]) loader.unrefRow(stream, shard, j);
+    if (anyRows && rows[stream]) loader.unrefRow(stream, shard, j);
     if (--refs[stream]![shard]! === 0) {
       const key = UnitLoader.unitKey(stream, shard);
       pool.unref(key);
@@ -169,7 +170,7 @@ export async function* runSlice<T>(
   let refd = 0;
   let decoded = 0;
   try {
-    if (ctx.transform === undefined && !rows.some(Boolean)) {
+    if (ctx.transform === undefined && !anyRows) {
       // Hot path: samples of units already in memory are decoded straight from the unit, a chunk
       // at a time, with no promise and no allocation but the sample itself. Only a sample whose
       // unit is not loaded yet hands out the chunk so far and awaits.

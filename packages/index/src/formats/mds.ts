@@ -28,18 +28,14 @@ export class LoadedMds implements LoadedUnit {
     return this.bytes.byteLength;
   }
 
+  // The offsets were checked once at load (`mdsShardOffsets`): the hot path reads them unchecked.
   decode(j: number): Sample {
-    return this.schema.decode(
-      this.bytes,
-      this.offsets[j] ?? 0,
-      this.offsets[j + 1] ?? 0,
-      this.view,
-    );
+    return this.schema.decode(this.bytes, this.offsets[j]!, this.offsets[j + 1]!, this.view);
   }
 
   /** A byte of sample j: touching it ahead of decoding overlaps cache misses in shuffled orders. */
   touch(j: number): number {
-    return this.bytes[this.offsets[j] ?? 0] ?? 0;
+    return this.bytes[this.offsets[j]!]!;
   }
 
   async release(): Promise<void> {}

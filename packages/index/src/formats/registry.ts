@@ -93,8 +93,13 @@ export async function detectFormat(
     if (format.probe && (await format.probe(url, source, signal))) return format.name;
   // A local path that does not exist fails here with STREAMS_NOT_FOUND instead of later and vaguer.
   if (!isRemoteUrl(url)) await source.size(url, { signal });
+  let entries: string[] | undefined;
   try {
-    const entries = await source.list(url, { signal });
+    entries = await source.list(url, { signal });
+  } catch {
+    // not a directory
+  }
+  if (entries) {
     const found = new Set<string>();
     for (const e of entries) {
       const f = byName(e)[0];
@@ -103,8 +108,50 @@ export async function detectFormat(
     // A directory of shards of one format; otherwise a directory scanned into an index.
     const only = [...found][0];
     if (found.size === 1 && only !== undefined && only !== FALLBACK) return only;
-  } catch {
-    // not a directory
+  } else {
+    // A file no format claims by name: one whose first bytes say it is media or an archive, or
+    // with an extension nothing reads, is no dataset (a file without one may still be a table).
+    const ext = /\.([a-z0-9]{1,8})$/i.exec(basenameUrl(url))?.[1];
+    const kind =
+      (await fileKind(url, source, signal)) ?? (ext ? `a .${ext.toLowerCase()} file` : undefined);
+    if (kind)
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/index] ${url} is ${kind}, not a dataset`,
+        {
+          url,
+          fix: `point at a dataset of a format read here: ${describeFormats()}`,
+        },
+      );
   }
   return FALLBACK;
+}
+
+/** What the first bytes of a file say it is (images, video, audio, archives, PDF), if one of those. */
+const MAGIC: ReadonlyArray<[string, number, readonly number[]]> = [
+  ['a PNG image', 0, [0x89, 0x50, 0x4e, 0x47]],
+  ['a JPEG image', 0, [0xff, 0xd8, 0xff]],
+  ['a GIF image', 0, [0x47, 0x49, 0x46, 0x38]],
+  ['a WebP image or WAV audio (RIFF)', 0, [0x52, 0x49, 0x46, 0x46]],
+  ['an MP4/QuickTime video', 4, [0x66, 0x74, 0x79, 0x70]],
+  ['a Matroska/WebM video', 0, [0x1a, 0x45, 0xdf, 0xa3]],
+  ['an MP3 audio file', 0, [0x49, 0x44, 0x33]],
+  ['a FLAC audio file', 0, [0x66, 0x4c, 0x61, 0x43]],
+  ['a PDF document', 0, [0x25, 0x50, 0x44, 0x46]],
+  ['a ZIP archive', 0, [0x50, 0x4b, 0x03, 0x04]],
+];
+
+async function fileKind(
+  url: string,
+  source: ByteSource,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  let head: Uint8Array;
+  try {
+    head = await source.readRange(url, 0, 16, { signal });
+  } catch {
+    return undefined;
+  }
+  const found = MAGIC.find(([, at, bytes]) => bytes.every((b, k) => head[at + k] === b));
+  return found?.[0];
 }
