@@ -4,7 +4,6 @@
 // as two ranks sharing a node cache, decoding with imageClassification; one is SIGKILLed and
 // resumed from its checkpoint. Together they read every good row exactly once, report every broken
 // row, and keep the node cache under its budget the whole time.
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,41 +12,20 @@ import { buildIndex } from '@streams/index';
 import { startFaultProxy, startHttpServer } from '@streams/testkit';
 import sharp from 'sharp';
 import { expect, it } from 'vitest';
-import { payloadOf, tempDir } from './fixtures.js';
+import { payloadOf, runRank, tempDir } from './fixtures.js';
 
 const worker = fileURLToPath(new URL('./snapWorker.ts', import.meta.url));
 const ROWS = 2000;
 const CACHE_LIMIT = '512kb';
 
-function runRank(rank: number, env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@streams/source', '--import', 'tsx', worker],
-      {
-        env: {
-          ...process.env,
-          RANK: String(rank),
-          WORLD_SIZE: '2',
-          LOCAL_RANK: String(rank),
-          LOCAL_WORLD_SIZE: '2',
-          ...env,
-        },
-        stdio: ['ignore', 'inherit', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL')
-        reject(new Error(`rank ${rank} exited ${code}: ${stderr}`));
-      else resolve();
-    });
+/** Rank `rank` of the two-rank job (one node). */
+const runSnapRank = (rank: number, env: Record<string, string>) =>
+  runRank(worker, rank, {
+    WORLD_SIZE: '2',
+    LOCAL_RANK: String(rank),
+    LOCAL_WORLD_SIZE: '2',
+    ...env,
   });
-}
 
 interface RankOut {
   ids: number[];
@@ -96,14 +74,18 @@ it(
       const common = { INDEX: `${proxy.url}/index.parquet`, CACHE_DIR: cacheDir, CACHE_LIMIT };
       const outOf = (name: string) => join(tmp.dir, `${name}.json`);
       await Promise.all([
-        runRank(0, { ...common, OUT: outOf('rank0') }),
-        runRank(1, { ...common, OUT: outOf('rank1'), STOP_AFTER: String(Math.floor(ROWS * 0.15)) }),
+        runSnapRank(0, { ...common, OUT: outOf('rank0') }),
+        runSnapRank(1, {
+          ...common,
+          OUT: outOf('rank1'),
+          STOP_AFTER: String(Math.floor(ROWS * 0.15)),
+        }),
       ]);
       const read = async (name: string) =>
         JSON.parse(await readFile(outOf(name), 'utf8')) as RankOut;
       expect((await read('rank1')).ids).toHaveLength(Math.floor(ROWS * 0.15));
       // Rank 1 restarts from its checkpoint on the same node cache (its dead pins are reaped).
-      await runRank(1, { ...common, OUT: outOf('rank1-resumed'), RESUME: outOf('rank1') });
+      await runSnapRank(1, { ...common, OUT: outOf('rank1-resumed'), RESUME: outOf('rank1') });
       const ranks = [await read('rank0'), await read('rank1-resumed')];
       const ids = ranks.flatMap((r) => r.ids).sort((a, b) => a - b);
       const good = Array.from({ length: ROWS }, (_, i) => i).filter((i) => !broken.has(i));
