@@ -9,7 +9,7 @@ import {
   SOURCE_FLAGS,
   sourceOptions,
 } from './dataIo.js';
-import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
+import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
   limit: { type: 'number', description: 'print at most this many samples' },
@@ -19,6 +19,7 @@ const flags = {
   jsonl: { type: 'boolean', description: 'one JSON object per line (the default and only output)' },
   ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
+  ...CACHE_FLAGS,
 } satisfies Command['flags'];
 
 /** `streams cat`: one JSON object per sample, in dataset order. */
@@ -31,8 +32,10 @@ export async function runCat(
   const limit = countFlag(f.limit, 'limit');
   const offset = countFlag(f.offset, 'offset') ?? 0;
   await configureRemote(f);
+  await using bytes = await commandSource(url, f, io.signal);
   await using ds = await openDataset(url, {
     ...sourceOptions(f, io),
+    source: bytes.source,
     columns: listFlag(f.columns),
     validateHashes: f.validate === true,
   });

@@ -10,7 +10,7 @@ import {
   SOURCE_FLAGS,
 } from './dataIo.js';
 import { ProgressBar } from './progressBar.js';
-import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
+import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
   format: { type: 'string', description: 'output shard format: mds or wds', default: 'mds' },
@@ -42,6 +42,7 @@ const flags = {
   'max-cell-bytes': SOURCE_FLAGS['max-cell-bytes'],
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
+  ...CACHE_FLAGS,
 } satisfies Command['flags'];
 
 /** `streams convert`: any dataset into MDS or WebDataset shards. */
@@ -75,6 +76,7 @@ export async function runConvert(
     encodings[pair.slice(0, i)] = pair.slice(i + 1);
   }
   await configureRemote(f);
+  await using bytes = await commandSource(src, f, io.signal);
   const bar = new ProgressBar(io.err, `convert -> ${format}`);
   const r = await convertDataset(src, {
     out: dst,
@@ -89,6 +91,7 @@ export async function runConvert(
       filter: f.filter as string | undefined,
       ...readerFlags(f),
     },
+    source: bytes.source,
     signal: io.signal,
     onProgress: (p) => bar.update(p.samples, p.total, p.bytes),
   });

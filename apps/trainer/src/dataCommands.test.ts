@@ -1,9 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { registerFormat } from '@streams/index';
+import { linesFormat } from '@streams/testkit';
 import { describe, expect, it } from 'vitest';
-import { expected, PLAIN, sink } from '../test/helpers.js';
+import { expected, PLAIN, sink, tempDir } from '../test/helpers.js';
 import { runCat } from './catCommand.js';
 import { runConvert } from './convertCommand.js';
 import { runIndex } from './indexCommand.js';
@@ -123,6 +126,30 @@ describe('other formats', () => {
       expect(stats.histograms.label).toEqual([{ value: '1', count: 2 }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cat prints a format registered from a test (one file and one registry line)', async () => {
+    await using tmp = await tempDir();
+    await writeFile(join(tmp.dir, 'a.lines'), 'alpha\nbeta\n');
+    await writeFile(join(tmp.dir, 'b.lines'), 'gamma\n');
+    const off = registerFormat(linesFormat);
+    try {
+      const out = sink();
+      expect(await runCat([tmp.dir], {}, { out: out.stream, err: out.stream })).toBe(0);
+      expect(
+        out
+          .text()
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual([
+        { __key__: 'a.lines:0', text: 'alpha', index: 0 },
+        { __key__: 'a.lines:1', text: 'beta', index: 1 },
+        { __key__: 'b.lines:0', text: 'gamma', index: 0 },
+      ]);
+    } finally {
+      off();
     }
   });
 });

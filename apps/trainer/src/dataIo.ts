@@ -1,5 +1,5 @@
 import { parseBytes, StreamsError } from '@streams/core';
-import type { DatasetFormat } from '@streams/index';
+import { type DatasetFormat, getFormat, listFormats } from '@streams/index';
 import type { CommandIo, FlagSpec } from './commands.js';
 
 /** Where a data command writes, and what cancels it (tests pass sinks; the CLI passes stdio). */
@@ -79,20 +79,20 @@ export function listFlag(value: unknown): string[] | undefined {
     .filter(Boolean);
 }
 
-const FORMATS: DatasetFormat[] = ['mds', 'wds', 'jsonl', 'csv', 'table'];
-
-/** The --format flag, checked. */
+/** The --format flag, checked against the registered formats. */
 export function formatFlag(value: unknown): DatasetFormat | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!FORMATS.includes(value as DatasetFormat))
+  if (!listFormats().some((f) => f.name === value))
     throw new StreamsError(
       'STREAMS_INVALID_CONFIG',
       `[streams/trainer] --format "${String(value)}" is unknown`,
       {
-        fix: `use one of ${FORMATS.join(', ')}`,
+        fix: `use one of ${listFormats()
+          .map((f) => f.name)
+          .join(', ')}`,
       },
     );
-  return value as DatasetFormat;
+  return getFormat(value as string).name;
 }
 
 /** The flags of the commands that open one dataset by URL (cat, inspect): `--format`, `--filter`. */
@@ -100,7 +100,7 @@ export const SOURCE_FLAGS = {
   format: {
     type: 'string',
     description:
-      'mds, wds, jsonl, csv or table (index table: URL columns resolved); default: from the URL',
+      'mds, wds, jsonl, csv, table (index table: URL columns resolved) or a registered format; default: from the URL',
   },
   filter: {
     type: 'string',

@@ -95,10 +95,11 @@ export interface DataPlan {
   signalNames?: string[];
 }
 
-function location(l: MdsLocation): Pick<StreamOptions, 'local' | 'remote' | 'split'> {
+function location(l: MdsLocation): Pick<StreamOptions, 'local' | 'remote' | 'split' | 'format'> {
   return {
     ...(isRemoteUrl(l.url) ? { remote: l.url } : { local: l.url }),
     ...(l.split ? { split: l.split } : {}),
+    ...(l.format ? { format: l.format } : {}),
   };
 }
 

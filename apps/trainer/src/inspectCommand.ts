@@ -10,7 +10,7 @@ import {
   SOURCE_FLAGS,
   sourceOptions,
 } from './dataIo.js';
-import { configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
+import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
   json: { type: 'boolean', description: 'print the statistics as one JSON object' },
@@ -24,6 +24,7 @@ const flags = {
   },
   ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
+  ...CACHE_FLAGS,
 } satisfies Command['flags'];
 
 /** `streams inspect`: count, bytes, columns with null counts, label histograms. */
@@ -34,8 +35,10 @@ export async function runInspect(
 ): Promise<number> {
   const url = datasetArg(positionals, 'inspect');
   await configureRemote(f);
+  await using bytes = await commandSource(url, f, io.signal);
   await using ds = await openDataset(url, {
     ...sourceOptions(f, io),
+    source: bytes.source,
   });
   const stats = await datasetStats(ds, {
     signal: io.signal,

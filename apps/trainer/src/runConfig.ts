@@ -65,9 +65,7 @@ export const streamSchema = z
     format: z
       .enum(['auto', 'mds', 'wds', 'jsonl', 'csv', 'table'])
       .default('auto')
-      .describe(
-        'format of url (auto: from the URL); non-MDS sources are converted once to MDS in dataDir',
-      ),
+      .describe('format of url (auto: detected from the URL); every format is streamed as it is'),
     split: z.string().optional().describe('MDS split of url (a subdirectory holding index.json)'),
     eval: evalSource
       .optional()

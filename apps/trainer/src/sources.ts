@@ -1,16 +1,14 @@
-// Turns the streams of a config into MDS locations a StreamingDataset reads: registered datasets
+// Turns the streams of a config into the locations a StreamingDataset reads: registered datasets
 // are written once as MDS shards (per task split, train and held-out test) into the data dir;
-// MDS URLs are read in place (local or through the cache); other formats are converted once.
+// `url` streams of every format (MDS, WebDataset, JSONL/CSV, index tables) are streamed as they
+// are, local or through the node cache, with nothing converted.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fnv1a64, isStreamsError, rng, StreamsError, settings } from '@streams/core';
 import { getDriver } from '@streams/downloader';
 import {
-  convertDataset,
   type DatasetFormat,
-  detectFormat,
   isRemoteUrl,
   joinUrl,
   MdsWriter,
@@ -28,10 +26,11 @@ import {
 } from '@streams/multistream';
 import type { RunConfig, StreamConfig } from './runConfig.js';
 
-/** An MDS dataset a stream reads: a local directory or a remote URL. */
+/** A dataset a stream reads: a local path or a remote URL, and its format (default: detected). */
 export interface MdsLocation {
   url: string;
   split?: string;
+  format?: DatasetFormat;
 }
 
 /** Where one stream's samples are, per experience (task) for registered datasets. */
@@ -56,7 +55,7 @@ export function dataDirOf(config: RunConfig): string {
   return config.dataDir ?? join(settings().dataDir, 'trainer');
 }
 
-/** Resolves every stream of the config (writing registered datasets and converting sources as needed). */
+/** Resolves every stream of the config (writing registered datasets as needed). */
 export async function resolveSources(
   config: RunConfig,
   options: { signal?: AbortSignal; log?: (line: string) => void } = {},
@@ -80,8 +79,10 @@ export async function resolveSources(
       out.push(await materialize(s, config, options));
       continue;
     }
-    const train = await asMds({ url: s.url!, split: s.split }, s.format, config, options);
-    const test = s.eval ? [await asMds(s.eval, s.format, config, options)] : undefined;
+    // Streamed as they are: StreamingDataset reads every format (detected unless given).
+    const format = s.format === 'auto' ? {} : { format: s.format };
+    const train = { url: s.url!, ...(s.split ? { split: s.split } : {}), ...format };
+    const test = s.eval ? [{ ...s.eval, ...format }] : undefined;
     out.push({ config: s, train: [train], test });
   }
   return out;
@@ -247,55 +248,4 @@ async function writeParts(
     if (!remote) await rm(target, { recursive: true, force: true });
     throw e;
   }
-}
-
-/** An MDS dataset in place, or a non-MDS source converted once into the data dir. */
-async function asMds(
-  where: MdsLocation,
-  format: StreamConfig['format'],
-  config: RunConfig,
-  options: { signal?: AbortSignal; log?: (line: string) => void },
-): Promise<MdsLocation> {
-  const source = new RoutingByteSource();
-  let f: DatasetFormat;
-  try {
-    f =
-      format === 'auto'
-        ? await detectFormat(
-            where.split ? joinUrl(where.url, where.split) : where.url,
-            source,
-            options.signal,
-          )
-        : format;
-  } finally {
-    await source.close();
-  }
-  if (f === 'mds') return where;
-  // Converted copies are local (the rename makes them atomic), also when dataDir is remote.
-  const dataDir = dataDirOf(config);
-  const dir = join(
-    isRemoteUrl(dataDir) ? join(settings().dataDir, 'trainer') : dataDir,
-    `converted-${fnv1a64(JSON.stringify({ url: where.url, f }))
-      .toString(16)
-      .padStart(16, '0')}`,
-  );
-  if (!existsSync(join(dir, 'index.json'))) {
-    options.log?.(
-      `converting ${isRemoteUrl(where.url) ? 'remote ' : ''}${f} source ${where.url} to MDS in ${dir}`,
-    );
-    const tmp = `${dir}.tmp-${randomUUID()}`;
-    try {
-      await convertDataset(where.url, {
-        out: tmp,
-        format: 'mds',
-        open: { format: f },
-        signal: options.signal,
-      });
-      await rename(tmp, dir);
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      if (!existsSync(join(dir, 'index.json'))) throw e;
-    }
-  }
-  return { url: dir };
 }

@@ -121,10 +121,12 @@ describe('examples/', () => {
       ]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      // Every image was fetched over HTTP once (into the MDS copy), not once per epoch or learner.
+      // Every image was fetched over HTTP into the node cache, not once per epoch, window or
+      // learner: again only when its download was cut off in flight by a dataset closing early
+      // (the trainer's input-size probe reads one batch of 32 and closes).
       const pngGets = http.requests.filter((q) => q.method === 'GET' && q.path.endsWith('.png'));
       expect(new Set(pngGets.map((q) => q.path)).size).toBe(300);
-      expect(pngGets).toHaveLength(300);
+      expect(pngGets.length).toBeLessThan(300 + 32);
       const result = await readRun(run);
       expect(result.run.evals).toEqual(['images']);
       const acc = result.learners[0]!.matrix.rows.map((row) => row[0]!);

@@ -1,10 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { disposeDrivers, s3Driver } from '@streams/downloader';
-import { startS3Server } from '@streams/testkit';
+import { startHttpServer, startS3Server } from '@streams/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCat } from '../src/catCommand.js';
-import { expected, PLAIN, sink } from './helpers.js';
+import { runInspect } from '../src/inspectCommand.js';
+import { expected, PLAIN, REF, sink, tempDir } from './helpers.js';
 
 afterAll(() => disposeDrivers());
 
@@ -84,5 +85,30 @@ describe('streams cat on remote datasets', () => {
     } finally {
       await new Promise((ok) => server.close(ok));
     }
+  }, 60_000);
+
+  it('reads through the node cache: a second cat and an inspect of the same dataset download nothing', async () => {
+    await using tmp = await tempDir();
+    await using http = await startHttpServer({ root: REF });
+    const flags = { 'cache-dir': join(tmp.dir, 'cache') };
+    const cat = async () => {
+      const out = sink();
+      await runCat([`${http.url}plain`], flags, { out: out.stream, err: out.stream });
+      return out.text().trimEnd().split('\n').length;
+    };
+    const all = (await expected()).length;
+    expect(await cat()).toBe(all);
+    const first = http.requests.length;
+    expect(http.requests.filter((q) => q.method === 'GET').length).toBeGreaterThan(1);
+    expect(await cat()).toBe(all);
+    const out = sink();
+    await runInspect(
+      [`${http.url}plain`],
+      { ...flags, json: true },
+      { out: out.stream, err: out.stream },
+    );
+    expect(JSON.parse(out.text()).count).toBe(all);
+    expect(http.requests.slice(first)).toEqual([]);
+    expect(await readdir(join(tmp.dir, 'cache'))).not.toEqual([]);
   }, 60_000);
 });

@@ -1,4 +1,7 @@
 // Storage drivers behind one interface and a fetch engine that survives real networks.
+// The node cache downloadToCache fills, for packages above this one that hand a cache through
+// (@streams/index's byte source) without depending on @streams/cache themselves.
+export { type CacheHandle, type DiskCache, openCache } from '@streams/cache';
 export { ConcurrencyLimiter } from './concurrencyLimiter.js';
 export {
   type Compression,

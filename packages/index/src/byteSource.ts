@@ -1,164 +1,80 @@
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { StreamsError, throwIfAborted } from '@streams/core';
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isStreamsError, StreamsError, throwIfAborted } from '@streams/core';
+import {
+  type CacheHandle,
+  type DiskCache,
+  defaultEngine,
+  downloadToCache,
+  type ExpectedHash,
+  type FetchEngine,
+  getDriver,
+  isHashAlgorithm,
+} from '@streams/downloader';
+import { basenameUrl, isRemoteUrl, toLocalPath } from './urls.js';
 
 /** Options every read takes. */
 export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link ByteSource.fetch}: what the index says about the object. */
+export interface FetchOptions extends ReadOptions {
+  /** The object's size as the index declares it: never more is read, and a cached copy must match. */
+  size?: number;
+  /** The expected digest: a download into the cache is checked against it before it is kept. */
+  hash?: { algorithm: string; digest: string };
+}
+
+/** What {@link ByteSource.fetch} returns. */
+export interface Fetched {
+  bytes: Uint8Array;
+  /** True when nothing was transferred (a local file or a cache hit). */
+  hit: boolean;
+  /** True when the bytes were checked against `hash` on the way (a download or a cache entry recorded with it). */
+  hashChecked: boolean;
+}
+
+/** A local file with an object's bytes, kept until released (see {@link ByteSource.pin}). */
+export interface PinnedFile {
+  path: string;
+  /** True when nothing was transferred to have it. */
+  hit: boolean;
+  release(): Promise<void>;
+}
+
 /**
- * The seam between formats and storage: whole reads, range reads and listings of one location.
- * Local paths and `file:` URLs are served here; other schemes go through the downloader's drivers.
+ * The seam between formats and storage, and the one fetch path: whole reads (through the node cache
+ * when the source has one), range reads, listings and streams of one location. Local paths and
+ * `file:` URLs are served from the filesystem; other schemes go through `@streams/downloader`.
  */
 export interface ByteSource {
   /** Size in bytes; `STREAMS_NOT_FOUND` when missing. */
   size(url: string, options?: ReadOptions): Promise<number>;
   /** The whole object. */
   read(url: string, options?: ReadOptions): Promise<Uint8Array>;
+  /**
+   * The whole object as the index describes it (at most `size` bytes), through the node cache for
+   * remote objects when the source has one: the path every unit and per-row file takes.
+   */
+  fetch(url: string, options?: FetchOptions): Promise<Fetched>;
   /** Bytes `[start, end)`; fewer bytes than asked means the object is shorter. */
   readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
+  /**
+   * A local file holding the object, for readers that come back to it many times (index files):
+   * the file itself, or its node-cache entry (downloaded on a miss) pinned until `release`.
+   * Undefined for a remote object when there is no cache.
+   */
+  pin?(url: string, options?: ReadOptions): Promise<PinnedFile | undefined>;
   /** Entries directly under a directory-like URL, as full URLs (or paths), sorted. */
   list(url: string, options?: ReadOptions): Promise<string[]>;
   /** Every file under a directory-like URL, recursively, sorted. */
   walk(url: string, options?: ReadOptions): Promise<string[]>;
   /** The whole object as a stream of chunks (for formats read front to back: tar, JSONL, CSV). */
   stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
-  /** Releases cached handles. */
+  /** Releases cached handles (never the node cache, which belongs to its opener). */
   close(): Promise<void>;
-}
-
-const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
-
-/** True when `url` names a remote object (not a local path and not `file:`). */
-export function isRemoteUrl(url: string): boolean {
-  const m = SCHEME.exec(url);
-  return m !== null && m[1]?.toLowerCase() !== 'file';
-}
-
-/** Local filesystem path of a path or `file:` URL. */
-export function toLocalPath(url: string): string {
-  if (!url.startsWith('file:')) return resolve(url);
-  try {
-    return fileURLToPath(parseUrl(url));
-  } catch (cause) {
-    if (cause instanceof StreamsError) throw cause;
-    throw new StreamsError(
-      'STREAMS_INVALID_URL',
-      `[streams/index] ${url} is not a local file URL`,
-      {
-        cause,
-        fix: 'write file: URLs as file:///absolute/path (no host)',
-      },
-    );
-  }
-}
-
-/** Resolves `name` (relative path or absolute URL) against the directory `base`. */
-export function joinUrl(base: string, name: string): string {
-  if (SCHEME.test(name) || name.startsWith('file:')) return name;
-  if (isRemoteUrl(base) || base.startsWith('file:')) {
-    const dir = parseUrl(base.endsWith('/') ? base : `${base}/`);
-    try {
-      return new URL(name, dir).toString();
-    } catch (cause) {
-      throw new StreamsError(
-        'STREAMS_INVALID_URL',
-        `[streams/index] cannot resolve ${name} against ${base}`,
-        {
-          cause,
-          fix: 'check the relative path',
-        },
-      );
-    }
-  }
-  return isAbsolute(name) ? name : join(base, name);
-}
-
-/** Parses an absolute URL; an unparsable one (a port past 65535, a bad host) is `STREAMS_INVALID_URL`. */
-export function parseUrl(url: string): URL {
-  try {
-    return new URL(url);
-  } catch (cause) {
-    throw new StreamsError('STREAMS_INVALID_URL', `[streams/index] cannot parse the URL ${url}`, {
-      cause,
-      fix: 'check the scheme, host and port (at most 65535) of the URL',
-    });
-  }
-}
-
-/** A local path or `file:` URL as a normalized `file:` URL, for prefix comparisons. */
-function fileHref(pathOrUrl: string): string {
-  return pathOrUrl.startsWith('file:')
-    ? parseUrl(pathOrUrl).href
-    : pathToFileURL(resolve(pathOrUrl)).href + (pathOrUrl.endsWith('/') ? '/' : '');
-}
-
-/**
- * Throws `STREAMS_UNSAFE_PATH` when `url`, named inside the index or list file `namedBy`, is a
- * local path or `file:` URL while `namedBy` is remote, unless it starts with one of the `allow`
- * prefixes: a remote index may name remote URLs (of any host) but cannot make a reader open local
- * files. Local indexes may name anything.
- */
-export function checkNamedUrl(
-  url: string,
-  namedBy: string,
-  allow: readonly string[] = [],
-  where = '',
-): void {
-  if (!isRemoteUrl(namedBy) || isRemoteUrl(url)) return;
-  const href = fileHref(url);
-  if (allow.some((prefix) => !isRemoteUrl(prefix) && href.startsWith(fileHref(prefix)))) return;
-  throw new StreamsError(
-    'STREAMS_UNSAFE_PATH',
-    `[streams/index] ${where}names the local file ${url}, but the index is remote: it may name only remote URLs`,
-    {
-      url: namedBy,
-      fix: 'if the index is trusted, pass allowUrls (streams: --allow-urls) with the local prefixes it may name, e.g. file:///data/images/',
-    },
-  );
-}
-
-/**
- * Why `name` could leave the directory it is joined to (by {@link joinUrl}, as a local path or a
- * relative URL), or undefined when it cannot: a scheme or drive letter, a leading slash or any
- * backslash, a `..` segment (also percent-encoded), or control characters (URL parsers drop them,
- * so `a/.\t./b` reads as `a/../b`).
- */
-export function unsafeRelativePath(name: string): string | undefined {
-  if (name === '') return 'is empty';
-  if (/[\x00-\x1f\x7f]/.test(name) || name.trim() !== name)
-    return 'has control characters or surrounding spaces';
-  if (name.startsWith('/') || name.includes('\\')) return 'is absolute or has a backslash';
-  if ((name.split('/')[0] ?? '').includes(':')) return 'names a scheme or drive';
-  for (const segment of name.split('/')) {
-    let decoded = segment;
-    try {
-      decoded = decodeURIComponent(segment);
-    } catch {
-      // not percent-encoded: the segment as written
-    }
-    if (segment === '..' || decoded === '..') return 'goes up with ".."';
-  }
-  return undefined;
-}
-
-/** The directory part of a path or URL. */
-export function dirnameUrl(url: string): string {
-  if (isRemoteUrl(url) || url.startsWith('file:')) {
-    const u = parseUrl(url);
-    u.pathname = u.pathname.replace(/[^/]*$/, '');
-    u.search = '';
-    return u.toString().replace(/\/$/, '');
-  }
-  return join(resolve(url), '..');
-}
-
-/** The last path segment of a path or URL. */
-export function basenameUrl(url: string): string {
-  const path = isRemoteUrl(url) ? parseUrl(url).pathname : url;
-  return path.replace(/\/+$/, '').split('/').pop() ?? '';
 }
 
 function notFound(url: string, cause: unknown): StreamsError {
@@ -190,9 +106,22 @@ export class LocalByteSource implements ByteSource {
 
   async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
     throwIfAborted(options.signal);
-    const fh = await this.#handle(url);
-    const { size } = await fh.stat();
-    return this.#readAt(fh, 0, size);
+    try {
+      // One read of the whole file: cheaper than a pooled handle's stat and positional read.
+      const b = await readFile(toLocalPath(url), { signal: options.signal });
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      if (isStreamsError(e) || (e as Error)?.name === 'AbortError') throw e;
+      throw notFound(url, e);
+    }
+  }
+
+  async fetch(url: string, options: FetchOptions = {}): Promise<Fetched> {
+    return { bytes: await this.read(url, options), hit: true, hashChecked: false };
+  }
+
+  async pin(url: string): Promise<PinnedFile> {
+    return { path: toLocalPath(url), hit: true, release: async () => {} };
   }
 
   async readRange(
@@ -295,115 +224,111 @@ export class LocalByteSource implements ByteSource {
   }
 }
 
-/** What this package needs from a storage driver (adapted from `@streams/downloader`'s `Driver`). */
-export interface RemoteDriver {
-  stat(url: string, options?: ReadOptions): Promise<{ size: number }>;
-  get(url: string, options?: ReadOptions): Promise<Uint8Array>;
-  getRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
-  list(url: string, options?: ReadOptions): Promise<string[]>;
-  walk(url: string, options?: ReadOptions): Promise<string[]>;
-  stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
-  /** Writes an object (for writers whose output is remote). */
-  put(url: string, data: Uint8Array, options?: ReadOptions): Promise<void>;
+/** Options of {@link RoutingByteSource}. */
+export interface RoutingByteSourceOptions {
+  /** Fetch engine of remote reads, stats and listings (default: the downloader's shared engine). */
+  engine?: FetchEngine;
+  /**
+   * Node cache (`openCache` of `@streams/cache`): remote objects read whole ({@link ByteSource.fetch},
+   * `read`, `stream`) land in it as entries keyed by URL, so a second read transfers nothing.
+   */
+  cache?: DiskCache;
 }
 
-/** Finds a driver for a remote URL; swapped for tests or custom storage. */
-export type DriverResolver = (url: string) => Promise<RemoteDriver>;
-
-interface DownloaderBody extends AsyncIterable<Uint8Array> {
-  bytes(): Promise<Uint8Array>;
-  cancel(): Promise<void>;
-}
-interface DownloaderDriver {
-  stat(url: string, o?: ReadOptions): Promise<{ size: number }>;
-  get(url: string, o?: ReadOptions): Promise<DownloaderBody>;
-  getRange(url: string, offset: number, length: number, o?: ReadOptions): Promise<DownloaderBody>;
-  list(prefix: string, o?: ReadOptions): Promise<{ url: string }[]>;
-  put(url: string, body: Uint8Array, o?: ReadOptions & { size?: number }): Promise<unknown>;
+/** The cache key of a remote object: a digest of its URL (no credentials on disk) and its file name. */
+export function cacheKeyOf(url: string): string {
+  const digest = createHash('sha256').update(url).digest('hex').slice(0, 32);
+  const name =
+    basenameUrl(url)
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .slice(-80) || 'object';
+  return `objects/${digest.slice(0, 2)}/${digest}/${name}`;
 }
 
-interface DownloaderEngine {
-  stat(url: string, o?: ReadOptions): Promise<{ size: number }>;
-  read(url: string, o?: ReadOptions & { offset?: number; length?: number }): Promise<Uint8Array>;
-  list(prefix: string, o?: ReadOptions): Promise<{ url: string }[]>;
-}
-
-// A computed specifier keeps the downloader out of this package's type graph and off the load
-// path of users who only read local files.
-const DOWNLOADER = '@streams/downloader';
-
-/** Resolves drivers from `@streams/downloader` (`getDriver(url)`), adapting its body streams. */
-export const downloaderDrivers: DriverResolver = async (url) => {
-  const mod = (await import(DOWNLOADER)) as Record<string, unknown>;
-  const getDriver = mod.getDriver as ((u: string) => DownloaderDriver) | undefined;
-  if (typeof getDriver !== 'function') {
-    throw new StreamsError(
-      'STREAMS_NOT_IMPLEMENTED',
-      '[streams/index] remote URLs need @streams/downloader drivers, which this build lacks',
-      { url, fix: 'download the dataset to a local directory and pass its path' },
-    );
-  }
-  const d = getDriver(url);
-  // Whole and range reads, stats and listings go through the fetch engine (retries, throttling,
-  // per-host limits, stall detection); streams and uploads use the driver directly.
-  const engine = (mod.defaultEngine as (() => DownloaderEngine) | undefined)?.();
-  return {
-    stat: (u, o) => (engine ? engine.stat(u, o) : d.stat(u, o)),
-    get: async (u, o) => (engine ? engine.read(u, o) : (await d.get(u, o)).bytes()),
-    getRange: async (u, start, end, o) =>
-      engine
-        ? engine.read(u, { ...o, offset: start, length: end - start })
-        : (await d.getRange(u, start, end - start, o)).bytes(),
-    stream: async function* (u, o) {
-      const body = await d.get(u, o);
-      let done = false;
-      try {
-        yield* body;
-        done = true;
-      } finally {
-        // A reader that stops early (cat --limit) must release the connection.
-        if (!done) await body.cancel().catch(() => undefined);
-      }
-    },
-    list: async (u, o) => {
-      const prefix = u.endsWith('/') ? u : `${u}/`;
-      const entries = await (engine ?? d).list(prefix, o);
-      // Direct children only, like a directory listing.
-      const names = new Set<string>();
-      for (const e of entries) {
-        const rest = e.url.slice(prefix.length);
-        const slash = rest.indexOf('/');
-        names.add(prefix + (slash === -1 ? rest : rest.slice(0, slash)));
-      }
-      return [...names].sort();
-    },
-    put: async (u, data, o) => {
-      await d.put(u, data, { ...o, size: data.length });
-    },
-    walk: async (u, o) => {
-      const prefix = u.endsWith('/') ? u : `${u}/`;
-      return (await (engine ?? d).list(prefix, o)).map((e) => e.url).sort();
-    },
-  };
+/** A fill that never runs: asks the cache for an entry only if it is there. */
+class NotCached extends Error {}
+const notCached = async (): Promise<never> => {
+  throw new NotCached();
 };
 
-/** Routes local paths to the filesystem and everything else to remote drivers. */
+/**
+ * Routes local paths to the filesystem and everything else through `@streams/downloader`: whole
+ * reads, range reads, stats and listings through its fetch engine (retries with backoff,
+ * throttling, per-host limits, stall detection), streams and uploads through the driver of the
+ * scheme. With a `cache`, whole reads of remote objects go through the node cache.
+ */
 export class RoutingByteSource implements ByteSource {
   readonly local = new LocalByteSource();
-  readonly #drivers: DriverResolver;
+  readonly cache: DiskCache | undefined;
+  readonly #engine: FetchEngine | undefined;
 
-  constructor(drivers: DriverResolver = downloaderDrivers) {
-    this.#drivers = drivers;
+  constructor(options: RoutingByteSourceOptions = {}) {
+    this.#engine = options.engine;
+    this.cache = options.cache;
+  }
+
+  /** The engine remote reads go through. */
+  get engine(): FetchEngine {
+    return this.#engine ?? defaultEngine();
   }
 
   async size(url: string, options?: ReadOptions): Promise<number> {
     if (!isRemoteUrl(url)) return this.local.size(url, options);
-    return (await (await this.#drivers(url)).stat(url, options)).size;
+    const cached = await this.#cached(url, options?.signal);
+    if (cached) {
+      await cached.release();
+      return cached.size;
+    }
+    return (await this.engine.stat(url, options)).size;
   }
+
   async read(url: string, options?: ReadOptions): Promise<Uint8Array> {
-    if (!isRemoteUrl(url)) return this.local.read(url, options);
-    return (await this.#drivers(url)).get(url, options);
+    return (await this.fetch(url, options)).bytes;
   }
+
+  async fetch(url: string, options: FetchOptions = {}): Promise<Fetched> {
+    if (!isRemoteUrl(url)) return this.local.fetch(url, options);
+    const { signal, size, hash } = options;
+    if (!this.cache) {
+      // At most the declared size: a server sending more cannot make us buffer it.
+      const bytes = await this.engine.read(url, { signal, length: size });
+      return { bytes, hit: false, hashChecked: false };
+    }
+    const expected: ExpectedHash | undefined =
+      hash && isHashAlgorithm(hash.algorithm)
+        ? { algorithm: hash.algorithm, digest: hash.digest }
+        : undefined;
+    const handle = await downloadToCache(this.cache, cacheKeyOf(url), url, {
+      engine: this.engine,
+      signal,
+      size,
+      hash: expected,
+    });
+    try {
+      const b = await readFile(handle.path, { signal });
+      return {
+        bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+        hit: handle.hit,
+        hashChecked:
+          expected !== undefined &&
+          (!handle.hit || handle.hash === `${hash?.algorithm}:${hash?.digest}`),
+      };
+    } finally {
+      // The bytes are in memory now: the entry may be evicted under the node's budget.
+      await handle.release();
+    }
+  }
+
+  async pin(url: string, options: ReadOptions = {}): Promise<PinnedFile | undefined> {
+    if (!isRemoteUrl(url)) return this.local.pin(url);
+    if (!this.cache) return undefined;
+    const handle = await downloadToCache(this.cache, cacheKeyOf(url), url, {
+      engine: this.engine,
+      signal: options.signal,
+    });
+    return { path: handle.path, hit: handle.hit, release: () => handle.release() };
+  }
+
   async readRange(
     url: string,
     start: number,
@@ -412,26 +337,87 @@ export class RoutingByteSource implements ByteSource {
   ): Promise<Uint8Array> {
     if (!isRemoteUrl(url)) return this.local.readRange(url, start, end, options);
     if (end <= start) return new Uint8Array(0);
-    return (await this.#drivers(url)).getRange(url, start, end, options);
+    const cached = await this.#cached(url, options?.signal);
+    if (cached) {
+      try {
+        return await this.local.readRange(cached.path, start, end, options);
+      } finally {
+        await cached.release();
+      }
+    }
+    return this.engine.read(url, { ...options, offset: start, length: end - start });
   }
+
   async list(url: string, options?: ReadOptions): Promise<string[]> {
     if (!isRemoteUrl(url)) return this.local.list(url, options);
-    return (await (await this.#drivers(url)).list(url, options)).sort();
+    const prefix = url.endsWith('/') ? url : `${url}/`;
+    const entries = await this.engine.list(prefix, options);
+    // Direct children only, like a directory listing.
+    const names = new Set<string>();
+    for (const e of entries) {
+      const rest = e.url.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      names.add(prefix + (slash === -1 ? rest : rest.slice(0, slash)));
+    }
+    return [...names].sort();
   }
+
   async walk(url: string, options?: ReadOptions): Promise<string[]> {
     if (!isRemoteUrl(url)) return this.local.walk(url, options);
-    return (await this.#drivers(url)).walk(url, options);
+    const prefix = url.endsWith('/') ? url : `${url}/`;
+    return (await this.engine.list(prefix, options)).map((e) => e.url).sort();
   }
-  async *stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array> {
-    if (!isRemoteUrl(url)) yield* this.local.stream(url, options);
-    else yield* (await this.#drivers(url)).stream(url, options);
+
+  async *stream(url: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
+    if (!isRemoteUrl(url)) {
+      yield* this.local.stream(url, options);
+      return;
+    }
+    // A cached object is read from its entry (pinned meanwhile). Anything else is streamed as it
+    // arrives, not cached first: a reader that stops early (`cat --limit`, a line or cell bound on
+    // a hostile file) must not have downloaded the whole object. Objects land in the cache when
+    // read whole (`fetch`, `read`, `pin`: units of a StreamingDataset, MDS shards, index files).
+    const cached = this.cache ? await this.#cached(url, options.signal) : undefined;
+    if (cached) {
+      const local = new LocalByteSource({ maxHandles: 1 });
+      try {
+        yield* local.stream(cached.path, options);
+      } finally {
+        await local.close();
+        await cached.release();
+      }
+      return;
+    }
+    const body = await getDriver(url).get(url, options);
+    let done = false;
+    try {
+      yield* body;
+      done = true;
+    } finally {
+      // A reader that stops early (cat --limit) must release the connection.
+      if (!done) await body.cancel().catch(() => undefined);
+    }
   }
+
+  /** Writes an object (for writers whose output is remote), through the driver of its scheme. */
+  async put(url: string, data: Uint8Array, options: ReadOptions = {}): Promise<void> {
+    await getDriver(url).put(url, data, { ...options, size: data.length });
+  }
+
   close(): Promise<void> {
     return this.local.close();
   }
-}
 
-/** A `file:` URL for a local path (handy for tests and messages). */
-export function fileUrl(path: string): string {
-  return pathToFileURL(path).toString();
+  /** The cache entry of `url` when it is cached now (pinned: release it), else undefined. */
+  async #cached(url: string, signal?: AbortSignal): Promise<CacheHandle | undefined> {
+    if (!this.cache) return undefined;
+    const key = cacheKeyOf(url);
+    if (!(await this.cache.has(key))) return undefined;
+    try {
+      return await this.cache.acquire(key, notCached, { signal });
+    } catch (e) {
+      if (e instanceof NotCached) return undefined; // evicted meanwhile
+      throw e;
+    }
+  }
 }

@@ -73,6 +73,11 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
+/** Bytes already in memory as a stream of one chunk, for the readers that take streams. */
+export async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
 /** Gunzips a stream of chunks; corrupt input becomes `STREAMS_SHARD_CORRUPT`. */
 export async function* gunzipChunks(
   chunks: AsyncIterable<Uint8Array>,
@@ -133,25 +138,38 @@ export function decodeUtf8(
   return b.toString('utf8');
 }
 
+/** One line of text: its 1-based number and the byte offset where it starts. */
+export interface TextLine {
+  line: string;
+  no: number;
+  offset: number;
+}
+
 /**
- * Splits UTF-8 chunks into lines (LF or CRLF), with 1-based line numbers. Lines are cut from the
- * bytes and decoded once each; only an unfinished line is kept between chunks, and one longer than
- * `maxLineBytes` is `STREAMS_INDEX_INVALID`.
+ * Splits UTF-8 chunks into lines (LF or CRLF), with 1-based line numbers and byte offsets. Lines
+ * are cut from the bytes and decoded once each; only an unfinished line is kept between chunks, and
+ * one longer than `maxLineBytes` is `STREAMS_INDEX_INVALID`.
  */
 export async function* textLines(
   chunks: AsyncIterable<Uint8Array>,
   options: TextOptions & { url?: string } = {},
-): AsyncGenerator<{ line: string; no: number }> {
+): AsyncGenerator<TextLine> {
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const { url, invalidUtf8 } = options;
   let carry: Buffer[] = []; // the unfinished line's bytes
   let carried = 0;
   let no = 0;
-  const lineOf = (bytes: Buffer): { line: string; no: number } => {
+  let base = 0; // offset of the current chunk in the input
+  let lineStart = 0; // offset of the line being read
+  const lineOf = (bytes: Buffer): TextLine => {
     if (bytes.length > maxLine) throw tooLong(no);
     const end =
       bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-    return { line: decodeUtf8(bytes.subarray(0, end), invalidUtf8, `line ${no}`, url), no };
+    return {
+      line: decodeUtf8(bytes.subarray(0, end), invalidUtf8, `line ${no}`, url),
+      no,
+      offset: lineStart,
+    };
   };
   const tooLong = (n: number) =>
     new StreamsError(
@@ -172,6 +190,7 @@ export async function* textLines(
         carried = 0;
       } else yield lineOf(chunk.subarray(start, nl));
       start = nl + 1;
+      lineStart = base + start;
       nl = chunk.indexOf(0x0a, start);
     }
     if (start < chunk.length) {
@@ -180,6 +199,7 @@ export async function* textLines(
       carried += chunk.length - start;
       if (carried > maxLine) throw tooLong(no + 1);
     }
+    base += chunk.length;
   }
   if (carried > 0) {
     no++;

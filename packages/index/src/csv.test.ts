@@ -8,21 +8,29 @@ import { parseCsv } from './csv.js';
  * algorithm): quoted fields with "" escapes, a quote inside an unquoted field kept as data, CRLF
  * or LF ending records, a lone CR kept as data, blank lines skipped, a leading BOM dropped.
  */
-function referenceCsv(text: string, delim = ','): { row: string[]; line: number }[] {
-  const out: { row: string[]; line: number }[] = [];
+function referenceCsv(
+  text: string,
+  delim = ',',
+): { row: string[]; line: number; offset: number }[] {
+  const out: { row: string[]; line: number; offset: number }[] = [];
   let row: string[] = [];
   let field = '';
   let inQuotes = false;
   let quoteSeen = false;
   let line = 1;
   let rowLine = 1;
+  let rowStart = 0; // character index where the record starts
+  const bom = text.charCodeAt(0) === 0xfeff;
+  const t = bom ? text.slice(1) : text;
+  // The byte offset of a record: the UTF-8 bytes before it.
+  const offsetOf = (i: number) => (bom ? 3 : 0) + enc.encode(t.slice(0, i)).length;
   const endRow = () => {
     row.push(field);
     field = '';
-    if (!(row.length === 1 && row[0] === '')) out.push({ row, line: rowLine });
+    if (!(row.length === 1 && row[0] === ''))
+      out.push({ row, line: rowLine, offset: offsetOf(rowStart) });
     row = [];
   };
-  const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   for (let i = 0; i < t.length; i++) {
     const c = t[i] as string;
     if (inQuotes) {
@@ -52,6 +60,7 @@ function referenceCsv(text: string, delim = ','): { row: string[]; line: number 
       endRow();
       line++;
       rowLine = line;
+      rowStart = i + 1;
     } else if (c === '\r') {
       if (!(t[i + 1] === '\n' || i + 1 === t.length)) field += c;
     } else field += c;
@@ -64,7 +73,7 @@ function referenceCsv(text: string, delim = ','): { row: string[]; line: number 
 const enc = new TextEncoder();
 
 describe('CSV parser', () => {
-  it('agrees with the reference on arbitrary text, however it is cut into chunks', async () => {
+  it('agrees with the reference on arbitrary text and record offsets, however it is cut into chunks', async () => {
     const alphabet = fc.constantFrom(...Array.from('ab,;"\r\n é€😀\t'));
     await fc.assert(
       fc.asyncProperty(
@@ -74,7 +83,7 @@ describe('CSV parser', () => {
         fc.boolean(),
         async (text, size, delimiter, bom) => {
           const input = bom ? `\ufeff${text}` : text;
-          let expected: { row: string[]; line: number }[] | 'unclosed';
+          let expected: { row: string[]; line: number; offset: number }[] | 'unclosed';
           try {
             expected = referenceCsv(input, delimiter);
           } catch {

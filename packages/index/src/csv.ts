@@ -11,6 +11,13 @@ export interface CsvParseOptions extends TextOptions {
   signal?: AbortSignal;
 }
 
+/** One CSV record: its fields, the line it starts on and the byte offset where it starts. */
+export interface CsvRecord {
+  row: string[];
+  line: number;
+  offset: number;
+}
+
 /** Default bound of one CSV cell. */
 export const DEFAULT_MAX_CELL_BYTES = 16 * 1024 * 1024;
 
@@ -21,14 +28,14 @@ const CR = 0x0d;
 /**
  * RFC 4180 CSV rows from a stream of UTF-8 chunks: quoted fields with embedded delimiters, quotes
  * (`""`) and newlines; LF or CRLF; a leading BOM is dropped. Yields each record with the line it
- * starts on. One pass over the bytes: fields are cut from the buffer and decoded once each (a
+ * starts on and its byte offset (where a later read of the record can start). One pass over the bytes: fields are cut from the buffer and decoded once each (a
  * record of ASCII text once in all), and only the record being read is kept between chunks, so
  * memory stays within `maxLineBytes` and a chunk.
  */
 export async function* parseCsv(
   chunks: AsyncIterable<Uint8Array>,
   options: CsvParseOptions = {},
-): AsyncGenerator<{ row: string[]; line: number }> {
+): AsyncGenerator<CsvRecord> {
   const delim = options.delimiter ?? ',';
   const D = delim.charCodeAt(0);
   if (delim.length !== 1 || D >= 0x80 || D === QUOTE || D === LF || D === CR)
@@ -53,6 +60,7 @@ export async function* parseCsv(
   // The bytes of the record being read (from rowStart) and of the chunk after it.
   let buf = Buffer.allocUnsafe(1 << 16);
   let len = 0;
+  let base = 0; // offset in the input of buf[0]
   let pos = 0; // next byte to read
   let rowStart = 0;
   let fieldStart = 0;
@@ -67,7 +75,7 @@ export async function* parseCsv(
   let line = 1;
   let rowLine = 1;
   let bomChecked = false;
-  const out: { row: string[]; line: number }[] = [];
+  const out: CsvRecord[] = [];
 
   const closeRun = (at: number) => {
     if (runStart >= 0) {
@@ -101,7 +109,8 @@ export async function* parseCsv(
       row[f] = value;
     }
     // A blank line is no record.
-    if (!(row.length === 1 && row[0] === '')) out.push({ row, line: rowLine });
+    if (!(row.length === 1 && row[0] === ''))
+      out.push({ row, line: rowLine, offset: base + rowStart });
     runs = [];
     fieldEnds = [];
     fieldRunBase = 0;
@@ -183,6 +192,7 @@ export async function* parseCsv(
     } else if (rowStart > 0) buf.copyWithin(0, rowStart, len);
     if (rowStart > 0) {
       // Offsets move with the bytes.
+      base += rowStart;
       pos -= rowStart;
       fieldStart -= rowStart;
       if (runStart >= 0) runStart -= rowStart;

@@ -1,8 +1,10 @@
 import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, basenameUrl, RoutingByteSource } from './byteSource.js';
-import { type OpenDatasetOptions, openDataset, type SampleDataset } from './dataset.js';
+import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import { type OpenDatasetOptions, openDataset } from './dataset.js';
+import type { SampleDataset } from './formats/sampleDataset.js';
 import { MdsWriter } from './mdsWriter.js';
 import { setField } from './sampleJson.js';
+import { basenameUrl } from './urls.js';
 import { WdsWriter } from './wdsWriter.js';
 
 /** Progress of {@link convertDataset}. */

@@ -1,5 +1,5 @@
 import { throwIfAborted } from '@streams/core';
-import type { SampleDataset } from './dataset.js';
+import type { SampleDataset } from './formats/sampleDataset.js';
 
 /** Per-column figures of {@link DatasetStats}. */
 export interface ColumnStats {
@@ -45,6 +45,9 @@ export async function datasetStats(
   );
   const hist = new Map<string, Map<string, number> | null>();
   let count = 0;
+  // An index table's stored bytes are the sum of its size column, known once every row is read.
+  const sizeColumn = ds.totalBytes === undefined ? ds.sizeColumn : undefined;
+  let sized = 0;
   for await (const sample of ds.samples({ signal: options.signal, end: options.limit })) {
     if ((count & 1023) === 0) throwIfAborted(options.signal);
     for (const name of Object.keys(sample)) {
@@ -53,6 +56,7 @@ export async function datasetStats(
         columns.set(name, { name, type: typeof sample[name], nulls: count });
       }
     }
+    if (sizeColumn !== undefined) sized += Number(sample[sizeColumn] ?? 0) || 0;
     for (const [name, col] of columns) {
       const v = sample[name];
       if (v === null || v === undefined) {
@@ -98,7 +102,7 @@ export async function datasetStats(
     url: ds.url,
     format: ds.format,
     count,
-    totalBytes: ds.totalBytes,
+    totalBytes: sizeColumn !== undefined ? sized : ds.totalBytes,
     shards: ds.numShards,
     columns: [...columns.values()],
     histograms,

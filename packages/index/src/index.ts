@@ -1,20 +1,15 @@
 export { inferArrowType, plainValue, toArrowVector, typeName } from './arrowConvert.js';
 export {
   type ByteSource,
-  basenameUrl,
-  type DriverResolver,
-  dirnameUrl,
-  downloaderDrivers,
-  fileUrl,
-  isRemoteUrl,
-  joinUrl,
+  cacheKeyOf,
+  type Fetched,
+  type FetchOptions,
   LocalByteSource,
   type ReadOptions,
-  type RemoteDriver,
   RoutingByteSource,
-  toLocalPath,
+  type RoutingByteSourceOptions,
 } from './byteSource.js';
-export { ChunkReader, gunzipChunks, textLines } from './chunkReader.js';
+export { ChunkReader, gunzipChunks, type TextLine, textLines } from './chunkReader.js';
 export {
   COMPRESSIONS,
   type CompressionFamily,
@@ -25,18 +20,18 @@ export {
 } from './compression.js';
 export {
   type CsvParseOptions,
+  type CsvRecord,
   type CsvType,
   convertCsvCell,
   inferCsvType,
   parseCsv,
 } from './csv.js';
 export {
-  type DatasetColumn,
-  type DatasetFormat,
-  detectFormat,
   type OpenDatasetOptions,
+  openCsvDataset,
   openDataset,
-  type SampleDataset,
+  openJsonlDataset,
+  openWebDataset,
 } from './dataset.js';
 export {
   type ConvertOptions,
@@ -51,15 +46,46 @@ export {
   type DatasetStatsOptions,
   datasetStats,
 } from './datasetStats.js';
+export type {
+  DatasetColumn,
+  DatasetFormat,
+  FormatDataset,
+  FormatOpenOptions,
+  FormatUnit,
+  LoadedUnit,
+  Sample,
+  SampleFetchOptions,
+  ShardFormat,
+  UnitFile,
+  UnitOptions,
+} from './formats/format.js';
+export { LoadedMds } from './formats/mds.js';
+export {
+  describeFormats,
+  detectFormat,
+  getFormat,
+  listFormats,
+  registerFormat,
+} from './formats/registry.js';
+export {
+  asSampleDataset,
+  type SampleDataset,
+  type SampleDatasetOptions,
+} from './formats/sampleDataset.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
 export { type BuildIndexOptions, type BuildIndexResult, buildIndex } from './indexBuild.js';
 export {
   type IndexTable,
   type IndexTableOptions,
   openIndexTable,
+  plainRow,
   type TableFormat,
+  type TableUnit,
+  tableFormatOf,
+  URL_COLUMN_NAMES,
 } from './indexTable.js';
 export {
+  type LoadedMdsShard,
   type MdsDataset,
   type MdsShard,
   type OpenMdsOptions,
@@ -101,18 +127,25 @@ export { compileFilter, type RowPredicate } from './rowFilter.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
 export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';
 export { checkMemberName, type ReadTarOptions, readTar, type TarMember } from './tarReader.js';
+export { csvRecords, type JsonlEntry, jsonlEntries, jsonlRecords } from './textShards.js';
 export {
-  csvRecords,
-  jsonlRecords,
-  openCsvDataset,
-  openJsonlDataset,
-  type TextShardOptions,
-} from './textShards.js';
+  basenameUrl,
+  checkNamedUrl,
+  dirnameUrl,
+  fileUrl,
+  isRemoteUrl,
+  joinUrl,
+  toLocalPath,
+  unsafeRelativePath,
+} from './urls.js';
 export { tarMember, WdsWriter, type WdsWriterOptions, wdsMemberBytes } from './wdsWriter.js';
 export {
-  openWebDataset,
+  tarMembers,
+  type WdsGroup,
   type WdsSample,
   type WebDatasetOptions,
+  wdsGroups,
+  wdsSampleOf,
   wdsSamplesFromTar,
   wdsSplitKey,
 } from './webDataset.js';

@@ -2,15 +2,9 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { importOptional, rng, StreamsError, throwIfAborted } from '@streams/core';
-import {
-  type ByteSource,
-  basenameUrl,
-  dirnameUrl,
-  isRemoteUrl,
-  RoutingByteSource,
-  toLocalPath,
-} from './byteSource.js';
+import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { globToRegExp } from './shardList.js';
+import { basenameUrl, dirnameUrl, isRemoteUrl, toLocalPath } from './urls.js';
 
 /** Options of {@link buildIndex}. */
 export interface BuildIndexOptions {

@@ -1,5 +1,5 @@
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, joinUrl, RoutingByteSource, unsafeRelativePath } from './byteSource.js';
+import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { type CompressionSpec, decompress, parseCompression } from './compression.js';
 import { hashBytes, isHashAlgorithm } from './hashing.js';
 import {
@@ -10,6 +10,7 @@ import {
   type MdsSchemaOptions,
   mdsShardOffsets,
 } from './mdsShard.js';
+import { joinUrl, unsafeRelativePath } from './urls.js';
 
 /** One shard of an MDS dataset, as its index.json entry describes it. */
 export interface MdsShard {
@@ -47,6 +48,13 @@ export interface OpenMdsOptions extends MdsSchemaOptions {
   shardCacheSize?: number;
 }
 
+/** A shard in memory, checked: its bytes (a plain Uint8Array), offset table and how it was read. */
+export interface LoadedMdsShard {
+  bytes: Uint8Array;
+  offsets: Uint32Array; // [samples + 1]
+  hit: boolean;
+}
+
 /** Where sample `i` of a dataset lives. */
 export interface SampleLocation {
   shard: number;
@@ -69,8 +77,13 @@ export interface MdsDataset extends AsyncDisposable {
   readSample(shard: number, j: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
   /** Global sample `i`. */
   get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
-  /** The whole uncompressed shard, checked (size, hash if asked, header, offsets). */
+  /** The whole uncompressed shard, checked (size, hash if asked, header, offsets); the last few are kept. */
   readShard(shard: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /**
+   * The whole uncompressed shard read anew (not kept), checked as `readShard` does, with its offset
+   * table and whether nothing was transferred (a local file or a cache hit).
+   */
+  loadShard(shard: number, options?: { signal?: AbortSignal }): Promise<LoadedMdsShard>;
   /** Samples `[start, end)` in order, in arrays of up to 1024 (never across shards): the fastest way to read in order. */
   sampleBatches(options?: {
     start?: number;
@@ -374,7 +387,7 @@ class OpenMdsDataset implements MdsDataset {
       this.#shardCache.set(shard, p);
       return p;
     }
-    p = this.#loadShard(s, options.signal);
+    p = this.#loadShard(s, options.signal).then((l) => l.bytes);
     this.#shardCache.set(shard, p);
     p.catch(() => this.#shardCache.delete(shard));
     while (this.#shardCache.size > this.#cacheSize) {
@@ -384,12 +397,33 @@ class OpenMdsDataset implements MdsDataset {
     return p;
   }
 
-  async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<Uint8Array> {
+  loadShard(shard: number, options: { signal?: AbortSignal } = {}): Promise<LoadedMdsShard> {
+    this.#checkOpen();
+    return this.#loadShard(this.#shard(shard), options.signal);
+  }
+
+  async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<LoadedMdsShard> {
     const fileUrl = joinUrl(this.url, s.zipBasename ?? s.basename);
     const where = { shard: s.basename, url: fileUrl };
     const expectBytes = (s.zipBasename ? s.zipBytes : s.rawBytes) ?? 0;
-    // At most the declared size: a server sending more cannot make us buffer it.
-    const data = await this.source.readRange(fileUrl, 0, expectBytes, { signal });
+    const hashes = s.zipBasename ? s.zipHashes : s.hashes;
+    const algo = this.#hashAlgo;
+    const expected = algo === undefined ? undefined : hashes?.[algo];
+    if (algo !== undefined && expected === undefined)
+      throw new StreamsError(
+        'STREAMS_HASH_MISMATCH',
+        `[streams/index] index.json has no ${algo} hash for this shard`,
+        { ...where, fix: 'pick a hash algorithm index.json lists' },
+      );
+    const fetched = await this.source.fetch(fileUrl, {
+      signal,
+      size: expectBytes,
+      hash:
+        algo !== undefined && expected !== undefined
+          ? { algorithm: algo, digest: expected }
+          : undefined,
+    });
+    const data = fetched.bytes;
     throwIfAborted(signal);
     if (data.length !== expectBytes)
       throw new StreamsError(
@@ -400,19 +434,12 @@ class OpenMdsDataset implements MdsDataset {
           fix: 'the shard is truncated or index.json is stale: download or write it again',
         },
       );
-    if (this.#hashAlgo) {
-      const expected = (s.zipBasename ? s.zipHashes : s.hashes)?.[this.#hashAlgo];
-      if (expected === undefined)
-        throw new StreamsError(
-          'STREAMS_HASH_MISMATCH',
-          `[streams/index] index.json has no ${this.#hashAlgo} hash for this shard`,
-          { ...where, fix: 'pick a hash algorithm index.json lists' },
-        );
-      const actual = await hashBytes(this.#hashAlgo, data);
+    if (algo !== undefined && !fetched.hashChecked) {
+      const actual = await hashBytes(algo, data);
       if (actual !== expected)
         throw new StreamsError(
           'STREAMS_HASH_MISMATCH',
-          `[streams/index] ${this.#hashAlgo} of the shard is ${actual}, index.json says ${expected}`,
+          `[streams/index] ${algo} of the shard is ${actual}, index.json says ${expected}`,
           { ...where, fix: 'the shard is damaged: download or write it again' },
         );
     }
@@ -427,12 +454,17 @@ class OpenMdsDataset implements MdsDataset {
           { ...where, fix: 'download or write the shard again' },
         );
     }
+    // A plain Uint8Array over a Buffer's memory: samples' byte columns are then cut with the
+    // native subarray, not Buffer's (which builds a Buffer subclass per call, per sample).
+    if (Object.getPrototypeOf(raw) !== Uint8Array.prototype)
+      raw = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    let offsets: Uint32Array;
     try {
-      mdsShardOffsets(raw, s.samples);
+      offsets = mdsShardOffsets(raw, s.samples);
     } catch (e) {
       throw withWhere(e, where);
     }
-    return raw;
+    return { bytes: raw, offsets, hit: fetched.hit };
   }
 
   /** Offset table of an uncompressed shard, read by range and checked once. */

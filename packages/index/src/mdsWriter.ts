@@ -2,19 +2,13 @@ import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
-import {
-  type DriverResolver,
-  downloaderDrivers,
-  isRemoteUrl,
-  joinUrl,
-  type RemoteDriver,
-  toLocalPath,
-} from './byteSource.js';
+import { RoutingByteSource } from './byteSource.js';
 import { type CompressionSpec, compress, parseCompression } from './compression.js';
 import { hashBytes, isHashAlgorithm } from './hashing.js';
 import { mdsCoder } from './mdsEncodings.js';
 import { encodeMdsShard, type MdsColumn, type MdsSample, MdsSchema } from './mdsShard.js';
 import { compareCodePoints, pyJsonDumps } from './pyJson.js';
+import { isRemoteUrl, joinUrl, toLocalPath } from './urls.js';
 
 /** Options of {@link MdsWriter}; names and defaults follow MosaicML's `MDSWriter`. */
 export interface MdsWriterOptions {
@@ -28,8 +22,8 @@ export interface MdsWriterOptions {
   localDir?: string;
   /** Remote `out`: keep the staged files after uploading. */
   keepLocal?: boolean;
-  /** Remote `out`: driver routing (default: `@streams/downloader`'s drivers). */
-  drivers?: DriverResolver;
+  /** Remote `out`: where shards are uploaded (default: `@streams/downloader`'s drivers and engine). */
+  source?: RoutingByteSource;
   /** Column name -> MDS encoding (`int`, `str`, `bytes`, `json`, `ndarray:float32:28,28`...). */
   columns: Record<string, string>;
   /** `gz`, `bz2`, `zstd`, `br`, `snappy`, optionally with a level (`zstd:7`). */
@@ -84,7 +78,7 @@ export class MdsWriter {
   dir: string;
   /** The remote `out`, when there is one. */
   readonly remote: string | undefined;
-  #driver: RemoteDriver | undefined;
+  #driver: RoutingByteSource | undefined;
   readonly columns: readonly MdsColumn[];
   readonly #schema: MdsSchema;
   readonly #compression: CompressionSpec | undefined;
@@ -157,12 +151,15 @@ export class MdsWriter {
     this.#ready ??= (async () => {
       if (this.remote) {
         if (!this.dir) this.dir = await mkdtemp(join(tmpdir(), 'streams-mds-'));
-        this.#driver = await (this.#options.drivers ?? downloaderDrivers)(this.remote);
+        this.#driver = this.#options.source ?? new RoutingByteSource();
         if (!this.#options.overwrite && (await this.#driver.walk(this.remote)).length > 0)
           throw new StreamsError(
             'STREAMS_INVALID_ARGUMENT',
             `[streams/index] output location ${this.remote} is not empty`,
-            { url: this.remote, fix: 'write to a new prefix, or pass overwrite: true' },
+            {
+              url: this.remote,
+              fix: 'write to a new prefix, or pass overwrite: true (streams convert --overwrite)',
+            },
           );
       }
       await mkdir(this.dir, { recursive: true });
@@ -170,7 +167,9 @@ export class MdsWriter {
         throw new StreamsError(
           'STREAMS_INVALID_ARGUMENT',
           `[streams/index] output directory ${this.dir} is not empty`,
-          { fix: 'write into a new or empty directory, or pass overwrite: true' },
+          {
+            fix: 'write into a new or empty directory, or pass overwrite: true (streams convert --overwrite)',
+          },
         );
     })();
     return this.#ready;

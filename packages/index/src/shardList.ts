@@ -1,5 +1,6 @@
-import { StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, basenameUrl, checkNamedUrl, dirnameUrl, joinUrl } from './byteSource.js';
+import { StreamsError } from '@streams/core';
+import type { ByteSource } from './byteSource.js';
+import { basenameUrl, checkNamedUrl, dirnameUrl, joinUrl } from './urls.js';
 
 /** Expands `shard-{000..009}.tar` (zero padding kept) and `{a,b}` alternatives, as WebDataset does. */
 export function expandBraces(pattern: string): string[] {
@@ -85,28 +86,4 @@ export async function resolveShardUrls(
       fix: `point at a file or a directory of files matching ${accept}`,
     });
   return hits;
-}
-
-/**
- * Samples [start, end) of shards read one after another, for formats without a sample count
- * (JSONL, CSV, WebDataset): skips the first `start`, stops reading at `end`.
- */
-export async function* sequentialSamples<T>(
-  urls: readonly string[],
-  range: { start?: number; end?: number },
-  signal: AbortSignal | undefined,
-  read: (url: string) => AsyncIterable<T>,
-): AsyncGenerator<T> {
-  const start = range.start ?? 0;
-  const end = range.end ?? Number.POSITIVE_INFINITY;
-  let i = 0;
-  if (i >= end) return;
-  for (const url of urls) {
-    throwIfAborted(signal);
-    for await (const sample of read(url)) {
-      if (i >= start) yield sample;
-      i++;
-      if (i >= end) return;
-    }
-  }
 }

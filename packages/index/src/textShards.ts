@@ -1,5 +1,5 @@
 import { StreamsError } from '@streams/core';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
 import {
   DEFAULT_MAX_LINE_BYTES,
   gunzipChunks,
@@ -7,21 +7,7 @@ import {
   textLines,
 } from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
-import type { DatasetColumn, DatasetFormat, SampleDataset } from './dataset.js';
 import { setField } from './sampleJson.js';
-import { resolveShardUrls, sequentialSamples } from './shardList.js';
-
-/** Options of {@link openJsonlDataset} and {@link openCsvDataset}. */
-export interface TextShardOptions extends TextOptions {
-  signal?: AbortSignal;
-  source?: ByteSource;
-  /** CSV delimiter (default: tab for `.tsv`, else comma). */
-  delimiter?: string;
-  /** CSV: rows read to infer column types (default 1000). */
-  inferRows?: number;
-  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
-  allowUrls?: readonly string[];
-}
 
 /** The bytes of one text shard (JSONL, CSV), gunzipped when its name ends in `.gz`. */
 export function chunksOf(
@@ -33,13 +19,20 @@ export function chunksOf(
   return /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw;
 }
 
-/** JSON Lines records of one shard; a bad line is `STREAMS_INDEX_INVALID` naming file and line. */
-export async function* jsonlRecords(
+/** One JSON Lines record with its line number and the byte offset where its line starts. */
+export interface JsonlEntry {
+  record: Record<string, unknown>;
+  no: number;
+  offset: number;
+}
+
+/** JSON Lines records of one file with where they are; a bad line is `STREAMS_INDEX_INVALID` naming file and line. */
+export async function* jsonlEntries(
   chunks: AsyncIterable<Uint8Array>,
   url: string,
   options: TextOptions = {},
-): AsyncGenerator<Record<string, unknown>> {
-  for await (const { line, no } of textLines(chunks, { ...options, url })) {
+): AsyncGenerator<JsonlEntry> {
+  for await (const { line, no, offset } of textLines(chunks, { ...options, url })) {
     if (line.trim() === '') continue;
     let v: unknown;
     try {
@@ -64,8 +57,17 @@ export async function* jsonlRecords(
           fix: 'each line of a JSONL file must be one JSON object',
         },
       );
-    yield v as Record<string, unknown>;
+    yield { record: v as Record<string, unknown>, no, offset };
   }
+}
+
+/** JSON Lines records of one shard; a bad line is `STREAMS_INDEX_INVALID` naming file and line. */
+export async function* jsonlRecords(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+  options: TextOptions = {},
+): AsyncGenerator<Record<string, unknown>> {
+  for await (const e of jsonlEntries(chunks, url, options)) yield e.record;
 }
 
 /**
@@ -139,73 +141,4 @@ export async function* csvRecords(
     types = header.map((_, k) => inferCsvType(buffer.map((b) => b.row[k] ?? '')));
     for (const b of buffer) yield toRecord(b.row, b.line);
   }
-}
-
-function textDataset(
-  spec: string,
-  format: DatasetFormat,
-  urls: string[],
-  source: ByteSource,
-  owns: boolean,
-  records: (url: string, signal?: AbortSignal) => AsyncIterable<Record<string, unknown>>,
-): SampleDataset {
-  const columns: DatasetColumn[] = [];
-  const close = async () => {
-    if (owns) await source.close();
-  };
-  return {
-    url: spec,
-    format,
-    numSamples: undefined,
-    numShards: urls.length,
-    columns,
-    totalBytes: undefined,
-    async *samples(o = {}) {
-      for await (const rec of sequentialSamples(urls, o, o.signal, (url) =>
-        records(url, o.signal),
-      )) {
-        for (const k of Object.keys(rec))
-          if (!columns.some((c) => c.name === k)) columns.push({ name: k, type: typeof rec[k] });
-        yield rec;
-      }
-    },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
-}
-
-/** Opens JSONL shards (`.jsonl`, `.jsonl.gz`, a pattern, a directory or a list file) as a dataset. */
-export async function openJsonlDataset(
-  spec: string,
-  options: TextShardOptions = {},
-): Promise<SampleDataset> {
-  const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(
-    spec,
-    source,
-    /\.(jsonl|ndjson)(\.gz)?$/i,
-    options.signal,
-    options.allowUrls,
-  );
-  return textDataset(spec, 'jsonl', urls, source, options.source === undefined, (url, signal) =>
-    jsonlRecords(chunksOf(source, url, signal), url, options),
-  );
-}
-
-/** Opens CSV/TSV shards (`.csv`, `.tsv`, gzipped, a pattern, a directory or a list file) as a dataset. */
-export async function openCsvDataset(
-  spec: string,
-  options: TextShardOptions = {},
-): Promise<SampleDataset> {
-  const source = options.source ?? new RoutingByteSource();
-  const urls = await resolveShardUrls(
-    spec,
-    source,
-    /\.(csv|tsv)(\.gz)?$/i,
-    options.signal,
-    options.allowUrls,
-  );
-  return textDataset(spec, 'csv', urls, source, options.source === undefined, (url, signal) =>
-    csvRecords(chunksOf(source, url, signal), url, { ...options, signal }),
-  );
 }

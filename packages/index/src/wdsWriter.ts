@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { toLocalPath } from './byteSource.js';
 import { tooDeepForJson } from './pyJson.js';
 import { checkMemberName } from './tarReader.js';
+import { toLocalPath } from './urls.js';
 
 const gzipAsync = promisify(gzip);
 const enc = new TextEncoder();
@@ -122,7 +122,7 @@ export class WdsWriter {
           'STREAMS_INVALID_ARGUMENT',
           `[streams/index] output directory ${this.dir} is not empty`,
           {
-            fix: 'write into a new or empty directory, or pass overwrite: true',
+            fix: 'write into a new or empty directory, or pass overwrite: true (streams convert --overwrite)',
           },
         );
     })();

@@ -1,18 +1,14 @@
 import { StreamsError } from '@streams/core';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { decodeUtf8, gunzipChunks, type TextOptions } from './chunkReader.js';
-import type { DatasetColumn, SampleDataset } from './dataset.js';
 import { setField } from './sampleJson.js';
-import { resolveShardUrls, sequentialSamples } from './shardList.js';
-import { readTar } from './tarReader.js';
+import { readTar, type TarMember } from './tarReader.js';
 
 /** A WebDataset sample: `__key__`, `__url__`, and one entry per extension. */
 export type WdsSample = Record<string, unknown> & { __key__: string; __url__: string };
 
-/** Options of {@link readWebDataset} and {@link openWebDataset}. */
+/** Options of the WebDataset readers. */
 export interface WebDatasetOptions {
   signal?: AbortSignal;
-  source?: ByteSource;
   /**
    * `auto` (default) decodes `json`/`jsn` as JSON, `txt`/`text` as strings and `cls`/`cls2`/`index`/`id`
    * as integers, and leaves everything else as bytes; `raw` leaves every member as bytes.
@@ -20,8 +16,6 @@ export interface WebDatasetOptions {
   decode?: 'auto' | 'raw';
   /** Text members (`txt`, `json`, `cls`...) that are not UTF-8: `error` (default) or `replace`. */
   invalidUtf8?: TextOptions['invalidUtf8'];
-  /** Local prefixes a remote list file may name (see `IndexTableOptions.allowUrls`). */
-  allowUrls?: readonly string[];
 }
 
 /** Splits a member name into its sample key and extension the WebDataset way (first dot of the basename). */
@@ -59,77 +53,71 @@ function decodeMember(
   return data;
 }
 
+/** The members of one sample of a tar: its key and `(extension, bytes)` in archive order. */
+export interface WdsGroup {
+  key: string;
+  members: { ext: string; data: Uint8Array }[];
+}
+
+/**
+ * Groups tar members into samples by key (the path up to the first dot of the file name), in
+ * archive order, as WebDataset does: members whose key starts with `__` or that have no
+ * extension are skipped; a key holding two members of one extension is `STREAMS_SHARD_CORRUPT`.
+ */
+export async function* wdsGroups(
+  members: AsyncIterable<TarMember>,
+  url: string,
+): AsyncGenerator<WdsGroup> {
+  let current: WdsGroup | undefined;
+  for await (const m of members) {
+    const { key, ext } = wdsSplitKey(m.name);
+    if (key.startsWith('__') || ext === '') continue; // WebDataset skips such members
+    if (current && current.key !== key) {
+      yield current;
+      current = undefined;
+    }
+    current ??= { key, members: [] };
+    if (current.members.some((x) => x.ext === ext))
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] sample "${key}" has two "${ext}" members`,
+        { url, fix: 'each sample key may hold one file per extension' },
+      );
+    current.members.push({ ext, data: m.data });
+  }
+  if (current) yield current;
+}
+
+/** A sample of a group: `{ __key__, __url__, <ext>: value }`, members decoded by extension unless `raw`. */
+export function wdsSampleOf(g: WdsGroup, url: string, options: WebDatasetOptions = {}): WdsSample {
+  const sample: WdsSample = { __key__: g.key, __url__: url };
+  for (const { ext, data } of g.members)
+    setField(
+      sample,
+      ext,
+      options.decode === 'raw'
+        ? data
+        : decodeMember(ext, data, { url, key: g.key }, options.invalidUtf8),
+    );
+  return sample;
+}
+
+/** The tar members of a stream of (possibly gzipped, by the URL's extension) tar bytes. */
+export function tarMembers(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+  signal?: AbortSignal,
+): AsyncGenerator<TarMember> {
+  const gz = /\.(tar\.gz|tgz)$/i.test(url);
+  return readTar(gz ? gunzipChunks(chunks, { url }) : chunks, { url, signal });
+}
+
 /** Samples of one tar stream, grouped by key in archive order. */
 export async function* wdsSamplesFromTar(
   chunks: AsyncIterable<Uint8Array>,
   url: string,
   options: WebDatasetOptions = {},
 ): AsyncGenerator<WdsSample> {
-  const gz = /\.(tar\.gz|tgz)$/i.test(url);
-  const stream = gz ? gunzipChunks(chunks, { url }) : chunks;
-  let current: WdsSample | undefined;
-  for await (const m of readTar(stream, { url, signal: options.signal })) {
-    const { key, ext } = wdsSplitKey(m.name);
-    if (key.startsWith('__') || ext === '') continue; // WebDataset skips such members
-    if (current && current.__key__ !== key) {
-      yield current;
-      current = undefined;
-    }
-    current ??= { __key__: key, __url__: url };
-    if (Object.hasOwn(current, ext))
-      throw new StreamsError(
-        'STREAMS_SHARD_CORRUPT',
-        `[streams/index] sample "${key}" has two "${ext}" members`,
-        { url, fix: 'each sample key may hold one file per extension' },
-      );
-    setField(
-      current,
-      ext,
-      options.decode === 'raw'
-        ? m.data
-        : decodeMember(ext, m.data, { url, key }, options.invalidUtf8),
-    );
-  }
-  if (current) yield current;
-}
-
-/** Opens WebDataset shards: a tar, a `.tar.gz`, a brace pattern, a wildcard, a directory or a list file. */
-export async function openWebDataset(
-  spec: string,
-  options: WebDatasetOptions = {},
-): Promise<SampleDataset> {
-  const source = options.source ?? new RoutingByteSource();
-  const owns = options.source === undefined;
-  const urls = await resolveShardUrls(
-    spec,
-    source,
-    /\.(tar|tar\.gz|tgz)$/i,
-    options.signal,
-    options.allowUrls,
-  );
-  const close = async () => {
-    if (owns) await source.close();
-  };
-  const columns: DatasetColumn[] = [];
-  return {
-    url: spec,
-    format: 'wds',
-    numSamples: undefined,
-    numShards: urls.length,
-    columns,
-    totalBytes: undefined,
-    async *samples(o = {}) {
-      const signal = o.signal ?? options.signal;
-      const read = (url: string) =>
-        wdsSamplesFromTar(source.stream(url, { signal }), url, { ...options, signal });
-      for await (const s of sequentialSamples(urls, o, signal, read)) {
-        if (columns.length === 0)
-          for (const k of Object.keys(s))
-            columns.push({ name: k, type: k.startsWith('__') ? 'str' : 'bytes' });
-        yield s;
-      }
-    },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  for await (const g of wdsGroups(tarMembers(chunks, url, options.signal), url))
+    yield wdsSampleOf(g, url, options);
 }

@@ -4,10 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { isStreamsError } from '@streams/core';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDataset } from '../src/dataset.js';
+import { openDataset, openJsonlDataset } from '../src/dataset.js';
 import { convertDataset } from '../src/datasetConvert.js';
 import { openIndexTable } from '../src/indexTable.js';
-import { openJsonlDataset } from '../src/textShards.js';
 import { tempDir } from './fixtures.js';
 
 // An index fetched from a remote location is untrusted: it may name remote URLs (its own host or

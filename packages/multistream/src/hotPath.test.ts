@@ -2,11 +2,8 @@ import { join } from 'node:path';
 import { sleep, world as worldLayout } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadOf, tempDir, writeMds } from '../test/fixtures.js';
-import {
-  type SampleInfo,
-  StreamingDataset,
-  type StreamingDatasetOptions,
-} from './streamingDataset.js';
+import type { SampleInfo, StreamingDatasetOptions } from './datasetOptions.js';
+import { StreamingDataset } from './streamingDataset.js';
 
 type Sample = { uid: number; payload: Uint8Array };
 

@@ -34,6 +34,12 @@ export {
   findLocalFiles,
   kaggleCredentials,
 } from './datasetFiles.js';
+export type {
+  DatasetMetrics,
+  SampleInfo,
+  SampleTransform,
+  StreamingDatasetOptions,
+} from './datasetOptions.js';
 export type { Cifar100Options } from './datasetRegistry/cifar100.js';
 export {
   FASHION_MNIST_DIR,
@@ -52,6 +58,7 @@ export type {
   RemoteFile,
   TensorDataset,
 } from './datasetSpec.js';
+export type { DatasetState } from './datasetState.js';
 export {
   type DatasetListing,
   gatherExamples,
@@ -60,6 +67,7 @@ export {
   loadDataset,
   registerDataset,
 } from './datasets.js';
+export { type SkippedSample, sampleFailed } from './decodePolicy.js';
 export {
   type BatchingMethod,
   buildEpochPlan,
@@ -105,7 +113,7 @@ export {
   videoFrameCount,
 } from './sequenceSources/video.js';
 export { videoDirectorySequences } from './sequenceSources/videoDirectory.js';
-export { type LoadedShard, ShardPool } from './shardPool.js';
+export { ShardPool } from './shardPool.js';
 export {
   divideSpans,
   SHUFFLE_ALGORITHMS,
@@ -125,14 +133,7 @@ export {
   type StreamOptions,
   type StreamWeightSpec,
 } from './stream.js';
-export {
-  type DatasetMetrics,
-  type DatasetState,
-  type SampleInfo,
-  type SampleTransform,
-  StreamingDataset,
-  type StreamingDatasetOptions,
-} from './streamingDataset.js';
+export { StreamingDataset } from './streamingDataset.js';
 export {
   type BatchOptions,
   type ExperienceStreamOptions,

@@ -1,17 +1,5 @@
 import { StreamsError } from '@streams/core';
-
-/** A shard's bytes in memory, and how to let go of the disk entry that holds them. */
-export interface LoadedShard {
-  bytes: Uint8Array;
-  /** A view of `bytes` for the decoders, made once per load. */
-  view: DataView;
-  /** Sample offsets (n + 1), checked once at load. */
-  offsets: Uint32Array; // [samples + 1]
-  /** True when the shard was already on disk (cache hit or a local dataset). */
-  hit: boolean;
-  /** Unpins the cache entry, if the loader kept a pin (no-op otherwise). */
-  release(): Promise<void>;
-}
+import type { LoadedUnit } from '@streams/index';
 
 interface Entry {
   key: number;
@@ -24,13 +12,13 @@ interface Entry {
   start: () => void;
   /** Settles a load that never started (its last reference went, or the pool closed). */
   cancel: () => void;
-  promise: Promise<LoadedShard>;
+  promise: Promise<LoadedUnit>;
   /** Set once the load succeeded: lets the hot path read without awaiting. */
-  loaded: LoadedShard | undefined;
+  loaded: LoadedUnit | undefined;
 }
 
 /**
- * Reference-counted shards for the prefetch window. Each planned sample holds a reference on its
+ * Reference-counted units (shards, chunks of rows, or one row's files) for the prefetch window. Each planned sample holds a reference on its
  * shard from the moment it enters the window until it is decoded. Loads start in plan order while
  * the bytes downloading stay within `budget`; the shard the consumer waits on starts at once
  * ({@link urge}), one such shard at a time, so a window whose shards are referenced far ahead can
@@ -59,7 +47,7 @@ export class ShardPool {
 
   constructor(
     private readonly budget: number,
-    private readonly load: (key: number) => Promise<LoadedShard>,
+    private readonly load: (key: number) => Promise<LoadedUnit>,
     private readonly lingerLimit = 256 * 1024 * 1024,
   ) {}
 
@@ -138,7 +126,7 @@ export class ShardPool {
   }
 
   /** The shard right now, when loaded (the hot path: no promise). */
-  peek(key: number): LoadedShard | undefined {
+  peek(key: number): LoadedUnit | undefined {
     return this.#find(key)?.loaded;
   }
 
@@ -161,7 +149,7 @@ export class ShardPool {
   }
 
   /** The shard, once its load has started and finished. */
-  async get(key: number): Promise<LoadedShard> {
+  async get(key: number): Promise<LoadedUnit> {
     const entry = this.#entries.get(key);
     if (!entry) {
       throw new StreamsError(
@@ -226,9 +214,14 @@ export class ShardPool {
     }
   }
 
-  // Always let one shard run, or nothing could make progress under a tiny budget.
+  // Always let one shard run, or nothing could make progress under a tiny budget; loads that
+  // download nothing (local data, chunks of an index) never wait for it.
   #fits(entry: Entry): boolean {
-    return this.#inflightBytes === 0 || this.#inflightBytes + entry.bytes <= this.budget;
+    return (
+      entry.bytes === 0 ||
+      this.#inflightBytes === 0 ||
+      this.#inflightBytes + entry.bytes <= this.budget
+    );
   }
 
   #pump(): void {
@@ -263,7 +256,7 @@ export class ShardPool {
 }
 
 function sizeOf(entry: Entry): number {
-  return entry.loaded?.bytes.byteLength ?? 0;
+  return entry.loaded?.memoryBytes ?? 0;
 }
 
 function closedError(): StreamsError {

@@ -1,7 +1,41 @@
 import { rng, StreamsError } from '@streams/core';
 
+/** How a stream's location is read: its format and, for index tables, which columns to fetch. */
+export interface FormatKnobs {
+  /** The shard format (`mds`, `wds`, `jsonl`, `csv`, `table` or a registered one); default: detected. */
+  format?: string;
+  /** Index tables: the columns holding URLs or paths of each row's files (default: by name). */
+  urlColumns?: readonly string[];
+  /** Index tables: the URL columns fetched for each row (default all; `[]` reads metadata only). */
+  columnsToDownload?: readonly string[];
+  /**
+   * Index tables: output column -> alternative URL columns, one chosen per sample by the seeded
+   * rng before anything is fetched (e.g. `{ caption_emb: ['emb_a', 'emb_b'] }`).
+   */
+  alternatives?: Readonly<Record<string, readonly string[]>>;
+  /** Index tables: the columns with each file's expected size and digest (default: by name). */
+  sizeColumn?: string;
+  hashColumn?: string;
+  /** Index tables: rows per unit for files without row groups (default 65,536). */
+  chunkRows?: number;
+  /** Local prefixes a remote index may name (see `@streams/index`'s `allowUrls`). */
+  allowUrls?: readonly string[];
+}
+
+/** The knobs of {@link FormatKnobs}, for copying them between option objects. */
+export const FORMAT_KNOBS = [
+  'format',
+  'urlColumns',
+  'columnsToDownload',
+  'alternatives',
+  'sizeColumn',
+  'hashColumn',
+  'chunkRows',
+  'allowUrls',
+] as const;
+
 /** Options of one stream (a dataset or sub-dataset) mixed into a StreamingDataset. */
-export interface StreamOptions {
+export interface StreamOptions extends FormatKnobs {
   /** A name for messages, events and shares; defaults to `stream <index>`. */
   name?: string;
   /** Where the stream's shards live (`s3://`, `gs://`, `https://`, `file:` or a path). */
@@ -27,7 +61,7 @@ export interface StreamOptions {
 }
 
 /** Knobs a dataset gives to streams that leave them unset. */
-export interface StreamDefaults {
+export interface StreamDefaults extends FormatKnobs {
   /** Default remote (or the only stream's remote). */
   remote?: string;
   /** Default local directory (or the only stream's). */
@@ -40,7 +74,7 @@ export interface StreamDefaults {
 }
 
 /** A validated stream configuration; `choose` is already parsed to an integer. */
-export interface Stream {
+export interface Stream extends Readonly<FormatKnobs> {
   readonly name: string | undefined;
   readonly remote: string | undefined;
   readonly local: string | undefined;
@@ -124,6 +158,7 @@ export function Stream(options: StreamOptions = {}, index?: number): Stream {
     downloadTimeout: options.downloadTimeout,
     validateHash: options.validateHash,
     keepCompressed: options.keepCompressed,
+    ...Object.fromEntries(FORMAT_KNOBS.map((k) => [k, options[k]])),
   });
 }
 
@@ -154,6 +189,7 @@ export function applyStreamDefaults(
     validateHash: stream.validateHash ?? defaults.validateHash ?? DEFAULT_KNOBS.validateHash,
     keepCompressed:
       stream.keepCompressed ?? defaults.keepCompressed ?? DEFAULT_KNOBS.keepCompressed,
+    ...Object.fromEntries(FORMAT_KNOBS.map((k) => [k, stream[k] ?? defaults[k]])),
   });
 }
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { isStreamsError, world } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadOf, tempDir, writeMds } from '../test/fixtures.js';
-import { StreamingDataset, type StreamingDatasetOptions } from './streamingDataset.js';
+import type { StreamingDatasetOptions } from './datasetOptions.js';
+import { StreamingDataset } from './streamingDataset.js';
 
 type Sample = { uid: number; payload: Uint8Array };
 

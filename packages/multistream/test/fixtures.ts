@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,4 +53,29 @@ export function payloadOf(uid: number, bytes: number): Uint8Array {
     p[k] = x & 0xff;
   }
   return p;
+}
+
+/**
+ * Runs `worker` (a TypeScript file) as one rank of a job: a real child process with torchrun-style
+ * RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE in `env`. Resolves when it exits 0 or is
+ * SIGKILLed (a rank that kills itself after its checkpoint); rejects with its stderr otherwise.
+ */
+export function runRank(worker: string, rank: number, env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@streams/source', '--import', 'tsx', worker],
+      { env: { ...process.env, RANK: String(rank), ...env }, stdio: ['ignore', 'inherit', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGKILL')
+        reject(new Error(`rank ${rank} exited ${code}: ${stderr}`));
+      else resolve();
+    });
+  });
 }

@@ -1,42 +1,20 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHttpServer } from '@streams/testkit';
 import { describe, expect, it } from 'vitest';
-import { tempDir, writeMds } from './fixtures.js';
+import { runRank, tempDir, writeMds } from './fixtures.js';
 
 const worker = fileURLToPath(new URL('./rankWorker.ts', import.meta.url));
 
-function runRank(rank: number, env: Record<string, string>): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@streams/source', '--import', 'tsx', worker],
-      {
-        env: {
-          ...process.env,
-          RANK: String(rank),
-          WORLD_SIZE: '4',
-          LOCAL_RANK: String(rank % 2),
-          LOCAL_WORLD_SIZE: '2',
-          ...env,
-        },
-        stdio: ['ignore', 'inherit', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code !== 0 && signal !== 'SIGKILL')
-        reject(new Error(`rank ${rank} exited ${code}: ${stderr}`));
-      else resolve(code);
-    });
+/** Rank `rank` of the four-rank job (two nodes of two). */
+const runNodeRank = (rank: number, env: Record<string, string>) =>
+  runRank(worker, rank, {
+    WORLD_SIZE: '4',
+    LOCAL_RANK: String(rank % 2),
+    LOCAL_WORLD_SIZE: '2',
+    ...env,
   });
-}
 
 describe('four real processes, two nodes of two ranks', () => {
   it(
@@ -54,7 +32,7 @@ describe('four real processes, two nodes of two ranks', () => {
         // Rank 3 is killed (SIGKILL) after 37 samples; the others run to the end.
         await Promise.all(
           [0, 1, 2, 3].map((rank) =>
-            runRank(rank, {
+            runNodeRank(rank, {
               ...common,
               CACHE_DIR: cacheOf(rank),
               OUT: outOf(rank),
@@ -65,7 +43,7 @@ describe('four real processes, two nodes of two ranks', () => {
         const killed = JSON.parse(await readFile(outOf(3), 'utf8')) as { uids: number[] };
         expect(killed.uids.length).toBe(37);
         // Restart rank 3 from its checkpoint, on the same node cache (its dead pins are reaped).
-        await runRank(3, {
+        await runNodeRank(3, {
           ...common,
           CACHE_DIR: cacheOf(3),
           OUT: join(tmp.dir, 'rank3-resumed.json'),

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 /** Options of {@link startHttpServer}. */
@@ -48,7 +48,7 @@ export interface TestHttpServer extends AsyncDisposable {
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<TestHttpServer> {
   const requests: HttpRequestRecord[] = [];
-  const root = normalize(options.root);
+  const root = resolve(options.root); // no trailing separator: the check below appends one
   const server = createServer((req, res) => {
     const record: HttpRequestRecord = {
       method: req.method ?? '',

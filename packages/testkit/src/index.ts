@@ -22,5 +22,6 @@ export {
   startHttpServer,
   type TestHttpServer,
 } from './httpServer.js';
+export { linesFormat } from './linesFormat.js';
 export { type S3ServerOptions, startS3Server, type TestS3Server } from './s3Server.js';
 export { checkSigV4, NodeSha256, type SigV4Check } from './sigV4.js';

@@ -1,0 +1,78 @@
+// JSON Lines shards (`.jsonl`, `.ndjson`, gzipped; patterns, directories, list files): a file is a
+// unit, one object a line.
+import { gunzipChunks, once } from '../chunkReader.js';
+import { jsonlRecords } from '../textShards.js';
+import { basenameUrl } from '../urls.js';
+import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
+import { LoadedSamples, ShardFileDataset, shardUnits } from './shardFiles.js';
+
+const JSONL = /\.(jsonl|ndjson)(\.gz)?$/i;
+
+/** Reads text shards: the records of a whole file already in memory, or of its stream. */
+export abstract class TextShardDataset extends ShardFileDataset {
+  constructor(
+    url: string,
+    units: ShardFileDataset['units'],
+    protected readonly o: FormatOpenOptions,
+  ) {
+    super(url, units, o.source);
+  }
+
+  /** The records of one file's (gunzipped) bytes. */
+  protected abstract records(
+    chunks: AsyncIterable<Uint8Array>,
+    url: string,
+    signal?: AbortSignal,
+  ): AsyncIterable<Sample>;
+
+  async *stream(k: number, options: UnitOptions = {}): AsyncGenerator<Sample> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    const raw = this.source.stream(url, { signal });
+    for await (const s of this.records(
+      /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw,
+      url,
+      signal,
+    )) {
+      this.note(s);
+      yield s;
+    }
+  }
+
+  async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
+    const bytes = once(fetched.bytes);
+    const items: Sample[] = [];
+    for await (const s of this.records(
+      /\.gz$/i.test(url) ? gunzipChunks(bytes, { url }) : bytes,
+      url,
+      signal,
+    )) {
+      this.note(s);
+      items.push(s);
+    }
+    const u = this.units[k];
+    if (u) u.samples = items.length;
+    // Parsed records take a few times their text in memory.
+    return new LoadedSamples(items, fetched.bytes.byteLength * 4, fetched.hit);
+  }
+}
+
+class JsonlDataset extends TextShardDataset {
+  readonly format = 'jsonl';
+  protected records(chunks: AsyncIterable<Uint8Array>, url: string): AsyncIterable<Sample> {
+    return jsonlRecords(chunks, url, this.o);
+  }
+}
+
+/** JSON Lines shards: one object a line, a file a unit. */
+export const jsonlFormat: ShardFormat = {
+  name: 'jsonl',
+  description: 'JSON Lines shards (.jsonl, .ndjson, gzipped; a pattern, directory or list of them)',
+  matchName: (url) => (JSONL.test(basenameUrl(url)) ? 1 : 0),
+  async open(url, o) {
+    return new JsonlDataset(url, await shardUnits(url, JSONL, o), o);
+  },
+};

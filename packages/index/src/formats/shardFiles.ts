@@ -1,0 +1,113 @@
+// What the formats whose shards are plain files share (WebDataset tars, JSONL and CSV shards): one
+// unit per file, whose sample count is learned by reading it.
+import { StreamsError } from '@streams/core';
+import type { ByteSource } from '../byteSource.js';
+import { resolveShardUrls } from '../shardList.js';
+import { basenameUrl } from '../urls.js';
+import type {
+  DatasetColumn,
+  FormatDataset,
+  FormatOpenOptions,
+  FormatUnit,
+  LoadedUnit,
+  Sample,
+  UnitOptions,
+} from './format.js';
+
+/** One unit per shard file; counts unknown until read. */
+export function fileUnits(urls: readonly string[]): FormatUnit[] {
+  return urls.map((url) => ({
+    name: basenameUrl(url),
+    samples: undefined,
+    bytes: undefined,
+    files: [{ url }],
+  }));
+}
+
+/** Resolves a shard spec (file, pattern, directory, list file) into units. */
+export async function shardUnits(
+  spec: string,
+  accept: RegExp,
+  o: FormatOpenOptions,
+): Promise<FormatUnit[]> {
+  return fileUnits(await resolveShardUrls(spec, o.source, accept, o.signal, o.allowUrls));
+}
+
+/** Samples held in memory after a whole shard was parsed. */
+export class LoadedSamples implements LoadedUnit {
+  constructor(
+    readonly items: readonly Sample[],
+    readonly memoryBytes: number,
+    readonly hit: boolean,
+  ) {}
+  get samples(): number {
+    return this.items.length;
+  }
+  decode(j: number): Sample {
+    // A copy: a consumer may change the sample it got, the unit stays as read.
+    return { ...(this.items[j] as Sample) };
+  }
+  async release(): Promise<void> {}
+}
+
+/**
+ * The shared shape of a dataset of shard files: counting reads each unit's stream once, and the
+ * columns grow as samples are read (these formats have no schema).
+ */
+export abstract class ShardFileDataset implements FormatDataset {
+  abstract readonly format: string;
+  readonly columns: DatasetColumn[] = [];
+  readonly totalBytes = undefined;
+
+  constructor(
+    readonly url: string,
+    readonly units: FormatUnit[],
+    readonly source: ByteSource,
+  ) {}
+
+  /** The samples of unit k, read front to back. */
+  abstract stream(k: number, options?: UnitOptions): AsyncIterable<Sample>;
+  abstract load(k: number, options?: UnitOptions): Promise<LoadedUnit>;
+
+  /** The file of unit k. */
+  protected fileOf(k: number): string {
+    const u = this.units[k];
+    if (!u)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] unit ${k} is outside the dataset's ${this.units.length} shards`,
+        { url: this.url, fix: `ask for a unit in [0, ${this.units.length})` },
+      );
+    return u.files[0]?.url as string;
+  }
+
+  /** Notes the columns of a sample read (the first type seen names a column). */
+  protected note(s: Sample): void {
+    for (const k of Object.keys(s))
+      if (!this.columns.some((c) => c.name === k))
+        this.columns.push({ name: k, type: columnType(k, s[k]) });
+  }
+
+  async count(options: UnitOptions = {}): Promise<number> {
+    let total = 0;
+    for (let k = 0; k < this.units.length; k++) {
+      const u = this.units[k] as FormatUnit;
+      if (u.samples === undefined) {
+        let n = 0;
+        for await (const _ of this.stream(k, options)) n++;
+        u.samples = n;
+      }
+      total += u.samples;
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function columnType(name: string, v: unknown): string {
+  if (name.startsWith('__')) return 'str';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (v === null) return 'null';
+  return Array.isArray(v) ? 'array' : typeof v;
+}

@@ -1,0 +1,101 @@
+// WebDataset: tar shards (a tar, `.tar.gz`, a brace pattern, a wildcard, a directory or a list
+// file), a tar is a unit. Loaded, a tar is held in memory with its samples' members found by one
+// walk over its headers, so any sample is a slice of it (random access through member offsets).
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { StreamsError } from '@streams/core';
+import { once } from '../chunkReader.js';
+import { readTar } from '../tarReader.js';
+import { basenameUrl } from '../urls.js';
+import {
+  tarMembers,
+  type WdsGroup,
+  type WebDatasetOptions,
+  wdsGroups,
+  wdsSampleOf,
+} from '../webDataset.js';
+import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
+import { ShardFileDataset, shardUnits } from './shardFiles.js';
+
+const gunzipAsync = promisify(gunzip);
+const TAR = /\.(tar|tar\.gz|tgz)$/i;
+
+/** A tar in memory: the members of sample j are views into its bytes. */
+class LoadedTar implements LoadedUnit {
+  constructor(
+    private readonly groups: WdsGroup[],
+    private readonly url: string,
+    private readonly options: WebDatasetOptions,
+    readonly memoryBytes: number,
+    readonly hit: boolean,
+  ) {}
+  get samples(): number {
+    return this.groups.length;
+  }
+  decode(j: number): Sample {
+    return wdsSampleOf(this.groups[j] as WdsGroup, this.url, this.options);
+  }
+  async release(): Promise<void> {}
+}
+
+class WdsDataset extends ShardFileDataset {
+  readonly format = 'wds';
+
+  constructor(
+    url: string,
+    units: ShardFileDataset['units'],
+    private readonly o: FormatOpenOptions,
+  ) {
+    super(url, units, o.source);
+  }
+
+  async *stream(k: number, options: UnitOptions = {}): AsyncGenerator<Sample> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    for await (const g of wdsGroups(
+      tarMembers(this.source.stream(url, { signal }), url, signal),
+      url,
+    )) {
+      const s = wdsSampleOf(g, url, this.o);
+      this.note(s);
+      yield s;
+    }
+  }
+
+  async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
+    let bytes = fetched.bytes;
+    if (/\.(tar\.gz|tgz)$/i.test(url)) {
+      try {
+        bytes = new Uint8Array(await gunzipAsync(bytes));
+      } catch (cause) {
+        throw new StreamsError(
+          'STREAMS_SHARD_CORRUPT',
+          `[streams/index] cannot gunzip ${basenameUrl(url)}: ${(cause as Error).message}`,
+          { url, cause, fix: 'the file is truncated or not gzip: download or write it again' },
+        );
+      }
+    }
+    const groups: WdsGroup[] = [];
+    // The tar is one chunk: every member read from it is a view, nothing is copied.
+    for await (const g of wdsGroups(readTar(once(bytes), { url, signal }), url)) groups.push(g);
+    const loaded = new LoadedTar(groups, url, this.o, bytes.byteLength, fetched.hit);
+    const u = this.units[k];
+    if (u) u.samples = groups.length;
+    if (groups.length > 0) this.note(loaded.decode(0));
+    return loaded;
+  }
+}
+
+/** WebDataset tar shards: members grouped into samples by key (`000001.jpg` + `000001.cls`). */
+export const wdsFormat: ShardFormat = {
+  name: 'wds',
+  description:
+    'WebDataset tar shards (.tar, .tar.gz, shard-{000..099}.tar, a directory or list of tars)',
+  matchName: (url) => (TAR.test(basenameUrl(url)) ? 1 : 0),
+  async open(url, o) {
+    return new WdsDataset(url, await shardUnits(url, TAR, o), o);
+  },
+};

@@ -1,0 +1,115 @@
+// JSON index files: JSONL read like CSV (a typing pass noting where chunks start, then range reads
+// per chunk; gzipped files kept in memory), and `.json` (an array of objects or an object of column
+// arrays), which is parsed whole.
+import { StreamsError } from '@streams/core';
+import { gunzipChunks, once } from '../chunkReader.js';
+import { jsonlEntries } from '../textShards.js';
+import { basenameUrl } from '../urls.js';
+import {
+  byteChunks,
+  invalid,
+  memoryChunks,
+  memoryPart,
+  type PartFile,
+  type PartOptions,
+  partFile,
+  RowTyper,
+  rowsToBatch,
+  type TablePart,
+} from './tablePart.js';
+
+/** Opens a JSON Lines index file. */
+export async function jsonlPart(url: string, options: PartOptions): Promise<TablePart> {
+  const f = await partFile(url, options);
+  try {
+    const part = await readJsonl(url, f, options);
+    if (part.close === undefined) await f.release();
+    return part;
+  } catch (e) {
+    await f.release();
+    throw e;
+  }
+}
+
+async function readJsonl(url: string, f: PartFile, options: PartOptions): Promise<TablePart> {
+  const { signal, chunkRows } = options;
+  const { source } = f;
+  const gz = /\.gz$/i.test(url);
+  const typer = new RowTyper();
+  const starts: number[] = [];
+  const kept: Record<string, unknown>[] = [];
+  const raw = source.stream(f.url, { signal });
+  for await (const { record, offset } of jsonlEntries(
+    gz ? gunzipChunks(raw, { url }) : raw,
+    url,
+    options,
+  )) {
+    if (typer.rows % chunkRows === 0) starts.push(offset);
+    typer.add(record);
+    if (gz) kept.push(record);
+  }
+  const fields = typer.fields();
+  const numRows = typer.rows;
+  if (gz) return { url, fields, numRows, chunks: memoryChunks(fields, kept, chunkRows, url) };
+  const size = await source.size(f.url, { signal });
+  return {
+    url,
+    fields,
+    numRows,
+    close: f.release,
+    chunks: byteChunks(starts, numRows, size, chunkRows, async (start, end, rows, sig) => {
+      const bytes = await source.readRange(f.url, start, end, { signal: sig ?? signal });
+      const out: Record<string, unknown>[] = [];
+      for await (const e of jsonlEntries(once(bytes), url, options)) out.push(e.record);
+      if (out.length !== rows)
+        throw invalid(
+          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} hold ${out.length} rows, not ${rows})`,
+          url,
+          undefined,
+          'open the index again',
+        );
+      return rowsToBatch(fields, out, url);
+    }),
+  };
+}
+
+/** Opens a `.json` index file: an array of objects, or an object of equal-length column arrays. */
+export async function jsonPart(url: string, options: PartOptions): Promise<TablePart> {
+  let value: unknown;
+  try {
+    value = JSON.parse(
+      new TextDecoder().decode(await options.source.read(url, { signal: options.signal })),
+    );
+  } catch (cause) {
+    if (cause instanceof StreamsError) throw cause;
+    throw invalid(
+      `${basenameUrl(url)} is not valid JSON`,
+      url,
+      cause,
+      'give a JSON array of objects, or use JSONL',
+    );
+  }
+  let rows: Record<string, unknown>[];
+  if (Array.isArray(value)) rows = value as Record<string, unknown>[];
+  else if (value && typeof value === 'object') {
+    const cols = Object.entries(value as Record<string, unknown>);
+    if (!cols.every(([, v]) => Array.isArray(v)))
+      throw invalid(
+        `${basenameUrl(url)} must be an array of objects or an object of column arrays`,
+        url,
+      );
+    const n = Math.max(0, ...cols.map(([, v]) => (v as unknown[]).length));
+    rows = Array.from({ length: n }, (_, i) =>
+      Object.fromEntries(cols.map(([k, v]) => [k, (v as unknown[])[i] ?? null])),
+    );
+  } else
+    throw invalid(
+      `${basenameUrl(url)} must be an array of objects or an object of column arrays`,
+      url,
+    );
+  rows.forEach((r, i) => {
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      throw invalid(`${basenameUrl(url)} element ${i} is not an object`, url);
+  });
+  return memoryPart(url, rows, options.chunkRows);
+}

@@ -1,0 +1,264 @@
+// Unit loading: every stream opened through its shard format with the dataset's own engine and node
+// cache (index files, units and per-row files all take that one fetch path), and the loads the
+// prefetch window asks for (a unit, or for index tables the files of one row), through one pool.
+import type { DiskCache } from '@streams/cache';
+import { isAbortError, isStreamsError, rng, StreamsError } from '@streams/core';
+import { createFetchEngine, defaultEngine, type FetchEngine } from '@streams/downloader';
+import {
+  detectFormat,
+  type FormatDataset,
+  getFormat,
+  isRemoteUrl,
+  joinUrl,
+  type LoadedUnit,
+  RoutingByteSource,
+} from '@streams/index';
+import { ShardPool } from './shardPool.js';
+import { type Stream, streamLabel } from './stream.js';
+
+/** A stream opened through its format, its units counted. */
+export interface OpenStream {
+  label: string;
+  stream: Stream;
+  ds: FormatDataset;
+  /** True when its location is remote: units are downloaded through the node cache. */
+  remote: boolean;
+  /** Samples per unit, and the first sample of each unit in the stream (`[units + 1]`). */
+  unitSizes: number[];
+  unitStarts: Float64Array;
+  numSamples: number;
+}
+
+/** Where a stream is read from: a local copy without a remote is read in place, a remote through the cache. */
+export function streamLocation(s: Stream): { url: string; remote: boolean } {
+  const remote =
+    s.remote !== undefined &&
+    !(s.local !== undefined && !isRemoteUrl(s.remote) && s.remote === s.local);
+  const where = (remote ? s.remote : s.local) as string;
+  return { url: s.split ? joinUrl(where, s.split) : where, remote: remote && isRemoteUrl(where) };
+}
+
+/**
+ * The byte sources of a dataset: one per fetch engine (the user's, the shared one, or one made for
+ * streams that set `downloadRetry`/`downloadTimeout`), all with the dataset's node cache.
+ */
+export class StreamSources {
+  readonly #sources = new Map<string, RoutingByteSource>();
+
+  constructor(
+    private readonly engine: FetchEngine | undefined,
+    readonly cache: DiskCache | undefined,
+  ) {}
+
+  /** The source a stream reads through. */
+  for(s: Stream): RoutingByteSource {
+    const { downloadRetry, downloadTimeout } = s;
+    const own = !this.engine && (downloadRetry !== undefined || downloadTimeout !== undefined);
+    const key = own ? `${downloadRetry}/${downloadTimeout}` : 'shared';
+    let source = this.#sources.get(key);
+    if (!source) {
+      const engine = own
+        ? createFetchEngine({
+            ...(downloadRetry === undefined ? {} : { maxAttempts: downloadRetry + 1 }),
+            ...(downloadTimeout === undefined ? {} : { attemptTimeoutMs: downloadTimeout }),
+          })
+        : (this.engine ?? defaultEngine());
+      source = new RoutingByteSource({ engine, cache: this.cache });
+      this.#sources.set(key, source);
+    }
+    return source;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#sources.values()].map((s) => s.close()));
+  }
+}
+
+/** Opens every stream's index through its format and counts its units; nothing else is read. */
+export async function openStreams(
+  streams: readonly Stream[],
+  sources: StreamSources,
+  o: { signal?: AbortSignal; seed: number },
+): Promise<OpenStream[]> {
+  const opened: OpenStream[] = [];
+  try {
+    for (const [i, s] of streams.entries()) {
+      const label = streamLabel(s.name, i);
+      const { url, remote } = streamLocation(s);
+      let ds: FormatDataset | undefined;
+      try {
+        const source = sources.for(s);
+        const format = s.format ?? (await detectFormat(url, source, o.signal));
+        ds = await getFormat(format).open(url, {
+          source,
+          signal: o.signal,
+          validateHashes: s.validateHash,
+          urlColumns: s.urlColumns,
+          columnsToDownload: s.columnsToDownload,
+          alternatives: s.alternatives,
+          sizeColumn: s.sizeColumn,
+          hashColumn: s.hashColumn,
+          chunkRows: s.chunkRows,
+          allowUrls: s.allowUrls,
+          seed: o.seed,
+        });
+        await ds.count({ signal: o.signal });
+      } catch (cause) {
+        await ds?.close();
+        if (isAbortError(cause)) throw cause;
+        // The cause's code stays (STREAMS_UNSAFE_PATH, STREAMS_NOT_FOUND...): it says what is wrong.
+        throw new StreamsError(
+          isStreamsError(cause) ? cause.code : 'STREAMS_INDEX_INVALID',
+          `[streams/multistream] cannot open the index of ${label}: ${(cause as Error).message}`,
+          {
+            cause,
+            stream: label,
+            fix: 'check that the stream remote/local/split points at a dataset (an MDS index.json, WebDataset tars, JSONL/CSV shards or an index table) and its format',
+          },
+        );
+      }
+      const unitSizes = ds.units.map((u) => u.samples ?? 0);
+      const unitStarts = new Float64Array(unitSizes.length + 1); // [units + 1]
+      unitSizes.forEach((n, k) => {
+        unitStarts[k + 1] = unitStarts[k]! + n;
+      });
+      opened.push({
+        label,
+        stream: s,
+        ds,
+        remote,
+        unitSizes,
+        unitStarts,
+        numSamples: unitStarts[unitSizes.length]!,
+      });
+    }
+    return opened;
+  } catch (e) {
+    await Promise.all(opened.map((s) => s.ds.close()));
+    throw e;
+  }
+}
+
+/** Units of a stream whose size is unknown count as this many bytes against the download budget. */
+const UNKNOWN_UNIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What the prefetch window loads, through one reference-counted pool: units (keyed by stream and
+ * unit) and, for streams whose rows name their own files, each row's files (keyed by stream and
+ * the row's index in the stream). A row's load waits for its unit, which the same window slot
+ * holds a reference on.
+ */
+export class UnitLoader {
+  readonly pool: ShardPool;
+  /** The epoch being read: it seeds per-row choices among alternative columns. */
+  epoch = 0;
+  private readonly seed: number;
+  private readonly signal: AbortSignal;
+
+  /**
+   * Ranks of a node share its cache (`cacheBudget`, undefined without one): each downloads ahead
+   * within its share of the budget, less one unit of room for the unit its consumer may wait on
+   * (which starts regardless).
+   */
+  constructor(
+    readonly streams: readonly OpenStream[],
+    o: {
+      cacheBudget: number | undefined;
+      localWorldSize: number;
+      lingerBytes: number;
+      seed: number;
+      signal: AbortSignal;
+    },
+  ) {
+    this.seed = o.seed;
+    this.signal = o.signal;
+    const budget =
+      o.cacheBudget === undefined
+        ? Number.POSITIVE_INFINITY
+        : o.cacheBudget / Math.max(1, o.localWorldSize) - this.largestUnit();
+    this.pool = new ShardPool(budget, (key) => this.#load(key), o.lingerBytes);
+  }
+
+  /** Pool key of unit `u` of stream `s`. */
+  static unitKey(s: number, u: number): number {
+    return s * 2 * 0x100000000 + u;
+  }
+
+  /** Pool key of the files of sample `i` (its index in the stream) of stream `s`. */
+  static rowKey(s: number, i: number): number {
+    return (s * 2 + 1) * 0x100000000 + i;
+  }
+
+  /** True when stream s fetches each sample's own files (an index table with URL columns to fetch). */
+  fetchesRows(s: number): boolean {
+    return this.streams[s]!.ds.fetchesSamples === true;
+  }
+
+  /** Bytes a unit load downloads, counted against the budget (0 when nothing is downloaded). */
+  unitBytes(s: number, u: number): number {
+    const st = this.streams[s]!;
+    const unit = st.ds.units[u]!;
+    if (!st.remote || unit.files.length === 0) return 0;
+    return unit.bytes ?? UNKNOWN_UNIT_BYTES;
+  }
+
+  /** Bytes one row's files are expected to take (what rows fetched so far took on average). */
+  rowBytes(s: number): number {
+    return Math.max(1, Math.round(this.streams[s]!.ds.sampleBytes?.() ?? 0));
+  }
+
+  /** The largest unit any remote stream downloads (the headroom a node's ranks keep). */
+  largestUnit(): number {
+    let max = 0; // a loop, not Math.max(...): datasets can have 100k+ units
+    this.streams.forEach((st, s) => {
+      for (let u = 0; u < st.ds.units.length; u++) max = Math.max(max, this.unitBytes(s, u));
+    });
+    return max;
+  }
+
+  /** Takes the window's references for sample j of unit u of stream s (the unit, and its row's files). */
+  refRow(s: number, u: number, j: number): void {
+    this.pool.ref(UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j), this.rowBytes(s));
+  }
+
+  unrefRow(s: number, u: number, j: number): void {
+    this.pool.unref(UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j));
+  }
+
+  /** What sample j of unit u decodes from: the unit, or its row's fetched files. */
+  async loaded(s: number, u: number, j: number): Promise<{ unit: LoadedUnit; j: number }> {
+    if (this.fetchesRows(s)) {
+      const key = UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j);
+      this.pool.urge(key);
+      return { unit: await this.pool.get(key), j: 0 };
+    }
+    const key = UnitLoader.unitKey(s, u);
+    this.pool.urge(key);
+    return { unit: this.pool.peek(key) ?? (await this.pool.get(key)), j };
+  }
+
+  async #load(key: number): Promise<LoadedUnit> {
+    const hi = Math.floor(key / 0x100000000);
+    const s = Math.floor(hi / 2);
+    const st = this.streams[s]!;
+    const low = key % 0x100000000;
+    if (hi % 2 === 0) return st.ds.load(low, { signal: this.signal });
+    // A row's files: its unit first (the same window slot references it), then the row's fetch.
+    let u = 0;
+    let hiU = st.unitSizes.length - 1;
+    while (u < hiU) {
+      const mid = (u + hiU + 1) >> 1;
+      if (st.unitStarts[mid]! <= low) u = mid;
+      else hiU = mid - 1;
+    }
+    while (st.unitSizes[u] === 0) u++;
+    const unitKey = UnitLoader.unitKey(s, u);
+    this.pool.urge(unitKey);
+    const unit = await this.pool.get(unitKey);
+    const j = low - st.unitStarts[u]!;
+    return unit.fetchSample!(j, {
+      signal: this.signal,
+      choice: rng(this.seed, this.epoch, 'alternatives', s, low),
+    });
+  }
+}
