@@ -1,6 +1,6 @@
 // Random access: `get(i)` of 100-byte samples in a random order over local MDS shards, against a
 // raw `fs.readSync` loop over the same byte ranges (the shards' offset tables held in memory), in
-// paired alternating rounds (medians):
+// paired rounds, alternating which side goes first (medians of 7):
 //  - warm: the shards are in the page cache;
 //  - cold: before each round both sides' shard files are dropped from the page cache file by file
 //    (`dd iflag=nocache count=0`, posix_fadvise DONTNEED: no root, nothing global); the datasets
@@ -19,7 +19,7 @@ import { StreamingDataset } from '../src/index.js';
 const SAMPLES = 400_000;
 const WARM_GETS = 50_000;
 const COLD_GETS = 5_000;
-const ROUNDS = 5;
+const ROUNDS = 7;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -105,10 +105,12 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
           let dropped = true;
           for (let k = 0; k < ROUNDS; k++) {
             const ids = order(cold ? COLD_GETS : WARM_GETS);
-            if (cold) dropped &&= dropCache(files);
-            rawRates.push(raw(ids));
-            if (cold) dropped &&= dropCache(files);
-            ourRates.push(await ours(get, ids));
+            // Paired rounds, the side that goes first alternating (disk and CPU load drift).
+            for (const side of k % 2 === 0 ? [0, 1] : [1, 0]) {
+              if (cold) dropped &&= dropCache(files);
+              if (side === 0) rawRates.push(raw(ids));
+              else ourRates.push(await ours(get, ids));
+            }
           }
           const cache = !cold
             ? 'warm page cache'
