@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStreamsError, StreamsError, throwIfAborted } from '@streams/core';
@@ -62,6 +63,12 @@ export interface ByteSource {
   /** Bytes `[start, end)`; fewer bytes than asked means the object is shorter. */
   readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   /**
+   * Bytes `[start, end)` read synchronously when the object is a local file, else undefined (use
+   * `readRange`). For tiny reads: a positional `readSync` costs ~1 µs where an async read costs
+   * tens (a thread-pool round trip), so random access to small samples takes this path.
+   */
+  readRangeSync?(url: string, start: number, end: number): Uint8Array | undefined;
+  /**
    * A local file holding the object, for readers that come back to it many times (index files):
    * the file itself, or its node-cache entry (downloaded on a miss) pinned until `release`.
    * Undefined for a remote object when there is no cache.
@@ -85,9 +92,19 @@ function notFound(url: string, cause: unknown): StreamsError {
   });
 }
 
+/**
+ * Bytes of the slab small synchronous reads share: Node's own `Buffer.poolSize`, so a sample kept
+ * alone keeps at most 8 KiB alive, as a pooled Buffer would.
+ */
+const SLAB_BYTES = 8 * 1024;
+
 /** Local files: positional reads through a small pool of open handles. */
 export class LocalByteSource implements ByteSource {
   readonly #handles = new Map<string, Promise<FileHandle>>();
+  /** Descriptors of synchronous reads, by URL, least recently used first (at most maxHandles). */
+  readonly #fds = new Map<string, number>();
+  #slab = new ArrayBuffer(0);
+  #slabUsed = SLAB_BYTES;
   readonly #maxHandles: number;
 
   constructor(options: { maxHandles?: number } = {}) {
@@ -133,6 +150,20 @@ export class LocalByteSource implements ByteSource {
     throwIfAborted(options.signal);
     if (end <= start) return new Uint8Array(0);
     return this.#readAt(await this.#handle(url), start, end - start);
+  }
+
+  readRangeSync(url: string, start: number, end: number): Uint8Array {
+    if (end <= start) return new Uint8Array(0);
+    const fd = this.#fd(url);
+    const length = end - start;
+    const buf = this.#alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, start + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? buf : buf.subarray(0, done);
   }
 
   async list(url: string, options: ReadOptions = {}): Promise<string[]> {
@@ -185,6 +216,8 @@ export class LocalByteSource implements ByteSource {
   }
 
   async close(): Promise<void> {
+    for (const fd of this.#fds.values()) closeSync(fd);
+    this.#fds.clear();
     const all = [...this.#handles.values()];
     this.#handles.clear();
     await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
@@ -199,6 +232,45 @@ export class LocalByteSource implements ByteSource {
       done += bytesRead;
     }
     return done === length ? buf : buf.subarray(0, done);
+  }
+
+  /**
+   * A buffer for a synchronous read: small ones are views into a shared slab (a new backing store
+   * per 100-byte read costs more than the read), so a kept sample pins at most one slab.
+   */
+  #alloc(length: number): Uint8Array {
+    if (length > SLAB_BYTES / 8) return new Uint8Array(length);
+    if (this.#slabUsed + length > SLAB_BYTES) {
+      this.#slab = new ArrayBuffer(SLAB_BYTES);
+      this.#slabUsed = 0;
+    }
+    const buf = new Uint8Array(this.#slab, this.#slabUsed, length);
+    // 8-byte aligned, so typed views of what is read stay possible.
+    this.#slabUsed += (length + 7) & ~7;
+    return buf;
+  }
+
+  // Keyed by the URL as given (not its resolved path): resolving costs as much as the read.
+  #fd(url: string): number {
+    let fd = this.#fds.get(url);
+    if (fd !== undefined) {
+      // LRU: move to the back.
+      this.#fds.delete(url);
+      this.#fds.set(url, fd);
+      return fd;
+    }
+    try {
+      fd = openSync(toLocalPath(url), 'r');
+    } catch (e) {
+      throw notFound(url, e);
+    }
+    this.#fds.set(url, fd);
+    if (this.#fds.size > this.#maxHandles) {
+      const [oldest, old] = this.#fds.entries().next().value as [string, number];
+      this.#fds.delete(oldest);
+      closeSync(old);
+    }
+    return fd;
   }
 
   #handle(url: string): Promise<FileHandle> {
@@ -346,6 +418,11 @@ export class RoutingByteSource implements ByteSource {
       }
     }
     return this.engine.read(url, { ...options, offset: start, length: end - start });
+  }
+
+  /** Local files only: a remote object, cached or not, is read with `readRange`. */
+  readRangeSync(url: string, start: number, end: number): Uint8Array | undefined {
+    return isRemoteUrl(url) ? undefined : this.local.readRangeSync(url, start, end);
   }
 
   async list(url: string, options?: ReadOptions): Promise<string[]> {

@@ -1,11 +1,13 @@
+import { readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStreamsError, type StreamsErrorCode } from '@streams/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/fixtures.js';
+import { LocalByteSource, RoutingByteSource } from './byteSource.js';
 import { openMdsDataset } from './mdsDataset.js';
-import { decodeMdsSample, MdsSchema } from './mdsShard.js';
+import { decodeMdsSample, MdsSchema, mdsShardOffsets } from './mdsShard.js';
 import { MdsWriter } from './mdsWriter.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -164,6 +166,88 @@ describe('MDS round trips', () => {
     const w2 = new MdsWriter({ out: join(tmp.dir, 'sub'), columns: { a: 'int', b: 'str' } });
     const e = await expectCode(w2.write({ a: 1 }), 'STREAMS_INVALID_ARGUMENT');
     expect(e.message).toMatch(/column "b"/);
+  });
+});
+
+describe('random access by synchronous reads', () => {
+  it('get(i) of local shards reads synchronously and returns the bytes of the async range path', async () => {
+    const w = new MdsWriter({ out: tmp.dir, columns: ALL_COLUMNS, sizeLimit: 2048 });
+    const n = 60;
+    for (let k = 0; k < n; k++) await w.write(sampleOf(k));
+    expect((await w.finish()).length).toBeGreaterThan(2);
+    const source = new RoutingByteSource();
+    const ranges: Array<[string, number, number]> = [];
+    const readRangeSync = source.readRangeSync.bind(source);
+    let asyncRanges = 0;
+    const readRange = source.readRange.bind(source);
+    source.readRangeSync = (url, start, end) => {
+      ranges.push([url, start, end]);
+      return readRangeSync(url, start, end);
+    };
+    source.readRange = (url, start, end, o) => {
+      asyncRanges++;
+      return readRange(url, start, end, o);
+    };
+    await using ds = await openMdsDataset(tmp.dir, { source });
+    // Every sample in a scattered order, all kept: samples share read slabs, so a later read must
+    // not change an earlier sample.
+    const order = Array.from({ length: n }, (_, k) => (k * 37) % n);
+    const got: Record<string, unknown>[] = [];
+    for (const i of order) got.push(await ds.get(i));
+    expect(got.map(normalize)).toEqual(order.map((i) => normalize(sampleOf(i))));
+    // One sync read per sample; async range reads only for the offset tables (one per shard).
+    expect(ranges.length).toBe(n);
+    expect(asyncRanges).toBe(ds.shards.length);
+    for (const [url, start, end] of ranges)
+      expect(readRangeSync(url, start, end)).toEqual(await readRange(url, start, end));
+    // The same samples as decoding whole shards.
+    for (const i of order) {
+      const { shard, index } = ds.locate(i);
+      const whole = await ds.loadShard(shard);
+      expect(normalize(await ds.get(i))).toEqual(
+        normalize(decodeMdsSample(whole.bytes, index, ds.schema)),
+      );
+    }
+    await source.close();
+  });
+
+  it('holds at most shardCacheSize shards and maxHandles descriptors; reads the rest from disk', async () => {
+    const w = new MdsWriter({ out: tmp.dir, columns: { id: 'int', s: 'str' }, sizeLimit: 300 });
+    for (let k = 0; k < 60; k++) await w.write({ id: k, s: `sample ${k}` });
+    const shards = await w.finish();
+    expect(shards.length).toBeGreaterThan(4);
+    // Rewrites sample j of shard 0 in place ("sample" -> "SAMPLE"): what is held in memory keeps
+    // the old text, what is read from disk shows the new one.
+    const path = join(tmp.dir, 'shard.00000.mds');
+    const rewrite = async (j: number) => {
+      const bytes = await readFile(path);
+      const offsets = mdsShardOffsets(new Uint8Array(bytes), shards[0]!.samples);
+      const at = bytes.indexOf('sample', offsets[j]!);
+      expect(at).toBeLessThan(offsets[j + 1]!);
+      bytes.write('SAMPLE', at);
+      await writeFile(path, bytes);
+    };
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const source = new LocalByteSource({ maxHandles: 2 });
+    await using ds = await openMdsDataset(tmp.dir, { source, shardCacheSize: 2 });
+    for (let i = 0; i < ds.numSamples; i++) expect((await ds.get(i)).id).toBe(i);
+    // Sync and async descriptors, each pool at most 2.
+    expect(fds() - before).toBeLessThanOrEqual(4);
+    // Nothing held whole: the sync path reads the file each time.
+    await rewrite(1);
+    expect((await ds.get(1)).s).toBe('SAMPLE 1');
+    // A shard read whole is held (shardCacheSize 2) and served from memory...
+    await ds.readShard(0);
+    await rewrite(2);
+    expect((await ds.get(2)).s).toBe('sample 2');
+    // ...until two other shards push it out; then the file is read again.
+    await ds.readShard(1);
+    await ds.readShard(2);
+    expect((await ds.get(2)).s).toBe('SAMPLE 2');
+    await ds.close();
+    await source.close();
+    expect(fds()).toBeLessThanOrEqual(before);
   });
 });
 

@@ -294,7 +294,10 @@ class OpenMdsDataset implements MdsDataset {
   readonly numSamples: number;
   readonly #starts: Float64Array; // [shards + 1] cumulative sample counts
   readonly #shardCache = new Map<number, Promise<Uint8Array>>();
-  readonly #offsetCache = new Map<number, Promise<Uint32Array>>();
+  /** Offset tables of uncompressed shards read by range: the table once read, a promise before. */
+  readonly #offsetCache = new Map<number, Promise<Uint32Array> | Uint32Array>();
+  /** URL of each shard's stored file. */
+  readonly #fileUrls: string[];
   readonly #compressions = new Map<number, CompressionSpec>();
   readonly #hashAlgo: string | undefined;
   readonly #cacheSize: number;
@@ -314,6 +317,7 @@ class OpenMdsDataset implements MdsDataset {
       this.#starts[k + 1] = (this.#starts[k] ?? 0) + s.samples;
       if (s.compression) this.#compressions.set(k, parseCompression(s.compression));
     });
+    this.#fileUrls = shards.map((s) => joinUrl(url, s.zipBasename ?? s.basename));
     this.numSamples = this.#starts[shards.length] ?? 0;
     this.#cacheSize = Math.max(1, options.shardCacheSize ?? 2);
     const v = options.validateHashes;
@@ -355,8 +359,8 @@ class OpenMdsDataset implements MdsDataset {
   }
 
   shardUrl(shard: number): string {
-    const s = this.#shard(shard);
-    return joinUrl(this.url, s.zipBasename ?? s.basename);
+    this.#shard(shard);
+    return this.#fileUrls[shard] as string;
   }
 
   #shard(k: number): MdsShard {
@@ -403,7 +407,7 @@ class OpenMdsDataset implements MdsDataset {
   }
 
   async #loadShard(s: MdsShard, signal?: AbortSignal): Promise<LoadedMdsShard> {
-    const fileUrl = joinUrl(this.url, s.zipBasename ?? s.basename);
+    const fileUrl = this.#fileUrls[s.index] as string;
     const where = { shard: s.basename, url: fileUrl };
     const expectBytes = (s.zipBasename ? s.zipBytes : s.rawBytes) ?? 0;
     const hashes = s.zipBasename ? s.zipHashes : s.hashes;
@@ -468,11 +472,11 @@ class OpenMdsDataset implements MdsDataset {
   }
 
   /** Offset table of an uncompressed shard, read by range and checked once. */
-  #offsets(s: MdsShard, signal?: AbortSignal): Promise<Uint32Array> {
-    let p = this.#offsetCache.get(s.index);
-    if (p) return p;
-    p = (async () => {
-      const fileUrl = joinUrl(this.url, s.basename);
+  async #offsets(s: MdsShard, signal?: AbortSignal): Promise<Uint32Array> {
+    const had = this.#offsetCache.get(s.index);
+    if (had) return had;
+    const p = (async () => {
+      const fileUrl = this.#fileUrls[s.index] as string;
       const tableEnd = 4 + 4 * (s.samples + 1);
       const where = { shard: s.basename, url: fileUrl };
       if (tableEnd > s.rawBytes)
@@ -522,7 +526,15 @@ class OpenMdsDataset implements MdsDataset {
       return offsets;
     })();
     this.#offsetCache.set(s.index, p);
-    p.catch(() => this.#offsetCache.delete(s.index));
+    // Once read, the table itself is kept: the synchronous read path looks it up without awaiting.
+    p.then(
+      (table) => {
+        if (this.#offsetCache.get(s.index) === p) this.#offsetCache.set(s.index, table);
+      },
+      () => {
+        if (this.#offsetCache.get(s.index) === p) this.#offsetCache.delete(s.index);
+      },
+    );
     // Offset tables are small; keep a bounded number of them.
     if (this.#offsetCache.size > 256) {
       const oldest = this.#offsetCache.keys().next().value as number;
@@ -549,11 +561,17 @@ class OpenMdsDataset implements MdsDataset {
       const buf = await this.readShard(shard, options);
       return this.#decodeIn(buf, s, j);
     }
-    const offsets = await this.#offsets(s, options.signal);
+    const known = this.#offsetCache.get(shard);
+    const offsets = known instanceof Uint32Array ? known : await this.#offsets(s, options.signal);
     const begin = offsets[j] ?? 0;
     const end = offsets[j + 1] ?? 0;
-    const fileUrl = joinUrl(this.url, s.basename);
-    const bytes = await this.source.readRange(fileUrl, begin, end, options);
+    const fileUrl = this.#fileUrls[shard] as string;
+    // A local file is read synchronously (~1 µs, against tens for an async read); anything else
+    // (remote objects, sources without a synchronous read) by an async range read.
+    throwIfAborted(options.signal);
+    const bytes =
+      this.source.readRangeSync?.(fileUrl, begin, end) ??
+      (await this.source.readRange(fileUrl, begin, end, options));
     if (bytes.length !== end - begin)
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',

@@ -17,6 +17,7 @@ import { MdsWriter, mdsShardOffsets, openMdsDataset } from '@streams/index';
 import { type BenchEntry, benchEntry, startS3Server, writeBenchResults } from '@streams/testkit';
 import { buildEpochPlan, partitionPlan, StreamingDataset } from '../src/index.js';
 import { coherentVideoBench } from './coherentVideo.js';
+import { randomAccessBench } from './randomAccess.js';
 import { streamsSamplingBench } from './streamsSampling.js';
 
 const entries: BenchEntry[] = [];
@@ -28,6 +29,8 @@ try {
   entries.push(...(await streamsSamplingBench()));
   // 0b. Coherent video batches (bench/coherentVideo.ts).
   entries.push(...(await coherentVideoBench()));
+  // 0c. Random get(i) vs a raw readSync loop (bench/randomAccess.ts).
+  entries.push(...(await randomAccessBench()));
 
   // 1. Plan computation: what each process computes at the start of an epoch (the global order and
   //    its own share), and, for scale, all 64 shares computed in one process.
