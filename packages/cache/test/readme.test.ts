@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { classifyBlocks } from '@streams/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnFixture } from './spawnTs.js';
 
@@ -25,4 +26,8 @@ describe('README', { timeout: 60_000 }, () => {
     expect(out).toContain('false 21 hello from the cache');
     expect(out).toMatch(/misses: 1/);
   });
+});
+
+it('every code block is run (the layout block is plain text)', () => {
+  expect(classifyBlocks('packages/cache/README.md', ['openCache'], {})).toHaveLength(1);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { classifyBlocks } from '@streams/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,4 +32,17 @@ describe('README', { timeout: 120_000 }, () => {
     expect(acc).toBeGreaterThan(0.6);
     expect(stdout).toContain('finished experiences 0,1 memory 200');
   });
+});
+
+it('every other code block is run by backendReadme.test.ts or listed with why not', () => {
+  const run = classifyBlocks(
+    'packages/cl/README.md',
+    [
+      'new ContinualLearner',
+      "import { selectBackend } from '@streams/cl'",
+      'pnpm streams setup-tf',
+    ],
+    { 'interface Batch {': 'a type declaration, not code to run' },
+  );
+  expect(run).toHaveLength(3);
 });

@@ -1,5 +1,6 @@
 // Runs the README's first example verbatim (except the imports), so the README stays true.
 import { readFile } from 'node:fs/promises';
+import { classifyBlocks } from '@streams/testkit';
 import { describe, expect, it } from 'vitest';
 
 describe('README', () => {
@@ -30,4 +31,12 @@ describe('README', () => {
     expect(logs[1]).toEqual([true]);
     expect(logs[2]).toEqual([undefined, { ok: 0, failed: 1, skipped: 1, replaced: 0 }]);
   });
+});
+
+it('every other code block is listed with why it is not run', () => {
+  const run = classifyBlocks('packages/transforms/README.md', ['imageClassification('], {
+    'videoClip({':
+      'a fragment: `bytes`, `seed`, `epoch`, `sampleId` and `signal` come from your loader (src/presets.test.ts runs videoClip)',
+  });
+  expect(run).toHaveLength(1);
 });
