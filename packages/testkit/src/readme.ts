@@ -90,12 +90,18 @@ export function runChild(
  * Runs a TypeScript example as a user would: written to a temporary module inside `packageDir` (so
  * its `@streams/*` imports resolve as they do for a user), run by Node with tsx from the repository
  * root. `replace` swaps texts first (e.g. a `/tmp/...` path for a fresh temporary directory);
- * `append` adds lines after the example (e.g. to print what it computed but does not print).
+ * `prepend` and `append` add lines before and after it (a fragment's context from the README, or
+ * a line printing what it computed but does not print).
  */
 export async function runTsExample(
   block: ReadmeBlock,
   packageDir: string,
-  options: { replace?: Record<string, string>; append?: string; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    replace?: Record<string, string>;
+    prepend?: string;
+    append?: string;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<ChildOutcome> {
   let code = block.code;
   for (const [from, to] of Object.entries(options.replace ?? {})) {
@@ -104,7 +110,8 @@ export async function runTsExample(
   }
   // .mts: the examples await at top level.
   const file = join(packageDir, `readme-${block.line}-${process.pid}.gen.mts`);
-  writeFileSync(file, options.append ? `${code}\n${options.append}\n` : code);
+  const lines = [options.prepend, code, options.append].filter((l) => l !== undefined);
+  writeFileSync(file, `${lines.join('\n')}\n`);
   try {
     return await runChild(
       process.execPath,
