@@ -26,6 +26,7 @@ export { linesFormat } from './linesFormat.js';
 export {
   type ChildOutcome,
   classifyBlocks,
+  commentedOutput,
   REPO_ROOT,
   type ReadmeBlock,
   readmeBlocks,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classifyBlocks, readmeBlocks } from './readme.js';
+import { classifyBlocks, commentedOutput, readmeBlocks } from './readme.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'streams-testkit-readme-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,5 +54,12 @@ describe('README blocks', () => {
     expect(() => classifyBlocks(file, ['console'], { s: 'x' })).toThrow(
       /2 code blocks contain "s"/,
     );
+  });
+
+  it('reads the output the comments of console.log lines promise', () => {
+    const [block] = readmeBlocks(
+      readme('```ts\nconst a = 1;\nconsole.log(a, [a]); // 1 [ 1 ]\nconsole.log(a);\n```'),
+    );
+    expect(commentedOutput(block!)).toEqual(['1 [ 1 ]']);
   });
 });

@@ -60,6 +60,11 @@ export function classifyBlocks(
   return ran;
 }
 
+/** The output an example's comments promise: the `// ...` after each one-line `console.log(...)`. */
+export function commentedOutput(block: ReadmeBlock): string[] {
+  return [...block.code.matchAll(/^console\.log\(.*\);? \/\/ (.*)$/gm)].map((m) => m[1]!.trim());
+}
+
 /** What a child process printed and how it ended. */
 export interface ChildOutcome {
   code: number;
