@@ -1,28 +1,21 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The README's one code example, run as written from the repository root (the layout block is text).
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawnFixture } from './spawnTs.js';
+import { join } from 'node:path';
+import { classifyBlocks, REPO_ROOT, runTsExample } from '@streams/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-let dir: string | undefined;
-const script = join(packageDir, 'test', 'fixtures', 'readmeExample.gen.ts');
-afterEach(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  rmSync(script, { force: true });
-});
+const [example] = classifyBlocks('packages/cache/README.md', ['openCache'], {});
+const dir = mkdtempSync(join(tmpdir(), 'streams-cache-readme-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('README', { timeout: 60_000 }, () => {
   it('has a first example that really runs', async () => {
-    const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-    const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(example).toContain('openCache');
-    dir = mkdtempSync(join(tmpdir(), 'streams-cache-readme-'));
-    writeFileSync(script, example!.replaceAll('/tmp/streams-cache-demo', dir));
-    const child = spawnFixture('readmeExample.gen.ts', []);
-    const out = await child.output;
-    expect(out).toContain('false 21 hello from the cache');
-    expect(out).toMatch(/misses: 1/);
+    const r = await runTsExample(example!, join(REPO_ROOT, 'packages/cache'), {
+      replace: { '/tmp/streams-cache-demo': dir },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('false 21 hello from the cache');
+    expect(r.stdout).toMatch(/misses: 1/);
   });
 });

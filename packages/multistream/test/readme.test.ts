@@ -3,7 +3,10 @@
 import * as childProcess from 'node:child_process';
 import * as fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyBlocks, REPO_ROOT, runTsExample } from '@streams/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as multistream from '../src/index.js';
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
@@ -35,6 +38,44 @@ async function run(name: string, after = ''): Promise<unknown[][]> {
   await fn(...Object.values(scope));
   return logs;
 }
+
+// Every code block is run (the first as written, in a child process from the repository root; the
+// `// example:` ones below) or listed here with why not.
+const [quickstart] = classifyBlocks(
+  'packages/multistream/README.md',
+  [
+    "local: '/tmp/demo-mds'",
+    '// example: streams-dataset',
+    '// example: coherent-texts',
+    '// example: coherent-video',
+  ],
+  {
+    "remote: 's3://bucket/web'":
+      'a fragment: the bucket and /data/code are placeholders (test/s3.test.ts mixes s3 and local streams)',
+    "local: '/data/imagenet-mds'":
+      'a fragment: /data/imagenet-mds is a placeholder (test/transforms.test.ts runs imageClassification)',
+    'samplesSeen: 1_204_224': 'a value (a state dict), not code',
+    'linearSchedule([':
+      'a fragment: `step` and `orders` come from your training loop (src/schedule.test.ts)',
+    "registerDataset('my-digits'":
+      'a fragment: example.org and `parseMyDigits` are placeholders (test/datasetDownloads.test.ts)',
+    'toTfDataset(ds':
+      'a fragment: `ds` and `model` are your dataset and tf.js model (src/tfdata.test.ts)',
+  },
+);
+const work = fs.mkdtempSync(join(tmpdir(), 'streams-multistream-readme-'));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe('README quickstart', { timeout: 60_000 }, () => {
+  it('writes MDS, stops after 10 batches and resumes with nothing replayed or skipped', async () => {
+    const r = await runTsExample(quickstart!, join(REPO_ROOT, 'packages/multistream'), {
+      replace: { '/tmp/demo-mds': join(work, 'demo-mds') },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('320 680\n');
+  });
+});
 
 describe('README examples', () => {
   it('streams-dataset: open fashion-mnist, step, getData, getStream, batches, visualize', async () => {

@@ -23,5 +23,15 @@ export {
   type TestHttpServer,
 } from './httpServer.js';
 export { linesFormat } from './linesFormat.js';
+export {
+  type ChildOutcome,
+  classifyBlocks,
+  commentedOutput,
+  REPO_ROOT,
+  type ReadmeBlock,
+  readmeBlocks,
+  runChild,
+  runTsExample,
+} from './readme.js';
 export { type S3ServerOptions, startS3Server, type TestS3Server } from './s3Server.js';
 export { checkSigV4, NodeSha256, type SigV4Check } from './sigV4.js';
