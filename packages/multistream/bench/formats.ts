@@ -27,40 +27,18 @@ import { imageClassification } from '@streams/transforms';
 import sharp from 'sharp';
 import { StreamingDataset } from '../src/index.js';
 import { startLatencyProxy } from './latencyProxy.js';
+import { median, paired } from './paired.js';
 
 const ONE = { rank: 0, worldSize: 1 };
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Files of the index-table stream (the issue asks 10,000: at 100 ms per request that is minutes per run). */
 const TABLE_FILES = Number(process.env.BENCH_TABLE_FILES ?? 2048);
 /** Requests in flight and samples decoded ahead, the same on both sides. */
 const CONCURRENCY = 32;
 const BATCH = 32;
 
-const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
 const once = async function* (bytes: Uint8Array) {
   yield bytes;
 };
-
-/** Medians of `rounds` paired runs of a and b (warm-up first), alternating which runs first. */
-async function paired(
-  a: () => Promise<number>,
-  b: () => Promise<number>,
-): Promise<{ a: number; b: number }> {
-  await a();
-  await b();
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let k = 0; k < ROUNDS; k++) {
-    if (k % 2 === 0) {
-      as.push(await a());
-      bs.push(await b());
-    } else {
-      bs.push(await b());
-      as.push(await a());
-    }
-  }
-  return { a: median(as), b: median(bs) };
-}
 
 async function wdsEntries(root: string): Promise<BenchEntry[]> {
   const entries: BenchEntry[] = [];
