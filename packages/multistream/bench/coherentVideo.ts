@@ -11,6 +11,7 @@ import { type BenchEntry, benchEntry } from '@streams/testkit';
 import { resolveFfmpeg } from '@streams/transforms';
 import { CoherentLoader, videoDirectorySequences } from '../src/index.js';
 import { makeClips } from '../test/clips.js';
+import { paired } from './paired.js';
 
 const CLIPS = 16;
 const FRAMES = 30;
@@ -85,28 +86,15 @@ export async function coherentVideoBench(): Promise<BenchEntry[]> {
       if (frames !== CLIPS * FRAMES) throw new Error(`loader gave ${frames} frames`);
       return frames / ((performance.now() - t0) / 1000);
     };
-    await raw();
-    await ours(); // warm-up: worker threads start, the probe cache fills
-    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let k = 0; k < rounds; k++) {
-      if (k % 2 === 0) {
-        a.push(await ours());
-        b.push(await raw());
-      } else {
-        b.push(await raw());
-        a.push(await ours());
-      }
-    }
-    const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
+    // The warm-up runs start the worker threads and fill the probe cache.
+    const r = await paired(ours, raw);
     return [
       benchEntry({
         name: `coherent video batches [4, 8, ${SIZE}, ${SIZE}, 3], ${CLIPS} clips x ${FRAMES} frames, 2 worker threads`,
         unit: 'frames/s',
-        value: median(a),
+        value: r.a,
         reference: 'raw loop: ffmpeg rawvideo children, 2 at a time',
-        referenceValue: median(b),
+        referenceValue: r.b,
         target: 0.9,
       }),
     ];

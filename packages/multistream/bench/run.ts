@@ -8,7 +8,6 @@
 //  3. consumer starvation reading an s3rver stream behind 100 ms of injected latency, with a
 //     simulated 20 ms training step per batch, vs the 5% target.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@streams/core';
@@ -17,6 +16,8 @@ import { MdsWriter, mdsShardOffsets, openMdsDataset } from '@streams/index';
 import { type BenchEntry, benchEntry, startS3Server, writeBenchResults } from '@streams/testkit';
 import { buildEpochPlan, partitionPlan, StreamingDataset } from '../src/index.js';
 import { coherentVideoBench } from './coherentVideo.js';
+import { formatsBench } from './formats.js';
+import { startLatencyProxy } from './latencyProxy.js';
 import { randomAccessBench } from './randomAccess.js';
 import { streamsSamplingBench } from './streamsSampling.js';
 
@@ -31,6 +32,8 @@ try {
   entries.push(...(await coherentVideoBench()));
   // 0c. Random get(i) vs a raw readSync loop (bench/randomAccess.ts).
   entries.push(...(await randomAccessBench()));
+  // 0d. WebDataset and index-table streams (bench/formats.ts).
+  entries.push(...(await formatsBench()));
 
   // 1. Plan computation: what each process computes at the start of an epoch (the global order and
   //    its own share), and, for scale, all 64 shares computed in one process.
@@ -206,78 +209,59 @@ try {
   // 3. Starvation under 100 ms of latency.
   {
     await using s3 = await startS3Server({ buckets: ['bench'] });
-    const proxy = createServer((req, res) => {
-      setTimeout(() => {
-        const up = request(
-          `${s3.endpoint}${req.url}`,
-          { method: req.method, headers: req.headers },
-          (r) => {
-            res.writeHead(r.statusCode ?? 502, r.headers);
-            r.pipe(res);
-          },
-        );
-        up.on('error', () => res.destroy());
-        req.pipe(up);
-      }, 100);
+    await using proxy = await startLatencyProxy(s3.endpoint, 100);
+    const direct = s3Driver({
+      endpoint: s3.endpoint,
+      credentials: s3.credentials,
+      region: s3.region,
+      forcePathStyle: true,
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as { port: number }).port;
-    try {
-      const direct = s3Driver({
-        endpoint: s3.endpoint,
+    const src = join(root, 's3-src');
+    const w = new MdsWriter({
+      out: src,
+      columns: { uid: 'int', payload: 'bytes' },
+      sizeLimit: 100 * 1024,
+    });
+    const payload = new Uint8Array(1024).fill(3);
+    for (let i = 0; i < 8000; i++) await w.write({ uid: i, payload }); // ~80 shards of ~100 samples
+    await w.finish();
+    for (const f of await readdir(src))
+      await direct.put(`s3://bench/ds/${f}`, await readFile(join(src, f)));
+    registerDriver(
+      's3',
+      s3Driver({
+        endpoint: proxy.url,
         credentials: s3.credentials,
         region: s3.region,
         forcePathStyle: true,
-      });
-      const src = join(root, 's3-src');
-      const w = new MdsWriter({
-        out: src,
-        columns: { uid: 'int', payload: 'bytes' },
-        sizeLimit: 100 * 1024,
-      });
-      const payload = new Uint8Array(1024).fill(3);
-      for (let i = 0; i < 8000; i++) await w.write({ uid: i, payload }); // ~80 shards of ~100 samples
-      await w.finish();
-      for (const f of await readdir(src))
-        await direct.put(`s3://bench/ds/${f}`, await readFile(join(src, f)));
-      registerDriver(
-        's3',
-        s3Driver({
-          endpoint: `http://127.0.0.1:${port}`,
-          credentials: s3.credentials,
-          region: s3.region,
-          forcePathStyle: true,
-        }),
-      );
-      await using ds = await StreamingDataset.open({
-        remote: 's3://bench/ds',
-        cacheDir: join(root, 'cache'),
-        cacheLimit: '64mb',
-        world: one,
-        batchSize: 32,
-        shuffleBlockSize: 1000,
-      });
-      const t0 = performance.now();
-      for await (const batch of ds.batches()) {
-        if (batch.length === 0) break;
-        await sleep(20); // the training step
-      }
-      const wall = performance.now() - t0;
-      const starvation = ds.metrics().waitMs / wall;
-      entries.push(
-        benchEntry({
-          name: 'starvation, s3rver + 100 ms latency, 20 ms step per batch of 32 (default predownload)',
-          unit: 'share of wall time',
-          value: starvation,
-          reference: 'target',
-          referenceValue: 0.05,
-          lowerIsBetter: true,
-          target: 1,
-        }),
-      );
-    } finally {
-      await new Promise((resolve) => proxy.close(resolve));
+      }),
+    );
+    await using ds = await StreamingDataset.open({
+      remote: 's3://bench/ds',
+      cacheDir: join(root, 'cache'),
+      cacheLimit: '64mb',
+      world: one,
+      batchSize: 32,
+      shuffleBlockSize: 1000,
+    });
+    const t0 = performance.now();
+    for await (const batch of ds.batches()) {
+      if (batch.length === 0) break;
+      await sleep(20); // the training step
     }
+    const wall = performance.now() - t0;
+    const starvation = ds.metrics().waitMs / wall;
+    entries.push(
+      benchEntry({
+        name: 'starvation, s3rver + 100 ms latency, 20 ms step per batch of 32 (default predownload)',
+        unit: 'share of wall time',
+        value: starvation,
+        reference: 'target',
+        referenceValue: 0.05,
+        lowerIsBetter: true,
+        target: 1,
+      }),
+    );
   }
 } finally {
   await rm(root, { recursive: true, force: true });
