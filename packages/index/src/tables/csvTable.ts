@@ -13,7 +13,6 @@ import {
   type PartFile,
   type PartOptions,
   partFile,
-  rowsToBatch,
   type TablePart,
 } from './tablePart.js';
 
@@ -105,18 +104,15 @@ async function readCsv(
     fields,
     numRows,
     close: f.release,
-    chunks: byteChunks(starts, numRows, size, chunkRows, async (start, end, rows, sig) => {
-      const bytes = await source.readRange(f.url, start, end, { signal: sig ?? signal });
-      const out: Record<string, unknown>[] = [];
-      for await (const { row } of parseCsv(once(bytes), csv)) out.push(toRow(row));
-      if (out.length !== rows)
-        throw invalid(
-          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} hold ${out.length} rows, not ${rows})`,
-          url,
-          undefined,
-          'open the index again',
-        );
-      return rowsToBatch(fields, out, url);
-    }),
+    chunks: byteChunks(
+      f,
+      url,
+      fields,
+      { starts, numRows, fileSize: size, chunkRows },
+      async function* (bytes) {
+        for await (const { row } of parseCsv(once(bytes), csv)) yield toRow(row);
+      },
+      signal,
+    ),
   };
 }

@@ -14,7 +14,6 @@ import {
   type PartOptions,
   partFile,
   RowTyper,
-  rowsToBatch,
   type TablePart,
 } from './tablePart.js';
 
@@ -57,19 +56,16 @@ async function readJsonl(url: string, f: PartFile, options: PartOptions): Promis
     fields,
     numRows,
     close: f.release,
-    chunks: byteChunks(starts, numRows, size, chunkRows, async (start, end, rows, sig) => {
-      const bytes = await source.readRange(f.url, start, end, { signal: sig ?? signal });
-      const out: Record<string, unknown>[] = [];
-      for await (const e of jsonlEntries(once(bytes), url, options)) out.push(e.record);
-      if (out.length !== rows)
-        throw invalid(
-          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} hold ${out.length} rows, not ${rows})`,
-          url,
-          undefined,
-          'open the index again',
-        );
-      return rowsToBatch(fields, out, url);
-    }),
+    chunks: byteChunks(
+      f,
+      url,
+      fields,
+      { starts, numRows, fileSize: size, chunkRows },
+      async function* (bytes) {
+        for await (const e of jsonlEntries(once(bytes), url, options)) yield e.record;
+      },
+      signal,
+    ),
   };
 }
 

@@ -193,18 +193,35 @@ export function memoryPart(
 
 /**
  * Chunks of a text file by byte ranges: `starts[k]` is the offset of record k x chunkRows (kept
- * while the file is typed, so no per-record table is held), the last chunk runs to `fileSize`.
+ * while the file is typed, so no per-record table is held), the last chunk runs to `fileSize`. A
+ * chunk reads its range from `f`, parses it with `parse`, and checks it still holds the rows it
+ * held when the file was typed.
  */
 export function byteChunks(
-  starts: readonly number[],
-  numRows: number,
-  fileSize: number,
-  chunkRows: number,
-  load: (start: number, end: number, rows: number, signal?: AbortSignal) => Promise<RecordBatch>,
+  f: PartFile,
+  url: string,
+  fields: Field[],
+  layout: { starts: readonly number[]; numRows: number; fileSize: number; chunkRows: number },
+  parse: (bytes: Uint8Array) => AsyncIterable<Record<string, unknown>>,
+  signal?: AbortSignal,
 ): TableChunk[] {
+  const { starts, numRows, fileSize, chunkRows } = layout;
   return starts.map((start, k) => {
     const rows = Math.min(chunkRows, numRows - k * chunkRows);
     const end = k + 1 < starts.length ? (starts[k + 1] as number) : fileSize;
-    return { rows, load: (signal?: AbortSignal) => load(start, end, rows, signal) };
+    const load = async (sig?: AbortSignal) => {
+      const bytes = await f.source.readRange(f.url, start, end, { signal: sig ?? signal });
+      const out: Record<string, unknown>[] = [];
+      for await (const row of parse(bytes)) out.push(row);
+      if (out.length !== rows)
+        throw invalid(
+          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} hold ${out.length} rows, not ${rows})`,
+          url,
+          undefined,
+          'open the index again',
+        );
+      return rowsToBatch(fields, out, url);
+    };
+    return { rows, load };
   });
 }
