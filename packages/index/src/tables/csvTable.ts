@@ -7,7 +7,7 @@ import { type CsvType, convertCsvCell, parseCsv, widenCsvType } from '../csv.js'
 import { setField } from '../sampleJson.js';
 import { basenameUrl } from '../urls.js';
 import {
-  byteChunks,
+  byteRangePart,
   invalid,
   memoryChunks,
   type PartFile,
@@ -98,21 +98,14 @@ async function readCsv(
       numRows,
       chunks: memoryChunks(fields, kept.map(toRow), chunkRows, url),
     };
-  const size = await source.size(f.url, { signal });
-  return {
+  return byteRangePart(
+    f,
     url,
     fields,
-    numRows,
-    close: f.release,
-    chunks: byteChunks(
-      f,
-      url,
-      fields,
-      { starts, numRows, fileSize: size, chunkRows },
-      async function* (bytes) {
-        for await (const { row } of parseCsv(once(bytes), csv)) yield toRow(row);
-      },
-      signal,
-    ),
-  };
+    { starts, numRows, chunkRows },
+    async function* (bytes) {
+      for await (const { row } of parseCsv(once(bytes), csv)) yield toRow(row);
+    },
+    signal,
+  );
 }

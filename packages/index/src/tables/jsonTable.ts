@@ -6,7 +6,7 @@ import { gunzipChunks, once } from '../chunkReader.js';
 import { jsonlEntries } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
 import {
-  byteChunks,
+  byteRangePart,
   invalid,
   memoryChunks,
   memoryPart,
@@ -50,23 +50,16 @@ async function readJsonl(url: string, f: PartFile, options: PartOptions): Promis
   const fields = typer.fields();
   const numRows = typer.rows;
   if (gz) return { url, fields, numRows, chunks: memoryChunks(fields, kept, chunkRows, url) };
-  const size = await source.size(f.url, { signal });
-  return {
+  return byteRangePart(
+    f,
     url,
     fields,
-    numRows,
-    close: f.release,
-    chunks: byteChunks(
-      f,
-      url,
-      fields,
-      { starts, numRows, fileSize: size, chunkRows },
-      async function* (bytes) {
-        for await (const e of jsonlEntries(once(bytes), url, options)) yield e.record;
-      },
-      signal,
-    ),
-  };
+    { starts, numRows, chunkRows },
+    async function* (bytes) {
+      for await (const e of jsonlEntries(once(bytes), url, options)) yield e.record;
+    },
+    signal,
+  );
 }
 
 /** Opens a `.json` index file: an array of objects, or an object of equal-length column arrays. */

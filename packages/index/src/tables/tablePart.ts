@@ -192,21 +192,22 @@ export function memoryPart(
 }
 
 /**
- * Chunks of a text file by byte ranges: `starts[k]` is the offset of record k x chunkRows (kept
- * while the file is typed, so no per-record table is held), the last chunk runs to `fileSize`. A
- * chunk reads its range from `f`, parses it with `parse`, and checks it still holds the rows it
- * held when the file was typed.
+ * A text file's part read by byte ranges: `starts[k]` is the offset of record k x chunkRows (kept
+ * while the file is typed, so no per-record table is held), the last chunk runs to the file's end.
+ * A chunk reads its range from `f`, parses it with `parse`, and checks it still holds the rows it
+ * held when the file was typed. The part keeps `f` until it is closed.
  */
-export function byteChunks(
+export async function byteRangePart(
   f: PartFile,
   url: string,
   fields: Field[],
-  layout: { starts: readonly number[]; numRows: number; fileSize: number; chunkRows: number },
+  layout: { starts: readonly number[]; numRows: number; chunkRows: number },
   parse: (bytes: Uint8Array) => AsyncIterable<Record<string, unknown>>,
   signal?: AbortSignal,
-): TableChunk[] {
-  const { starts, numRows, fileSize, chunkRows } = layout;
-  return starts.map((start, k) => {
+): Promise<TablePart> {
+  const { starts, numRows, chunkRows } = layout;
+  const fileSize = await f.source.size(f.url, { signal });
+  const chunks = starts.map((start, k) => {
     const rows = Math.min(chunkRows, numRows - k * chunkRows);
     const end = k + 1 < starts.length ? (starts[k + 1] as number) : fileSize;
     const load = async (sig?: AbortSignal) => {
@@ -224,4 +225,5 @@ export function byteChunks(
     };
     return { rows, load };
   });
+  return { url, fields, numRows, close: f.release, chunks };
 }
