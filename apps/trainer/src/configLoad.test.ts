@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MEMORY_POLICIES } from '@streams/cl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sink } from '../test/helpers.js';
 import { applySets, keysAt, loadConfig, readConfigFile, validateConfig } from './configLoad.js';
@@ -70,6 +71,17 @@ describe('run config', () => {
     expect(m).toMatch(
       /data\.order: expected one of "shuffle", "fixed", "sequential", "interleave", found string "shufle"; did you mean "shuffle"\?/,
     );
+  });
+
+  it('takes every memory policy @streams/cl has, and no other', () => {
+    const withPolicy = (policy: string) => {
+      const job = structuredClone(DEFAULT_JOB);
+      job.learners![1]!.strategy = [{ name: 'agem', policy, perClass: 25 } as never];
+      return validateConfig(job);
+    };
+    for (const policy of MEMORY_POLICIES)
+      expect(withPolicy(policy).learners[1]!.strategy[0]).toMatchObject({ policy });
+    expect(message(() => withPolicy('fifo'))).toMatch(/policy: expected one of/);
   });
 
   it('refuses a stream with both or neither of dataset and url, and two weights', () => {

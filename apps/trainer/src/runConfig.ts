@@ -146,9 +146,17 @@ export const STRATEGY_OPTIONS = {
   ewc: ['lambda', 'mode', 'gamma', 'fisherSamples'],
   si: ['c', 'xi'],
   lwf: ['alpha', 'temperature'],
-  agem: ['memorySize', 'maxBytes', 'policy', 'sampleSize', 'layerwise'],
+  agem: [
+    'memorySize',
+    'maxBytes',
+    'policy',
+    'perExperience',
+    'perClass',
+    'sampleSize',
+    'layerwise',
+  ],
   gem: ['memorySize', 'maxBytes', 'patternsPerExperience', 'refBatchSize', 'memoryStrength', 'eps'],
-  replay: ['memorySize', 'maxBytes', 'policy', 'perExperience', 'batchSize'],
+  replay: ['memorySize', 'maxBytes', 'policy', 'perExperience', 'perClass', 'batchSize'],
   gdumb: ['memorySize', 'maxBytes', 'epochs', 'batchSize'],
 } as const;
 
@@ -166,14 +174,17 @@ const strategySchema = z
       .describe('replay, agem, gem, gdumb, joint: samples kept in memory'),
     maxBytes: posInt.optional().describe('replay, agem, gem, gdumb, joint: byte bound of memory'),
     policy: z
-      .enum(['reservoir', 'classBalanced', 'perExperience', 'weightedReservoir'])
+      .enum(['reservoir', 'classBalanced', 'perExperience', 'weightedReservoir', 'classRing'])
       .optional()
       .describe(
-        'replay (default reservoir), agem (default perExperience): how memory chooses samples; weightedReservoir follows the sample weights',
+        'replay (default reservoir), agem (default perExperience): how memory chooses samples; weightedReservoir follows the sample weights; classRing keeps the newest samples of each class per experience',
       ),
     perExperience: posInt
       .optional()
-      .describe('replay with policy perExperience: samples per experience'),
+      .describe('replay, agem with policy perExperience: samples per experience'),
+    perClass: posInt
+      .optional()
+      .describe('replay, agem with policy classRing: samples per class and experience'),
     batchSize: posInt
       .optional()
       .describe(

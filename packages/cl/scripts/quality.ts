@@ -244,6 +244,17 @@ function permutedProtocol(
           sampleSize: 256,
         },
       },
+      {
+        // The reference code's memory: the newest 25 of each class per task, in a ring buffer.
+        label: 'agem-ring',
+        config: {
+          name: 'agem',
+          memorySize: memory * tasks,
+          policy: 'classRing',
+          perClass: memory / 10,
+          sampleSize: 256,
+        },
+      },
       { label: 'gem', config: { name: 'gem', patternsPerExperience: memory, memoryStrength: 0.5 } },
     ],
     experiences: (seed) => {

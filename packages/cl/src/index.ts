@@ -42,6 +42,7 @@ export type {
 } from './learnerTypes.js';
 export { perSampleLoss, reduceLoss, softCrossEntropy } from './losses.js';
 export {
+  MEMORY_POLICIES,
   MemoryBuffer,
   type MemoryFilter,
   type MemoryOptions,

@@ -99,6 +99,55 @@ describe('MemoryBuffer', () => {
     expect(greedy.report().perClass).toEqual({ 0: 10, 1: 10, 2: 10, 3: 10 });
   });
 
+  it('class ring: the last perClass samples of each class in each experience', () => {
+    const m = new MemoryBuffer({ size: 40, policy: 'classRing', perClass: 3 });
+    const r = rng(9);
+    // Experience 0: 20 rows alternating classes 0/1 (x = 0..19); experience 1: classes 0/1 again (x = 100..119).
+    m.add(
+      rows(20, 0, (i) => i % 2),
+      20,
+      0,
+      r,
+    );
+    m.add(
+      rows(20, 100, (i) => i % 2),
+      20,
+      1,
+      r,
+    );
+    const xs = (filter: { experience: number }) => {
+      const got = m.all(filter)!;
+      return Array.from({ length: got.n }, (_, i) => got.batch.x[i * 3]!).sort((a, b) => a - b);
+    };
+    // The newest three of each class: class 0 -> 14, 16, 18; class 1 -> 15, 17, 19.
+    expect(xs({ experience: 0 })).toEqual([14, 15, 16, 17, 18, 19]);
+    expect(xs({ experience: 1 })).toEqual([114, 115, 116, 117, 118, 119]);
+    expect(m.report()).toMatchObject({ policy: 'classRing', size: 12, perClass: { 0: 6, 1: 6 } });
+    // Restored state keeps the ring position: the next class-0 row replaces the oldest (114).
+    const copy = new MemoryBuffer({ size: 40, policy: 'classRing', perClass: 3 });
+    const { meta, arrays } = m.getState();
+    copy.setState(meta, arrays);
+    copy.add(
+      rows(1, 200, () => 0),
+      1,
+      1,
+      r,
+    );
+    const got = copy.all({ experience: 1 })!;
+    const after = Array.from({ length: got.n }, (_, i) => got.batch.x[i * 3]!).sort(
+      (a, b) => a - b,
+    );
+    expect(after).toEqual([115, 116, 117, 118, 119, 200]);
+    expect(() =>
+      new MemoryBuffer({ size: 4, policy: 'classRing' }).add(
+        { x: new Float32Array(3), y: new Float32Array([0.5]) },
+        1,
+        0,
+        r,
+      ),
+    ).toThrow(/needs class ids/);
+  });
+
   it('per-experience quotas: equal shares, capped by perExperience', () => {
     const r = rng(4);
     const even = new MemoryBuffer({ size: 30, policy: 'perExperience' });

@@ -6,9 +6,15 @@ import type { Batch } from './batch.js';
  * - `reservoir`: a uniform sample of everything seen (Vitter's algorithm R);
  * - `classBalanced`: equal quotas per class seen, a reservoir inside each class (`greedy`: GDumb's rule, no replacement once a class holds its quota);
  * - `perExperience`: equal quotas per experience (capped at `perExperience`), a reservoir inside each;
- * - `weightedReservoir`: a sample with inclusion odds proportional to the sample weights (Efraimidis-Spirakis A-Res); kept samples then count with weight 1.
+ * - `weightedReservoir`: a sample with inclusion odds proportional to the sample weights (Efraimidis-Spirakis A-Res); kept samples then count with weight 1;
+ * - `classRing`: the last `perClass` samples of each class in each experience, a ring buffer per class (the memory of the A-GEM reference code).
  */
-export type MemoryPolicy = 'reservoir' | 'classBalanced' | 'perExperience' | 'weightedReservoir';
+export type MemoryPolicy =
+  | 'reservoir'
+  | 'classBalanced'
+  | 'perExperience'
+  | 'weightedReservoir'
+  | 'classRing';
 
 /** Options of a {@link MemoryBuffer}. */
 export interface MemoryOptions {
@@ -21,6 +27,8 @@ export interface MemoryOptions {
   perExperience?: number;
   /** `classBalanced`: GDumb's greedy rule. */
   greedy?: boolean;
+  /** `classRing`: samples kept per class and experience (default: an even share of the capacity). */
+  perClass?: number;
 }
 
 /** What a buffer holds, for logs and the trainer's report. */
@@ -60,12 +68,17 @@ export interface MemoryMeta {
   seen: number;
 }
 
-const POLICIES: readonly MemoryPolicy[] = [
+/** Every memory policy, for config schemas. */
+export const MEMORY_POLICIES: readonly MemoryPolicy[] = [
   'reservoir',
   'classBalanced',
   'perExperience',
   'weightedReservoir',
+  'classRing',
 ];
+
+/** `classRing` keys a group by experience and class: class ids below this bound. */
+const RING_CLASSES = 2 ** 20;
 
 /**
  * An episodic memory of samples in preallocated typed arrays: bounded in samples and bytes,
@@ -88,12 +101,12 @@ export class MemoryBuffer {
 
   constructor(readonly options: MemoryOptions) {
     this.policy = options.policy ?? 'reservoir';
-    if (!POLICIES.includes(this.policy)) {
+    if (!MEMORY_POLICIES.includes(this.policy)) {
       throw new StreamsError(
         'STREAMS_INVALID_CONFIG',
         `[streams/cl] unknown memory policy "${this.policy}"`,
         {
-          fix: `use one of ${POLICIES.join(', ')}`,
+          fix: `use one of ${MEMORY_POLICIES.join(', ')}`,
         },
       );
     }
@@ -238,10 +251,10 @@ export class MemoryBuffer {
       }
       return;
     }
-    if (this.policy === 'classBalanced' && yKind !== 'int') {
+    if ((this.policy === 'classBalanced' || this.policy === 'classRing') && yKind !== 'int') {
       throw new StreamsError(
         'STREAMS_INVALID_CONFIG',
-        '[streams/cl] a class-balanced memory needs class ids in batch.y',
+        `[streams/cl] a ${this.policy} memory needs class ids in batch.y`,
         {
           fix: "use policy 'reservoir' or 'perExperience' for regression and autoencoders",
         },
@@ -274,6 +287,16 @@ export class MemoryBuffer {
 
   private groupKey(batch: Batch, r: number, experience: number): number {
     if (this.policy === 'classBalanced') return (batch.y as Int32Array)[r]!;
+    if (this.policy === 'classRing') {
+      const c = (batch.y as Int32Array)[r]!;
+      if (!(c >= 0 && c < RING_CLASSES))
+        throw new StreamsError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/cl] a classRing memory takes class ids in [0, ${RING_CLASSES}), got ${c}`,
+          { fix: 'number the classes from 0' },
+        );
+      return experience * RING_CLASSES + c;
+    }
     if (this.policy === 'perExperience') return experience;
     return 0;
   }
@@ -282,9 +305,9 @@ export class MemoryBuffer {
     const g = this.groups.size;
     if (this.policy === 'reservoir') return this.capacity;
     const even = Math.max(1, Math.floor(this.capacity / g));
-    return this.policy === 'perExperience'
-      ? Math.min(this.options.perExperience ?? even, even)
-      : even;
+    if (this.policy === 'perExperience') return Math.min(this.options.perExperience ?? even, even);
+    if (this.policy === 'classRing') return Math.min(this.options.perClass ?? even, even);
+    return even;
   }
 
   private addGrouped(batch: Batch, r: number, experience: number, rng: Rng): void {
@@ -300,6 +323,10 @@ export class MemoryBuffer {
       if (slot === undefined) return;
       this.write(slot, batch, r, experience, false);
       g.slots.push(slot);
+    } else if (this.policy === 'classRing') {
+      // The ring: the newest sample of a full class overwrites its oldest.
+      const q = g.slots.length;
+      this.write(g.slots[(g.seen - 1) % q]!, batch, r, experience, false);
     } else if (!this.options.greedy) {
       const j = rng.int(g.seen);
       if (j < g.slots.length) this.write(g.slots[j]!, batch, r, experience, false);

@@ -1,16 +1,20 @@
 import { rng } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
-import type { MemoryPolicy } from '../memoryBuffer.js';
 import type { Param } from '../models/model.js';
 import type { Strategy } from '../strategy.js';
-import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
+import {
+  type ChosenMemoryOptions,
+  chosenMemoryOptions,
+  numberOption,
+  StrategyMemory,
+} from './util.js';
 
-/** Options of A-GEM (memory default 1000 samples, shared equally by the experiences seen). */
-export interface AgemOptions extends StrategyMemoryOptions {
-  /** Memory policy (default `perExperience`). */
-  policy?: MemoryPolicy;
-  /** `perExperience`: at most this many samples per experience (the A-GEM paper keeps 250 per task). */
-  perExperience?: number;
+/**
+ * Options of A-GEM (memory default 1000 samples, shared equally by the experiences seen; policy
+ * default `perExperience`; the A-GEM paper keeps 250 per task, its code the last 25 of each class:
+ * `policy: 'classRing', perClass: 25`).
+ */
+export interface AgemOptions extends ChosenMemoryOptions {
   /** Memory samples in each reference gradient (default 256). */
   sampleSize?: number;
   /** One projection per layer (weight and bias together) instead of one over all parameters (default false). */
@@ -67,12 +71,7 @@ export function agem(options: AgemOptions = {}, seed = 0): Strategy {
   const sampleSize = numberOption(options.sampleSize, 256, 'agem.sampleSize', 1);
   const layerwise = options.layerwise ?? false;
   const mem = new StrategyMemory(
-    memoryOptions(options, 'agem', 1000, {
-      policy: options.policy ?? 'perExperience',
-      ...(options.perExperience === undefined
-        ? {}
-        : { perExperience: numberOption(options.perExperience, 1, 'agem.perExperience', 1) }),
-    }),
+    chosenMemoryOptions(options, 'agem', 'perExperience'),
     rng(seed, 'agem'),
   );
   let groups: number[][] | null = null;

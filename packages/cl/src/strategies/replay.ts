@@ -1,15 +1,15 @@
 import { rng } from '@streams/core';
 import { concatBatches } from '../batch.js';
-import type { MemoryPolicy } from '../memoryBuffer.js';
 import type { Strategy } from '../strategy.js';
-import { memoryOptions, numberOption, StrategyMemory, type StrategyMemoryOptions } from './util.js';
+import {
+  type ChosenMemoryOptions,
+  chosenMemoryOptions,
+  numberOption,
+  StrategyMemory,
+} from './util.js';
 
-/** Options of experience replay. */
-export interface ReplayOptions extends StrategyMemoryOptions {
-  /** How the memory chooses (default `reservoir`; `classBalanced`, `perExperience`, `weightedReservoir`). */
-  policy?: MemoryPolicy;
-  /** `perExperience`: at most this many samples per experience. */
-  perExperience?: number;
+/** Options of experience replay (memory policy default `reservoir`). */
+export interface ReplayOptions extends ChosenMemoryOptions {
   /** Memory samples drawn into each batch (default: as many as the batch has). */
   batchSize?: number;
 }
@@ -24,10 +24,7 @@ export function replay(options: ReplayOptions = {}, seed = 0): Strategy {
       ? undefined
       : numberOption(options.batchSize, 0, 'replay.batchSize', 1);
   const mem = new StrategyMemory(
-    memoryOptions(options, 'replay', 1000, {
-      policy: options.policy ?? 'reservoir',
-      ...(options.perExperience === undefined ? {} : { perExperience: options.perExperience }),
-    }),
+    chosenMemoryOptions(options, 'replay', 'reservoir'),
     rng(seed, 'replay'),
   );
   return {

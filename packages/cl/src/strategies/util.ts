@@ -1,6 +1,11 @@
 import { Rng, StreamsError } from '@streams/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { MemoryBuffer, type MemoryMeta, type MemoryOptions } from '../memoryBuffer.js';
+import {
+  MemoryBuffer,
+  type MemoryMeta,
+  type MemoryOptions,
+  type MemoryPolicy,
+} from '../memoryBuffer.js';
 import type { Param } from '../models/model.js';
 import type { SavedState, StateArrays, Strategy } from '../strategy.js';
 
@@ -64,6 +69,31 @@ export interface StrategyMemoryOptions {
   memorySize?: number;
   /** Byte bound of the memory (the capacity is the smaller of the two bounds). */
   maxBytes?: number;
+}
+
+/** A memory whose policy the user chooses (replay, A-GEM). */
+export interface ChosenMemoryOptions extends StrategyMemoryOptions {
+  /** How the memory chooses what to keep (each strategy has its default). */
+  policy?: MemoryPolicy;
+  /** `perExperience`: at most this many samples per experience. */
+  perExperience?: number;
+  /** `classRing`: samples kept per class and experience. */
+  perClass?: number;
+}
+
+/** Memory options of a strategy whose policy the user chooses, `policy` defaulting to `fallbackPolicy`. */
+export function chosenMemoryOptions(
+  o: ChosenMemoryOptions,
+  name: string,
+  fallbackPolicy: MemoryPolicy,
+): MemoryOptions {
+  const quota = (v: number | undefined, key: string) =>
+    v === undefined ? {} : { [key]: numberOption(v, 1, `${name}.${key}`, 1) };
+  return memoryOptions(o, name, 1000, {
+    policy: o.policy ?? fallbackPolicy,
+    ...quota(o.perExperience, 'perExperience'),
+    ...quota(o.perClass, 'perClass'),
+  });
 }
 
 /** Memory options from a strategy's options: its size (with `fallback`), byte bound and fixed choices. */
