@@ -126,20 +126,25 @@ class TableDataset implements FormatDataset {
   async fetchRow(row: Sample, i: number, options: SampleFetchOptions): Promise<LoadedUnit> {
     const signal = options.signal ?? this.o.signal;
     const jobs: Fetch[] = [...this.fetches];
+    // Each job's URL is read before the unchosen alternatives' cells leave the row.
+    const urls = new Map<Fetch, unknown>(jobs.map((f) => [f, row[f.column]]));
     if (this.alternatives.length > 0) {
       const choice = options.choice ?? rng(this.o.seed ?? 0, 'alternatives', i);
       const chosen: Record<string, string> = {};
       for (const [out, from] of this.alternatives) {
         const column = from[choice.int(from.length)] as string;
         chosen[out] = column;
-        jobs.push({ column, out, sizeColumn: undefined, hashColumn: undefined });
-        for (const c of from) if (c !== out) delete row[c];
+        const job = { column, out, sizeColumn: undefined, hashColumn: undefined };
+        jobs.push(job);
+        urls.set(job, row[column]);
       }
+      for (const [out, from] of this.alternatives)
+        for (const c of from) if (c !== out) delete row[c];
       row.__chosen__ = chosen;
     }
     const got = await Promise.all(
       jobs.map(async (f) => {
-        const url = row[f.column];
+        const url = urls.get(f);
         if (typeof url !== 'string' || url === '')
           throw new StreamsError(
             'STREAMS_DECODE_FAILED',
