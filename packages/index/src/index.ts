@@ -126,7 +126,13 @@ export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJ
 export { compileFilter, type RowPredicate } from './rowFilter.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
 export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';
-export { checkMemberName, type ReadTarOptions, readTar, type TarMember } from './tarReader.js';
+export {
+  checkMemberName,
+  type ReadTarOptions,
+  readTar,
+  readTarBytes,
+  type TarMember,
+} from './tarReader.js';
 export { csvRecords, type JsonlEntry, jsonlEntries, jsonlRecords } from './textShards.js';
 export {
   basenameUrl,
@@ -142,9 +148,11 @@ export { tarMember, WdsWriter, type WdsWriterOptions, wdsMemberBytes } from './w
 export {
   tarMembers,
   type WdsGroup,
+  WdsGrouper,
   type WdsSample,
   type WebDatasetOptions,
   wdsGroups,
+  wdsGroupsOf,
   wdsSampleOf,
   wdsSamplesFromTar,
   wdsSplitKey,

@@ -51,10 +51,19 @@ function linkKey(name: string): string {
   return name.replace(/^(\.\/)+/, '');
 }
 
+/** A NUL-terminated header field; ASCII (the usual case) without a decoder call. */
 function cString(block: Uint8Array, start: number, len: number, dec = latin1): string {
-  const field = block.subarray(start, start + len);
-  const nul = field.indexOf(0);
-  return dec.decode(nul === -1 ? field : field.subarray(0, nul));
+  let end = start;
+  const stop = Math.min(start + len, block.length);
+  let ascii = true;
+  for (; end < stop; end++) {
+    const b = block[end] as number;
+    if (b === 0) break;
+    if (b >= 0x80) ascii = false;
+  }
+  if (end === start) return '';
+  const field = block.subarray(start, end);
+  return ascii ? String.fromCharCode.apply(null, field as unknown as number[]) : dec.decode(field);
 }
 
 function parseNumber(
@@ -64,21 +73,39 @@ function parseNumber(
   what: string,
   url?: string,
 ): number {
-  const field = block.subarray(start, start + len);
-  if (((field[0] ?? 0) & 0x80) !== 0) {
+  const first = block[start] ?? 0;
+  if ((first & 0x80) !== 0) {
     // GNU base-256: big-endian two's complement, first byte's top bit is the marker.
-    if (((field[0] ?? 0) & 0x40) !== 0) throw corrupt(`negative ${what}`, url);
-    let v = (field[0] ?? 0) & 0x3f;
-    for (let i = 1; i < field.length; i++) {
-      v = v * 256 + (field[i] ?? 0);
+    if ((first & 0x40) !== 0) throw corrupt(`negative ${what}`, url);
+    let v = first & 0x3f;
+    for (let i = start + 1; i < start + len; i++) {
+      v = v * 256 + (block[i] ?? 0);
       if (!Number.isSafeInteger(v)) throw corrupt(`${what} is too large`, url);
     }
     return v;
   }
-  const text = latin1.decode(field).replace(/\0.*$/s, '').trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw corrupt(`${what} field "${text}" is not octal`, url);
-  return Number.parseInt(text, 8);
+  // Octal digits, with leading and trailing spaces and a NUL end allowed.
+  let v = 0;
+  let i = start;
+  const end = start + len;
+  while (i < end && block[i] === 0x20) i++;
+  let digits = 0;
+  for (; i < end; i++) {
+    const b = block[i] as number;
+    if (b >= 0x30 && b <= 0x37) {
+      v = v * 8 + (b - 0x30);
+      digits++;
+    } else break;
+  }
+  for (; i < end; i++) {
+    const b = block[i] as number;
+    if (b === 0) break;
+    if (b !== 0x20) {
+      const text = cString(block, start, len).trim();
+      throw corrupt(`${what} field "${text}" is not octal`, url);
+    }
+  }
+  return digits === 0 ? 0 : v;
 }
 
 function parsePax(data: Uint8Array, url?: string): Record<string, string> {
@@ -99,6 +126,147 @@ function parsePax(data: Uint8Array, url?: string): Record<string, string> {
   return out;
 }
 
+/** A step of the tar parser: bytes it needs read or skipped, or a member it found. */
+type TarOp =
+  | { op: 'read'; n: number }
+  | { op: 'skip'; n: number }
+  | { op: 'member'; member: TarMember };
+
+const isZero = (block: Uint8Array): boolean => {
+  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
+  return true;
+};
+
+const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar"
+
+/**
+ * The tar parser, one for both readers: it asks for the bytes it needs (`read` gets them back,
+ * `skip` the count skipped) and hands out members, so an archive in memory is walked without an
+ * await and a stream through its chunk reader.
+ */
+function* tarParser(
+  options: ReadTarOptions,
+): Generator<TarOp, void, Uint8Array | number | undefined> {
+  const { url } = options;
+  const maxBytes = options.maxMemberBytes ?? 2 ** 32;
+  const linkBytes = options.maxLinkBytes ?? 64 * 1024 * 1024;
+  // Hard-link targets: every member name seen, and the bytes of the latest ones (oldest first).
+  const names = new Set<string>();
+  const recent = new Map<string, Uint8Array>();
+  let recentBytes = 0;
+  let position = 0;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let pax: Record<string, string> | undefined;
+  let globalPax: Record<string, string> | undefined;
+  // One op object per kind, reused: a driver reads it before the parser goes on.
+  const readOp = { op: 'read' as const, n: 0 };
+  const skipOp = { op: 'skip' as const, n: 0 };
+  const ask = <T extends { n: number }>(op: T, n: number): T => {
+    op.n = n;
+    return op;
+  };
+  for (;;) {
+    const block = (yield ask(readOp, BLOCK)) as Uint8Array;
+    position += block.length;
+    if (block.length === 0) return; // end without the two zero blocks: accepted, as tar does
+    if (block.length < BLOCK)
+      throw corrupt(`archive ends inside a header at byte ${position - block.length}`, url);
+    if (isZero(block)) return;
+    let sum = 0;
+    for (let i = 0; i < 148; i++) sum += block[i] as number;
+    for (let i = 156; i < BLOCK; i++) sum += block[i] as number;
+    sum += 8 * 32; // the checksum field counts as spaces
+    const stored = parseNumber(block, 148, 8, 'checksum', url);
+    if (stored !== sum) throw corrupt(`header checksum mismatch at byte ${position - BLOCK}`, url);
+    const type = String.fromCharCode(block[156] ?? 0);
+    let size = parseNumber(block, 124, 12, 'size', url);
+    let name = cString(block, 0, 100, utf8);
+    if (USTAR.every((b, i) => block[257 + i] === b)) {
+      const prefix = cString(block, 345, 155, utf8);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+      if (size > 1 << 20) throw corrupt(`extended header of ${size} bytes`, url);
+      const data = (yield ask(readOp, size)) as Uint8Array;
+      if (data.length < size) throw corrupt('archive ends inside an extended header', url);
+      position += data.length + ((yield ask(skipOp, (BLOCK - (size % BLOCK)) % BLOCK)) as number);
+      if (type === 'x') pax = parsePax(data, url);
+      else if (type === 'g') globalPax = { ...globalPax, ...parsePax(data, url) };
+      else if (type === 'L') longName = cString(data, 0, data.length, utf8);
+      else longLink = cString(data, 0, data.length, utf8);
+      continue;
+    }
+    const ext = pax === undefined && globalPax === undefined ? undefined : { ...globalPax, ...pax };
+    if (ext?.path !== undefined) name = ext.path;
+    else if (longName !== undefined) name = longName;
+    if (ext?.size !== undefined) {
+      size = Number(ext.size);
+      if (!Number.isSafeInteger(size) || size < 0) throw corrupt('bad pax size', url);
+    }
+    const linkOf = () => ext?.linkpath ?? longLink ?? cString(block, 157, 100, utf8);
+    const link = type === '1' || type === '2' ? linkOf() : '';
+    pax = undefined;
+    longName = undefined;
+    longLink = undefined;
+    if (size > maxBytes) throw corrupt(`member "${name}" claims ${size} bytes`, url);
+    checkMemberName(name, url);
+    const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
+    if (type === '0' || type === '\0' || type === '7') {
+      const data = (yield ask(readOp, size)) as Uint8Array;
+      if (data.length < size) throw corrupt(`archive ends inside member "${name}"`, url);
+      const pad = (yield ask(skipOp, padded - size)) as number;
+      position += size + pad;
+      if (pad < padded - size) throw corrupt(`archive ends inside the padding of "${name}"`, url);
+      const key = linkKey(name);
+      names.add(key);
+      recent.delete(key);
+      recent.set(key, data);
+      recentBytes += data.length;
+      for (const [old, bytes] of recent) {
+        if (recentBytes <= linkBytes) break;
+        recent.delete(old);
+        recentBytes -= bytes.length;
+      }
+      yield { op: 'member', member: { name, data } };
+    } else if (type === '1') {
+      const target = link;
+      checkMemberName(target, url);
+      const data = recent.get(linkKey(target));
+      if (data === undefined) {
+        if (names.has(linkKey(target)))
+          throw new StreamsError(
+            'STREAMS_NOT_IMPLEMENTED',
+            `[streams/index] tar member "${name}" is a hard link to "${target}", more than maxLinkBytes back in the archive`,
+            { url, fix: 'raise maxLinkBytes, or rebuild the archive without hard links' },
+          );
+        throw new StreamsError(
+          'STREAMS_UNSAFE_PATH',
+          `[streams/index] tar member "${name}" is a hard link to "${target}", which is not in the archive`,
+          { url, fix: 'rebuild the archive without links to files outside it' },
+        );
+      }
+      const skipped = (yield ask(skipOp, padded)) as number;
+      position += skipped;
+      if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);
+      yield { op: 'member', member: { name, data } };
+    } else {
+      if (type === '2') {
+        const target = link;
+        if (target.startsWith('/') || target.split('/').includes('..'))
+          throw new StreamsError(
+            'STREAMS_UNSAFE_PATH',
+            `[streams/index] tar member "${name}" links outside the archive ("${target}")`,
+            { url, fix: 'rebuild the archive without links' },
+          );
+      }
+      const skipped = (yield ask(skipOp, padded)) as number;
+      position += skipped;
+      if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);
+    }
+  }
+}
+
 /**
  * Reads the regular files of a tar stream in order (ustar, pax and GNU long names), checking header
  * checksums and rejecting names that escape (`STREAMS_UNSAFE_PATH`). A hard link is a member with
@@ -110,115 +278,55 @@ export async function* readTar(
   chunks: AsyncIterable<Uint8Array>,
   options: ReadTarOptions = {},
 ): AsyncGenerator<TarMember> {
-  const { url, signal } = options;
-  const maxBytes = options.maxMemberBytes ?? 2 ** 32;
-  const linkBytes = options.maxLinkBytes ?? 64 * 1024 * 1024;
-  // Hard-link targets: every member name seen, and the bytes of the latest ones (oldest first).
-  const names = new Set<string>();
-  const recent = new Map<string, Uint8Array>();
-  let recentBytes = 0;
+  const { signal } = options;
   const reader = new ChunkReader(chunks);
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let pax: Record<string, string> = {};
-  let globalPax: Record<string, string> = {};
   try {
+    const parser = tarParser(options);
+    let input: Uint8Array | number | undefined;
     for (;;) {
-      throwIfAborted(signal);
-      const block = await reader.read(BLOCK, signal);
-      if (block.length === 0) return; // end without the two zero blocks: accepted, as tar does
-      if (block.length < BLOCK)
-        throw corrupt(`archive ends inside a header at byte ${reader.position}`, url);
-      if (block.every((b) => b === 0)) return;
-      let sum = 0;
-      for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : (block[i] ?? 0);
-      const stored = parseNumber(block, 148, 8, 'checksum', url);
-      if (stored !== sum)
-        throw corrupt(`header checksum mismatch at byte ${reader.position - BLOCK}`, url);
-      const type = String.fromCharCode(block[156] ?? 0);
-      let size = parseNumber(block, 124, 12, 'size', url);
-      const magic = cString(block, 257, 6);
-      let name = cString(block, 0, 100, utf8);
-      if (magic.startsWith('ustar')) {
-        const prefix = cString(block, 345, 155, utf8);
-        if (prefix) name = `${prefix}/${name}`;
-      }
-      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
-        if (size > 1 << 20) throw corrupt(`extended header of ${size} bytes`, url);
-        const data = await reader.read(size, signal);
-        if (data.length < size) throw corrupt('archive ends inside an extended header', url);
-        await reader.skip((BLOCK - (size % BLOCK)) % BLOCK, signal);
-        if (type === 'x') pax = parsePax(data, url);
-        else if (type === 'g') globalPax = { ...globalPax, ...parsePax(data, url) };
-        else if (type === 'L') longName = cString(data, 0, data.length, utf8);
-        else longLink = cString(data, 0, data.length, utf8);
-        continue;
-      }
-      const ext = { ...globalPax, ...pax };
-      if (ext.path !== undefined) name = ext.path;
-      else if (longName !== undefined) name = longName;
-      if (ext.size !== undefined) {
-        size = Number(ext.size);
-        if (!Number.isSafeInteger(size) || size < 0) throw corrupt('bad pax size', url);
-      }
-      const link = ext.linkpath ?? longLink ?? cString(block, 157, 100, utf8);
-      pax = {};
-      longName = undefined;
-      longLink = undefined;
-      if (size > maxBytes) throw corrupt(`member "${name}" claims ${size} bytes`, url);
-      checkMemberName(name, url);
-      const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
-      if (type === '0' || type === '\0' || type === '7') {
-        const data = await reader.read(size, signal);
-        if (data.length < size) throw corrupt(`archive ends inside member "${name}"`, url);
-        if ((await reader.skip(padded - size, signal)) < padded - size)
-          throw corrupt(`archive ends inside the padding of "${name}"`, url);
-        const key = linkKey(name);
-        names.add(key);
-        recent.delete(key);
-        recent.set(key, data);
-        recentBytes += data.length;
-        for (const [old, bytes] of recent) {
-          if (recentBytes <= linkBytes) break;
-          recent.delete(old);
-          recentBytes -= bytes.length;
-        }
-        yield { name, data };
-      } else if (type === '1') {
-        const target = link;
-        checkMemberName(target, url);
-        const data = recent.get(linkKey(target));
-        if (data === undefined) {
-          if (names.has(linkKey(target)))
-            throw new StreamsError(
-              'STREAMS_NOT_IMPLEMENTED',
-              `[streams/index] tar member "${name}" is a hard link to "${target}", more than maxLinkBytes back in the archive`,
-              { url, fix: 'raise maxLinkBytes, or rebuild the archive without hard links' },
-            );
-          throw new StreamsError(
-            'STREAMS_UNSAFE_PATH',
-            `[streams/index] tar member "${name}" is a hard link to "${target}", which is not in the archive`,
-            { url, fix: 'rebuild the archive without links to files outside it' },
-          );
-        }
-        if ((await reader.skip(padded, signal)) < padded)
-          throw corrupt(`archive ends inside member "${name}"`, url);
-        yield { name, data };
-      } else {
-        if (type === '2') {
-          const target = link;
-          if (target.startsWith('/') || target.split('/').includes('..'))
-            throw new StreamsError(
-              'STREAMS_UNSAFE_PATH',
-              `[streams/index] tar member "${name}" links outside the archive ("${target}")`,
-              { url, fix: 'rebuild the archive without links' },
-            );
-        }
-        if ((await reader.skip(padded, signal)) < padded)
-          throw corrupt(`archive ends inside member "${name}"`, url);
+      const step = parser.next(input);
+      if (step.done) return;
+      const op = step.value;
+      if (op.op === 'read') {
+        throwIfAborted(signal);
+        input = await reader.read(op.n, signal);
+      } else if (op.op === 'skip') input = await reader.skip(op.n, signal);
+      else {
+        input = undefined;
+        yield op.member;
       }
     }
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * {@link readTar} over an archive in memory, without an await: every member's data is a view into
+ * `bytes` (nothing is copied).
+ */
+export function* readTarBytes(
+  bytes: Uint8Array,
+  options: ReadTarOptions = {},
+): Generator<TarMember> {
+  const { signal } = options;
+  const parser = tarParser(options);
+  let pos = 0;
+  let input: Uint8Array | number | undefined;
+  for (;;) {
+    const step = parser.next(input);
+    if (step.done) return;
+    const op = step.value;
+    if (op.op === 'member') {
+      input = undefined;
+      yield op.member;
+      continue;
+    }
+    const end = Math.min(bytes.length, pos + op.n);
+    if (op.op === 'read') {
+      throwIfAborted(signal);
+      input = bytes.subarray(pos, end);
+    } else input = end - pos;
+    pos = end;
   }
 }

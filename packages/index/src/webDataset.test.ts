@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunksOf, collect, makeTar, tempDir } from '../test/fixtures.js';
 import { openDataset } from './dataset.js';
 import { expandBraces } from './shardList.js';
-import { readTar } from './tarReader.js';
+import { readTar, readTarBytes } from './tarReader.js';
 import { wdsSamplesFromTar, wdsSplitKey } from './webDataset.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -168,13 +168,29 @@ describe('WebDataset tar shards', () => {
     expect(await codeOf(collect(ds.samples()))).toBe('STREAMS_SHARD_CORRUPT');
   });
 
-  it('fuzz: random and mutated bytes only ever raise StreamsErrors', async () => {
+  it('fuzz: random and mutated bytes only ever raise StreamsErrors, the same in memory as streamed', async () => {
+    /** Members as (name, text) pairs, or the error code that ended the walk. */
+    const outcome = async (members: () => AsyncIterable<{ name: string; data: Uint8Array }>) => {
+      const got: [string, string][] = [];
+      try {
+        for await (const m of members()) got.push([m.name, Buffer.from(m.data).toString('hex')]);
+        return { got };
+      } catch (e) {
+        if (!isStreamsError(e)) throw e;
+        return { got, code: e.code };
+      }
+    };
     const check = async (bytes: Uint8Array) => {
       try {
         await collect(wdsSamplesFromTar(chunksOf(bytes, 97), 'f.tar'));
       } catch (e) {
         if (!isStreamsError(e)) throw e;
       }
+      const streamed = await outcome(() => readTar(chunksOf(bytes, 97)));
+      const inMemory = await outcome(async function* () {
+        yield* readTarBytes(bytes);
+      });
+      expect(inMemory).toEqual(streamed);
     };
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), check), { numRuns: 300 });
     await fc.assert(
@@ -193,6 +209,52 @@ describe('WebDataset tar shards', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it('the in-memory reader gives the members the streamed one gives: links, limits and errors alike', async () => {
+    const linked = makeTar([
+      { name: 'a.txt', data: 'x'.repeat(300) },
+      { name: 'big.bin', data: 'y'.repeat(600) },
+      { name: './c.txt', type: '1', linkname: 'big.bin' },
+      { name: 'd.txt', type: '1', linkname: 'a.txt' },
+    ]);
+    const names = (ms: { name: string; data: Uint8Array }[]) =>
+      ms.map((m) => [m.name, m.data.length]);
+    expect(names([...readTarBytes(linked)])).toEqual(
+      names(await collect(readTar(chunksOf(linked)))),
+    );
+    expect(names([...readTarBytes(linked)])).toEqual([
+      ['a.txt', 300],
+      ['big.bin', 600],
+      ['./c.txt', 600],
+      ['d.txt', 300],
+    ]);
+    // The member a link names is more than maxLinkBytes back: the same refusal in memory.
+    let code = 'none';
+    try {
+      [...readTarBytes(linked, { maxLinkBytes: 700 })];
+    } catch (e) {
+      code = (e as { code: string }).code;
+    }
+    expect(code).toBe('STREAMS_NOT_IMPLEMENTED');
+    // Members are views into the archive: nothing copied.
+    const [first] = readTarBytes(tar);
+    expect(first?.data.buffer).toBe(tar.buffer);
+  });
+
+  it('opening tars counts samples without decoding them; a bad member fails only when read', async () => {
+    const bytes = makeTar([
+      { name: 's/1.cls', data: '1' },
+      { name: 's/2.cls', data: '2' },
+      { name: 's/2.json', data: '{not json' },
+      { name: 's/3.txt', data: 'three' },
+    ]);
+    await writeFile(join(tmp.dir, 'late.tar'), bytes);
+    await using ds = await openDataset(join(tmp.dir, 'late.tar'));
+    expect(await ds.dataset.count()).toBe(3);
+    // Columns come from the first sample of each set of extensions (s/3's txt included).
+    expect(ds.columns.map((c) => c.name).sort()).toEqual(['__key__', '__url__', 'cls', 'txt']);
+    expect(await codeOf(collect(ds.samples()))).toBe('STREAMS_DECODE_FAILED');
   });
 
   it('expands brace patterns like WebDataset', () => {

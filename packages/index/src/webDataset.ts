@@ -63,29 +63,61 @@ export interface WdsGroup {
  * Groups tar members into samples by key (the path up to the first dot of the file name), in
  * archive order, as WebDataset does: members whose key starts with `__` or that have no
  * extension are skipped; a key holding two members of one extension is `STREAMS_SHARD_CORRUPT`.
+ * `add` returns the sample a new key closes, `end` the last one.
  */
+export class WdsGrouper {
+  #current: WdsGroup | undefined;
+  constructor(private readonly url: string) {}
+
+  add(m: TarMember): WdsGroup | undefined {
+    const { key, ext } = wdsSplitKey(m.name);
+    if (key.startsWith('__') || ext === '') return undefined; // WebDataset skips such members
+    let closed: WdsGroup | undefined;
+    if (this.#current && this.#current.key !== key) {
+      closed = this.#current;
+      this.#current = undefined;
+    }
+    this.#current ??= { key, members: [] };
+    if (this.#current.members.some((x) => x.ext === ext))
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] sample "${key}" has two "${ext}" members`,
+        { url: this.url, fix: 'each sample key may hold one file per extension' },
+      );
+    this.#current.members.push({ ext, data: m.data });
+    return closed;
+  }
+
+  end(): WdsGroup | undefined {
+    const last = this.#current;
+    this.#current = undefined;
+    return last;
+  }
+}
+
+/** The samples ({@link WdsGrouper}) of a stream of tar members. */
 export async function* wdsGroups(
   members: AsyncIterable<TarMember>,
   url: string,
 ): AsyncGenerator<WdsGroup> {
-  let current: WdsGroup | undefined;
+  const grouper = new WdsGrouper(url);
   for await (const m of members) {
-    const { key, ext } = wdsSplitKey(m.name);
-    if (key.startsWith('__') || ext === '') continue; // WebDataset skips such members
-    if (current && current.key !== key) {
-      yield current;
-      current = undefined;
-    }
-    current ??= { key, members: [] };
-    if (current.members.some((x) => x.ext === ext))
-      throw new StreamsError(
-        'STREAMS_SHARD_CORRUPT',
-        `[streams/index] sample "${key}" has two "${ext}" members`,
-        { url, fix: 'each sample key may hold one file per extension' },
-      );
-    current.members.push({ ext, data: m.data });
+    const closed = grouper.add(m);
+    if (closed) yield closed;
   }
-  if (current) yield current;
+  const last = grouper.end();
+  if (last) yield last;
+}
+
+/** The samples ({@link WdsGrouper}) of the members of a tar in memory. */
+export function* wdsGroupsOf(members: Iterable<TarMember>, url: string): Generator<WdsGroup> {
+  const grouper = new WdsGrouper(url);
+  for (const m of members) {
+    const closed = grouper.add(m);
+    if (closed) yield closed;
+  }
+  const last = grouper.end();
+  if (last) yield last;
 }
 
 /** A sample of a group: `{ __key__, __url__, <ext>: value }`, members decoded by extension unless `raw`. */

@@ -2,7 +2,7 @@
 // @streams/index (issue 11), each against a raw loop measured in the same run, in paired
 // alternating rounds (medians of BENCH_ROUNDS, default 3):
 //  1. WebDataset stream from local tars (100-byte and 100 KiB samples) vs a raw tar-reading loop
-//     over the same tars in the same order (readFile + readTar + key grouping, sequential); for the
+//     over the same tars in the same order (readFile + readTarBytes + key grouping, sequential); for the
 //     shuffled order, vs a raw loop visiting that order (each tar parsed once, samples built from
 //     its members like the format does);
 //  2. index-table stream (CSV of per-sample image URLs) over node:http behind 100 ms of latency per
@@ -14,14 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng, sleep } from '@streams/core';
 import { createFetchEngine } from '@streams/downloader';
-import {
-  readTar,
-  type WdsGroup,
-  WdsWriter,
-  wdsGroups,
-  wdsSampleOf,
-  wdsSamplesFromTar,
-} from '@streams/index';
+import { readTarBytes, type WdsGroup, WdsWriter, wdsGroupsOf, wdsSampleOf } from '@streams/index';
 import { type BenchEntry, benchEntry, startHttpServer } from '@streams/testkit';
 import { imageClassification } from '@streams/transforms';
 import sharp from 'sharp';
@@ -35,10 +28,6 @@ const TABLE_FILES = Number(process.env.BENCH_TABLE_FILES ?? 2048);
 /** Requests in flight and samples decoded ahead, the same on both sides. */
 const CONCURRENCY = 32;
 const BATCH = 32;
-
-const once = async function* (bytes: Uint8Array) {
-  yield bytes;
-};
 
 async function wdsEntries(root: string): Promise<BenchEntry[]> {
   const entries: BenchEntry[] = [];
@@ -94,8 +83,8 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
         if (!shuffle) {
           for (const f of tars) {
             const url = join(dir, f);
-            for await (const s of wdsSamplesFromTar(once(await readFile(url)), url))
-              c += (s.bin as Uint8Array).length === bytes ? 1 : 0;
+            for (const g of wdsGroupsOf(readTarBytes(await readFile(url), { url }), url))
+              c += (wdsSampleOf(g, url).bin as Uint8Array).length === bytes ? 1 : 0;
           }
         } else {
           const loaded: WdsGroup[][] = [];
@@ -105,8 +94,7 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
             let groups = loaded[t];
             if (groups === undefined) {
               groups = loaded[t] = [];
-              for await (const g of wdsGroups(readTar(once(await readFile(url)), { url }), url))
-                groups.push(g);
+              groups.push(...wdsGroupsOf(readTarBytes(await readFile(url), { url }), url));
             }
             const s = wdsSampleOf(groups[id % perTar]!, url);
             c += (s.bin as Uint8Array).length === bytes ? 1 : 0;
@@ -124,7 +112,7 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
           value: r.a,
           reference: shuffle
             ? 'raw loop over the same shuffled order (each tar read and parsed once, wdsSampleOf)'
-            : 'raw loop: readFile + wdsSamplesFromTar over the same tars in the same order',
+            : 'raw loop: readFile + readTarBytes + wdsSampleOf over the same tars in the same order',
           referenceValue: r.b,
           target: 0.8,
         }),

@@ -92,14 +92,17 @@ export abstract class ShardFileDataset implements FormatDataset {
     let total = 0;
     for (let k = 0; k < this.units.length; k++) {
       const u = this.units[k] as FormatUnit;
-      if (u.samples === undefined) {
-        let n = 0;
-        for await (const _ of this.stream(k, options)) n++;
-        u.samples = n;
-      }
+      u.samples ??= await this.countUnit(k, options);
       total += u.samples;
     }
     return total;
+  }
+
+  /** The samples of unit k, counted by reading it (a format may count without decoding). */
+  protected async countUnit(k: number, options: UnitOptions): Promise<number> {
+    let n = 0;
+    for await (const _ of this.stream(k, options)) n++;
+    return n;
   }
 
   async close(): Promise<void> {}

@@ -1,17 +1,19 @@
 // WebDataset: tar shards (a tar, `.tar.gz`, a brace pattern, a wildcard, a directory or a list
 // file), a tar is a unit. Loaded, a tar is held in memory with its samples' members found by one
 // walk over its headers, so any sample is a slice of it (random access through member offsets).
+// Counting at open walks the headers without decoding members: in memory for a local tar, streamed
+// for a remote one (which is then not kept, so opening never fills the cache).
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { StreamsError } from '@streams/core';
-import { once } from '../chunkReader.js';
-import { readTar } from '../tarReader.js';
-import { basenameUrl } from '../urls.js';
+import { isStreamsError, StreamsError } from '@streams/core';
+import { readTarBytes } from '../tarReader.js';
+import { basenameUrl, isRemoteUrl } from '../urls.js';
 import {
   tarMembers,
   type WdsGroup,
   type WebDatasetOptions,
   wdsGroups,
+  wdsGroupsOf,
   wdsSampleOf,
 } from '../webDataset.js';
 import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
@@ -62,30 +64,57 @@ class WdsDataset extends ShardFileDataset {
     }
   }
 
+  /** The bytes of tar k (gunzipped), and whether the cache had them. */
+  async #bytes(k: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hit: boolean }> {
+    const url = this.fileOf(k);
+    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
+    if (!/\.(tar\.gz|tgz)$/i.test(url)) return { bytes: fetched.bytes, hit: fetched.hit };
+    try {
+      return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
+    } catch (cause) {
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] cannot gunzip ${basenameUrl(url)}: ${(cause as Error).message}`,
+        { url, cause, fix: 'the file is truncated or not gzip: download or write it again' },
+      );
+    }
+  }
+
   async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
-    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
-    let bytes = fetched.bytes;
-    if (/\.(tar\.gz|tgz)$/i.test(url)) {
-      try {
-        bytes = new Uint8Array(await gunzipAsync(bytes));
-      } catch (cause) {
-        throw new StreamsError(
-          'STREAMS_SHARD_CORRUPT',
-          `[streams/index] cannot gunzip ${basenameUrl(url)}: ${(cause as Error).message}`,
-          { url, cause, fix: 'the file is truncated or not gzip: download or write it again' },
-        );
-      }
-    }
-    const groups: WdsGroup[] = [];
-    // The tar is one chunk: every member read from it is a view, nothing is copied.
-    for await (const g of wdsGroups(readTar(once(bytes), { url, signal }), url)) groups.push(g);
-    const loaded = new LoadedTar(groups, url, this.o, bytes.byteLength, fetched.hit);
+    const { bytes, hit } = await this.#bytes(k, signal);
+    // Every member read is a view into the tar's bytes, nothing is copied.
+    const groups = [...wdsGroupsOf(readTarBytes(bytes, { url, signal }), url)];
+    const loaded = new LoadedTar(groups, url, this.o, bytes.byteLength, hit);
     const u = this.units[k];
     if (u) u.samples = groups.length;
     if (groups.length > 0) this.note(loaded.decode(0));
     return loaded;
+  }
+
+  protected override async countUnit(k: number, options: UnitOptions): Promise<number> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    const groups = isRemoteUrl(url)
+      ? wdsGroups(tarMembers(this.source.stream(url, { signal }), url, signal), url)
+      : wdsGroupsOf(readTarBytes((await this.#bytes(k, signal)).bytes, { url, signal }), url);
+    // Columns are learned from the first sample of each new set of extensions, not every sample;
+    // a member that does not decode fails when its sample is read, not here.
+    const shapes = new Set<string>();
+    let n = 0;
+    for await (const g of groups) {
+      n++;
+      const shape = g.members.map((m) => m.ext).join('/');
+      if (shapes.has(shape)) continue;
+      try {
+        this.note(wdsSampleOf(g, url, this.o));
+        shapes.add(shape);
+      } catch (e) {
+        if (!isStreamsError(e, 'STREAMS_DECODE_FAILED')) throw e;
+      }
+    }
+    return n;
   }
 }
 
