@@ -24,6 +24,12 @@ export {
 } from './httpServer.js';
 export { linesFormat } from './linesFormat.js';
 export {
+  makeTestVideo,
+  makeToneSteps,
+  type TestVideoOptions,
+  toneFrequency,
+} from './media.js';
+export {
   type ChildOutcome,
   classifyBlocks,
   commentedOutput,
