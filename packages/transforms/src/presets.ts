@@ -152,11 +152,16 @@ export interface VideoClipOptions extends DecodeVideoOptions {
    */
   reader?: RangedReader;
   /**
-   * Also decode the embedded audio track over the clip's time span (`T / fps` seconds from the
-   * clip's offset). `optional: true` gives `audio: undefined` for videos without sound instead of
+   * Also decode audio over the clip's time span (`T / fps` seconds from the clip's offset): the
+   * video's own track, or with `audioField` a separate file of the same row (`wav`, `m4a`, ...; a
+   * URL is read through `reader` too), cut at the same offset and duration. `optional: true` gives
+   * `audio: undefined` for a video without sound or a row without the audio field instead of
    * failing the sample.
    */
-  audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & { optional?: boolean };
+  audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & {
+    optional?: boolean;
+    audioField?: string | readonly string[];
+  };
   /** Dtype, layout (`THWC`, `TCHW`, `CTHW`) and normalization of the clip. Default: uint8 `THWC`. */
   output?: VideoOutputOptions;
 }
@@ -240,9 +245,11 @@ export function videoClipWith(
 ): Preset<VideoClipSample> {
   const fields = asList(options.videoField, VIDEO_FIELDS);
   const { videoField: _, audio: audioOptions, output, reader, ...clip } = options;
+  const { optional, audioField, ...pcm } = audioOptions ?? {};
+  const audioFields = audioField === undefined ? undefined : asList(audioField, []);
   return async (sample, rng, call = {}) => {
     const input = pickMedia(sample, fields, 'video', reader);
-    if (audioOptions && input instanceof Readable) {
+    if (audioOptions && input instanceof Readable && (!audioFields || clip.fps === undefined)) {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
         '[streams/transforms] video and audio need two reads, and a stream can be read only once',
@@ -251,16 +258,24 @@ export function videoClipWith(
         },
       );
     }
+    let audioInput: MediaInput | undefined = input;
+    try {
+      // Before the video decode: a row without its audio file fails before any work.
+      if (audioFields) audioInput = pickMedia(sample, audioFields, 'audio', reader);
+    } catch (err) {
+      if (!(optional && isStreamsError(err, 'STREAMS_DECODE_FAILED'))) throw err;
+      audioInput = undefined;
+    }
     const decoded = await decodeVideo(input, clip, rng.fork('video'), call);
     const video = output ? await lay(decoded, output) : decoded;
     if (!audioOptions) return { video };
-    const { optional, ...pcm } = audioOptions;
+    if (!audioInput) return { video, audio: undefined };
     let fps = video.fps;
     if (fps === undefined) fps = (await probeMedia(input, call)).video?.fps ?? 25;
     const duration = video.shape[0]! / fps;
     try {
       const audio = await decodeAudio(
-        input,
+        audioInput,
         { ...pcm, offset: video.offset, duration },
         rng.fork('audio'),
         call,
