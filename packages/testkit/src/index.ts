@@ -25,6 +25,7 @@ export {
 export { linesFormat } from './linesFormat.js';
 export {
   makeTestVideo,
+  makeTestVideos,
   makeToneSteps,
   type TestVideoOptions,
   toneFrequency,

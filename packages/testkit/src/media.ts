@@ -28,15 +28,23 @@ export interface TestVideoOptions {
  * with a keyframe every second, its index (moov atom) at the front (`+faststart`).
  */
 export async function makeTestVideo(path: string, options: TestVideoOptions): Promise<void> {
-  const { seconds, size = '320x240', fps = 25, bitrate = '1M' } = options;
-  await ffmpeg([
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
-    ...(options.audio
-      ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=16000:duration=${seconds}`]
-      : []),
+  await makeTestVideos([{ path, seconds: options.seconds }], options);
+}
+
+/**
+ * {@link makeTestVideo} for several files of their own lengths, cut from one source by one
+ * ffmpeg process (cheaper than a process each on a busy machine).
+ */
+export async function makeTestVideos(
+  files: readonly { path: string; seconds: number }[],
+  options: Omit<TestVideoOptions, 'seconds'> = {},
+): Promise<void> {
+  const { size = '320x240', fps = 25, bitrate = '1M' } = options;
+  const seconds = Math.max(...files.map((f) => f.seconds));
+  const outputs = files.flatMap((f) => [
+    ...(options.audio ? ['-map', '0:v', '-map', '1:a', '-c:a', 'aac'] : []),
+    '-t',
+    String(f.seconds),
     '-vf',
     'noise=alls=12:allf=t',
     '-c:v',
@@ -47,10 +55,19 @@ export async function makeTestVideo(path: string, options: TestVideoOptions): Pr
     String(fps),
     '-b:v',
     bitrate,
-    ...(options.audio ? ['-c:a', 'aac'] : []),
     '-movflags',
     '+faststart',
-    path,
+    f.path,
+  ]);
+  await ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
+    ...(options.audio
+      ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=16000:duration=${seconds}`]
+      : []),
+    ...outputs,
   ]);
 }
 

@@ -13,7 +13,8 @@ import {
   toneFrequency,
 } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RangedReader, videoClip } from '../src/index.js';
+import { videoClip } from '../src/index.js';
+import { httpReader } from './media.js';
 
 const RATE = 16000;
 /** The tone of second t: 300 Hz for [0, 2), 600 Hz for [2, 4), ... 1500 Hz for [8, 10). */
@@ -81,15 +82,7 @@ describe('videoClip with audio from another field', () => {
   }, 60_000);
 
   it('the audio file may be remote, read by ranges through the reader', async () => {
-    const reader: RangedReader = {
-      stat: async (url) => ({
-        size: Number((await fetch(url, { method: 'HEAD' })).headers.get('content-length')),
-      }),
-      read: async (url, o) => {
-        const range = `bytes=${o.offset}-${(o.offset ?? 0) + (o.length ?? 1) - 1}`;
-        return new Uint8Array(await (await fetch(url, { headers: { range } })).arrayBuffer());
-      },
-    };
+    const reader = httpReader();
     const { audio } = await clip({ offset: 6.4, reader })(
       { mp4, wav: `${server.url}a.wav` },
       rng(1),

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAbortError, isStreamsError, rng, StreamsError } from '@streams/core';
+import { isAbortError, isStreamsError, rng, type StreamsError } from '@streams/core';
 import { makeTestVideo, startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +19,7 @@ import {
   videoClip,
 } from '../src/index.js';
 import { serveRemoteMedia } from '../src/remoteMedia.js';
+import { httpReader } from './media.js';
 
 const TOKEN = 'sekret-token-4f9a';
 let dir: string;
@@ -41,38 +42,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A ranged reader over fetch with the bearer token, counting what it received. */
-function httpReader(
-  fail?: (n: number) => boolean,
-): RangedReader & { bytes: number; reads: number } {
-  const headers = { authorization: `Bearer ${TOKEN}` };
-  const reader = {
-    bytes: 0,
-    reads: 0,
-    async stat(url: string, o?: { signal?: AbortSignal | undefined }) {
-      const r = await fetch(url, { method: 'HEAD', headers, signal: o?.signal });
-      if (r.status === 404)
-        throw new StreamsError('STREAMS_NOT_FOUND', `HEAD ${url} failed with HTTP 404`, { url });
-      return { size: Number(r.headers.get('content-length')) };
-    },
-    async read(
-      url: string,
-      o: { offset?: number; length?: number; signal?: AbortSignal | undefined },
-    ) {
-      const offset = o.offset ?? 0;
-      if (fail?.(reader.reads++))
-        throw new StreamsError('STREAMS_NETWORK', `GET ${url} failed: connection reset`, { url });
-      const range = `bytes=${offset}-${offset + (o.length ?? 1) - 1}`;
-      const r = await fetch(url, { headers: { ...headers, range }, signal: o.signal });
-      if (r.status !== 206) throw new Error(`GET ${url} gave HTTP ${r.status}`);
-      const bytes = new Uint8Array(await r.arrayBuffer());
-      reader.bytes += bytes.byteLength;
-      return bytes;
-    },
-  };
-  return reader;
-}
-
 /** Command lines of the ffmpeg/ffprobe children spawned while `fn` runs (read from /proc at spawn). */
 async function commandLines<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[][] }> {
   const lines: string[][] = [];
@@ -93,7 +62,7 @@ const CLIP = { frames: 8, size: [120, 160] as [number, number] };
 
 describe('decodeVideo of a remote video read by ranges', () => {
   it('a late clip equals the local decode, reads < 40% of the file, and keeps the token and URL from ffmpeg', async () => {
-    const reader = httpReader();
+    const reader = httpReader({ bearer: TOKEN });
     const { result: clip, lines } = await commandLines(() =>
       decodeVideo({ url: remote, reader }, { ...CLIP, offset: 31.3 }, rng(1)),
     );
@@ -115,7 +84,7 @@ describe('decodeVideo of a remote video read by ranges', () => {
   }, 60_000);
 
   it('a random offset probes and decodes through one endpoint, and matches the local decode there', async () => {
-    const reader = httpReader();
+    const reader = httpReader({ bearer: TOKEN });
     const { result: clip, lines } = await commandLines(() =>
       decodeVideo({ url: remote, reader }, { ...CLIP, fps: 5, offset: 'random' }, rng(7)),
     );
@@ -139,7 +108,7 @@ describe('decodeVideo of a remote video read by ranges', () => {
   }, 60_000);
 
   it('probeMedia reads a remote video by ranges', async () => {
-    const reader = httpReader();
+    const reader = httpReader({ bearer: TOKEN });
     const info = await probeMedia({ url: remote, reader });
     expect(info.duration).toBeCloseTo(40, 0);
     expect(info.video).toMatchObject({ width: 320, height: 240, fps: 25 });
@@ -147,7 +116,7 @@ describe('decodeVideo of a remote video read by ranges', () => {
   }, 30_000);
 
   it("a reader failing mid-clip fails the decode with the reader's error and leaves no ffmpeg behind", async () => {
-    const reader = httpReader((n) => n >= 1);
+    const reader = httpReader({ bearer: TOKEN, fail: (n) => n >= 1 });
     const err = await decodeVideo({ url: remote, reader }, { ...CLIP, offset: 31 }, rng(1)).catch(
       (e: unknown) => e,
     );
@@ -158,9 +127,11 @@ describe('decodeVideo of a remote video read by ranges', () => {
 
   it('a missing object fails before ffmpeg starts, with the reader error (not found)', async () => {
     const { result: err, lines } = await commandLines(() =>
-      decodeVideo({ url: `${server.url}nope.mp4`, reader: httpReader() }, CLIP, rng(1)).catch(
-        (e: unknown) => e,
-      ),
+      decodeVideo(
+        { url: `${server.url}nope.mp4`, reader: httpReader({ bearer: TOKEN }) },
+        CLIP,
+        rng(1),
+      ).catch((e: unknown) => e),
     );
     expect(isStreamsError(err, 'STREAMS_NOT_FOUND')).toBe(true);
     expect(lines).toEqual([]);
@@ -198,7 +169,7 @@ describe('decodeVideo of a remote video read by ranges', () => {
 
 describe('serveRemoteMedia', () => {
   it('answers ranges only on its own path, in windows, and refuses connections once closed', async () => {
-    const reader = httpReader();
+    const reader = httpReader({ bearer: TOKEN });
     const served = await serveRemoteMedia({ url: remote, reader });
     const base = new URL(served.url);
     expect(base.hostname).toBe('127.0.0.1');
@@ -231,7 +202,7 @@ describe('serveRemoteMedia', () => {
 
 describe('videoClip with a reader', () => {
   it('reads a URL field by ranges and reports the bytes', async () => {
-    const reader = httpReader();
+    const reader = httpReader({ bearer: TOKEN });
     const prep = videoClip({ ...CLIP, offset: 20, reader, output: { dtype: 'float32' } });
     const { video } = await prep({ mp4: remote }, rng(3));
     expect(video.shape).toEqual([8, 120, 160, 3]);
