@@ -9,7 +9,7 @@ const [example] = classifyBlocks('packages/transforms/README.md', ['imageClassif
   "offset: 'random' });":
     'a fragment: `bytes`, `seed`, `epoch`, `sampleId` and `signal` come from your loader (src/presets.test.ts runs videoClip)',
   'reader: engine':
-    'a fragment: the bucket and `seed`, `epoch`, `sampleId` come from your job (test/remoteMedia.test.ts and multistream test/remoteClip.test.ts run it against node:http and s3rver)',
+    'a fragment: the bucket and `seed`, `epoch`, `sampleId` come from your job (test/remoteMedia.test.ts and multistream test/remoteVideo.test.ts run it against node:http and s3rver)',
 });
 
 describe('README', { timeout: 60_000 }, () => {
