@@ -24,6 +24,13 @@ export {
 } from './httpServer.js';
 export { linesFormat } from './linesFormat.js';
 export {
+  makeTestVideo,
+  makeTestVideos,
+  makeToneSteps,
+  type TestVideoOptions,
+  toneFrequency,
+} from './media.js';
+export {
   type ChildOutcome,
   classifyBlocks,
   commentedOutput,

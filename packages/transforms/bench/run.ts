@@ -10,6 +10,7 @@ import { rng } from '@streams/core';
 import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
 import sharp from 'sharp';
 import { ffmpegInfo, imageClassification, TransformPool, videoClip } from '../src/index.js';
+import { remoteClipBench } from './remoteClip.js';
 
 const CONCURRENCY = 4;
 const cores = availableParallelism();
@@ -231,7 +232,11 @@ async function videoBench(dir: string): Promise<BenchEntry[]> {
 
 const dir = await mkdtemp(join(tmpdir(), 'streams-transforms-bench-'));
 try {
-  const entries = [...(await imageBench()), ...(await videoBench(dir))];
+  const entries = [
+    ...(await imageBench()),
+    ...(await videoBench(dir)),
+    ...(await remoteClipBench(dir, compare)),
+  ];
   writeBenchResults(entries, fileURLToPath(new URL('..', import.meta.url)));
 } finally {
   await rm(dir, { recursive: true, force: true });

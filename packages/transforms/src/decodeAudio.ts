@@ -2,6 +2,7 @@ import { type Rng, StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed } from './decodeGuard.js';
 import type { MediaCallOptions } from './decodeVideo.js';
 import { probeMedia } from './probeMedia.js';
+import { withRemoteMedia } from './remoteMedia.js';
 import { checkRandomOffsetInput, describeInput, type MediaInput, runFfmpeg } from './runFfmpeg.js';
 import type { Tensor } from './tensor.js';
 
@@ -27,6 +28,8 @@ export interface AudioClip extends Tensor<Float32Array> {
   offset: number;
   /** Samples per channel that came from the input (the rest are zero padding). */
   decodedSamples: number;
+  /** For a remote input ({@link RemoteMedia}): bytes read by range requests, probe included. */
+  bytesRead?: number;
 }
 
 /**
@@ -42,7 +45,6 @@ export async function decodeAudio(
   const { signal, coords } = call;
   const rate = options.sampleRate ?? 16000;
   const C = options.channels ?? 1;
-  const layout = options.layout ?? 'CT';
   if (!(Number.isInteger(rate) && rate > 0 && Number.isInteger(C) && C > 0)) {
     throw new StreamsError(
       'STREAMS_INVALID_ARGUMENT',
@@ -54,63 +56,79 @@ export async function decodeAudio(
     throw decodeFailed('cannot decode audio', new Error('the sample is empty (0 bytes)'), coords);
   }
   try {
-    let offset = typeof options.offset === 'number' ? options.offset : 0;
-    if (options.offset === 'random') {
-      checkRandomOffsetInput(input);
-      const info = await probeMedia(input, { signal, coords });
-      if (!info.audio) throw new Error('no audio stream');
-      offset = rng.float() * Math.max(0, (info.duration ?? 0) - (options.duration ?? 0));
-    }
-    const T = options.duration === undefined ? undefined : Math.round(options.duration * rate);
-    const run = await runFfmpeg({
-      input,
-      inputOptions: offset > 0 ? ['-ss', offset.toFixed(6)] : [],
-      outputOptions: [
-        '-vn',
-        '-sn',
-        '-dn',
-        '-ac',
-        String(C),
-        '-ar',
-        String(rate),
-        ...(options.duration === undefined ? [] : ['-t', options.duration.toFixed(6)]),
-        '-acodec',
-        'pcm_f32le',
-        '-f',
-        'f32le',
-      ],
-      expectedBytes: T === undefined ? undefined : T * C * 4,
-      signal,
+    return await withRemoteMedia(input, signal, async (src, served) => {
+      const clip = await decodeLocal(src, options, rng, call);
+      if (served) clip.bytesRead = served.bytesRead;
+      return clip;
     });
-    const got = Math.floor(run.data.byteLength / (4 * C));
-    const frames = T ?? got;
-    if (got === 0) throw new Error(`no audio samples at offset ${offset.toFixed(3)} s`);
-    // Copy once into the final layout (the stdout buffer may be unaligned for Float32Array).
-    const src = new Float32Array(got * C); // [got, C]
-    new Uint8Array(src.buffer).set(run.data.subarray(0, got * C * 4));
-    const n = Math.min(got, frames);
-    let data: Float32Array;
-    if (layout === 'TC') {
-      data = frames === got ? src : new Float32Array(frames * C); // [T, C]
-      if (data !== src) data.set(src.subarray(0, n * C));
-    } else if (C === 1) {
-      data = frames === got ? src : new Float32Array(frames); // [1, T]
-      if (data !== src) data.set(src.subarray(0, n));
-    } else {
-      data = new Float32Array(C * frames); // [C, T]
-      for (let t = 0; t < n; t++)
-        for (let c = 0; c < C; c++) data[c * frames + t] = src[t * C + c]!;
-    }
-    return {
-      data,
-      shape: layout === 'TC' ? [frames, C] : [C, frames],
-      dtype: 'float32',
-      sampleRate: rate,
-      layout,
-      offset,
-      decodedSamples: n,
-    };
   } catch (err) {
     throw decodeFailed(`cannot decode audio from ${describeInput(input)}`, err, coords);
   }
+}
+
+/** {@link decodeAudio} of an input ffmpeg opens itself (a remote one is served on loopback by then). */
+async function decodeLocal(
+  input: MediaInput,
+  options: DecodeAudioOptions,
+  rng: Rng,
+  { signal, coords }: MediaCallOptions,
+): Promise<AudioClip> {
+  const rate = options.sampleRate ?? 16000;
+  const C = options.channels ?? 1;
+  const layout = options.layout ?? 'CT';
+  let offset = typeof options.offset === 'number' ? options.offset : 0;
+  if (options.offset === 'random') {
+    checkRandomOffsetInput(input);
+    const info = await probeMedia(input, { signal, coords });
+    if (!info.audio) throw new Error('no audio stream');
+    offset = rng.float() * Math.max(0, (info.duration ?? 0) - (options.duration ?? 0));
+  }
+  const T = options.duration === undefined ? undefined : Math.round(options.duration * rate);
+  const run = await runFfmpeg({
+    input,
+    inputOptions: offset > 0 ? ['-ss', offset.toFixed(6)] : [],
+    outputOptions: [
+      '-vn',
+      '-sn',
+      '-dn',
+      '-ac',
+      String(C),
+      '-ar',
+      String(rate),
+      ...(options.duration === undefined ? [] : ['-t', options.duration.toFixed(6)]),
+      '-acodec',
+      'pcm_f32le',
+      '-f',
+      'f32le',
+    ],
+    expectedBytes: T === undefined ? undefined : T * C * 4,
+    signal,
+  });
+  const got = Math.floor(run.data.byteLength / (4 * C));
+  const frames = T ?? got;
+  if (got === 0) throw new Error(`no audio samples at offset ${offset.toFixed(3)} s`);
+  // Copy once into the final layout (the stdout buffer may be unaligned for Float32Array).
+  const src = new Float32Array(got * C); // [got, C]
+  new Uint8Array(src.buffer).set(run.data.subarray(0, got * C * 4));
+  const n = Math.min(got, frames);
+  let data: Float32Array;
+  if (layout === 'TC') {
+    data = frames === got ? src : new Float32Array(frames * C); // [T, C]
+    if (data !== src) data.set(src.subarray(0, n * C));
+  } else if (C === 1) {
+    data = frames === got ? src : new Float32Array(frames); // [1, T]
+    if (data !== src) data.set(src.subarray(0, n));
+  } else {
+    data = new Float32Array(C * frames); // [C, T]
+    for (let t = 0; t < n; t++) for (let c = 0; c < C; c++) data[c * frames + t] = src[t * C + c]!;
+  }
+  return {
+    data,
+    shape: layout === 'TC' ? [frames, C] : [C, frames],
+    dtype: 'float32',
+    sampleRate: rate,
+    layout,
+    offset,
+    decodedSamples: n,
+  };
 }

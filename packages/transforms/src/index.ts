@@ -87,6 +87,7 @@ export {
   videoClipWith,
 } from './presets.js';
 export { type MediaInfo, type ProbeOptions, parseFfmpegInfo, probeMedia } from './probeMedia.js';
+export { isRemoteMedia, type RangedReader, type RemoteMedia } from './remoteMedia.js';
 export { activeFfmpegPids, type MediaInput } from './runFfmpeg.js';
 export { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
 export { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';

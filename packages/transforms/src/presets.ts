@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { isStreamsError, type Rng, StreamsError } from '@streams/core';
+import { isStreamsError, type Rng, redactUrl, StreamsError } from '@streams/core';
 import { type AudioClip, type DecodeAudioOptions, decodeAudio } from './decodeAudio.js';
 import type { SampleCoordinates } from './decodeGuard.js';
 import { type DecodeImageOptions, decodeImage, type ImageTensor } from './decodeImage.js';
@@ -9,6 +9,7 @@ import { type DecodeVideoOptions, decodeVideo, type VideoClip } from './decodeVi
 import type { ImageOp } from './imageOps.js';
 import { layoutVideo, type VideoOutputOptions, type VideoTensor } from './layoutVideo.js';
 import { probeMedia } from './probeMedia.js';
+import { isRemoteMedia, type RangedReader } from './remoteMedia.js';
 import type { MediaInput } from './runFfmpeg.js';
 import { pickBytes, pickImage, pickLabel, type SampleInput } from './sampleFields.js';
 import type { Tensor } from './tensor.js';
@@ -142,14 +143,25 @@ export function imageClassification(
 
 /** Options of {@link videoClip}: the clip options plus where the video is in the sample. */
 export interface VideoClipOptions extends DecodeVideoOptions {
-  /** Fields searched for the video (bytes, a local path, or `{ path, start, end }`). Default `mp4, webm, mkv, avi, mov, video`. */
+  /** Fields searched for the video (bytes, a local path, `{ path, start, end }`, a URL or `{ url, reader }`). Default `mp4, webm, mkv, avi, mov, video`. */
   videoField?: string | readonly string[];
   /**
-   * Also decode the embedded audio track over the clip's time span (`T / fps` seconds from the
-   * clip's offset). `optional: true` gives `audio: undefined` for videos without sound instead of
+   * Reads fields holding a remote URL (`http(s)://`, `s3://`, `gs://`, ...) by ranges instead of
+   * downloading them: pass the dataset's `FetchEngine` (`@streams/downloader`). ffmpeg then fetches
+   * only the container index and the clip's bytes; `video.bytesRead` says how many.
+   */
+  reader?: RangedReader;
+  /**
+   * Also decode audio over the clip's time span (`T / fps` seconds from the clip's offset): the
+   * video's own track, or with `audioField` a separate file of the same row (`wav`, `m4a`, ...; a
+   * URL is read through `reader` too), cut at the same offset and duration. `optional: true` gives
+   * `audio: undefined` for a video without sound or a row without the audio field instead of
    * failing the sample.
    */
-  audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & { optional?: boolean };
+  audio?: Omit<DecodeAudioOptions, 'offset' | 'duration'> & {
+    optional?: boolean;
+    audioField?: string | readonly string[];
+  };
   /** Dtype, layout (`THWC`, `TCHW`, `CTHW`) and normalization of the clip. Default: uint8 `THWC`. */
   output?: VideoOutputOptions;
 }
@@ -159,6 +171,8 @@ export interface ClipTensor extends VideoTensor {
   fps: number | undefined;
   offset: number;
   decodedFrames: number;
+  /** Bytes read by range requests, for a remote video. */
+  bytesRead?: number;
 }
 
 /** The output of {@link videoClip}: `video.shape` is `[T, H, W, C]`; `audio` when asked for. */
@@ -170,10 +184,31 @@ export interface VideoClipSample {
 const VIDEO_FIELDS = ['mp4', 'webm', 'mkv', 'avi', 'mov', 'video'];
 const AUDIO_FIELDS = ['wav', 'flac', 'mp3', 'ogg', 'opus', 'm4a', 'audio'];
 
-function pickMedia(sample: SampleInput, names: readonly string[], what: string): MediaInput {
+/** A URL ffmpeg cannot open itself or that the caller wants read by ranges: `scheme://` but not `file://`. */
+const REMOTE_URL = /^(?!file:)[a-z][a-z0-9+.-]*:\/\//i;
+
+function pickMedia(
+  sample: SampleInput,
+  names: readonly string[],
+  what: string,
+  reader: RangedReader | undefined,
+): MediaInput {
   if (sample instanceof Uint8Array) return sample;
   for (const name of names) {
     const v = sample[name];
+    if (isRemoteMedia(v)) return v;
+    if (typeof v === 'string' && REMOTE_URL.test(v)) {
+      if (reader) return { url: v, reader };
+      if (!/^https?:/i.test(v))
+        throw new StreamsError(
+          'STREAMS_INVALID_ARGUMENT',
+          `[streams/transforms] the ${what} field "${name}" holds the URL ${redactUrl(v)}, and the preset has no reader for it`,
+          {
+            url: redactUrl(v),
+            fix: "pass the preset a reader (the dataset's FetchEngine: reader: engine), or fetch the column (columnsToDownload)",
+          },
+        );
+    }
     if (typeof v === 'string' && v !== '') return v;
     if (
       v &&
@@ -209,10 +244,12 @@ export function videoClipWith(
   lay: (clip: VideoClip, output: VideoOutputOptions) => Promise<ClipTensor>,
 ): Preset<VideoClipSample> {
   const fields = asList(options.videoField, VIDEO_FIELDS);
-  const { videoField: _, audio: audioOptions, output, ...clip } = options;
+  const { videoField: _, audio: audioOptions, output, reader, ...clip } = options;
+  const { optional, audioField, ...pcm } = audioOptions ?? {};
+  const audioFields = audioField === undefined ? undefined : asList(audioField, []);
   return async (sample, rng, call = {}) => {
-    const input = pickMedia(sample, fields, 'video');
-    if (audioOptions && input instanceof Readable) {
+    const input = pickMedia(sample, fields, 'video', reader);
+    if (audioOptions && input instanceof Readable && (!audioFields || clip.fps === undefined)) {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
         '[streams/transforms] video and audio need two reads, and a stream can be read only once',
@@ -221,16 +258,24 @@ export function videoClipWith(
         },
       );
     }
+    let audioInput: MediaInput | undefined = input;
+    try {
+      // Before the video decode: a row without its audio file fails before any work.
+      if (audioFields) audioInput = pickMedia(sample, audioFields, 'audio', reader);
+    } catch (err) {
+      if (!(optional && isStreamsError(err, 'STREAMS_DECODE_FAILED'))) throw err;
+      audioInput = undefined;
+    }
     const decoded = await decodeVideo(input, clip, rng.fork('video'), call);
     const video = output ? await lay(decoded, output) : decoded;
     if (!audioOptions) return { video };
-    const { optional, ...pcm } = audioOptions;
+    if (!audioInput) return { video, audio: undefined };
     let fps = video.fps;
     if (fps === undefined) fps = (await probeMedia(input, call)).video?.fps ?? 25;
     const duration = video.shape[0]! / fps;
     try {
       const audio = await decodeAudio(
-        input,
+        audioInput,
         { ...pcm, offset: video.offset, duration },
         rng.fork('audio'),
         call,
@@ -314,8 +359,10 @@ export function textToVideoWith(
 
 /** Options of {@link audioClip}. */
 export interface AudioClipOptions extends DecodeAudioOptions {
-  /** Fields searched for the audio (bytes, a path or `{ path, start, end }`). Default `wav, flac, mp3, ogg, opus, m4a, audio`, then video fields. */
+  /** Fields searched for the audio (bytes, a path, `{ path, start, end }`, a URL or `{ url, reader }`). Default `wav, flac, mp3, ogg, opus, m4a, audio`, then video fields. */
   audioField?: string | readonly string[];
+  /** Reads fields holding a remote URL by ranges (see {@link VideoClipOptions.reader}). */
+  reader?: RangedReader;
   /** Fields searched for the label. Default `cls, label, target`. */
   labelField?: string | readonly string[];
 }
@@ -337,9 +384,9 @@ export interface AudioClipSample {
 export function audioClip(options: AudioClipOptions = {}): Preset<AudioClipSample> {
   const fields = asList(options.audioField, [...AUDIO_FIELDS, ...VIDEO_FIELDS]);
   const labels = asList(options.labelField, ['cls', 'label', 'target']);
-  const { audioField: _a, labelField: _l, ...decode } = options;
+  const { audioField: _a, labelField: _l, reader, ...decode } = options;
   return async (sample, rng, call = {}) => {
-    const input = pickMedia(sample, fields, 'audio');
+    const input = pickMedia(sample, fields, 'audio', reader);
     const audio = await decodeAudio(input, decode, rng.fork('audio'), call);
     return { audio, label: pickLabel(sample, labels) };
   };

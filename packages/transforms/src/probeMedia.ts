@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { StreamsError, throwIfAborted } from '@streams/core';
 import { decodeFailed, type SampleCoordinates } from './decodeGuard.js';
 import { ffmpegInfo, ffprobeInfo } from './ffmpegInfo.js';
+import { RECONNECT_CHATTER, servedInputOptions, withRemoteMedia } from './remoteMedia.js';
 import {
   checkInput,
   describeInput,
@@ -46,6 +47,14 @@ export async function probeMedia(
 ): Promise<MediaInfo> {
   checkInput(input);
   throwIfAborted(options.signal);
+  return withRemoteMedia(input, options.signal, (local) => probeLocal(local, options)).catch(
+    (err: unknown) => {
+      throw decodeFailed(`cannot probe ${describeInput(input)}`, err, options.coords);
+    },
+  );
+}
+
+async function probeLocal(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
   // Local files are probed once per (path, size, mtime): random clip offsets probe every sample.
   let key: string | undefined;
   if (typeof input === 'string') {
@@ -58,7 +67,7 @@ export async function probeMedia(
       return structuredClone(hit);
     }
   }
-  const info = await probeUncached(input, options);
+  const info = await withSpill(input, (src) => probeOnce(src, options));
   if (key !== undefined) {
     probeCache.set(key, info);
     if (probeCache.size > PROBE_CACHE_SIZE) probeCache.delete(probeCache.keys().next().value!);
@@ -69,15 +78,6 @@ export async function probeMedia(
 const PROBE_CACHE_SIZE = 1024;
 const probeCache = new Map<string, MediaInfo>();
 
-async function probeUncached(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
-  const { coords } = options;
-  try {
-    return await withSpill(input, (src) => probeOnce(src, options));
-  } catch (err) {
-    throw decodeFailed(`cannot probe ${describeInput(input)}`, err, coords);
-  }
-}
-
 async function probeOnce(input: MediaInput, options: ProbeOptions): Promise<MediaInfo> {
   const { signal } = options;
   const probe = options.ffprobe === false ? undefined : await ffprobeInfo();
@@ -85,18 +85,37 @@ async function probeOnce(input: MediaInput, options: ProbeOptions): Promise<Medi
   if (probe) {
     const r = await runTool(
       probe.path,
-      ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', src],
+      [
+        '-v',
+        'error',
+        ...servedInputOptions(src),
+        '-print_format',
+        'json',
+        '-show_format',
+        '-show_streams',
+        src,
+      ],
       input,
       signal,
     );
     if (r.code !== 0) {
-      const last = r.stderr.trim().split('\n').slice(-2).join('; ') || `exit ${r.code}`;
+      const lines = r.stderr.trim().split('\n');
+      const last =
+        lines
+          .filter((l) => !RECONNECT_CHATTER.test(l))
+          .slice(-2)
+          .join('; ') || `exit ${r.code}`;
       throw new FfmpegFailed(`ffprobe: ${last}`, r.stderr);
     }
     return fromFfprobe(JSON.parse(r.stdout) as FfprobeJson);
   }
   const ff = await ffmpegInfo();
-  const r = await runTool(ff.path, ['-hide_banner', '-i', src], input, signal);
+  const r = await runTool(
+    ff.path,
+    ['-hide_banner', ...servedInputOptions(src), '-i', src],
+    input,
+    signal,
+  );
   if (!r.stderr.includes('Input #0')) {
     const last = r.stderr.trim().split('\n').pop() ?? '';
     throw new FfmpegFailed(`ffmpeg cannot read the input: ${last}`, r.stderr);

@@ -4,23 +4,31 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
-import { StreamsError, signalReason, throwIfAborted } from '@streams/core';
+import { redactUrl, StreamsError, signalReason, throwIfAborted } from '@streams/core';
 import ffmpeg from 'fluent-ffmpeg';
 import { transformsEvents } from './events.js';
 import { ffmpegInfo } from './ffmpegInfo.js';
 import { ffmpegLimiter } from './limiter.js';
+import {
+  isRemoteMedia,
+  RECONNECT_CHATTER,
+  type RemoteMedia,
+  servedInputOptions,
+} from './remoteMedia.js';
 
 /**
  * Where media bytes come from: a local file path, bytes in memory, a byte range of a local file
- * (`end` exclusive; e.g. one member of a tar shard), or a Node readable. Non-file inputs are fed
- * through ffmpeg's stdin, so no temporary file is written (except for MP4s whose index sits at
- * the end, which need seeking: those are spilled to a temporary file once).
+ * (`end` exclusive; e.g. one member of a tar shard), a Node readable, or a remote object read by
+ * ranges ({@link RemoteMedia}). Bytes and streams are fed through ffmpeg's stdin, so no temporary
+ * file is written (except for MP4s whose index sits at the end, which need seeking: those are
+ * spilled to a temporary file once); a remote object is served to ffmpeg on loopback.
  */
 export type MediaInput =
   | string
   | Uint8Array
   | { path: string; start?: number; end?: number }
-  | Readable;
+  | Readable
+  | RemoteMedia;
 
 const live = new Set<number>();
 
@@ -54,6 +62,8 @@ function feed(input: MediaInput, stdin: Writable | null): void {
   } else if (input instanceof Readable) {
     input.on('error', () => stdin.destroy());
     input.pipe(stdin);
+  } else if (isRemoteMedia(input)) {
+    stdin.end(); // read by ffmpeg over loopback (see withRemoteMedia), never through stdin
   } else {
     const end = input.end === undefined ? undefined : input.end - 1;
     if (end !== undefined && end < (input.start ?? 0)) {
@@ -73,6 +83,7 @@ export function checkInput(input: MediaInput): void {
     typeof input === 'string' ||
     input instanceof Uint8Array ||
     input instanceof Readable ||
+    isRemoteMedia(input) ||
     (typeof input === 'object' &&
       input !== null &&
       typeof (input as { path?: unknown }).path === 'string');
@@ -81,7 +92,7 @@ export function checkInput(input: MediaInput): void {
       'STREAMS_INVALID_ARGUMENT',
       `[streams/transforms] unsupported media input ${String(input)}`,
       {
-        fix: 'pass a file path, a Uint8Array, { path, start, end } or a Readable',
+        fix: 'pass a file path, a Uint8Array, { path, start, end }, a Readable or { url, reader }',
       },
     );
   }
@@ -105,6 +116,7 @@ export function describeInput(input: MediaInput): string {
   if (typeof input === 'string') return input;
   if (input instanceof Uint8Array) return `${input.byteLength} bytes`;
   if (input instanceof Readable) return 'a stream';
+  if (isRemoteMedia(input)) return redactUrl(input.url);
   return `${input.path} [${input.start ?? 0}, ${input.end ?? 'end'})`;
 }
 
@@ -208,6 +220,7 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
             options.verbose ? 'info' : 'error',
             // A file input must not read the terminal; a stdin input reads its bytes there.
             ...(typeof options.input === 'string' ? ['-nostdin'] : []),
+            ...servedInputOptions(options.input),
             ...(options.inputOptions ?? []),
           ])
           .outputOptions(options.outputOptions);
@@ -237,6 +250,7 @@ async function runOnce(options: RunFfmpegOptions): Promise<FfmpegRun> {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         cmd.on('stderr', (line: string) => {
+          if (RECONNECT_CHATTER.test(line)) return;
           stderrLines.push(line);
           if (stderrLines.length > 200) stderrLines.shift();
         });

@@ -226,7 +226,13 @@ export class TransformPool implements AsyncDisposable {
       signal: call.signal,
       transfer: [data.buffer as ArrayBuffer],
     });
-    return { ...laid, fps: clip.fps, offset: clip.offset, decodedFrames: clip.decodedFrames };
+    return {
+      ...laid,
+      fps: clip.fps,
+      offset: clip.offset,
+      decodedFrames: clip.decodedFrames,
+      ...(clip.bytesRead === undefined ? {} : { bytesRead: clip.bytesRead }),
+    };
   }
 
   /** The {@link videoClip} preset with the clip layout (float conversion, CTHW...) in this pool's workers. */

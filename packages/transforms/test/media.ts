@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { StreamsError } from '@streams/core';
+import type { RangedReader } from '../src/index.js';
 
 const run = promisify(execFile);
 
@@ -112,4 +114,41 @@ export function zeroCrossings(x: Float32Array, start = 0, end = x.length, stride
   let n = 0;
   for (let i = start + stride; i < end; i += stride) if (x[i - stride]! < 0 !== x[i]! < 0) n++;
   return n;
+}
+
+/**
+ * A ranged reader over fetch (as `@streams/downloader`'s FetchEngine reads, which transforms may
+ * not import), sending `bearer` when given, counting what it received; `fail(n)` makes read n throw.
+ */
+export function httpReader(
+  options: { bearer?: string; fail?: (n: number) => boolean } = {},
+): RangedReader & { bytes: number; reads: number } {
+  const headers: Record<string, string> = options.bearer
+    ? { authorization: `Bearer ${options.bearer}` }
+    : {};
+  const reader = {
+    bytes: 0,
+    reads: 0,
+    async stat(url: string, o?: { signal?: AbortSignal | undefined }) {
+      const r = await fetch(url, { method: 'HEAD', headers, signal: o?.signal });
+      if (r.status === 404)
+        throw new StreamsError('STREAMS_NOT_FOUND', `HEAD ${url} failed with HTTP 404`, { url });
+      return { size: Number(r.headers.get('content-length')) };
+    },
+    async read(
+      url: string,
+      o: { offset?: number; length?: number; signal?: AbortSignal | undefined },
+    ) {
+      const offset = o.offset ?? 0;
+      if (options.fail?.(reader.reads++))
+        throw new StreamsError('STREAMS_NETWORK', `GET ${url} failed: connection reset`, { url });
+      const range = `bytes=${offset}-${offset + (o.length ?? 1) - 1}`;
+      const r = await fetch(url, { headers: { ...headers, range }, signal: o.signal });
+      if (r.status !== 206) throw new Error(`GET ${url} gave HTTP ${r.status}`);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      reader.bytes += bytes.byteLength;
+      return bytes;
+    },
+  };
+  return reader;
 }

@@ -6,8 +6,10 @@ import { classifyBlocks, commentedOutput, REPO_ROOT, runTsExample } from '@strea
 import { describe, expect, it } from 'vitest';
 
 const [example] = classifyBlocks('packages/transforms/README.md', ['imageClassification('], {
-  'videoClip({':
+  "offset: 'random' });":
     'a fragment: `bytes`, `seed`, `epoch`, `sampleId` and `signal` come from your loader (src/presets.test.ts runs videoClip)',
+  'reader: engine':
+    'a fragment: the bucket and `seed`, `epoch`, `sampleId` come from your job (test/remoteMedia.test.ts and multistream test/remoteVideo.test.ts run it against node:http and s3rver)',
 });
 
 describe('README', { timeout: 60_000 }, () => {
