@@ -102,6 +102,14 @@ export async function* gunzipChunks(
   }
 }
 
+/** The chunks of a file, gunzipped when its name ends in `.gz`. */
+export function gunzipIfGz(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+): AsyncIterable<Uint8Array> {
+  return /\.gz$/i.test(url) ? gunzipChunks(chunks, { url }) : chunks;
+}
+
 /** Bounds and UTF-8 policy of the text formats (CSV, JSONL, WebDataset text members). */
 export interface TextOptions {
   /** Largest JSONL line or CSV record in bytes (default 64 MiB); past it, `STREAMS_INDEX_INVALID`. */

@@ -1,11 +1,6 @@
 import { StreamsError } from '@streams/core';
 import type { ByteSource } from './byteSource.js';
-import {
-  DEFAULT_MAX_LINE_BYTES,
-  gunzipChunks,
-  type TextOptions,
-  textLines,
-} from './chunkReader.js';
+import { DEFAULT_MAX_LINE_BYTES, gunzipIfGz, type TextOptions, textLines } from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
 import { setField } from './sampleJson.js';
 
@@ -15,8 +10,7 @@ export function chunksOf(
   url: string,
   signal?: AbortSignal,
 ): AsyncIterable<Uint8Array> {
-  const raw = source.stream(url, { signal });
-  return /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw;
+  return gunzipIfGz(source.stream(url, { signal }), url);
 }
 
 /** One JSON Lines record with its line number and the byte offset where its line starts. */

@@ -1,6 +1,6 @@
 // JSON Lines shards (`.jsonl`, `.ndjson`, gzipped; patterns, directories, list files): a file is a
 // unit, one object a line.
-import { gunzipChunks, once } from '../chunkReader.js';
+import { gunzipIfGz, once } from '../chunkReader.js';
 import { jsonlRecords } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
 import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
@@ -29,11 +29,7 @@ export abstract class TextShardDataset extends ShardFileDataset {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
     const raw = this.source.stream(url, { signal });
-    for await (const s of this.records(
-      /\.gz$/i.test(url) ? gunzipChunks(raw, { url }) : raw,
-      url,
-      signal,
-    )) {
+    for await (const s of this.records(gunzipIfGz(raw, url), url, signal)) {
       this.note(s);
       yield s;
     }
@@ -45,11 +41,7 @@ export abstract class TextShardDataset extends ShardFileDataset {
     const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
     const bytes = once(fetched.bytes);
     const items: Sample[] = [];
-    for await (const s of this.records(
-      /\.gz$/i.test(url) ? gunzipChunks(bytes, { url }) : bytes,
-      url,
-      signal,
-    )) {
+    for await (const s of this.records(gunzipIfGz(bytes, url), url, signal)) {
       this.note(s);
       items.push(s);
     }
