@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MdsWriter } from '@streams/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamingDataset } from '../src/index.js';
 import { tempDir } from './fixtures.js';
 
 const MIB = 1 << 20;
@@ -84,5 +85,28 @@ describe.runIf(process.platform === 'linux')('memoryLimit bounds the RSS of an e
     // The bound: the peak over the limit, and the growth during the epoch.
     expect(r.hwm).toBeLessThanOrEqual(limit + ALLOWANCE);
     expect(r.peak - r.before).toBeLessThanOrEqual(limit + LAG);
+  }, 90_000);
+
+  it('random access and transformed epochs read the same samples under a limit', async () => {
+    // 32 MiB: read in parts; 128 MiB in order: whole shards, here through the transform path.
+    for (const [limit, shuffle] of [
+      [32 * MIB, true],
+      [128 * MIB, false],
+    ] as const) {
+      await using ds = await StreamingDataset.open<number>({
+        local: dir,
+        memoryLimit: limit,
+        shuffle,
+        world: { rank: 0, worldSize: 1 },
+        transform: (s) => {
+          const p = s.payload as Uint8Array;
+          return p[0] === ((s.uid as number) & 255) && p.length === MIB ? (s.uid as number) : -1;
+        },
+      });
+      const uids: number[] = [];
+      for await (const uid of ds) uids.push(uid);
+      expect(uids.sort((a, b) => a - b)).toEqual([...Array(SAMPLES).keys()]);
+      for (const i of [0, 77, SAMPLES - 1]) expect(await ds.get(i)).toBe(i);
+    }
   }, 90_000);
 });
