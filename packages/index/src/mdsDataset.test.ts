@@ -211,6 +211,33 @@ describe('random access by synchronous reads', () => {
     await source.close();
   });
 
+  it('a large read ahead of its consumer (background) goes async; a small one stays inline', async () => {
+    const w = new MdsWriter({ out: tmp.dir, columns: { b: 'bytes' }, sizeLimit: 1 << 20 });
+    const big = new Uint8Array(100_000).map((_, k) => k * 7);
+    await w.write({ b: big });
+    await w.write({ b: new Uint8Array([1, 2, 3]) });
+    await w.finish();
+    const source = new RoutingByteSource();
+    const calls: string[] = [];
+    const readRangeSync = source.readRangeSync.bind(source);
+    const readRange = source.readRange.bind(source);
+    source.readRangeSync = (url, start, end) => {
+      calls.push(`sync ${end - start}`);
+      return readRangeSync(url, start, end);
+    };
+    source.readRange = (url, start, end, o) => {
+      calls.push(`async ${end - start}`);
+      return readRange(url, start, end, o);
+    };
+    await using ds = await openMdsDataset(tmp.dir, { source });
+    expect((await ds.readSample(0, 0, { background: true })).b).toEqual(big);
+    expect((await ds.readSample(0, 1, { background: true })).b).toEqual(new Uint8Array([1, 2, 3]));
+    expect((await ds.readSample(0, 0)).b).toEqual(big);
+    // The offset table first (async), then the samples as their size and caller ask.
+    expect(calls.slice(1)).toEqual([`async ${100_000 + 4}`, 'sync 7', `sync ${100_000 + 4}`]);
+    await source.close();
+  });
+
   it('holds at most shardCacheSize shards and maxHandles descriptors; reads the rest from disk', async () => {
     const w = new MdsWriter({ out: tmp.dir, columns: { id: 'int', s: 'str' }, sizeLimit: 300 });
     for (let k = 0; k < 60; k++) await w.write({ id: k, s: `sample ${k}` });

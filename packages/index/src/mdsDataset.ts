@@ -74,7 +74,11 @@ export interface MdsDataset extends AsyncDisposable {
   /** URL of the file a shard is stored in (the compressed one when compressed). */
   shardUrl(shard: number): string;
   /** Sample `j` of shard `shard`: a range read when the shard is not compressed and not cached. */
-  readSample(shard: number, j: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
+  readSample(
+    shard: number,
+    j: number,
+    options?: { signal?: AbortSignal; background?: boolean },
+  ): Promise<MdsSample>;
   /** Global sample `i`. */
   get(i: number, options?: { signal?: AbortSignal }): Promise<MdsSample>;
   /** The whole uncompressed shard, checked (size, hash if asked, header, offsets); the last few are kept. */
@@ -101,6 +105,9 @@ export interface MdsDataset extends AsyncDisposable {
 
 /** Samples per array yielded by `sampleBatches`. */
 const BATCH = 1024;
+
+/** Reads ahead of the consumer at least this large go to the thread pool; smaller ones cost less inline. */
+const BACKGROUND_READ_BYTES = 64 * 1024;
 
 function invalid(message: string, url: string, cause?: unknown): StreamsError {
   return new StreamsError('STREAMS_INDEX_INVALID', `[streams/index] ${message}`, {
@@ -546,7 +553,7 @@ class OpenMdsDataset implements MdsDataset {
   async readSample(
     shard: number,
     j: number,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; background?: boolean } = {},
   ): Promise<MdsSample> {
     this.#checkOpen();
     const s = this.#shard(shard);
@@ -567,10 +574,12 @@ class OpenMdsDataset implements MdsDataset {
     const end = offsets[j + 1] ?? 0;
     const fileUrl = this.#fileUrls[shard] as string;
     // A local file is read synchronously (~1 µs, against tens for an async read); anything else
-    // (remote objects, sources without a synchronous read) by an async range read.
+    // (remote objects, sources without a synchronous read), and a large read ahead of its consumer
+    // (which then overlaps the consumer's work), by an async range read.
     throwIfAborted(options.signal);
+    const inline = !(options.background && end - begin >= BACKGROUND_READ_BYTES);
     const bytes =
-      this.source.readRangeSync?.(fileUrl, begin, end) ??
+      (inline ? this.source.readRangeSync?.(fileUrl, begin, end) : undefined) ??
       (await this.source.readRange(fileUrl, begin, end, options));
     if (bytes.length !== end - begin)
       throw new StreamsError(

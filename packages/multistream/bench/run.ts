@@ -7,6 +7,8 @@
 //     samples()), so that ratio measures the dataset's overhead and not the access pattern;
 //  3. consumer starvation reading an s3rver stream behind 100 ms of injected latency, with a
 //     simulated 20 ms training step per batch, vs the 5% target.
+// Before them: STREAMS sampling, coherent video, random access, other formats, and the memory bound
+// and read-ahead (bench/memory.ts), each in its own file.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { buildEpochPlan, partitionPlan, StreamingDataset } from '../src/index.js
 import { coherentVideoBench } from './coherentVideo.js';
 import { formatsBench } from './formats.js';
 import { startLatencyProxy } from './latencyProxy.js';
+import { memoryBench } from './memory.js';
 import { randomAccessBench } from './randomAccess.js';
 import { streamsSamplingBench } from './streamsSampling.js';
 
@@ -34,6 +37,8 @@ try {
   entries.push(...(await randomAccessBench()));
   // 0d. WebDataset and index-table streams (bench/formats.ts).
   entries.push(...(await formatsBench()));
+  // 0e. Memory bound and read-ahead (bench/memory.ts).
+  entries.push(...(await memoryBench()));
 
   // 1. Plan computation: what each process computes at the start of an epoch (the global order and
   //    its own share), and, for scale, all 64 shares computed in one process.

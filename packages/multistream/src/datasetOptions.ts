@@ -80,7 +80,22 @@ export interface StreamingDatasetOptions<T> extends StreamDefaults {
    * samples): an index declaring more samples fails at open instead of exhausting memory.
    */
   planMemory?: number | string;
-  /** Memory for units the window no longer references, kept in case the order returns to them (default 256 MiB). */
+  /**
+   * One bound on the bytes of units and samples held in memory (e.g. `"1gib"`): half of it for
+   * units loading, loaded or kept for a return visit and samples read ahead, half as headroom for
+   * buffers the collector has not yet freed. The prefetch window counts bytes against it (and stops
+   * short of `predownload` samples when they would not fit); local MDS streams whose whole shards
+   * would not fit well are read a sample at a time (range reads) with read-ahead (see the README).
+   * The unit the consumer waits on always loads, so the window never stalls and goes over by at
+   * most that unit. Unset (default): the window holds the units of `predownload` samples, whatever
+   * their size, plus `shardMemory`.
+   */
+  memoryLimit?: number | string;
+  /**
+   * Memory for units the window no longer references, kept in case the order returns to them
+   * (default 256 MiB). With `memoryLimit` it is a sub-limit, part of that bound (default: all of
+   * it the window leaves; such units go first when a load needs the room).
+   */
   shardMemory?: number | string;
   /** Samples decoded ahead of the consumer (default min(predownload, 2 x batchSize + 8)). */
   decodeAhead?: number;

@@ -116,10 +116,22 @@ export async function* runSlice<T>(
   const pending = new Map<number, Promise<T | typeof SKIPPED>>();
   const streamOffsets = plan.streamOffsets;
   const streams = loader.streams;
-  const rows = streams.map((_, s) => loader.fetchesRows(s));
+  const rows = streams.map((_, s) => loader.refsSamples(s));
   const anyRows = rows.some(Boolean); // false on the hot path: no per-sample row bookkeeping
+  // Streams read in parts reference samples only; the others their units (and rows' files).
+  const whole = streams.map((_, s) => !loader.readsParts(s));
   const unitBytes = streams.map((st, s) => st.ds.units.map((_, u) => loader.unitBytes(s, u)));
+  const unitMemory = streams.map((st, s) => st.ds.units.map((_, u) => loader.unitMemory(s, u)));
   const refs = streams.map((st) => new Int32Array(st.ds.units.length)); // [streams][units]
+  // Under a memory limit the window counts bytes, not only samples: it takes no further reference
+  // once the units it references reach the resident half of the limit, or the samples it reads
+  // ahead in parts a quarter of the limit (read-ahead enough for a disk, leaving room for samples
+  // the consumer holds); but it always takes one on the sample the consumer reads next.
+  const cap = loader.residentLimit;
+  const bounded = cap !== Number.POSITIVE_INFINITY;
+  let windowBytes = 0;
+  let partBytes = 0;
+  const more = (i: number) => (windowBytes < cap && partBytes < cap / 2) || refd <= i;
   const refAt = (i: number) => {
     const id = slice.ids[i]!;
     let stream = 0;
@@ -131,17 +143,30 @@ export async function* runSlice<T>(
     locShard[i] = lo;
     const j = id - offs[lo]!;
     locIndex[i] = j;
-    if (refs[stream]![lo]!++ === 0)
-      pool.ref(UnitLoader.unitKey(stream, lo), unitBytes[stream]![lo]!);
+    if (!whole[stream]) {
+      loader.refRow(stream, lo, j);
+      partBytes += loader.sampleMemory(stream, lo);
+      return;
+    }
+    if (refs[stream]![lo]!++ === 0) {
+      const memory = unitMemory[stream]![lo]!;
+      pool.ref(UnitLoader.unitKey(stream, lo), unitBytes[stream]![lo]!, memory);
+      windowBytes += memory;
+    }
     if (anyRows && rows[stream]) loader.refRow(stream, lo, j);
   };
   // The pool sees one reference per unit the window holds (taken and dropped on the window's
   // own counts), not one per sample: no Map lookup per sample.
   const drop = (stream: number, shard: number, j: number) => {
     if (anyRows && rows[stream]) loader.unrefRow(stream, shard, j);
+    if (!whole[stream]) {
+      partBytes -= loader.sampleMemory(stream, shard);
+      return;
+    }
     if (--refs[stream]![shard]! === 0) {
       const key = UnitLoader.unitKey(stream, shard);
       pool.unref(key);
+      windowBytes -= unitMemory[stream]![shard]!;
       if (key === lastKey) lastKey = -1; // it may leave memory now
     }
   };
@@ -182,7 +207,7 @@ export async function* runSlice<T>(
         // Touch the chunk's samples first, in one tight loop of independent loads: in a shuffled
         // order each sample is a cache (and TLB) miss, and here the CPU overlaps them, where
         // the decode loop below, allocating between loads, would take them one at a time.
-        while (refd < Math.min(n, i + ahead)) refAt(refd++);
+        while (refd < Math.min(n, i + ahead) && more(i)) refAt(refd++);
         const touchEnd = Math.min(stop, refd);
         let touched = 0;
         for (let k = i; k < touchEnd; k++) {
@@ -196,7 +221,7 @@ export async function* runSlice<T>(
         prefetchSink[0] = touched;
         for (; i < stop; i++) {
           const want = i + ahead < n ? i + ahead : n;
-          while (refd < want) refAt(refd++);
+          while (refd < want && more(i)) refAt(refd++);
           const stream = locStream[i]!;
           const key = UnitLoader.unitKey(stream, locShard[i]!);
           let unit = key === lastKey ? last : (pool.peek(key) as Touchable | undefined);
@@ -209,12 +234,18 @@ export async function* runSlice<T>(
           }
           lastKey = key;
           last = unit;
-          decoded = i + 1;
           let sample: Sample;
-          try {
+          if (bounded) {
+            // Its sample is a view of the unit: the unit stays referenced (counted) until the
+            // chunk is handed out.
             sample = unit.decode(locIndex[i]!);
-          } finally {
-            drop(stream, locShard[i]!, locIndex[i]!);
+          } else {
+            decoded = i + 1;
+            try {
+              sample = unit.decode(locIndex[i]!);
+            } finally {
+              drop(stream, locShard[i]!, locIndex[i]!);
+            }
           }
           items.push(withInfo ? { sample, info: infoAt(i) } : sample);
         }
@@ -222,13 +253,15 @@ export async function* runSlice<T>(
           yield chunk;
           chunk = newChunk(i);
         }
+        for (; decoded < i; decoded++)
+          drop(locStream[decoded]!, locShard[decoded]!, locIndex[decoded]!);
       }
       return;
     }
     for (let i = 0; i < n; i++) {
       throwIfAborted(signal);
-      while (refd < Math.min(n, i + ahead)) refAt(refd++);
-      while (decoded < Math.min(n, i + decodeAhead)) {
+      while (refd < Math.min(n, i + ahead) && more(i)) refAt(refd++);
+      while (decoded < Math.min(refd, i + decodeAhead)) {
         const k = decoded++;
         const p = decodeSample(ctx, infoAt(k), signal, () =>
           drop(locStream[k]!, locShard[k]!, locIndex[k]!),

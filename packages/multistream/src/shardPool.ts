@@ -6,6 +6,12 @@ interface Entry {
   refs: number;
   /** Bytes counted against the download budget while the load runs. */
   bytes: number;
+  /** Bytes it takes in memory: an estimate until loaded, then the unit's own figure. */
+  memory: number;
+  /** Counted in the pool's resident bytes (started, and not yet let go). */
+  resident: boolean;
+  /** Kept in memory after its last reference, in case the order returns to it. */
+  lingers: boolean;
   started: boolean;
   /** The consumer waits on it: may start beyond the budget (one at a time). */
   urgent: boolean;
@@ -25,6 +31,10 @@ interface Entry {
  * never deadlock and loads never exceed the budget by more than one shard. A shard whose last
  * reference goes lingers in memory (least recently used first out, within `lingerBytes`), so a
  * shuffled order that comes back to a shard soon does not read it again.
+ *
+ * With a `memoryLimit`, a load also starts only while the bytes resident (loading, loaded and
+ * lingering) stay within it: lingering shards go first to make room, and the shard the consumer
+ * waits on still starts at once, so memory stays within the limit plus that one shard.
  */
 export class ShardPool {
   readonly #entries = new Map<number, Entry>();
@@ -33,6 +43,7 @@ export class ShardPool {
   readonly #linger = new Map<number, Entry>();
   #lingerBytes = 0;
   #inflightBytes = 0;
+  #residentBytes = 0;
   #overdraft: Entry | undefined;
   /** Every load started and not settled, including those whose entry is gone. */
   readonly #loads = new Set<Promise<unknown>>();
@@ -49,6 +60,7 @@ export class ShardPool {
     private readonly budget: number,
     private readonly load: (key: number) => Promise<LoadedUnit>,
     private readonly lingerLimit = 256 * 1024 * 1024,
+    private readonly memoryLimit = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Shards waiting for budget to start downloading. */
@@ -66,8 +78,16 @@ export class ShardPool {
     return this.#inflightBytes;
   }
 
-  /** Takes a reference on shard `key` (about `bytes` bytes to download), queueing its load. */
-  ref(key: number, bytes: number): void {
+  /** Bytes of shards loading, loaded or lingering: what the memory limit bounds. */
+  get residentBytes(): number {
+    return this.#residentBytes;
+  }
+
+  /**
+   * Takes a reference on shard `key` (about `bytes` bytes to download, `memory` bytes in memory),
+   * queueing its load; `lingers: false` lets it go as soon as its last reference does.
+   */
+  ref(key: number, bytes: number, memory = bytes, lingers = true): void {
     if (this.#closed) throw closedError();
     const existing = this.#find(key);
     if (existing) {
@@ -84,6 +104,9 @@ export class ShardPool {
       key,
       refs: 1,
       bytes,
+      memory,
+      resident: false,
+      lingers,
       started: false,
       urgent: false,
       loaded: undefined,
@@ -92,6 +115,8 @@ export class ShardPool {
         entry.started = true;
         this.loadsStarted++;
         this.#inflightBytes += entry.bytes;
+        entry.resident = true;
+        this.#residentBytes += entry.memory;
         open();
       },
       cancel: () => {
@@ -108,12 +133,17 @@ export class ShardPool {
     const tracked = entry.promise.then(
       (s) => {
         entry.loaded = s;
+        if (entry.resident) {
+          this.#residentBytes += s.memoryBytes - entry.memory;
+          entry.memory = s.memoryBytes;
+        }
         if (s.hit) this.hits++;
         else this.misses++;
         settle();
       },
       () => {
         // A failed load is forgotten, so a later reference tries again; the reader sees the error.
+        this.#letGo(entry);
         if (this.#entries.get(key) === entry && entry.refs === 0) this.#forget(key);
         settle();
       },
@@ -140,7 +170,16 @@ export class ShardPool {
     return entry;
   }
 
+  /** Stops counting an entry's memory (gone, failed, or closed). */
+  #letGo(entry: Entry): void {
+    if (!entry.resident) return;
+    entry.resident = false;
+    this.#residentBytes -= entry.memory;
+  }
+
   #forget(key: number): void {
+    const entry = this.#entries.get(key);
+    if (entry) this.#letGo(entry);
     this.#entries.delete(key);
     if (key === this.#lastKey) {
       this.#lastKey = -1;
@@ -203,10 +242,23 @@ export class ShardPool {
   }
 
   #toLinger(entry: Entry): void {
+    if (!entry.lingers) {
+      this.#forget(entry.key);
+      void entry.loaded?.release().catch(() => undefined);
+      this.#pump();
+      return;
+    }
     this.#linger.set(entry.key, entry);
     this.#lingerBytes += sizeOf(entry);
+    this.#evict(this.lingerLimit);
+    // It may be let go for a queued load now.
+    if (this.#queue.length > 0) this.#pump();
+  }
+
+  /** Lets lingering shards go, oldest first, until their bytes are within `keep`. */
+  #evict(keep: number): void {
     for (const [key, old] of this.#linger) {
-      if (this.#lingerBytes <= this.lingerLimit) break;
+      if (this.#lingerBytes <= keep) break;
       this.#linger.delete(key);
       this.#lingerBytes -= sizeOf(old);
       this.#forget(key);
@@ -214,13 +266,27 @@ export class ShardPool {
     }
   }
 
+  /**
+   * True when the entry's memory fits within the limit once lingering shards make room (they go
+   * only as far as needed); always true while nothing is resident, so one shard can load.
+   */
+  #roomFor(entry: Entry): boolean {
+    const over = this.#residentBytes + entry.memory - this.memoryLimit;
+    if (over <= 0) return true;
+    const held = this.#residentBytes - this.#lingerBytes;
+    if (over > this.#lingerBytes && held > 0) return false;
+    this.#evict(Math.max(0, this.#lingerBytes - over));
+    return true;
+  }
+
   // Always let one shard run, or nothing could make progress under a tiny budget; loads that
   // download nothing (local data, chunks of an index) never wait for it.
   #fits(entry: Entry): boolean {
     return (
-      entry.bytes === 0 ||
-      this.#inflightBytes === 0 ||
-      this.#inflightBytes + entry.bytes <= this.budget
+      (entry.bytes === 0 ||
+        this.#inflightBytes === 0 ||
+        this.#inflightBytes + entry.bytes <= this.budget) &&
+      this.#roomFor(entry)
     );
   }
 
@@ -230,6 +296,8 @@ export class ShardPool {
       if (!this.#fits(entry)) {
         if (!entry.urgent || this.#overdraft !== undefined) return;
         this.#overdraft = entry;
+        // Beyond the limit: nothing lingers meanwhile.
+        if (this.memoryLimit !== Number.POSITIVE_INFINITY) this.#evict(0);
       }
       this.#queue.shift();
       entry.start();
@@ -249,6 +317,7 @@ export class ShardPool {
     this.#last = undefined;
     this.#linger.clear();
     this.#lingerBytes = 0;
+    this.#residentBytes = 0;
     this.#queue.length = 0;
     await Promise.allSettled([...this.#loads]);
     await Promise.all(entries.map((e) => e.loaded?.release().catch(() => undefined)));

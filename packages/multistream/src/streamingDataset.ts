@@ -163,10 +163,15 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
     const loadSignal = this.#closer.signal;
     // Every unit load in flight listens on it: as many as the window holds, legitimately.
     setMaxListeners(0, loadSignal);
+    const memoryLimit =
+      o.memoryLimit === undefined ? undefined : parseBytes(o.memoryLimit, 'memoryLimit');
     this.#loader = new UnitLoader(streams, {
       cacheBudget: this.#cache?.stats().budget,
       localWorldSize: w.localWorldSize,
-      lingerBytes: parseBytes(o.shardMemory ?? '256mib', 'shardMemory'),
+      // Under a memory limit, units no longer referenced may keep whatever the window leaves of it.
+      lingerBytes: parseBytes(o.shardMemory ?? memoryLimit ?? '256mib', 'shardMemory'),
+      memoryLimit,
+      sequential: this.#planConfig.order === 'sequential',
       seed: this.#seed,
       signal: loadSignal,
     });
@@ -504,15 +509,7 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
       );
     }
     const loc = locateSample(this.#currentPlan(), i);
-    const loader = this.#loader;
-    const key = UnitLoader.unitKey(loc.stream, loc.shard);
-    const rows = loader.fetchesRows(loc.stream);
-    loader.pool.ref(key, loader.unitBytes(loc.stream, loc.shard));
-    if (rows) loader.refRow(loc.stream, loc.shard, loc.index);
-    const release = () => {
-      if (rows) loader.unrefRow(loc.stream, loc.shard, loc.index);
-      loader.pool.unref(key);
-    };
+    const release = this.#loader.refOne(loc.stream, loc.shard, loc.index);
     // A failure is an error whatever the decode policy: there is no next sample to skip to.
     const out = await decodeSample(
       { ...this.#window, policy: new DecodePolicy('error', this.events) },

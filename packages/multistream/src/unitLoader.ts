@@ -12,6 +12,7 @@ import {
   joinUrl,
   type LoadedUnit,
   RoutingByteSource,
+  type Sample,
 } from '@streams/index';
 import { ShardPool } from './shardPool.js';
 import { type Stream, streamLabel } from './stream.js';
@@ -143,22 +144,43 @@ export async function openStreams(
 const UNKNOWN_UNIT_BYTES = 64 * 1024 * 1024;
 
 /**
+ * Under a memory limit, a local stream is read a sample at a time (range reads, where the format
+ * can) when its units are larger than this share of the resident half of the limit (whole units
+ * would leave the window room for fewer than this many), or when the order shuffles and the stream
+ * is larger than that half (whole units would be read again and again as the order returns).
+ */
+const UNITS_IN_LIMIT = 8;
+
+/**
  * What the prefetch window loads, through one reference-counted pool: units (keyed by stream and
- * unit) and, for streams whose rows name their own files, each row's files (keyed by stream and
- * the row's index in the stream). A row's load waits for its unit, which the same window slot
- * holds a reference on.
+ * unit) and, per sample (keyed by stream and the sample's index in the stream), the files of a
+ * row for streams whose rows name their own files (the load waits for its unit, which the same
+ * window slot holds a reference on), or the sample's own bytes for streams read in parts (local
+ * units too large for the memory limit; no unit is loaded whole).
  */
 export class UnitLoader {
   readonly pool: ShardPool;
   /** The epoch being read: it seeds per-row choices among alternative columns. */
   epoch = 0;
+  /** The `memoryLimit` figure (infinite without one). */
+  readonly memoryLimit: number;
+  /**
+   * Bytes units and samples may hold (loading, loaded, read ahead, lingering): half the limit.
+   * The other half is headroom for memory let go that the collector has not yet returned (V8
+   * frees a dropped buffer at its next collection, which external memory triggers only every
+   * 64 MB or so).
+   */
+  readonly residentLimit: number;
+  /** Per stream: read a sample at a time (see {@link UNITS_IN_LIMIT}). */
+  readonly #parts: boolean[];
   private readonly seed: number;
   private readonly signal: AbortSignal;
 
   /**
    * Ranks of a node share its cache (`cacheBudget`, undefined without one): each downloads ahead
    * within its share of the budget, less one unit of room for the unit its consumer may wait on
-   * (which starts regardless).
+   * (which starts regardless). `memoryLimit` bounds the bytes of units and samples in memory;
+   * `lingerBytes` is the part of it units no longer referenced may keep.
    */
   constructor(
     readonly streams: readonly OpenStream[],
@@ -166,17 +188,58 @@ export class UnitLoader {
       cacheBudget: number | undefined;
       localWorldSize: number;
       lingerBytes: number;
+      memoryLimit?: number;
+      /** The order reads units front to back (no shuffle). */
+      sequential?: boolean;
       seed: number;
       signal: AbortSignal;
     },
   ) {
     this.seed = o.seed;
     this.signal = o.signal;
+    this.memoryLimit = o.memoryLimit ?? Number.POSITIVE_INFINITY;
+    this.residentLimit = this.memoryLimit / 2;
+    this.#parts = streams.map((st, s) => this.#readsParts(st, s, o.sequential === true));
     const budget =
       o.cacheBudget === undefined
         ? Number.POSITIVE_INFINITY
         : o.cacheBudget / Math.max(1, o.localWorldSize) - this.largestUnit();
-    this.pool = new ShardPool(budget, (key) => this.#load(key), o.lingerBytes);
+    this.pool = new ShardPool(
+      budget,
+      (key) => this.#load(key),
+      Math.min(o.lingerBytes, this.residentLimit),
+      this.residentLimit,
+    );
+  }
+
+  #readsParts(st: OpenStream, s: number, sequential: boolean): boolean {
+    const { ds } = st;
+    if (st.remote || ds.readSample === undefined || ds.rangeReads === undefined) return false;
+    if (this.fetchesRows(s) || this.memoryLimit === Number.POSITIVE_INFINITY) return false;
+    let large = false;
+    let total = 0;
+    for (let u = 0; u < ds.units.length; u++) {
+      if (!ds.rangeReads(u)) return false;
+      const bytes = this.unitMemory(s, u);
+      if (bytes * UNITS_IN_LIMIT > this.residentLimit) large = true;
+      total += bytes;
+    }
+    return large || (!sequential && total > this.residentLimit);
+  }
+
+  /** True when stream s is read a sample at a time (no unit is loaded whole). */
+  readsParts(s: number): boolean {
+    return this.#parts[s]!;
+  }
+
+  /** True when the window references each sample of stream s (its row's files, or its bytes). */
+  refsSamples(s: number): boolean {
+    return this.#parts[s]! || this.fetchesRows(s);
+  }
+
+  /** Bytes unit u of stream s takes in memory, as far as known before it is loaded. */
+  unitMemory(s: number, u: number): number {
+    return this.streams[s]!.ds.units[u]!.bytes ?? UNKNOWN_UNIT_BYTES;
   }
 
   /** Pool key of unit `u` of stream `s`. */
@@ -216,18 +279,41 @@ export class UnitLoader {
     return max;
   }
 
-  /** Takes the window's references for sample j of unit u of stream s (the unit, and its row's files). */
+  /**
+   * Takes the window's reference on sample j of unit u of stream s: its row's files, or its bytes
+   * when the stream is read in parts.
+   */
   refRow(s: number, u: number, j: number): void {
-    this.pool.ref(UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j), this.rowBytes(s));
+    const key = UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j);
+    if (this.#parts[s]) this.pool.ref(key, 0, this.sampleMemory(s, u), false);
+    else this.pool.ref(key, this.rowBytes(s));
+  }
+
+  /** Bytes a sample of unit u of stream s takes in memory, on average. */
+  sampleMemory(s: number, u: number): number {
+    return Math.ceil(this.unitMemory(s, u) / Math.max(1, this.streams[s]!.unitSizes[u]!));
   }
 
   unrefRow(s: number, u: number, j: number): void {
     this.pool.unref(UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j));
   }
 
+  /** The references of one sample read on its own (random access); returns their release. */
+  refOne(s: number, u: number, j: number): () => void {
+    const whole = !this.#parts[s];
+    const rows = this.refsSamples(s);
+    const key = UnitLoader.unitKey(s, u);
+    if (whole) this.pool.ref(key, this.unitBytes(s, u), this.unitMemory(s, u));
+    if (rows) this.refRow(s, u, j);
+    return () => {
+      if (rows) this.unrefRow(s, u, j);
+      if (whole) this.pool.unref(key);
+    };
+  }
+
   /** What sample j of unit u decodes from: the unit, or its row's fetched files. */
   async loaded(s: number, u: number, j: number): Promise<{ unit: LoadedUnit; j: number }> {
-    if (this.fetchesRows(s)) {
+    if (this.refsSamples(s)) {
       const key = UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j);
       this.pool.urge(key);
       return { unit: await this.pool.get(key), j: 0 };
@@ -252,13 +338,23 @@ export class UnitLoader {
       else hiU = mid - 1;
     }
     while (st.unitSizes[u] === 0) u++;
+    const j = low - st.unitStarts[u]!;
+    if (this.#parts[s]) {
+      // Read ahead of the consumer: a large local read overlaps its work on the thread pool.
+      const sample = await st.ds.readSample!(u, j, { signal: this.signal, background: true });
+      return oneSample(sample, this.sampleMemory(s, u));
+    }
     const unitKey = UnitLoader.unitKey(s, u);
     this.pool.urge(unitKey);
     const unit = await this.pool.get(unitKey);
-    const j = low - st.unitStarts[u]!;
     return unit.fetchSample!(j, {
       signal: this.signal,
       choice: rng(this.seed, this.epoch, 'alternatives', s, low),
     });
   }
+}
+
+/** A sample read on its own, as a loaded unit of that one sample. */
+function oneSample(sample: Sample, memoryBytes: number): LoadedUnit {
+  return { samples: 1, memoryBytes, hit: true, decode: () => sample, release: async () => {} };
 }

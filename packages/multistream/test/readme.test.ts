@@ -55,6 +55,8 @@ const [quickstart] = classifyBlocks(
     "local: '/data/imagenet-mds'":
       'a fragment: /data/imagenet-mds is a placeholder (test/transforms.test.ts runs imageClassification)',
     'samplesSeen: 1_204_224': 'a value (a state dict), not code',
+    "memoryLimit: '1gib'":
+      'a fragment: data/big is a placeholder (test/memoryBound.test.ts reads under memoryLimit in a child process)',
     'linearSchedule([':
       'a fragment: `step` and `orders` come from your training loop (src/schedule.test.ts)',
     "registerDataset('my-digits'":

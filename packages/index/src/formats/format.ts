@@ -74,6 +74,11 @@ export interface SampleFetchOptions {
 /** Options of the per-unit calls. */
 export interface UnitOptions {
   signal?: AbortSignal;
+  /**
+   * The read runs ahead of its consumer (read-ahead): a large local read goes to the thread pool,
+   * so it overlaps the consumer's work, instead of blocking the thread with a synchronous read.
+   */
+  background?: boolean;
 }
 
 /** An opened dataset of one format. */
@@ -103,6 +108,8 @@ export interface FormatDataset {
   stream?(k: number, options?: UnitOptions): AsyncIterable<Sample>;
   /** Sample j of unit k without loading the whole unit (range reads), when the format can. */
   readSample?(k: number, j: number, options?: UnitOptions): Promise<Sample>;
+  /** True when `readSample(k, j)` reads only sample j's bytes (no whole-unit load behind it). */
+  rangeReads?(k: number): boolean;
   /** True when its loaded units fetch each sample's own files (`LoadedUnit.fetchSample`). */
   readonly fetchesSamples?: boolean;
   /** Bytes one `fetchSample` is expected to transfer (for a download budget), as far as known. */

@@ -3,7 +3,14 @@ import type { LoadedMdsShard, MdsDataset } from '../mdsDataset.js';
 import { openMdsDataset } from '../mdsDataset.js';
 import type { MdsSchema } from '../mdsShard.js';
 import { basenameUrl, joinUrl } from '../urls.js';
-import type { FormatDataset, FormatUnit, LoadedUnit, Sample, ShardFormat } from './format.js';
+import type {
+  FormatDataset,
+  FormatUnit,
+  LoadedUnit,
+  Sample,
+  ShardFormat,
+  UnitOptions,
+} from './format.js';
 
 /** An MDS shard in memory: decoding sample j slices it by the offset table checked at load. */
 export class LoadedMds implements LoadedUnit {
@@ -79,8 +86,12 @@ class MdsFormatDataset implements FormatDataset {
     return new LoadedMds(await this.ds.loadShard(k, options), this.ds.schema);
   }
 
-  readSample(k: number, j: number, options?: { signal?: AbortSignal }): Promise<Sample> {
+  readSample(k: number, j: number, options?: UnitOptions): Promise<Sample> {
     return this.ds.readSample(k, j, options);
+  }
+
+  rangeReads(k: number): boolean {
+    return this.ds.shards[k]!.compression === undefined;
   }
 
   close(): Promise<void> {
