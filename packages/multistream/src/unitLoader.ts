@@ -286,7 +286,13 @@ export class UnitLoader {
   refRow(s: number, u: number, j: number): void {
     const key = UnitLoader.rowKey(s, this.streams[s]!.unitStarts[u]! + j);
     if (this.#parts[s]) this.pool.ref(key, 0, this.sampleMemory(s, u), false);
-    else this.pool.ref(key, this.rowBytes(s));
+    else {
+      // A row's files do not linger: each row is read once an epoch (the node cache keeps its
+      // files for the next), and a row kept from an earlier epoch would carry that epoch's choice
+      // among alternative columns, where a run resumed at this epoch makes this epoch's.
+      const bytes = this.rowBytes(s);
+      this.pool.ref(key, bytes, bytes, false);
+    }
   }
 
   /** Bytes a sample of unit u of stream s takes in memory, on average. */

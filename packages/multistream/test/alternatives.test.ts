@@ -1,6 +1,7 @@
 // Index-table streams with alternative URL columns (e.g. one of several captions per row): the
 // choice is made per row by the seeded generator before anything is downloaded, so only the chosen
-// file is fetched; it is the same for the same seed whatever the world size.
+// file is fetched; it is the same for the same seed whatever the world size, and a new process
+// resumed at an epoch gives the choices an uninterrupted run gives.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
@@ -96,5 +97,17 @@ describe('alternative URL columns', () => {
       for (const [uid, c] of await choices(part)) union.set(uid, c);
     }
     expect(union).toEqual(one);
+  });
+
+  it('a dataset resumed at epoch 1 makes the choices of an uninterrupted run', async () => {
+    await using run = await open(9);
+    const epoch0 = await choices(run);
+    const epoch1 = await choices(run);
+    expect(run.epoch).toBe(2);
+    // New choices each epoch (augmentation), not the first epoch's again.
+    expect([...epoch1].some(([uid, c]) => epoch0.get(uid) !== c)).toBe(true);
+    await using resumed = await open(9);
+    resumed.setEpoch(1);
+    expect(await choices(resumed)).toEqual(epoch1);
   });
 });
