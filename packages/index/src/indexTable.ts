@@ -3,17 +3,17 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamsError, settings, throwIfAborted } from '@streams/core';
 import { Field, type RecordBatch, RecordBatchFileWriter, Schema, Table, Utf8 } from 'apache-arrow';
-import { plainValue, toArrowVector, typeName } from './arrowConvert.js';
+import { toArrowVector, typeName } from './arrowConvert.js';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import type { TextOptions } from './chunkReader.js';
 import { compileFilter, type RowPredicate } from './rowFilter.js';
-import { setField } from './sampleJson.js';
 import { expandBraces, globToRegExp } from './shardList.js';
 import { arrowPart } from './tables/arrowIpc.js';
 import { csvPart } from './tables/csvTable.js';
 import { dirPart, listPart } from './tables/fileListing.js';
 import { jsonlPart, jsonPart } from './tables/jsonTable.js';
 import { parquetPart } from './tables/parquet.js';
+import { rowReader } from './tables/rowReader.js';
 import {
   batchOf,
   DEFAULT_CHUNK_ROWS,
@@ -520,8 +520,5 @@ async function makeTable(
 
 /** Row i of a batch as a plain object (64-bit integers as numbers when exact). */
 export function plainRow(b: RecordBatch, i: number): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of b.schema.fields)
-    setField(out, f.name, plainValue(b.getChild(f.name)?.get(i) ?? null));
-  return out;
+  return rowReader(b)(i);
 }

@@ -1,29 +1,23 @@
-// CSV/TSV index files: one streamed pass at open types the columns over the whole file and notes
-// where every chunk of rows starts; a chunk is then read on its own by a range read. Gzipped files
-// cannot be entered in the middle: their rows are kept in memory after the pass.
-import { Bool, type DataType, Field, Float64, Int64, Utf8 } from 'apache-arrow';
-import { gunzipChunks, once } from '../chunkReader.js';
-import { type CsvType, convertCsvCell, parseCsv, widenCsvType } from '../csv.js';
-import { setField } from '../sampleJson.js';
+// CSV/TSV index files: one streamed pass at open types the columns over the whole file (from the
+// cells' bytes, no strings) and notes where every chunk of rows starts; a chunk is then read on its
+// own by a range read and parsed straight into typed columns. Gzipped files cannot be entered in
+// the middle: their text is kept in memory after the pass and chunks read from it.
+import { throwIfAborted } from '@streams/core';
+import { Field } from 'apache-arrow';
+import { gunzipChunks } from '../chunkReader.js';
+import { type CsvParseOptions, CsvTokenizer, type CsvType, csvFieldText } from '../csv.js';
 import { basenameUrl } from '../urls.js';
+import { arrowTypeOfCsv, CsvBatchBuilder, widenCsvTypes } from './csvColumns.js';
 import {
   byteRangePart,
+  fileBytes,
   invalid,
-  memoryChunks,
+  memoryBytes,
   type PartFile,
   type PartOptions,
   partFile,
   type TablePart,
 } from './tablePart.js';
-
-const arrowTypeOf = (t: CsvType | undefined): DataType =>
-  t === 'int'
-    ? new Int64()
-    : t === 'float'
-      ? new Float64()
-      : t === 'bool'
-        ? new Bool()
-        : new Utf8();
 
 /** Opens a CSV (or, with `delimiter: '\t'`, TSV) index file. */
 export async function csvPart(
@@ -47,65 +41,60 @@ async function readCsv(
   options: PartOptions & { delimiter: string },
 ): Promise<TablePart> {
   const { signal, chunkRows } = options;
-  const { source } = f;
   const gz = /\.gz$/i.test(url);
-  const chunks = () => {
-    const raw = source.stream(f.url, { signal });
-    return gz ? gunzipChunks(raw, { url }) : raw;
-  };
-  const csv = { ...options, url };
+  const raw = f.source.stream(f.url, { signal });
+  const csv: CsvParseOptions = { ...options, url };
   // The pass: header, column types over the whole file (so a late "abc" in an int column is
   // seen), and the offset of every chunkRows-th record.
   let header: string[] | undefined;
   let types: (CsvType | undefined)[] = [];
   const starts: number[] = [];
   let numRows = 0;
-  const kept: string[][] = [];
-  for await (const { row, line, offset } of parseCsv(chunks(), csv)) {
+  const text: Buffer[] = []; // a gzipped file's text
+  const pass = new CsvTokenizer(csv, (r) => {
     if (!header) {
-      header = row;
+      const row = Array.from({ length: r.count }, (_, k) => csvFieldText(r, k));
       const dup = row.find((h, i) => row.indexOf(h) !== i);
       if (dup !== undefined)
         throw invalid(`CSV header of ${basenameUrl(url)} repeats column "${dup}"`, url);
+      header = row;
       types = row.map(() => undefined);
-      continue;
+      return;
     }
-    if (row.length !== header.length)
+    if (r.count !== header.length)
       throw invalid(
-        `${basenameUrl(url)} line ${line} has ${row.length} fields, the header has ${header.length}`,
+        `${basenameUrl(url)} line ${r.line} has ${r.count} fields, the header has ${header.length}`,
         url,
         undefined,
         'give every row as many fields as the header (quote fields holding the delimiter)',
       );
-    for (let k = 0; k < row.length; k++) types[k] = widenCsvType(types[k], row[k] as string);
-    if (numRows % chunkRows === 0) starts.push(offset);
-    if (gz) kept.push(row);
+    widenCsvTypes(types, r);
+    if (numRows % chunkRows === 0) starts.push(r.offset);
     numRows++;
+  });
+  for await (const chunk of gz ? gunzipChunks(raw, { url }) : raw) {
+    throwIfAborted(signal);
+    pass.push(chunk);
+    if (gz) text.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
+  pass.end();
   if (!header) throw invalid(`${basenameUrl(url)} is empty (no header row)`, url);
-  const h = header;
-  const fields = h.map((n, k) => new Field(n, arrowTypeOf(types[k]), true));
-  const toRow = (row: string[]) => {
-    const o: Record<string, unknown> = {};
-    for (let k = 0; k < h.length; k++)
-      setField(o, h[k] as string, convertCsvCell(types[k] ?? 'string', row[k] ?? ''));
-    return o;
-  };
-  if (gz)
-    return {
-      url,
-      fields,
-      numRows,
-      chunks: memoryChunks(fields, kept.map(toRow), chunkRows, url),
-    };
+  const fields = header.map((n, k) => new Field(n, arrowTypeOfCsv(types[k]), true));
+  const replace = options.invalidUtf8 === 'replace';
   return byteRangePart(
-    f,
+    gz ? memoryBytes(Buffer.concat(text)) : await fileBytes(f, signal),
     url,
     fields,
     { starts, numRows, chunkRows },
-    async function* (bytes) {
-      for await (const { row } of parseCsv(once(bytes), csv)) yield toRow(row);
+    async (bytes, rows) => {
+      const builder = new CsvBatchBuilder(fields, types, rows, replace);
+      let fits = true;
+      const t = new CsvTokenizer(csv, (r) => {
+        fits &&= builder.add(r);
+      });
+      t.push(bytes);
+      t.end();
+      return fits ? builder.finish() : undefined;
     },
-    signal,
   );
 }

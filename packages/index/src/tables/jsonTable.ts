@@ -7,6 +7,7 @@ import { jsonlEntries } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
 import {
   byteRangePart,
+  fileBytes,
   invalid,
   memoryChunks,
   memoryPart,
@@ -14,6 +15,7 @@ import {
   type PartOptions,
   partFile,
   RowTyper,
+  rowsToBatch,
   type TablePart,
 } from './tablePart.js';
 
@@ -51,14 +53,15 @@ async function readJsonl(url: string, f: PartFile, options: PartOptions): Promis
   const numRows = typer.rows;
   if (gz) return { url, fields, numRows, chunks: memoryChunks(fields, kept, chunkRows, url) };
   return byteRangePart(
-    f,
+    await fileBytes(f, signal),
     url,
     fields,
     { starts, numRows, chunkRows },
-    async function* (bytes) {
-      for await (const e of jsonlEntries(once(bytes), url, options)) yield e.record;
+    async (bytes) => {
+      const rows: Record<string, unknown>[] = [];
+      for await (const e of jsonlEntries(once(bytes), url, options)) rows.push(e.record);
+      return rowsToBatch(fields, rows, url);
     },
-    signal,
   );
 }
 
