@@ -65,7 +65,8 @@ export class CsvTokenizer {
   readonly #maxCell: number;
   readonly #maxLine: number;
   readonly #strict: boolean;
-  #buf = Buffer.allocUnsafe(1 << 16);
+  #buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  #owned = true; // false while #buf is a caller's chunk
   #len = 0;
   #base = 0; // offset in the input of buf[0]
   #pos = 0; // next byte to read
@@ -252,8 +253,18 @@ export class CsvTokenizer {
   #append(chunk: Uint8Array): void {
     const rowStart = this.#rowStart;
     const keep = this.#len - rowStart;
-    if (keep + chunk.length > this.#buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, keep + chunk.length));
+    if (keep === 0 && chunk.length > this.#buf.length) {
+      // Nothing carried over: read the chunk where it is (it is never written to).
+      this.#buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      this.#owned = false;
+      this.#base += this.#len;
+      this.#pos = this.#fieldStart = this.#rowStart = 0;
+      this.#len = chunk.length;
+      return;
+    }
+    if (keep + chunk.length > this.#buf.length || !this.#owned) {
+      this.#owned = true;
+      const next = Buffer.allocUnsafe(Math.max(1 << 16, this.#buf.length * 2, keep + chunk.length));
       this.#buf.copy(next, 0, rowStart, this.#len);
       this.#buf = next;
     } else if (rowStart > 0) this.#buf.copyWithin(0, rowStart, this.#len);

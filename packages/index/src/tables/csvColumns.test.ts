@@ -96,10 +96,16 @@ describe('CSV tables parsed from bytes into typed columns', () => {
           const names = Array.from({ length: cols }, (_, k) => `c${k}`);
           const text = csvText(names, rows, quoteAll);
           const want = await referenceRows(text);
-          for (const gz of [false, true]) {
+          // Plain and gzipped, chunks held from the pass at open or parsed again when loaded.
+          for (const [gz, heldBytes] of [
+            [false, undefined],
+            [false, 0],
+            [true, undefined],
+            [true, 0],
+          ] as const) {
             const url = join(dir, `t${n++}.csv${gz ? '.gz' : ''}`);
             await writeFile(url, gz ? gzipSync(text) : text);
-            const part = await csvPart(url, { source, chunkRows, delimiter: ',' });
+            const part = await csvPart(url, { source, chunkRows, delimiter: ',', heldBytes });
             const got: Record<string, unknown>[] = [];
             for (const c of part.chunks) {
               const b = await c.load();

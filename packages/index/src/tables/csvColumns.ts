@@ -3,10 +3,10 @@
 // being looked at once it is text), and a chunk load writes cells into typed arrays and one UTF-8
 // buffer per text column. Strings are made only for the cells a type needs them for (floats).
 
-import type { Field } from 'apache-arrow';
 import {
   Bool,
   type DataType,
+  Field,
   Float64,
   Int64,
   makeData,
@@ -25,8 +25,12 @@ import {
 } from '../csv.js';
 import { batchOf } from './tablePart.js';
 
+/** The Arrow fields of CSV columns of these names and types. */
+export const csvFields = (names: readonly string[], types: readonly (CsvType | undefined)[]) =>
+  names.map((n, k) => new Field(n, arrowTypeOfCsv(types[k]), true));
+
 /** The Arrow type of a CSV column type (a column of empty cells only is text). */
-export const arrowTypeOfCsv = (t: CsvType | undefined): DataType =>
+const arrowTypeOfCsv = (t: CsvType | undefined): DataType =>
   t === 'int'
     ? new Int64()
     : t === 'float'
@@ -38,191 +42,120 @@ export const arrowTypeOfCsv = (t: CsvType | undefined): DataType =>
 const MINUS = 0x2d;
 const PLUS = 0x2b;
 
-/**
- * The value of field f when it is a safe integer written as one run of `[+-]digits`, else
- * undefined (empty, quoted with escapes, or anything else).
- */
-function intOf(r: CsvRecordView, f: number): number | undefined {
-  const k = f === 0 ? 0 : (r.ends[f - 1] as number);
-  if ((r.ends[f] as number) - k !== 2) return undefined;
-  const buf = r.buf;
-  const a = r.runs[k] as number;
-  const b = r.runs[k + 1] as number;
+/** The value of bytes [a, b) of `buf` when they are a safe integer written `[+-]digits`, else NaN. */
+function intBytes(buf: Buffer, a: number, b: number): number {
   let p = a;
   const sign = buf[p];
   if (sign === MINUS || sign === PLUS) p++;
-  if (p === b) return undefined;
+  if (p === b) return Number.NaN;
   let n = 0;
   for (; p < b; p++) {
     const d = (buf[p] as number) - 0x30;
-    if (d < 0 || d > 9) return undefined;
+    if (d < 0 || d > 9) return Number.NaN;
     n = n * 10 + d;
   }
   if (b - a > 15) {
     // Past 15 digits the running sum may round: the exact parse of the text decides.
     n = Math.abs(Number(buf.toString('latin1', a, b)));
-    if (!Number.isSafeInteger(n)) return undefined;
+    if (!Number.isSafeInteger(n)) return Number.NaN;
   }
   return sign === MINUS ? -n : n;
 }
 
-const isEmpty = (r: CsvRecordView, f: number) =>
-  (r.ends[f] as number) === (f === 0 ? 0 : (r.ends[f - 1] as number));
+/** Field f as an integer (one run of `[+-]digits`, a safe integer), else NaN. */
+function intOf(r: CsvRecordView, f: number): number {
+  const k = f === 0 ? 0 : (r.ends[f - 1] as number);
+  if ((r.ends[f] as number) - k !== 2) return Number.NaN;
+  return intBytes(r.buf, r.runs[k] as number, r.runs[k + 1] as number);
+}
 
 /** Widens `types` (one per column) by the cells of a record. */
 export function widenCsvTypes(types: (CsvType | undefined)[], r: CsvRecordView): void {
+  let k = 0;
   for (let f = 0; f < types.length; f++) {
     const t = types[f];
-    if (t === 'string' || isEmpty(r, f)) continue;
-    types[f] =
-      intOf(r, f) !== undefined ? mergeCsvType(t, 'int') : widenCsvType(t, csvFieldText(r, f));
+    const stop = r.ends[f] as number;
+    if (t !== 'string' && stop !== k)
+      types[f] = Number.isNaN(intOf(r, f))
+        ? widenCsvType(t, csvFieldText(r, f))
+        : mergeCsvType(t, 'int');
+    k = stop;
   }
 }
 
-/** One column of a chunk being built. */
-interface Column {
-  add(r: CsvRecordView, f: number, i: number): boolean;
-  vector(n: number): Vector;
-}
+const INT = 0;
+const FLOAT = 1;
+const BOOL = 2;
+const TEXT = 3;
+const TWO_32 = 4294967296;
 
-/** Validity bits of a column: allocated at its first null. */
-class Validity {
-  bits: Uint8Array | undefined;
+/** One column of a chunk being built: every column has every field (one shape, one hidden class). */
+class ColumnState {
+  nullBits: Uint8Array | undefined; // [rows bits] validity, made at the first null
   nulls = 0;
-  constructor(private readonly capacity: number) {}
+  halves: Int32Array; // [rows, 2] an Int64 column's (lo, hi) halves
+  floats: Float64Array; // [rows]
+  bits: Uint8Array; // [rows bits] a Bool column's values
+  offsets: Int32Array; // [rows + 1] a text column's value offsets
+  data: Buffer; // a text column's UTF-8 bytes
+  at = 0;
+
+  constructor(
+    readonly kind: number,
+    readonly capacity: number,
+    textBytes: number,
+  ) {
+    this.halves = new Int32Array(kind === INT ? 2 * capacity : 0);
+    this.floats = new Float64Array(kind === FLOAT ? capacity : 0);
+    this.bits = new Uint8Array(kind === BOOL ? (capacity + 7) >> 3 : 0);
+    this.offsets = new Int32Array(kind === TEXT ? capacity + 1 : 0);
+    this.data = Buffer.allocUnsafe(kind === TEXT ? textBytes : 0);
+  }
+
   null(i: number): void {
-    if (!this.bits) this.bits = new Uint8Array((this.capacity + 7) >> 3).fill(0xff); // [capacity bits]
-    this.bits[i >> 3] = (this.bits[i >> 3] as number) & ~(1 << (i & 7));
+    if (!this.nullBits) this.nullBits = new Uint8Array((this.capacity + 7) >> 3).fill(0xff);
+    this.nullBits[i >> 3] = (this.nullBits[i >> 3] as number) & ~(1 << (i & 7));
     this.nulls++;
   }
-}
 
-function intColumn(capacity: number): Column {
-  const values = new BigInt64Array(capacity); // [rows]
-  const halves = new Int32Array(values.buffer); // [rows, 2] little-endian (lo, hi)
-  const valid = new Validity(capacity);
-  return {
-    add(r, f, i) {
-      if (isEmpty(r, f)) {
-        valid.null(i);
-        return true;
-      }
-      const n = intOf(r, f);
-      if (n === undefined) return false;
-      halves[2 * i] = n | 0;
-      halves[2 * i + 1] = Math.floor(n / 4294967296);
-      return true;
-    },
-    vector: (n) =>
-      makeVector(
-        makeData({
-          type: new Int64(),
-          length: n,
-          nullCount: valid.nulls,
-          nullBitmap: valid.bits,
-          data: values.subarray(0, n),
-        }),
-      ),
-  };
-}
+  /** Room for `bytes` more bytes of text. */
+  room(bytes: number): Buffer {
+    if (this.at + bytes > this.data.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.at + bytes));
+      this.data.copy(next, 0, 0, this.at);
+      this.data = next;
+    }
+    return this.data;
+  }
 
-function floatColumn(capacity: number): Column {
-  const values = new Float64Array(capacity); // [rows]
-  const valid = new Validity(capacity);
-  return {
-    add(r, f, i) {
-      if (isEmpty(r, f)) {
-        valid.null(i);
-        return true;
-      }
-      const n = intOf(r, f) ?? convertCsvCell('float', csvFieldText(r, f));
-      if (typeof n !== 'number') return false;
-      values[i] = n;
-      return true;
-    },
-    vector: (n) =>
-      makeVector(
-        makeData({
-          type: new Float64(),
-          length: n,
-          nullCount: valid.nulls,
-          nullBitmap: valid.bits,
-          data: values.subarray(0, n),
-        }),
-      ),
-  };
-}
-
-function boolColumn(capacity: number): Column {
-  const bits = new Uint8Array((capacity + 7) >> 3); // [rows bits]
-  const valid = new Validity(capacity);
-  return {
-    add(r, f, i) {
-      if (isEmpty(r, f)) {
-        valid.null(i);
-        return true;
-      }
-      const v = convertCsvCell('bool', csvFieldText(r, f));
-      if (typeof v !== 'boolean') return false;
-      if (v) bits[i >> 3] = (bits[i >> 3] as number) | (1 << (i & 7));
-      return true;
-    },
-    vector: (n) =>
-      makeVector(
-        makeData({
-          type: new Bool(),
-          length: n,
-          nullCount: valid.nulls,
-          nullBitmap: valid.bits,
-          data: bits,
-        }),
-      ),
-  };
-}
-
-/** Text cells copied byte for byte into one buffer with offsets (re-encoded only when bad UTF-8 was replaced). */
-function textColumn(capacity: number, replace: boolean): Column {
-  const offsets = new Int32Array(capacity + 1); // [rows + 1]
-  let data = Buffer.allocUnsafe(Math.max(1024, capacity * 16));
-  let at = 0;
-  const valid = new Validity(capacity);
-  const room = (bytes: number) => {
-    if (at + bytes <= data.length) return;
-    const next = Buffer.allocUnsafe(Math.max(data.length * 2, at + bytes));
-    data.copy(next, 0, 0, at);
-    data = next;
-  };
-  return {
-    add(r, f, i) {
-      let k = f === 0 ? 0 : (r.ends[f - 1] as number);
-      const stop = r.ends[f] as number;
-      if (k === stop) valid.null(i);
-      else if (!r.ascii && replace) {
-        const text = csvFieldText(r, f);
-        room(Buffer.byteLength(text));
-        at += data.write(text, at);
-      } else
-        for (; k < stop; k += 2) {
-          const a = r.runs[k] as number;
-          const b = r.runs[k + 1] as number;
-          room(b - a);
-          at += r.buf.copy(data, at, a, b);
-        }
-      offsets[i + 1] = at;
-      return true;
-    },
-    vector: (n) =>
-      makeVector(
-        makeData({
-          type: new Utf8(),
-          length: n,
-          nullCount: valid.nulls,
-          nullBitmap: valid.bits,
-          valueOffsets: offsets.subarray(0, n + 1),
-          data: data.subarray(0, at),
-        }),
-      ),
-  };
+  vector(n: number): Vector {
+    const base = { length: n, nullCount: this.nulls, nullBitmap: this.nullBits };
+    switch (this.kind) {
+      case INT:
+        return makeVector(
+          makeData({
+            ...base,
+            type: new Int64(),
+            data: new BigInt64Array(this.halves.buffer, 0, n),
+          }),
+        );
+      case FLOAT:
+        return makeVector(
+          makeData({ ...base, type: new Float64(), data: this.floats.subarray(0, n) }),
+        );
+      case BOOL:
+        return makeVector(makeData({ ...base, type: new Bool(), data: this.bits }));
+      default:
+        return makeVector(
+          makeData({
+            ...base,
+            type: new Utf8(),
+            valueOffsets: this.offsets.subarray(0, n + 1),
+            data: this.data.subarray(0, this.at),
+          }),
+        );
+    }
+  }
 }
 
 /**
@@ -231,37 +164,110 @@ function textColumn(capacity: number, replace: boolean): Column {
  * type): the file is not the one that was typed.
  */
 export class CsvBatchBuilder {
-  readonly #columns: Column[];
+  readonly #columns: ColumnState[];
   rows = 0;
 
+  readonly fields: Field[];
+
   constructor(
-    private readonly fields: Field[],
+    names: readonly string[],
     types: readonly (CsvType | undefined)[],
     private readonly capacity: number,
-    replaceBadUtf8: boolean,
+    private readonly replaceBadUtf8: boolean,
+    textBytes: (k: number) => number = () => capacity * 16,
   ) {
-    this.#columns = types.map((t) =>
-      t === 'int'
-        ? intColumn(capacity)
-        : t === 'float'
-          ? floatColumn(capacity)
-          : t === 'bool'
-            ? boolColumn(capacity)
-            : textColumn(capacity, replaceBadUtf8),
+    this.fields = csvFields(names, types);
+    this.#columns = types.map(
+      (t, k) =>
+        new ColumnState(
+          t === 'int' ? INT : t === 'float' ? FLOAT : t === 'bool' ? BOOL : TEXT,
+          capacity,
+          Math.max(1024, Math.ceil(textBytes(k))),
+        ),
     );
+  }
+
+  /** Bytes of text in column k so far (a size hint for the next chunk's builder). */
+  textBytes(k: number): number {
+    return this.#columns[k]?.at ?? 0;
   }
 
   add(r: CsvRecordView): boolean {
     const cols = this.#columns;
-    if (r.count !== cols.length || this.rows >= this.capacity) return false;
-    for (let f = 0; f < cols.length; f++)
-      if (!(cols[f] as Column).add(r, f, this.rows)) return false;
+    const i = this.rows;
+    if (r.count !== cols.length || i >= this.capacity) return false;
+    const { buf, runs, ends } = r;
+    let k = 0;
+    for (let f = 0; f < cols.length; f++) {
+      const c = cols[f] as ColumnState;
+      const stop = ends[f] as number;
+      if (stop === k) {
+        c.null(i);
+        if (c.kind === TEXT) c.offsets[i + 1] = c.at;
+        continue;
+      }
+      const first = k;
+      k = stop;
+      if (c.kind === INT) {
+        const n =
+          stop - first === 2
+            ? intBytes(buf, runs[first] as number, runs[first + 1] as number)
+            : Number.NaN;
+        if (Number.isNaN(n)) return false;
+        c.halves[2 * i] = n | 0;
+        c.halves[2 * i + 1] = Math.floor(n / TWO_32);
+      } else if (c.kind === TEXT) {
+        if (!r.ascii && this.replaceBadUtf8) {
+          const text = csvFieldText(r, f);
+          c.at += c.room(Buffer.byteLength(text)).write(text, c.at);
+        } else
+          for (let q = first; q < stop; q += 2) {
+            const s = runs[q] as number;
+            const e = runs[q + 1] as number;
+            const d = c.room(e - s);
+            let at = c.at;
+            // A loop beats Buffer#copy's call overhead on cells of a few dozen bytes.
+            if (e - s > 256) at += buf.copy(d, at, s, e);
+            else for (let p = s; p < e; p++) d[at++] = buf[p] as number;
+            c.at = at;
+          }
+        c.offsets[i + 1] = c.at;
+      } else {
+        const v = convertCsvCell(c.kind === FLOAT ? 'float' : 'bool', csvFieldText(r, f));
+        if (c.kind === FLOAT) {
+          if (typeof v !== 'number') return false;
+          c.floats[i] = v;
+        } else {
+          if (typeof v !== 'boolean') return false;
+          if (v) c.bits[i >> 3] = (c.bits[i >> 3] as number) | (1 << (i & 7));
+        }
+      }
+    }
     this.rows++;
     return true;
   }
 
-  finish(): RecordBatch {
+  /** Bytes of the columns' buffers. */
+  get byteLength(): number {
+    let n = 0;
+    for (const c of this.#columns)
+      n +=
+        c.halves.byteLength +
+        c.floats.byteLength +
+        c.bits.byteLength +
+        c.offsets.byteLength +
+        c.data.length +
+        (c.nullBits?.byteLength ?? 0);
+    return n;
+  }
+
+  /** The batch of the rows added; `compact` copies text into buffers of its exact size (for batches kept long). */
+  finish(compact = false): RecordBatch {
     const n = this.rows;
+    if (compact)
+      for (const c of this.#columns)
+        if (c.kind === TEXT && c.data.length > c.at * 1.25)
+          c.data = Buffer.from(c.data.subarray(0, c.at));
     return batchOf(
       this.fields,
       this.#columns.map((c) => c.vector(n)),

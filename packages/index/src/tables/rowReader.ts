@@ -3,7 +3,6 @@
 // two halves), so a row costs its object and its strings, not a visitor call per cell.
 import { type Data, DataType, Precision, type RecordBatch } from 'apache-arrow';
 import { plainValue } from '../arrowConvert.js';
-import { setField } from '../sampleJson.js';
 
 type Cell = (i: number) => unknown;
 
@@ -51,6 +50,29 @@ function cellReader(b: RecordBatch, k: number): Cell {
   return (i) => (((bits[i >> 3] as number) & (1 << (i & 7))) === 0 ? null : get(i));
 }
 
+type RowOf = (cells: Cell[], i: number) => Record<string, unknown>;
+const rowMakers = new Map<string, RowOf>();
+
+/**
+ * An object literal of the batch's column names, compiled once per column list (as MDS decoders
+ * are): one hidden class for every row. Only names enter the source, as JSON string literals.
+ */
+function rowMaker(names: string[]): RowOf {
+  const key = JSON.stringify(names);
+  let make = rowMakers.get(key);
+  if (!make) {
+    const fields = names.map((n, k) => {
+      const name = JSON.stringify(n);
+      // A quoted "__proto__" key in a literal sets the prototype; a computed one is a field.
+      return n === '__proto__' ? `[${name}]: cells[${k}](i)` : `${name}: cells[${k}](i)`;
+    });
+    make = new Function('cells', 'i', `return { ${fields.join(', ')} };`) as RowOf;
+    if (rowMakers.size > 256) rowMakers.clear();
+    rowMakers.set(key, make);
+  }
+  return make;
+}
+
 const readers = new WeakMap<RecordBatch, (i: number) => Record<string, unknown>>();
 
 /** A function giving row i of `b` as a plain object (64-bit integers as numbers when exact). */
@@ -59,11 +81,8 @@ export function rowReader(b: RecordBatch): (i: number) => Record<string, unknown
   if (read) return read;
   const names = b.schema.fields.map((f) => f.name);
   const cells = names.map((_, k) => cellReader(b, k));
-  read = (i) => {
-    const out: Record<string, unknown> = {};
-    for (let k = 0; k < names.length; k++) setField(out, names[k] as string, (cells[k] as Cell)(i));
-    return out;
-  };
+  const make = rowMaker(names);
+  read = (i) => make(cells, i);
   readers.set(b, read);
   return read;
 }

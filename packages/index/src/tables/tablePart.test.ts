@@ -29,7 +29,7 @@ describe('byte-range chunks of text index files', () => {
       header: 'url,label\n',
       record: (i: number) => `a${i}.png,${i % 3}\n`,
       half: (line: string) => halves(line, 'b', 'b'),
-      open: (url: string) => csvPart(url, { source, chunkRows: 4, delimiter: ',' }),
+      open: (url: string) => csvPart(url, { source, chunkRows: 4, delimiter: ',', heldBytes: 0 }),
     },
     {
       name: 'JSONL',
@@ -58,4 +58,22 @@ describe('byte-range chunks of text index files', () => {
       await part.close?.();
     });
   }
+
+  it('CSV: chunks parsed at open are held up to heldBytes; the rest are read again', async () => {
+    const url = join(dir, 'held.csv');
+    const records = Array.from({ length: 12 }, (_, i) => `a${i}.png,${i % 3}\n`);
+    await writeFile(url, `url,label\n${records.join('')}`);
+    // A chunk of 4 rows: offsets (5 x 4) + url bytes (6 x 4) + labels (8 x 4) = 76 bytes.
+    const part = await csvPart(url, { source, chunkRows: 4, delimiter: ',', heldBytes: 152 });
+    await writeFile(url, `url,label\n${records.map((r) => r.replace('a', 'b')).join('')}`);
+    const rows = async (k: number) => {
+      const b = await part.chunks[k]!.load();
+      return Array.from({ length: b.numRows }, (_, i) => b.getChild('url')?.get(i));
+    };
+    expect(await rows(0)).toEqual(['a0.png', 'a1.png', 'a2.png', 'a3.png']);
+    expect(await rows(1)).toEqual(['a4.png', 'a5.png', 'a6.png', 'a7.png']);
+    // Past the bound: read from the file as it is now.
+    expect(await rows(2)).toEqual(['b8.png', 'b9.png', 'b10.png', 'b11.png']);
+    await part.close?.();
+  });
 });

@@ -39,7 +39,15 @@ export interface PartOptions extends TextOptions {
   signal?: AbortSignal;
   /** Rows per chunk for files without their own row groups. */
   chunkRows: number;
+  /**
+   * Bytes of CSV rows kept as Arrow batches when the file is typed at open (default 256 MiB), so
+   * reading them needs no second parse; chunks past it are read from the file again when loaded.
+   */
+  heldBytes?: number;
 }
+
+/** Default of {@link PartOptions.heldBytes}. */
+export const DEFAULT_HELD_BYTES = 256 * 1024 * 1024;
 
 /** Where a reader reads an index file's bytes from, and what to release when the table closes. */
 export interface PartFile {
@@ -207,9 +215,9 @@ export async function fileBytes(f: PartFile, signal?: AbortSignal): Promise<Text
   };
 }
 
-/** Text held in memory (a gunzipped file), read by the same chunk offsets. */
-export function memoryBytes(text: Uint8Array): TextBytes {
-  return { size: text.length, read: async (start, end) => text.subarray(start, end) };
+/** Text held in memory (a gunzipped file), read by the same chunk offsets; `close` lets go of its file. */
+export function memoryBytes(text: Uint8Array, close?: () => Promise<void>): TextBytes {
+  return { size: text.length, read: async (start, end) => text.subarray(start, end), close };
 }
 
 /**
@@ -217,6 +225,7 @@ export function memoryBytes(text: Uint8Array): TextBytes {
  * while the file is typed, so no per-record table is held), the last chunk runs to the end. A
  * chunk reads its range, parses it with `parse` into a batch, and checks it still holds the rows
  * it held when the file was typed (`parse` returns undefined when a record no longer fits).
+ * Chunks in `held` (parsed while the file was typed) are served from memory until the part closes.
  */
 export function byteRangePart(
   bytes: TextBytes,
@@ -224,12 +233,15 @@ export function byteRangePart(
   fields: Field[],
   layout: { starts: readonly number[]; numRows: number; chunkRows: number },
   parse: (bytes: Uint8Array, rows: number) => Promise<RecordBatch | undefined>,
+  held = new Map<number, RecordBatch>(),
 ): TablePart {
   const { starts, numRows, chunkRows } = layout;
   const chunks = starts.map((start, k) => {
     const rows = Math.min(chunkRows, numRows - k * chunkRows);
     const end = k + 1 < starts.length ? (starts[k + 1] as number) : bytes.size;
     const load = async (signal?: AbortSignal) => {
+      const kept = held.get(k);
+      if (kept) return kept;
       const batch = await parse(await bytes.read(start, end, signal), rows);
       if (batch?.numRows !== rows)
         throw invalid(
@@ -242,5 +254,9 @@ export function byteRangePart(
     };
     return { rows, load };
   });
-  return { url, fields, numRows, close: bytes.close, chunks };
+  const close = async () => {
+    held.clear();
+    await bytes.close?.();
+  };
+  return { url, fields, numRows, close, chunks };
 }
