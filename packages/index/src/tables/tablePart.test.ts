@@ -37,7 +37,7 @@ describe('byte-range chunks of text index files', () => {
       header: '',
       record: (i: number) => `{"url":"a${i}.png","label":${i % 3}}\n`,
       half: (line: string) => halves(line, '{}', ' '),
-      open: (url: string) => jsonlPart(url, { source, chunkRows: 4 }),
+      open: (url: string) => jsonlPart(url, { source, chunkRows: 4, heldBytes: 0 }),
     },
   ];
 
