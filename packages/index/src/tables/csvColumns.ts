@@ -247,20 +247,6 @@ export class CsvBatchBuilder {
     return true;
   }
 
-  /** Bytes of the columns' buffers. */
-  get byteLength(): number {
-    let n = 0;
-    for (const c of this.#columns)
-      n +=
-        c.halves.byteLength +
-        c.floats.byteLength +
-        c.bits.byteLength +
-        c.offsets.byteLength +
-        c.data.length +
-        (c.nullBits?.byteLength ?? 0);
-    return n;
-  }
-
   /** The batch of the rows added; `compact` copies text into buffers of its exact size (for batches kept long). */
   finish(compact = false): RecordBatch {
     const n = this.rows;

@@ -68,7 +68,7 @@ async function readCsv(
     if (!builder) return;
     last = builder;
     const batch = builder.finish(true);
-    heldSoFar += builder.byteLength;
+    heldSoFar += batch.data.byteLength;
     if (heldSoFar <= heldBytes) held.set(starts.length - 1, { batch, types: builderTypes });
     builder = undefined;
   };
