@@ -65,6 +65,11 @@ export interface IndexTableOptions extends TextOptions {
    */
   batchSize?: number;
   /**
+   * Bytes of CSV/JSONL rows parsed at open kept as Arrow batches (default 256 MiB), so reading them
+   * needs no second parse; chunks past it are read from the file again when loaded.
+   */
+  heldBytes?: number;
+  /**
    * Save a node-local Arrow IPC copy (in this directory, or `$STREAMS_CACHE_DIR/index` when true)
    * and reuse it on later opens of the same source (same URL, sizes and filter).
    */
