@@ -69,13 +69,17 @@ function intOf(r: CsvRecordView, f: number): number {
   return intBytes(r.buf, r.runs[k] as number, r.runs[k + 1] as number);
 }
 
-/** Widens `types` (one per column) by the cells of a record. */
-export function widenCsvTypes(types: (CsvType | undefined)[], r: CsvRecordView): void {
+/** Widens `types` (one per column) by the cells of a record, but for the columns `skip` marks. */
+export function widenCsvTypes(
+  types: (CsvType | undefined)[],
+  r: CsvRecordView,
+  skip?: readonly boolean[],
+): void {
   let k = 0;
   for (let f = 0; f < types.length; f++) {
     const t = types[f];
     const stop = r.ends[f] as number;
-    if (t !== 'string' && stop !== k)
+    if (t !== 'string' && stop !== k && !skip?.[f])
       types[f] = Number.isNaN(intOf(r, f))
         ? widenCsvType(t, csvFieldText(r, f))
         : mergeCsvType(t, 'int');
@@ -168,6 +172,11 @@ export class CsvBatchBuilder {
   rows = 0;
 
   readonly fields: Field[];
+  /**
+   * Columns whose type a record this builder took cannot widen: its int and bool columns take
+   * exactly the cells those types hold (text ones are widest already).
+   */
+  readonly settled: boolean[];
 
   constructor(
     names: readonly string[],
@@ -177,6 +186,7 @@ export class CsvBatchBuilder {
     textBytes: (k: number) => number = () => capacity * 16,
   ) {
     this.fields = csvFields(names, types);
+    this.settled = types.map((t) => t === 'int' || t === 'bool' || t === 'string');
     this.#columns = types.map(
       (t, k) =>
         new ColumnState(

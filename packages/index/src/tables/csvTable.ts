@@ -80,10 +80,10 @@ async function readCsv(
         undefined,
         'give every row as many fields as the header (quote fields holding the delimiter)',
       );
-    widenCsvTypes(types, r);
     if (numRows % chunkRows === 0) {
       endChunk();
       starts.push(r.offset);
+      widenCsvTypes(types, r);
       if (heldSoFar < heldBytes) {
         const prev = last;
         builder = new CsvBatchBuilder(
@@ -94,10 +94,15 @@ async function readCsv(
           prev && ((k) => prev.textBytes(k) * 1.05),
         );
         builderTypes = types.join();
+        if (!builder.add(r)) builder = undefined;
       }
+    } else if (builder?.add(r)) widenCsvTypes(types, r, builder.settled);
+    else {
+      // No builder, or a record that does not fit the chunk's types (they widen): the chunk is
+      // read again when loaded.
+      builder = undefined;
+      widenCsvTypes(types, r);
     }
-    // A record that does not fit the chunk's types (they widened): the chunk is read again.
-    if (builder && !builder.add(r)) builder = undefined;
     numRows++;
   };
   let onRecord = (r: CsvRecordView) => {
