@@ -1,7 +1,8 @@
 // CSV records straight from their bytes into typed columns: the open pass types each column from
 // the bytes of its cells (an integer is recognized without making a string, a text column stops
-// being looked at once it is text), and a chunk load writes cells into typed arrays and one UTF-8
-// buffer per text column. Strings are made only for the cells a type needs them for (floats).
+// being looked at once it is text), and a chunk's builder (at open, or when the chunk is read
+// again) writes cells into typed arrays and one UTF-8 buffer per text column. Strings are made
+// only for the cells a type needs them for (floats, bools).
 
 import {
   Bool,

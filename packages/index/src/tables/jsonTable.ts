@@ -1,7 +1,6 @@
 // JSON index files: JSONL read like CSV (a typing pass noting where chunks start and holding their
 // rows as batches up to heldBytes, then range reads for the other chunks; gzipped files kept in
-// memory), and `.json` (an array of objects or an object of column
-// arrays), which is parsed whole.
+// memory), and `.json` (an array of objects or an object of column arrays), which is parsed whole.
 import { StreamsError } from '@streams/core';
 import type { Field, RecordBatch } from 'apache-arrow';
 import { gunzipChunks, once } from '../chunkReader.js';

@@ -40,7 +40,7 @@ export interface PartOptions extends TextOptions {
   /** Rows per chunk for files without their own row groups. */
   chunkRows: number;
   /**
-   * Bytes of CSV rows kept as Arrow batches when the file is typed at open (default 256 MiB), so
+   * Bytes of CSV/JSONL rows kept as Arrow batches when the file is typed at open (default 256 MiB), so
    * reading them needs no second parse; chunks past it are read from the file again when loaded.
    */
   heldBytes?: number;
