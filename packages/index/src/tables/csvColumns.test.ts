@@ -118,7 +118,7 @@ describe('CSV tables parsed from bytes into typed columns', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 60 },
     );
   });
 
