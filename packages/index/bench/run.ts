@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
 import { encodeMdsShard, MdsSchema, MdsWriter, openMdsDataset, pyJsonDumps } from '../src/index.js';
+import { textTableEntries } from './textTables.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // A full GC before each timed decode run, so one side does not pay for the other's garbage.
@@ -319,6 +320,9 @@ try {
     );
     await rm(dir, { recursive: true, force: true });
   }
+
+  // 5. CSV and JSONL index tables of 1M rows, open + read every row, vs tf.data.csv (child processes).
+  entries.push(...(await textTableEntries()));
 } finally {
   await rm(work, { recursive: true, force: true });
 }

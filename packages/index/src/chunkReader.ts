@@ -162,6 +162,14 @@ export async function* textLines(
   chunks: AsyncIterable<Uint8Array>,
   options: TextOptions & { url?: string } = {},
 ): AsyncGenerator<TextLine> {
+  for await (const lines of textLineBatches(chunks, options)) yield* lines;
+}
+
+/** {@link textLines}, the lines ended by each chunk at once (a promise per chunk, not per line). */
+export async function* textLineBatches(
+  chunks: AsyncIterable<Uint8Array>,
+  options: TextOptions & { url?: string } = {},
+): AsyncGenerator<TextLine[]> {
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const { url, invalidUtf8 } = options;
   let carry: Buffer[] = []; // the unfinished line's bytes
@@ -187,30 +195,41 @@ export async function* textLines(
     );
   for await (const c of chunks) {
     const chunk = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    let start = 0;
-    let nl = chunk.indexOf(0x0a);
-    while (nl !== -1) {
-      no++;
-      if (carried > 0) {
-        carry.push(chunk.subarray(0, nl));
-        yield lineOf(Buffer.concat(carry));
-        carry = [];
-        carried = 0;
-      } else yield lineOf(chunk.subarray(start, nl));
-      start = nl + 1;
-      lineStart = base + start;
-      nl = chunk.indexOf(0x0a, start);
-    }
-    if (start < chunk.length) {
-      // Copied: the source may reuse its chunk buffers.
-      carry.push(Buffer.from(chunk.subarray(start)));
-      carried += chunk.length - start;
-      if (carried > maxLine) throw tooLong(no + 1);
+    const out: TextLine[] = [];
+    // A bad line is thrown after the good lines before it are handed out, as line by line.
+    let failed = false;
+    let failure: unknown;
+    try {
+      let start = 0;
+      let nl = chunk.indexOf(0x0a);
+      while (nl !== -1) {
+        no++;
+        if (carried > 0) {
+          carry.push(chunk.subarray(0, nl));
+          out.push(lineOf(Buffer.concat(carry)));
+          carry = [];
+          carried = 0;
+        } else out.push(lineOf(chunk.subarray(start, nl)));
+        start = nl + 1;
+        lineStart = base + start;
+        nl = chunk.indexOf(0x0a, start);
+      }
+      if (start < chunk.length) {
+        // Copied: the source may reuse its chunk buffers.
+        carry.push(Buffer.from(chunk.subarray(start)));
+        carried += chunk.length - start;
+        if (carried > maxLine) throw tooLong(no + 1);
+      }
+    } catch (e) {
+      failed = true;
+      failure = e;
     }
     base += chunk.length;
+    if (out.length > 0) yield out;
+    if (failed) throw failure;
   }
   if (carried > 0) {
     no++;
-    yield lineOf(Buffer.concat(carry));
+    yield [lineOf(Buffer.concat(carry))];
   }
 }

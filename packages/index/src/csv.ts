@@ -26,214 +26,325 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * RFC 4180 CSV rows from a stream of UTF-8 chunks: quoted fields with embedded delimiters, quotes
- * (`""`) and newlines; LF or CRLF; a leading BOM is dropped. Yields each record with the line it
- * starts on and its byte offset (where a later read of the record can start). One pass over the bytes: fields are cut from the buffer and decoded once each (a
- * record of ASCII text once in all), and only the record being read is kept between chunks, so
- * memory stays within `maxLineBytes` and a chunk.
+ * A record as the tokenizer sees it, valid only during the callback: field f's content is the byte
+ * runs `runs[2r], runs[2r+1]` of `buf` for r in [ends[f-1]/2, ends[f]/2) (one run, or none when
+ * empty, unless the field holds escaped quotes). No string is made unless a reader asks.
  */
-export async function* parseCsv(
-  chunks: AsyncIterable<Uint8Array>,
-  options: CsvParseOptions = {},
-): AsyncGenerator<CsvRecord> {
-  const delim = options.delimiter ?? ',';
-  const D = delim.charCodeAt(0);
-  if (delim.length !== 1 || D >= 0x80 || D === QUOTE || D === LF || D === CR)
-    throw new StreamsError(
-      'STREAMS_INVALID_ARGUMENT',
-      `[streams/index] bad CSV delimiter "${delim}"`,
+export interface CsvRecordView {
+  buf: Buffer;
+  /** Number of fields. */
+  count: number;
+  runs: Int32Array; // [pairs] [start, end) byte runs of the record's fields
+  ends: Int32Array; // [count] index in runs after each field's last run
+  /** No byte of the record is >= 0x80. */
+  ascii: boolean;
+  line: number;
+  offset: number;
+}
+
+/** Field f of a record as a string (UTF-8, already validated, or replaced under the 'replace' policy). */
+export function csvFieldText(r: CsvRecordView, f: number): string {
+  let k = f === 0 ? 0 : (r.ends[f - 1] as number);
+  const stop = r.ends[f] as number;
+  const enc = r.ascii ? 'latin1' : 'utf8';
+  if (stop - k === 2) return r.buf.toString(enc, r.runs[k] as number, r.runs[k + 1] as number);
+  let value = '';
+  for (; k < stop; k += 2)
+    value += r.buf.toString(enc, r.runs[k] as number, r.runs[k + 1] as number);
+  return value;
+}
+
+/**
+ * The RFC 4180 state machine behind {@link parseCsv}: `push` chunks, then `end`; each record is
+ * handed to `onRecord` as a view of the buffered bytes (no per-field strings). Only the record
+ * being read is kept between chunks, so memory stays within `maxLineBytes` and a chunk.
+ */
+export class CsvTokenizer {
+  readonly #D: number;
+  readonly #url: string | undefined;
+  readonly #maxCell: number;
+  readonly #maxLine: number;
+  readonly #strict: boolean;
+  #buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  #owned = true; // false while #buf is a caller's chunk
+  #len = 0;
+  #base = 0; // offset in the input of buf[0]
+  #pos = 0; // next byte to read
+  #rowStart = 0;
+  #fieldStart = 0;
+  // Content of the current field: closed runs in `runs`, and the open one from runStart.
+  #runStart = -1;
+  #runs = new Int32Array(64);
+  #nRuns = 0; // entries used in runs (2 per run)
+  #ends = new Int32Array(16);
+  #nFields = 0;
+  #fieldRunBase = 0;
+  #high = 0; // OR of the record's content bytes: < 0x80 when it is ASCII
+  #inQuotes = false;
+  #quoteSeen = false; // the previous byte closed a quoted section (a following quote is an escape)
+  #line = 1;
+  #rowLine = 1;
+  #bomChecked = false;
+  readonly #view: CsvRecordView;
+
+  constructor(
+    options: CsvParseOptions,
+    private readonly onRecord: (r: CsvRecordView) => void,
+  ) {
+    const delim = options.delimiter ?? ',';
+    const D = delim.charCodeAt(0);
+    if (delim.length !== 1 || D >= 0x80 || D === QUOTE || D === LF || D === CR)
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] bad CSV delimiter "${delim}"`,
+        { fix: 'use one ASCII character such as "," or "\\t"' },
+      );
+    this.#D = D;
+    this.#url = options.url;
+    this.#maxCell = options.maxCellBytes ?? DEFAULT_MAX_CELL_BYTES;
+    this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#strict = options.invalidUtf8 !== 'replace';
+    this.#view = {
+      buf: this.#buf,
+      count: 0,
+      runs: this.#runs,
+      ends: this.#ends,
+      ascii: true,
+      line: 0,
+      offset: 0,
+    };
+  }
+
+  #tooLarge(what: string, limit: number, option: string): StreamsError {
+    return new StreamsError(
+      'STREAMS_INDEX_INVALID',
+      `[streams/index] CSV ${what} starting on line ${this.#rowLine} is larger than ${option} (${limit} bytes)`,
       {
-        fix: 'use one ASCII character such as "," or "\\t"',
+        url: this.#url,
+        fix: `raise ${option} if the file is trusted, or check that its quotes are balanced`,
       },
     );
-  const { url } = options;
-  const maxCell = options.maxCellBytes ?? DEFAULT_MAX_CELL_BYTES;
-  const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const strict = options.invalidUtf8 !== 'replace';
-  const tooLarge = (what: string, limit: number, option: string) =>
-    new StreamsError(
-      'STREAMS_INDEX_INVALID',
-      `[streams/index] CSV ${what} starting on line ${rowLine} is larger than ${option} (${limit} bytes)`,
-      { url, fix: `raise ${option} if the file is trusted, or check that its quotes are balanced` },
-    );
+  }
 
-  // The bytes of the record being read (from rowStart) and of the chunk after it.
-  let buf = Buffer.allocUnsafe(1 << 16);
-  let len = 0;
-  let base = 0; // offset in the input of buf[0]
-  let pos = 0; // next byte to read
-  let rowStart = 0;
-  let fieldStart = 0;
-  // Content of the current field: closed runs [start, end) in `runs`, and the open one.
-  let runStart = -1;
-  let runs: number[] = []; // [pairs] runs of the record's fields, field by field
-  let fieldEnds: number[] = []; // [fields] number of run entries at each field's end
-  let fieldRunBase = 0;
-  let high = 0; // OR of the record's content bytes: < 0x80 when it is ASCII
-  let inQuotes = false;
-  let quoteSeen = false; // the previous byte closed a quoted section (a following quote is an escape)
-  let line = 1;
-  let rowLine = 1;
-  let bomChecked = false;
-  const out: CsvRecord[] = [];
+  #closeRun(at: number): void {
+    if (this.#runStart < 0) return;
+    if (this.#nRuns + 2 > this.#runs.length) {
+      const next = new Int32Array(this.#runs.length * 2);
+      next.set(this.#runs);
+      this.#runs = next;
+    }
+    this.#runs[this.#nRuns++] = this.#runStart;
+    this.#runs[this.#nRuns++] = at;
+    this.#runStart = -1;
+  }
 
-  const closeRun = (at: number) => {
-    if (runStart >= 0) {
-      runs.push(runStart, at);
-      runStart = -1;
+  #endField(at: number): void {
+    this.#closeRun(at);
+    if (at - this.#fieldStart > this.#maxCell)
+      throw this.#tooLarge('cell', this.#maxCell, 'maxCellBytes');
+    if (this.#nFields === this.#ends.length) {
+      const next = new Int32Array(this.#ends.length * 2);
+      next.set(this.#ends);
+      this.#ends = next;
     }
-  };
-  const endField = (at: number) => {
-    closeRun(at);
-    if (at - fieldStart > maxCell) throw tooLarge('cell', maxCell, 'maxCellBytes');
-    fieldEnds.push(runs.length);
-    fieldRunBase = runs.length;
-  };
-  const decode = (a: number, b: number): string => buf.toString('utf8', a, b);
-  const endRow = (end: number) => {
-    if (end - rowStart > maxLine) throw tooLarge('record', maxLine, 'maxLineBytes');
-    const ascii = high < 0x80;
-    const text = ascii ? buf.toString('latin1', rowStart, end) : '';
-    if (!ascii && strict && !isUtf8(buf.subarray(rowStart, end)))
-      throw notUtf8(`CSV line ${rowLine}`, url);
-    const row: string[] = new Array(fieldEnds.length);
-    let r = 0;
-    for (let f = 0; f < fieldEnds.length; f++) {
-      const stop = fieldEnds[f] as number;
-      let value = '';
-      for (; r < stop; r += 2) {
-        const a = runs[r] as number;
-        const b = runs[r + 1] as number;
-        value += ascii ? text.slice(a - rowStart, b - rowStart) : decode(a, b);
-      }
-      row[f] = value;
+    this.#ends[this.#nFields++] = this.#nRuns;
+    this.#fieldRunBase = this.#nRuns;
+  }
+
+  #endRow(end: number): void {
+    const rowStart = this.#rowStart;
+    if (end - rowStart > this.#maxLine)
+      throw this.#tooLarge('record', this.#maxLine, 'maxLineBytes');
+    const ascii = this.#high < 0x80;
+    if (!ascii && this.#strict && !isUtf8(this.#buf.subarray(rowStart, end)))
+      throw notUtf8(`CSV line ${this.#rowLine}`, this.#url);
+    // A blank line (one empty field) is no record.
+    if (!(this.#nFields === 1 && this.#nRuns === 0)) {
+      const v = this.#view;
+      v.buf = this.#buf;
+      v.count = this.#nFields;
+      v.runs = this.#runs;
+      v.ends = this.#ends;
+      v.ascii = ascii;
+      v.line = this.#rowLine;
+      v.offset = this.#base + rowStart;
+      this.onRecord(v);
     }
-    // A blank line is no record.
-    if (!(row.length === 1 && row[0] === ''))
-      out.push({ row, line: rowLine, offset: base + rowStart });
-    runs = [];
-    fieldEnds = [];
-    fieldRunBase = 0;
-    high = 0;
-    rowStart = end;
-    fieldStart = end;
-  };
+    this.#nRuns = 0;
+    this.#nFields = 0;
+    this.#fieldRunBase = 0;
+    this.#high = 0;
+    this.#rowStart = end;
+    this.#fieldStart = end;
+  }
 
   /** Reads buf[pos, len); at the end of the input (`eof`), a final CR is a line ending. */
-  const scan = (eof: boolean) => {
+  #scan(eof: boolean): void {
+    const buf = this.#buf;
+    const len = this.#len;
+    const D = this.#D;
+    let pos = this.#pos;
     while (pos < len) {
-      if (inQuotes) {
+      if (this.#inQuotes) {
         let p = pos;
+        let high = 0;
         while (p < len) {
           const c = buf[p] as number;
           if (c === QUOTE) break;
-          if (c === LF) line++;
+          if (c === LF) this.#line++;
           high |= c;
           p++;
         }
-        if (p > pos && runStart < 0) runStart = pos;
+        this.#high |= high;
+        if (p > pos && this.#runStart < 0) this.#runStart = pos;
         pos = p;
-        if (pos === len) return;
-        closeRun(pos);
-        inQuotes = false;
-        quoteSeen = true;
+        if (pos === len) break;
+        this.#closeRun(pos);
+        this.#inQuotes = false;
+        this.#quoteSeen = true;
         pos++;
         continue;
       }
       const b = buf[pos] as number;
       if (b === QUOTE) {
-        if (quoteSeen) {
+        if (this.#quoteSeen) {
           // An escaped quote: this quote is data, and the quoted section goes on.
-          if (runStart < 0) runStart = pos;
-          inQuotes = true;
-          quoteSeen = false;
-        } else if (runStart < 0 && runs.length === fieldRunBase) {
-          inQuotes = true; // opens a quoted section
-        } else if (runStart < 0) runStart = pos; // a stray quote inside an unquoted field is kept, as most readers do
+          if (this.#runStart < 0) this.#runStart = pos;
+          this.#inQuotes = true;
+          this.#quoteSeen = false;
+        } else if (this.#runStart < 0 && this.#nRuns === this.#fieldRunBase) {
+          this.#inQuotes = true; // opens a quoted section
+        } else if (this.#runStart < 0) this.#runStart = pos; // a stray quote inside an unquoted field is kept, as most readers do
         pos++;
         continue;
       }
-      quoteSeen = false;
+      this.#quoteSeen = false;
       if (b === D) {
-        endField(pos);
-        fieldStart = ++pos;
+        this.#endField(pos);
+        this.#fieldStart = ++pos;
       } else if (b === LF) {
-        endField(pos);
-        endRow(++pos);
-        line++;
-        rowLine = line;
+        this.#endField(pos);
+        this.#endRow(++pos);
+        this.#line++;
+        this.#rowLine = this.#line;
       } else if (b === CR) {
         // CRLF ends the record at the LF; a lone CR is data; a CR ending the input ends it.
-        if (pos + 1 === len && !eof) return; // the next chunk tells which
-        if (pos + 1 === len || buf[pos + 1] === LF) closeRun(pos);
-        else if (runStart < 0) runStart = pos;
+        if (pos + 1 === len && !eof) break; // the next chunk tells which
+        if (pos + 1 === len || buf[pos + 1] === LF) this.#closeRun(pos);
+        else if (this.#runStart < 0) this.#runStart = pos;
         pos++;
       } else {
-        if (runStart < 0) runStart = pos;
+        if (this.#runStart < 0) this.#runStart = pos;
         let p = pos + 1;
+        let high = b;
         while (p < len) {
           const c = buf[p] as number;
           if (c === D || c === QUOTE || c === LF || c === CR) break;
           high |= c;
           p++;
         }
-        high |= b;
+        this.#high |= high;
         pos = p;
       }
     }
-  };
+    this.#pos = pos;
+  }
 
-  const append = (chunk: Uint8Array) => {
-    const keep = len - rowStart;
-    if (keep + chunk.length > buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(buf.length * 2, keep + chunk.length));
-      buf.copy(next, 0, rowStart, len);
-      buf = next;
-    } else if (rowStart > 0) buf.copyWithin(0, rowStart, len);
+  #append(chunk: Uint8Array): void {
+    const rowStart = this.#rowStart;
+    const keep = this.#len - rowStart;
+    if (keep === 0 && chunk.length > this.#buf.length) {
+      // Nothing carried over: read the chunk where it is (it is never written to).
+      this.#buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      this.#owned = false;
+      this.#base += this.#len;
+      this.#pos = this.#fieldStart = this.#rowStart = 0;
+      this.#len = chunk.length;
+      return;
+    }
+    if (keep + chunk.length > this.#buf.length || !this.#owned) {
+      this.#owned = true;
+      const next = Buffer.allocUnsafe(Math.max(1 << 16, this.#buf.length * 2, keep + chunk.length));
+      this.#buf.copy(next, 0, rowStart, this.#len);
+      this.#buf = next;
+    } else if (rowStart > 0) this.#buf.copyWithin(0, rowStart, this.#len);
     if (rowStart > 0) {
       // Offsets move with the bytes.
-      base += rowStart;
-      pos -= rowStart;
-      fieldStart -= rowStart;
-      if (runStart >= 0) runStart -= rowStart;
-      for (let k = 0; k < runs.length; k++) runs[k] = (runs[k] as number) - rowStart;
-      rowStart = 0;
+      this.#base += rowStart;
+      this.#pos -= rowStart;
+      this.#fieldStart -= rowStart;
+      if (this.#runStart >= 0) this.#runStart -= rowStart;
+      for (let k = 0; k < this.#nRuns; k++) this.#runs[k] = (this.#runs[k] as number) - rowStart;
+      this.#rowStart = 0;
     }
-    buf.set(chunk, keep);
-    len = keep + chunk.length;
-  };
-  const checkBounds = () => {
-    if (pos - fieldStart > maxCell) throw tooLarge('cell', maxCell, 'maxCellBytes');
-    if (pos - rowStart > maxLine) throw tooLarge('record', maxLine, 'maxLineBytes');
-  };
-  const skipBom = (eof: boolean): boolean => {
-    if (len < 3 && !eof) return false;
-    if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = rowStart = fieldStart = 3;
-    return true;
-  };
+    this.#buf.set(chunk, keep);
+    this.#len = keep + chunk.length;
+  }
 
+  #checkBounds(): void {
+    if (this.#pos - this.#fieldStart > this.#maxCell)
+      throw this.#tooLarge('cell', this.#maxCell, 'maxCellBytes');
+    if (this.#pos - this.#rowStart > this.#maxLine)
+      throw this.#tooLarge('record', this.#maxLine, 'maxLineBytes');
+  }
+
+  #skipBom(eof: boolean): boolean {
+    if (this.#len < 3 && !eof) return false;
+    const buf = this.#buf;
+    if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf)
+      this.#pos = this.#rowStart = this.#fieldStart = 3;
+    return true;
+  }
+
+  /** Reads a chunk, handing each record it completes to `onRecord`. */
+  push(chunk: Uint8Array): void {
+    this.#append(chunk);
+    if (!this.#bomChecked) this.#bomChecked = this.#skipBom(false);
+    if (this.#bomChecked) this.#scan(false);
+    this.#checkBounds();
+  }
+
+  /** Ends the input: the last record (without a line ending) is handed over. */
+  end(): void {
+    if (!this.#bomChecked) this.#skipBom(true);
+    this.#scan(true);
+    this.#checkBounds();
+    if (this.#inQuotes)
+      throw new StreamsError(
+        'STREAMS_INDEX_INVALID',
+        `[streams/index] CSV quoted field opened on line ${this.#rowLine} is never closed`,
+        { url: this.#url, fix: 'close the quote or escape it as ""' },
+      );
+    if (this.#runStart >= 0 || this.#nRuns > 0 || this.#nFields > 0) {
+      this.#endField(this.#pos);
+      this.#endRow(this.#pos);
+    }
+  }
+}
+
+/**
+ * RFC 4180 CSV rows from a stream of UTF-8 chunks: quoted fields with embedded delimiters, quotes
+ * (`""`) and newlines; LF or CRLF; a leading BOM is dropped. Yields each record with the line it
+ * starts on and its byte offset (where a later read of the record can start). One pass over the
+ * bytes (see {@link CsvTokenizer}): fields are cut from the buffer and decoded once each.
+ */
+export async function* parseCsv(
+  chunks: AsyncIterable<Uint8Array>,
+  options: CsvParseOptions = {},
+): AsyncGenerator<CsvRecord> {
+  const out: CsvRecord[] = [];
+  const t = new CsvTokenizer(options, (r) => {
+    const row: string[] = new Array(r.count);
+    for (let f = 0; f < r.count; f++) row[f] = csvFieldText(r, f);
+    out.push({ row, line: r.line, offset: r.offset });
+  });
   for await (const chunk of chunks) {
     throwIfAborted(options.signal);
-    append(chunk);
-    if (!bomChecked) bomChecked = skipBom(false);
-    if (bomChecked) scan(false);
-    checkBounds();
+    t.push(chunk);
     for (const r of out) yield r;
     out.length = 0;
   }
-  if (!bomChecked) skipBom(true);
-  scan(true);
-  checkBounds();
-  if (inQuotes)
-    throw new StreamsError(
-      'STREAMS_INDEX_INVALID',
-      `[streams/index] CSV quoted field opened on line ${rowLine} is never closed`,
-      { url, fix: 'close the quote or escape it as ""' },
-    );
-  if (runStart >= 0 || runs.length > 0 || fieldEnds.length > 0) {
-    endField(pos);
-    endRow(pos);
-  }
+  t.end();
   for (const r of out) yield r;
 }
 
@@ -256,14 +367,20 @@ export function inferCsvType(values: Iterable<string>): CsvType {
 /** The narrowest type holding the values typed so far (`type`, undefined before any) and `v`. */
 export function widenCsvType(type: CsvType | undefined, v: string): CsvType | undefined {
   if (v === '' || type === 'string') return type;
-  const t: CsvType =
+  return mergeCsvType(
+    type,
     INT.test(v) && Number.isSafeInteger(Number(v))
       ? 'int'
       : FLOAT.test(v)
         ? 'float'
         : v === 'true' || v === 'false' || v === 'True' || v === 'False'
           ? 'bool'
-          : 'string';
+          : 'string',
+  );
+}
+
+/** The narrowest type holding values of `type` (undefined before any) and of `t`. */
+export function mergeCsvType(type: CsvType | undefined, t: CsvType): CsvType {
   if (type === undefined || type === t) return t;
   if ((type === 'int' && t === 'float') || (type === 'float' && t === 'int')) return 'float';
   return 'string';

@@ -3,17 +3,18 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamsError, settings, throwIfAborted } from '@streams/core';
 import { Field, type RecordBatch, RecordBatchFileWriter, Schema, Table, Utf8 } from 'apache-arrow';
-import { plainValue, toArrowVector, typeName } from './arrowConvert.js';
+import { toArrowVector, typeName } from './arrowConvert.js';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import type { TextOptions } from './chunkReader.js';
 import { compileFilter, type RowPredicate } from './rowFilter.js';
-import { setField } from './sampleJson.js';
 import { expandBraces, globToRegExp } from './shardList.js';
 import { arrowPart } from './tables/arrowIpc.js';
 import { csvPart } from './tables/csvTable.js';
 import { dirPart, listPart } from './tables/fileListing.js';
 import { jsonlPart, jsonPart } from './tables/jsonTable.js';
 import { parquetPart } from './tables/parquet.js';
+import { rowReader } from './tables/rowReader.js';
+import { RunRows } from './tables/runRows.js';
 import {
   batchOf,
   DEFAULT_CHUNK_ROWS,
@@ -63,6 +64,11 @@ export interface IndexTableOptions extends TextOptions {
    * Parquet files keep their row groups, Arrow files their record batches.
    */
   batchSize?: number;
+  /**
+   * Bytes of CSV/JSONL rows parsed at open kept as Arrow batches (default 256 MiB), so reading them
+   * needs no second parse; chunks past it are read from the file again when loaded.
+   */
+  heldBytes?: number;
   /**
    * Save a node-local Arrow IPC copy (in this directory, or `$STREAMS_CACHE_DIR/index` when true)
    * and reuse it on later opens of the same source (same URL, sizes and filter).
@@ -437,16 +443,21 @@ async function makeTable(
   });
   // Where the rows come from: a remote index may not name local files.
   const origin = files.find(isRemoteUrl) ?? spec;
+  // Only a remote index's URLs are checked (see checkNamedUrl): a local one makes no error context.
+  const remoteOrigin = isRemoteUrl(origin);
   const resolveUrl = (v: string, where?: string) => {
     const url = joinUrl(urlBase, v);
-    checkNamedUrl(url, origin, options.allowUrls, where);
+    if (remoteOrigin) checkNamedUrl(url, origin, options.allowUrls, where);
     return url;
   };
-  const rowOf = (b: RecordBatch, r: number, where = '') => {
+  const rowOf = (b: RecordBatch, r: number, where: string | (() => string) = '') => {
     const row = plainRow(b, r);
     for (const c of urlColumns) {
       const v = row[c];
-      if (typeof v === 'string' && v !== '') row[c] = resolveUrl(v, `${where}column "${c}" `);
+      if (typeof v !== 'string' || v === '') continue;
+      row[c] = remoteOrigin
+        ? resolveUrl(v, `${typeof where === 'string' ? where : where()}column "${c}" `)
+        : joinUrl(urlBase, v);
     }
     return row;
   };
@@ -473,20 +484,24 @@ async function makeTable(
     units,
     loadUnit: (k, o = {}) => load(k, o.signal ?? options.signal),
     batches: (o = {}) => batches(o.signal ?? options.signal),
-    async *rows(o = {}) {
+    rows(o = {}) {
       const start = o.start ?? 0;
       const end = Math.min(o.end ?? Number.POSITIVE_INFINITY, numRows);
-      for (let k = 0; k < units.length; k++) {
-        const u = units[k] as TableUnit;
-        if (u.firstRow + u.rows <= start || u.rows === 0) continue;
-        if (u.firstRow >= end) return;
-        const b = await load(k, o.signal ?? options.signal);
-        for (let r = Math.max(0, start - u.firstRow); r < b.numRows; r++) {
-          const i = u.firstRow + r;
-          if (i >= end) return;
-          yield rowOf(b, r, `row ${i}, `);
+      let k = 0;
+      return new RunRows(async () => {
+        for (; k < units.length; k++) {
+          const u = units[k] as TableUnit;
+          if (u.firstRow + u.rows <= start || u.rows === 0) continue;
+          if (u.firstRow >= end) return undefined;
+          const b = await load(k++, o.signal ?? options.signal);
+          return {
+            row: (r: number) => rowOf(b, r, () => `row ${u.firstRow + r}, `),
+            from: Math.max(0, start - u.firstRow),
+            to: Math.min(b.numRows, end - u.firstRow),
+          };
         }
-      }
+        return undefined;
+      });
     },
     rowOf,
     resolveUrl: (v) => resolveUrl(v),
@@ -520,8 +535,5 @@ async function makeTable(
 
 /** Row i of a batch as a plain object (64-bit integers as numbers when exact). */
 export function plainRow(b: RecordBatch, i: number): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const f of b.schema.fields)
-    setField(out, f.name, plainValue(b.getChild(f.name)?.get(i) ?? null));
-  return out;
+  return rowReader(b)(i);
 }

@@ -1,6 +1,11 @@
 import { StreamsError } from '@streams/core';
 import type { ByteSource } from './byteSource.js';
-import { DEFAULT_MAX_LINE_BYTES, gunzipIfGz, type TextOptions, textLines } from './chunkReader.js';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  gunzipIfGz,
+  type TextOptions,
+  textLineBatches,
+} from './chunkReader.js';
 import { type CsvType, convertCsvCell, inferCsvType, parseCsv } from './csv.js';
 import { setField } from './sampleJson.js';
 
@@ -26,32 +31,51 @@ export async function* jsonlEntries(
   url: string,
   options: TextOptions = {},
 ): AsyncGenerator<JsonlEntry> {
-  for await (const { line, no, offset } of textLines(chunks, { ...options, url })) {
-    if (line.trim() === '') continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (cause) {
-      throw new StreamsError(
-        'STREAMS_INDEX_INVALID',
-        `[streams/index] line ${no} is not valid JSON`,
-        {
-          url,
-          cause,
-          fix: 'each line of a JSONL file must be one JSON object',
-        },
-      );
+  for await (const entries of jsonlEntryBatches(chunks, url, options)) yield* entries;
+}
+
+/** {@link jsonlEntries}, the records ended by each chunk at once (a promise per chunk, not per record). */
+export async function* jsonlEntryBatches(
+  chunks: AsyncIterable<Uint8Array>,
+  url: string,
+  options: TextOptions = {},
+): AsyncGenerator<JsonlEntry[]> {
+  for await (const lines of textLineBatches(chunks, { ...options, url })) {
+    const out: JsonlEntry[] = [];
+    let bad: StreamsError | undefined;
+    for (const { line, no, offset } of lines) {
+      if (line.trim() === '') continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch (cause) {
+        bad = new StreamsError(
+          'STREAMS_INDEX_INVALID',
+          `[streams/index] line ${no} is not valid JSON`,
+          {
+            url,
+            cause,
+            fix: 'each line of a JSONL file must be one JSON object',
+          },
+        );
+        break;
+      }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        bad = new StreamsError(
+          'STREAMS_INDEX_INVALID',
+          `[streams/index] line ${no} is not a JSON object`,
+          {
+            url,
+            fix: 'each line of a JSONL file must be one JSON object',
+          },
+        );
+        break;
+      }
+      out.push({ record: v as Record<string, unknown>, no, offset });
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-      throw new StreamsError(
-        'STREAMS_INDEX_INVALID',
-        `[streams/index] line ${no} is not a JSON object`,
-        {
-          url,
-          fix: 'each line of a JSONL file must be one JSON object',
-        },
-      );
-    yield { record: v as Record<string, unknown>, no, offset };
+    // The records before a bad line are handed out first, as record by record.
+    if (out.length > 0) yield out;
+    if (bad) throw bad;
   }
 }
 

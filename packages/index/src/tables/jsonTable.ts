@@ -1,12 +1,15 @@
-// JSON index files: JSONL read like CSV (a typing pass noting where chunks start, then range reads
-// per chunk; gzipped files kept in memory), and `.json` (an array of objects or an object of column
-// arrays), which is parsed whole.
+// JSON index files: JSONL read like CSV (a typing pass noting where chunks start and holding their
+// rows as batches up to heldBytes, then range reads for the other chunks; gzipped files kept in
+// memory), and `.json` (an array of objects or an object of column arrays), which is parsed whole.
 import { StreamsError } from '@streams/core';
-import { gunzipChunks, once } from '../chunkReader.js';
-import { jsonlEntries } from '../textShards.js';
+import type { Field, RecordBatch } from 'apache-arrow';
+import { gunzipIfGz, once } from '../chunkReader.js';
+import { jsonlEntryBatches } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
 import {
   byteRangePart,
+  DEFAULT_HELD_BYTES,
+  fileBytes,
   invalid,
   memoryChunks,
   memoryPart,
@@ -14,6 +17,7 @@ import {
   type PartOptions,
   partFile,
   RowTyper,
+  rowsToBatch,
   type TablePart,
 } from './tablePart.js';
 
@@ -32,33 +36,60 @@ export async function jsonlPart(url: string, options: PartOptions): Promise<Tabl
 
 async function readJsonl(url: string, f: PartFile, options: PartOptions): Promise<TablePart> {
   const { signal, chunkRows } = options;
+  const heldBytes = options.heldBytes ?? DEFAULT_HELD_BYTES;
   const { source } = f;
   const gz = /\.gz$/i.test(url);
   const typer = new RowTyper();
   const starts: number[] = [];
   const kept: Record<string, unknown>[] = [];
+  // As for CSV: each chunk's rows become a batch of the types known when it ends, held up to
+  // heldBytes; a chunk whose types change later is dropped (read again when loaded).
+  const held = new Map<number, { batch: RecordBatch; types: string }>();
+  let heldSoFar = 0;
+  let chunk: Record<string, unknown>[] = [];
+  const typesOf = (fields: Field[]) => fields.map((x) => `${x.name}:${x.type}`).join();
+  const endChunk = () => {
+    if (chunk.length === 0 || gz || heldSoFar >= heldBytes) return;
+    const fields = typer.fields();
+    try {
+      const batch = rowsToBatch(fields, chunk, url);
+      heldSoFar += batch.data.byteLength;
+      if (heldSoFar <= heldBytes) held.set(starts.length - 1, { batch, types: typesOf(fields) });
+    } catch {
+      // A value the types so far do not hold: the chunk is read again when loaded.
+    }
+    chunk = [];
+  };
   const raw = source.stream(f.url, { signal });
-  for await (const { record, offset } of jsonlEntries(
-    gz ? gunzipChunks(raw, { url }) : raw,
-    url,
-    options,
-  )) {
-    if (typer.rows % chunkRows === 0) starts.push(offset);
-    typer.add(record);
-    if (gz) kept.push(record);
-  }
+  for await (const entries of jsonlEntryBatches(gunzipIfGz(raw, url), url, options))
+    for (const { record, offset } of entries) {
+      if (typer.rows % chunkRows === 0) {
+        endChunk();
+        starts.push(offset);
+      }
+      typer.add(record);
+      if (gz) kept.push(record);
+      else if (heldSoFar < heldBytes) chunk.push(record);
+    }
+  endChunk();
   const fields = typer.fields();
   const numRows = typer.rows;
   if (gz) return { url, fields, numRows, chunks: memoryChunks(fields, kept, chunkRows, url) };
+  const types = typesOf(fields);
+  const batches = new Map<number, RecordBatch>();
+  for (const [k, h] of held) if (h.types === types) batches.set(k, h.batch);
   return byteRangePart(
-    f,
+    await fileBytes(f, signal),
     url,
     fields,
     { starts, numRows, chunkRows },
-    async function* (bytes) {
-      for await (const e of jsonlEntries(once(bytes), url, options)) yield e.record;
+    async (bytes) => {
+      const rows: Record<string, unknown>[] = [];
+      for await (const entries of jsonlEntryBatches(once(bytes), url, options))
+        for (const e of entries) rows.push(e.record);
+      return rowsToBatch(fields, rows, url);
     },
-    signal,
+    batches,
   );
 }
 

@@ -29,7 +29,8 @@ describe('byte-range chunks of text index files', () => {
       header: 'url,label\n',
       record: (i: number) => `a${i}.png,${i % 3}\n`,
       half: (line: string) => halves(line, 'b', 'b'),
-      open: (url: string) => csvPart(url, { source, chunkRows: 4, delimiter: ',' }),
+      open: (url: string, heldBytes = 0) =>
+        csvPart(url, { source, chunkRows: 4, delimiter: ',', heldBytes }),
     },
     {
       name: 'JSONL',
@@ -37,7 +38,7 @@ describe('byte-range chunks of text index files', () => {
       header: '',
       record: (i: number) => `{"url":"a${i}.png","label":${i % 3}}\n`,
       half: (line: string) => halves(line, '{}', ' '),
-      open: (url: string) => jsonlPart(url, { source, chunkRows: 4 }),
+      open: (url: string, heldBytes = 0) => jsonlPart(url, { source, chunkRows: 4, heldBytes }),
     },
   ];
 
@@ -55,6 +56,29 @@ describe('byte-range chunks of text index files', () => {
       const err = await error(part.chunks[1]!.load());
       expect(err.code).toBe('STREAMS_INDEX_INVALID');
       expect(err.message).toMatch(/changed since it was opened/);
+      await part.close?.();
+    });
+  }
+
+  for (const c of cases) {
+    it(`${c.name}: chunks parsed at open are held up to heldBytes; the rest are read again`, async () => {
+      const url = join(dir, `held-${c.file}`);
+      const records = Array.from({ length: 12 }, (_, i) => c.record(i));
+      await writeFile(url, c.header + records.join(''));
+      // Room for two chunks of four rows (both of one size).
+      const sized = await c.open(url, Number.POSITIVE_INFINITY);
+      const chunkBytes = (await sized.chunks[0]!.load()).data.byteLength;
+      await sized.close?.();
+      const part = await c.open(url, 2 * chunkBytes);
+      await writeFile(url, c.header + records.map((r) => r.replace('a', 'b')).join(''));
+      const urls = async (k: number) => {
+        const b = await part.chunks[k]!.load();
+        return Array.from({ length: b.numRows }, (_, i) => b.getChild('url')?.get(i));
+      };
+      expect(await urls(0)).toEqual(['a0.png', 'a1.png', 'a2.png', 'a3.png']);
+      expect(await urls(1)).toEqual(['a4.png', 'a5.png', 'a6.png', 'a7.png']);
+      // Past the bound: read from the file as it is now.
+      expect(await urls(2)).toEqual(['b8.png', 'b9.png', 'b10.png', 'b11.png']);
       await part.close?.();
     });
   }

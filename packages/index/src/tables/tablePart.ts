@@ -39,7 +39,15 @@ export interface PartOptions extends TextOptions {
   signal?: AbortSignal;
   /** Rows per chunk for files without their own row groups. */
   chunkRows: number;
+  /**
+   * Bytes of CSV/JSONL rows kept as Arrow batches when the file is typed at open (default 256 MiB), so
+   * reading them needs no second parse; chunks past it are read from the file again when loaded.
+   */
+  heldBytes?: number;
 }
+
+/** Default of {@link PartOptions.heldBytes}. */
+export const DEFAULT_HELD_BYTES = 256 * 1024 * 1024;
 
 /** Where a reader reads an index file's bytes from, and what to release when the table closes. */
 export interface PartFile {
@@ -191,39 +199,64 @@ export function memoryPart(
   return { url, fields, numRows: rows.length, chunks: memoryChunks(fields, rows, chunkRows, url) };
 }
 
+/** Where a text part reads a chunk's bytes: the file (by range reads), or its text held in memory (gzip). */
+export interface TextBytes {
+  size: number;
+  read(start: number, end: number, signal?: AbortSignal): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+/** The bytes of `f` read by ranges; the part keeps `f` until it is closed. */
+export async function fileBytes(f: PartFile, signal?: AbortSignal): Promise<TextBytes> {
+  return {
+    size: await f.source.size(f.url, { signal }),
+    read: (start, end, sig) => f.source.readRange(f.url, start, end, { signal: sig ?? signal }),
+    close: f.release,
+  };
+}
+
+/** Text held in memory (a gunzipped file), read by the same chunk offsets; `close` lets go of its file. */
+export function memoryBytes(text: Uint8Array, close?: () => Promise<void>): TextBytes {
+  return { size: text.length, read: async (start, end) => text.subarray(start, end), close };
+}
+
 /**
  * A text file's part read by byte ranges: `starts[k]` is the offset of record k x chunkRows (kept
- * while the file is typed, so no per-record table is held), the last chunk runs to the file's end.
- * A chunk reads its range from `f`, parses it with `parse`, and checks it still holds the rows it
- * held when the file was typed. The part keeps `f` until it is closed.
+ * while the file is typed, so no per-record table is held), the last chunk runs to the end. A
+ * chunk reads its range, parses it with `parse` into a batch, and checks it still holds the rows
+ * it held when the file was typed (`parse` returns undefined when a record no longer fits).
+ * Chunks in `held` (parsed while the file was typed) are served from memory until the part closes.
  */
-export async function byteRangePart(
-  f: PartFile,
+export function byteRangePart(
+  bytes: TextBytes,
   url: string,
   fields: Field[],
   layout: { starts: readonly number[]; numRows: number; chunkRows: number },
-  parse: (bytes: Uint8Array) => AsyncIterable<Record<string, unknown>>,
-  signal?: AbortSignal,
-): Promise<TablePart> {
+  parse: (bytes: Uint8Array, rows: number) => Promise<RecordBatch | undefined>,
+  held = new Map<number, RecordBatch>(),
+): TablePart {
   const { starts, numRows, chunkRows } = layout;
-  const fileSize = await f.source.size(f.url, { signal });
   const chunks = starts.map((start, k) => {
     const rows = Math.min(chunkRows, numRows - k * chunkRows);
-    const end = k + 1 < starts.length ? (starts[k + 1] as number) : fileSize;
-    const load = async (sig?: AbortSignal) => {
-      const bytes = await f.source.readRange(f.url, start, end, { signal: sig ?? signal });
-      const out: Record<string, unknown>[] = [];
-      for await (const row of parse(bytes)) out.push(row);
-      if (out.length !== rows)
+    const end = k + 1 < starts.length ? (starts[k + 1] as number) : bytes.size;
+    const load = async (signal?: AbortSignal) => {
+      const kept = held.get(k);
+      if (kept) return kept;
+      const batch = await parse(await bytes.read(start, end, signal), rows);
+      if (batch?.numRows !== rows)
         throw invalid(
-          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} hold ${out.length} rows, not ${rows})`,
+          `${basenameUrl(url)} changed since it was opened (bytes ${start}..${end} no longer hold the ${rows} rows they held)`,
           url,
           undefined,
           'open the index again',
         );
-      return rowsToBatch(fields, out, url);
+      return batch;
     };
     return { rows, load };
   });
-  return { url, fields, numRows, close: f.release, chunks };
+  const close = async () => {
+    held.clear();
+    await bytes.close?.();
+  };
+  return { url, fields, numRows, close, chunks };
 }
