@@ -103,6 +103,11 @@ function copyFormat(path: string): string {
   );
 }
 
+/** Throws unless `path` names an index file {@link buildIndex} can write (`.parquet`, `.csv`, `.tsv`, `.jsonl`). */
+export function checkIndexOut(path: string): void {
+  copyFormat(path);
+}
+
 /**
  * Builds a train index (and a validation index) from a DuckDB query, offline. The validation rows
  * are a seeded random choice of `min(round(rows * valRatio), maxValRows)` rows; both outputs keep the
