@@ -9,6 +9,7 @@ import {
   SOURCE_FLAGS,
   sourceOptions,
 } from './dataIo.js';
+import { ProgressBar, QUIET_FLAG } from './progressBar.js';
 import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
@@ -20,6 +21,7 @@ const flags = {
   ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
   ...CACHE_FLAGS,
+  ...QUIET_FLAG,
 } satisfies Command['flags'];
 
 /** `streams cat`: one JSON object per sample, in dataset order. */
@@ -41,9 +43,17 @@ export async function runCat(
   });
   const out = new LineWriter(io.out);
   const end = limit === undefined ? undefined : offset + limit;
+  const all = ds.numSamples === undefined ? undefined : Math.max(0, ds.numSamples - offset);
+  const total = all === undefined ? limit : Math.min(all, limit ?? all);
+  const bar = new ProgressBar(io.err, 'cat', { quiet: f.quiet === true });
+  let n = 0;
   for await (const sample of ds.samples({ start: offset, end, signal: io.signal })) {
     if (!(await out.write(sampleToJsonLine(sample)))) break;
+    bar.update(++n, total, 0);
   }
+  // A reader that left early (`| head`) gets no summary line on the terminal it shares.
+  if (out.closed) bar.stop();
+  else bar.done(n, total ?? n, 0);
   return 0;
 }
 

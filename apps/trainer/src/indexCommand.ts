@@ -4,7 +4,7 @@ import { rng, StreamsError } from '@streams/core';
 import { buildIndex, validateIndex } from '@streams/index';
 import type { Command } from './commands.js';
 import { type CommandIo, countFlag, datasetArg, readerFlags, SOURCE_FLAGS } from './dataIo.js';
-import { ProgressBar } from './progressBar.js';
+import { ProgressBar, QUIET_FLAG } from './progressBar.js';
 import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
@@ -39,6 +39,7 @@ const flags = {
   'max-cell-bytes': SOURCE_FLAGS['max-cell-bytes'],
   ...REMOTE_FLAGS,
   ...CACHE_FLAGS,
+  ...QUIET_FLAG,
 } satisfies Command['flags'];
 
 const IMAGE_NAME = /\.(jpe?g|png|webp|avif|gif|tiff?)$/i;
@@ -55,7 +56,7 @@ async function runValidate(
   await configureRemote(f);
   await using bytes = await commandSource(index, f, io.signal);
   const report = typeof f.report === 'string' ? createWriteStream(f.report) : undefined;
-  const bar = new ProgressBar(io.err, 'validate');
+  const bar = new ProgressBar(io.err, 'index validate', { quiet: f.quiet === true, unit: 'rows' });
   try {
     // Imported here: sharp loads only for --decode.
     const transforms = f.decode === true ? await import('@streams/transforms') : undefined;
@@ -115,6 +116,7 @@ export async function runIndex(
       },
     );
   await configureRemote(f);
+  const bar = new ProgressBar(io.err, 'index build', { quiet: f.quiet === true, unit: 'rows' });
   const r = await buildIndex({
     sql: f.sql,
     out: f.out,
@@ -124,6 +126,7 @@ export async function runIndex(
     seed: countFlag(f.seed, 'seed'),
     signal: io.signal,
   });
+  bar.done(r.rows, r.rows, 0);
   io.out.write(`${JSON.stringify(r)}\n`);
   return 0;
 }
