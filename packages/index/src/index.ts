@@ -149,7 +149,13 @@ export {
   type ValidateIndexResult,
   validateIndex,
 } from './validateIndex.js';
-export { tarMember, WdsWriter, type WdsWriterOptions, wdsMemberBytes } from './wdsWriter.js';
+export {
+  tarMember,
+  WdsWriter,
+  type WdsWriterOptions,
+  wdsMemberBytes,
+  wdsMemberExtension,
+} from './wdsWriter.js';
 export {
   tarMembers,
   type WdsGroup,
