@@ -2,13 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/main.js';
-import { cli, PLAIN, tempDir } from './helpers.js';
-
-const lines = (out: string) =>
-  out
-    .trimEnd()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+import { cli, jsonLines, PLAIN, tempDir } from './helpers.js';
 
 describe('streams cat --columns and --validate are never silently ignored', () => {
   it('--columns keeps the named columns of every format, and a column no sample has is a usage error', async () => {
@@ -24,7 +18,7 @@ describe('streams cat --columns and --validate are never silently ignored', () =
     ] as const) {
       const ok = await cli(['cat', url, '--columns', 'label', '-q', ...extra]);
       expect(ok.code, ok.err).toBe(EXIT.ok);
-      expect(lines(ok.out)).toEqual([{ label: 0 }, { label: 1 }]);
+      expect(jsonLines(ok.out)).toEqual([{ label: 0 }, { label: 1 }]);
       const bad = await cli(['cat', url, '--columns', 'label,lable', '-q', ...extra]);
       expect(bad.code).toBe(EXIT.usage);
       expect(bad.err).toMatch(
@@ -34,7 +28,7 @@ describe('streams cat --columns and --validate are never silently ignored', () =
     // A column only some JSONL lines have is kept where present.
     const sparse = await cli(['cat', jsonl, '--columns', 'extra', '-q']);
     expect(sparse.code).toBe(EXIT.ok);
-    expect(lines(sparse.out)).toEqual([{}, { extra: true }]);
+    expect(jsonLines(sparse.out)).toEqual([{}, { extra: true }]);
 
     const mds = await cli(['cat', PLAIN, '--columns', 'nope', '--limit', '3', '-q']);
     expect(mds.code).toBe(EXIT.usage);
@@ -46,7 +40,7 @@ describe('streams cat --columns and --validate are never silently ignored', () =
   it('--validate checks MDS shard hashes, and is a usage error for formats whose index lists none', async () => {
     const mds = await cli(['cat', PLAIN, '--validate', '--limit', '2', '-q']);
     expect(mds.code).toBe(EXIT.ok);
-    expect(lines(mds.out)).toHaveLength(2);
+    expect(jsonLines(mds.out)).toHaveLength(2);
     await using tmp = await tempDir();
     const jsonl = join(tmp.dir, 'rows.jsonl');
     await writeFile(jsonl, '{"id":1}\n');

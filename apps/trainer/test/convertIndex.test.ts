@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { cli, tempDir } from './helpers.js';
+import { cli, jsonLines, tempDir } from './helpers.js';
 
 async function png(seed: number): Promise<Buffer> {
   const px = new Uint8Array(8 * 8 * 3).fill(seed * 40); // [8, 8, 3]
@@ -34,10 +34,7 @@ describe('streams convert of a CSV/JSONL index', () => {
       expect(r.code, r.err).toBe(0);
       expect(JSON.parse(r.out).columns).toMatchObject({ [column]: 'png' });
       const cat = await cli(['cat', out, '-q']);
-      const rows = cat.out
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      const rows = jsonLines(cat.out);
       expect(rows.map((row) => row[column])).toEqual(
         files.map((b) => ({ format: 'png', hex: b.toString('hex') })),
       );

@@ -5,7 +5,7 @@ import { startFaultProxy, startHttpServer, startS3Server } from '@streams/testki
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCat } from '../src/catCommand.js';
 import { runIndex } from '../src/indexCommand.js';
-import { sink, tempDir } from './helpers.js';
+import { jsonLines, sink, tempDir } from './helpers.js';
 
 afterAll(() => disposeDrivers());
 
@@ -19,11 +19,7 @@ async function meta(dir: string): Promise<string> {
 async function cat(url: string, flags: Record<string, unknown> = {}): Promise<unknown[]> {
   const out = sink();
   expect(await runCat([url], flags, { out: out.stream, err: sink().stream })).toBe(0);
-  return out
-    .text()
-    .trimEnd()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  return jsonLines(out.text());
 }
 
 describe('streams index build --out to remote storage', () => {

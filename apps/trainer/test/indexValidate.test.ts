@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { runCat } from '../src/catCommand.js';
 import { runIndex } from '../src/indexCommand.js';
-import { sink, tempDir } from './helpers.js';
+import { jsonLines, sink, tempDir } from './helpers.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -58,11 +58,7 @@ async function fixture(dir: string) {
 async function catRows(path: string): Promise<Record<string, unknown>[]> {
   const out = sink();
   expect(await runCat([path], {}, { out: out.stream, err: sink().stream })).toBe(0);
-  return out
-    .text()
-    .trimEnd()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  return jsonLines(out.text());
 }
 
 describe('streams index validate', () => {
@@ -92,20 +88,22 @@ describe('streams index validate', () => {
       },
       out: clean,
     });
-    const dropped = (await readFile(report, 'utf8'))
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .sort((x, y) => x.row - y.row);
+    const dropped = jsonLines<{
+      row: number;
+      column: string;
+      url: string;
+      reason: string;
+      message: string;
+    }>(await readFile(report, 'utf8')).sort((x, y) => x.row - y.row);
     expect(dropped.map((d) => [d.row, d.column, d.reason])).toEqual([
       [1, 'url', 'STREAMS_NOT_FOUND'],
       [3, 'url', 'STREAMS_HASH_MISMATCH'],
       [4, 'url', 'STREAMS_SIZE_MISMATCH'],
       [5, 'url', 'STREAMS_DECODE_FAILED'],
     ]);
-    expect(dropped[0].url).toBe(`${server.url.replace('http://', 'http://***:***@')}missing.png`);
+    expect(dropped[0]?.url).toBe(`${server.url.replace('http://', 'http://***:***@')}missing.png`);
     expect(JSON.stringify(dropped)).not.toContain('secret');
-    expect(dropped[0].message).toMatch(/404/);
+    expect(dropped[0]?.message).toMatch(/404/);
     // The progress line went to stderr, the summary to stdout.
     expect(err.text()).toMatch(/validate .*7\/7/);
 

@@ -1,28 +1,15 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ProgressBar } from '../src/progressBar.js';
-import { cli, cliArgs, PLAIN, tempDir } from './helpers.js';
+import { cli, cliArgs, jsonLines, PLAIN, tempDir, ttySink } from './helpers.js';
 
-function stream(isTTY: boolean) {
-  const chunks: string[] = [];
-  const s = new Writable({
-    write(c, _e, cb) {
-      chunks.push(String(c));
-      cb();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number };
-  s.isTTY = isTTY;
-  if (isTTY) {
-    // What cli-progress needs from a terminal stream.
-    s.columns = 200;
-    Object.assign(s, { cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
-  }
-  return { s, text: () => chunks.join('') };
-}
+const stream = (isTTY: boolean) => {
+  const t = ttySink(isTTY);
+  return { s: t.stream, text: t.text };
+};
 
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1);
 
@@ -66,12 +53,7 @@ describe('progress of the data commands', () => {
     const run = (extra: string[]) =>
       promisify(execFile)(process.execPath, cliArgs(['cat', PLAIN, '--limit', '5', ...extra]));
     const piped = await run([]);
-    expect(
-      piped.stdout
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l)),
-    ).toHaveLength(5);
+    expect(jsonLines(piped.stdout)).toHaveLength(5);
     expect(lastLine(piped.stderr)).toMatch(/^cat \[#{30}\] 100% 5\/5 \([\d,]+ samples\/s\)$/);
     const quiet = await run(['--quiet']);
     expect(quiet.stdout).toBe(piped.stdout);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, expected, PLAIN, tempDir } from './helpers.js';
+import { cli, expected, jsonLines, PLAIN, tempDir } from './helpers.js';
 
 describe('MDS -> WebDataset -> streams cat', () => {
   it('keeps the types: members are named by the WebDataset conventions (.txt, .json, ...)', async () => {
@@ -10,10 +10,7 @@ describe('MDS -> WebDataset -> streams cat', () => {
     expect(converted.code, converted.err).toBe(0);
     const cat = await cli(['cat', wds, '--limit', '50', '-q']);
     expect(cat.code, cat.err).toBe(0);
-    const got = cat.out
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const got = jsonLines(cat.out);
     const want = (await expected()).slice(0, 50);
     expect(got.map((s) => s['name.txt'])).toEqual(want.map((s) => s.name));
     expect(got.map((s) => s['label.json'])).toEqual(want.map((s) => s.label));
