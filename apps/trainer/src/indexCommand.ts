@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { rng, StreamsError } from '@streams/core';
 import { buildIndex, validateIndex } from '@streams/index';
 import type { Command } from './commands.js';
@@ -52,9 +53,10 @@ async function runValidate(
 ): Promise<number> {
   const index = datasetArg(positionals, 'index validate', 1);
   const out = f.out as string | undefined;
-  const concurrency = countFlag(f.concurrency, 'concurrency');
   await configureRemote(f);
   await using bytes = await commandSource(index, f, io.signal);
+  // Created first: an unwritable report path fails before any row is checked.
+  if (typeof f.report === 'string') await writeFile(f.report, '');
   const report = typeof f.report === 'string' ? createWriteStream(f.report) : undefined;
   const bar = new ProgressBar(io.err, 'index validate', { quiet: f.quiet === true, unit: 'rows' });
   try {
@@ -62,7 +64,7 @@ async function runValidate(
     const transforms = f.decode === true ? await import('@streams/transforms') : undefined;
     const r = await validateIndex(index, {
       out,
-      concurrency: concurrency === 0 ? undefined : concurrency,
+      concurrency: countFlag(f.concurrency, 'concurrency'),
       ...readerFlags(f),
       filter: f.filter as string | undefined,
       source: bytes.source,

@@ -133,7 +133,7 @@ describe('streams index validate', () => {
     expect(rows.map((r) => r.label)).toEqual([0, 2, 5, 6]);
   }, 60_000);
 
-  it('refuses an output it cannot write before checking anything', async () => {
+  it('refuses an output or report it cannot write before checking anything', async () => {
     await using tmp = await tempDir('streams-validate-');
     await expect(
       runIndex(
@@ -145,5 +145,12 @@ describe('streams index validate', () => {
         },
       ),
     ).rejects.toThrow(/cannot write an index as "\.txt".*Fix: name the output \.parquet/);
+    await expect(
+      runIndex(
+        ['validate', join(tmp.dir, 'nope.csv')],
+        { report: join(tmp.dir, 'missing-dir', 'report.jsonl') },
+        { out: sink().stream, err: sink().stream },
+      ),
+    ).rejects.toThrow(/ENOENT/);
   });
 });
