@@ -9,7 +9,7 @@ import {
   readerFlags,
   SOURCE_FLAGS,
 } from './dataIo.js';
-import { ProgressBar } from './progressBar.js';
+import { ProgressBar, QUIET_FLAG } from './progressBar.js';
 import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
@@ -43,6 +43,7 @@ const flags = {
   overwrite: { type: 'boolean', description: 'write into a non-empty output directory' },
   ...REMOTE_FLAGS,
   ...CACHE_FLAGS,
+  ...QUIET_FLAG,
 } satisfies Command['flags'];
 
 /** `streams convert`: any dataset into MDS or WebDataset shards. */
@@ -77,7 +78,7 @@ export async function runConvert(
   }
   await configureRemote(f);
   await using bytes = await commandSource(src, f, io.signal);
-  const bar = new ProgressBar(io.err, `convert -> ${format}`);
+  const bar = new ProgressBar(io.err, `convert -> ${format}`, { quiet: f.quiet === true });
   const r = await convertDataset(src, {
     out: dst,
     format,

@@ -22,7 +22,8 @@ describe('streams cat', () => {
     const want = await expected();
     expect(lines).toHaveLength(want.length);
     for (const [i, line] of lines.entries()) expect(JSON.parse(line), `line ${i}`).toEqual(want[i]);
-    expect(err.text()).toBe('');
+    // Progress goes to stderr, never into the data on stdout.
+    expect(err.text().trimEnd().split('\n').at(-1)).toMatch(/^cat \[#{30}\] 100% 1,000\/1,000 /);
   });
 
   it('--filter keeps matching samples of any format', async () => {
@@ -30,7 +31,7 @@ describe('streams cat', () => {
     await runCat(
       [PLAIN],
       { filter: 'label == 3 and id > 500', limit: 3 },
-      { out: out.stream, err: out.stream },
+      { out: out.stream, err: sink().stream },
     );
     const want = (await expected())
       .filter((s) => s.label === 3 && (s.id as number) > 500)
@@ -48,7 +49,7 @@ describe('streams cat', () => {
     const want = await expected();
     for (const url of [pathToFileURL(PLAIN).toString(), join(PLAIN, 'index.json')]) {
       const out = sink();
-      await runCat([url], { offset: 70, limit: 5 }, { out: out.stream, err: out.stream });
+      await runCat([url], { offset: 70, limit: 5 }, { out: out.stream, err: sink().stream });
       const lines = out
         .text()
         .trimEnd()
@@ -89,7 +90,8 @@ describe('streams cat', () => {
     });
     child.stdout.once('data', () => child.stdout.destroy());
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(stderr).toBe('');
+    // No error and no summary line (a periodic progress line may come on a slow machine).
+    expect(stderr).not.toMatch(/STREAMS_|Error|100%/);
     expect(code).toBe(0);
   }, 60_000);
 });
@@ -103,7 +105,7 @@ describe('other formats', () => {
       const csv = join(dir, 'index.csv');
       await writeFile(csv, 'path,label,size\na.jpg,1,10\nb.jpg,,20\nc.jpg,1,30\n');
       const out = sink();
-      await runCat([csv], { limit: 2 }, { out: out.stream, err: out.stream });
+      await runCat([csv], { limit: 2 }, { out: out.stream, err: sink().stream });
       expect(
         out
           .text()
@@ -116,10 +118,14 @@ describe('other formats', () => {
       ]);
       // As an index table, URL columns are resolved against the index location.
       const t = sink();
-      await runCat([csv], { limit: 1, format: 'table' }, { out: t.stream, err: t.stream });
+      await runCat([csv], { limit: 1, format: 'table' }, { out: t.stream, err: sink().stream });
       expect(JSON.parse(t.text())).toEqual({ path: join(dir, 'a.jpg'), label: 1, size: 10 });
       const st = sink();
-      await runInspect([csv], { json: true, format: 'table' }, { out: st.stream, err: st.stream });
+      await runInspect(
+        [csv],
+        { json: true, format: 'table' },
+        { out: st.stream, err: sink().stream },
+      );
       const stats = JSON.parse(st.text());
       expect(stats).toMatchObject({ format: 'table', count: 3, totalBytes: 60 });
       expect(stats.columns.find((c: { name: string }) => c.name === 'label').nulls).toBe(1);
@@ -136,7 +142,7 @@ describe('other formats', () => {
     const off = registerFormat(linesFormat);
     try {
       const out = sink();
-      expect(await runCat([tmp.dir], {}, { out: out.stream, err: out.stream })).toBe(0);
+      expect(await runCat([tmp.dir], {}, { out: out.stream, err: sink().stream })).toBe(0);
       expect(
         out
           .text()
@@ -157,7 +163,7 @@ describe('other formats', () => {
 describe('streams inspect', () => {
   it('prints count, bytes, columns and the label histogram', async () => {
     const out = sink();
-    await runInspect([PLAIN], {}, { out: out.stream, err: out.stream });
+    await runInspect([PLAIN], {}, { out: out.stream, err: sink().stream });
     const text = out.text();
     expect(text).toMatch(/samples\s+1,000/);
     expect(text).toMatch(/format\s+mds/);
@@ -168,7 +174,7 @@ describe('streams inspect', () => {
 
   it('--json gives machine-readable statistics', async () => {
     const out = sink();
-    await runInspect([PLAIN], { json: true }, { out: out.stream, err: out.stream });
+    await runInspect([PLAIN], { json: true }, { out: out.stream, err: sink().stream });
     const stats = JSON.parse(out.text());
     expect(stats.count).toBe(1000);
     expect(stats.totalBytes).toBeGreaterThan(200_000);
@@ -205,7 +211,7 @@ describe('streams convert and streams index build', () => {
       expect(JSON.parse(out.text())).toMatchObject({ samples: 1000, format: 'mds' });
       expect(err.text()).toMatch(/convert -> mds \[#+\] 100% 1,000\/1,000/);
       const cat = sink();
-      await runCat([dst], { validate: true }, { out: cat.stream, err: cat.stream });
+      await runCat([dst], { validate: true }, { out: cat.stream, err: sink().stream });
       const want = await expected();
       const lines = cat.text().trimEnd().split('\n');
       for (const [i, line] of lines.entries()) expect(JSON.parse(line)).toEqual(want[i]);
@@ -239,11 +245,11 @@ describe('streams convert and streams index build', () => {
           'max-val-rows': 30,
           seed: 0,
         },
-        { out: out.stream, err: out.stream },
+        { out: out.stream, err: sink().stream },
       );
       expect(JSON.parse(out.text())).toMatchObject({ rows: 400, trainRows: 370, valRows: 30 });
       const cat = sink();
-      await runCat([join(dir, 'index.val.parquet')], {}, { out: cat.stream, err: cat.stream });
+      await runCat([join(dir, 'index.val.parquet')], {}, { out: cat.stream, err: sink().stream });
       expect(cat.text().trimEnd().split('\n')).toHaveLength(30);
     } finally {
       await rm(dir, { recursive: true, force: true });

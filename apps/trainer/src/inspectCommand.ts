@@ -10,6 +10,7 @@ import {
   SOURCE_FLAGS,
   sourceOptions,
 } from './dataIo.js';
+import { ProgressBar, QUIET_FLAG } from './progressBar.js';
 import { CACHE_FLAGS, commandSource, configureRemote, REMOTE_FLAGS } from './remoteFlags.js';
 
 const flags = {
@@ -25,6 +26,7 @@ const flags = {
   ...SOURCE_FLAGS,
   ...REMOTE_FLAGS,
   ...CACHE_FLAGS,
+  ...QUIET_FLAG,
 } satisfies Command['flags'];
 
 /** `streams inspect`: count, bytes, columns with null counts, label histograms. */
@@ -40,11 +42,17 @@ export async function runInspect(
     ...sourceOptions(f, io),
     source: bytes.source,
   });
+  const limit = countFlag(f.limit, 'limit');
+  const total =
+    ds.numSamples === undefined ? limit : Math.min(ds.numSamples, limit ?? ds.numSamples);
+  const bar = new ProgressBar(io.err, 'inspect', { quiet: f.quiet === true });
   const stats = await datasetStats(ds, {
     signal: io.signal,
     labelColumns: listFlag(f.labels),
-    limit: countFlag(f.limit, 'limit'),
+    limit,
+    onProgress: (n) => bar.update(n, total, 0),
   });
+  bar.done(stats.count, total ?? stats.count, 0);
   const out = new LineWriter(io.out);
   await out.write(f.json ? JSON.stringify(stats) : formatStats(stats));
   return 0;

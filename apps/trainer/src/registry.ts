@@ -48,7 +48,8 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'index',
-    summary: 'Build a train and a validation index from a DuckDB query over metadata (offline).',
+    summary:
+      'Build a train and a validation index from a DuckDB query (offline), or validate an index and write a cleaned one.',
     load: async () => (await import('./indexCommand.js')).indexCommand,
   },
   {

@@ -1,23 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { ttySink } from '../test/helpers.js';
 import { createProgress, type ProgressFields } from './trainProgress.js';
 
-function stream(isTTY: boolean) {
-  const chunks: string[] = [];
-  const s = new Writable({
-    write(c, _e, cb) {
-      chunks.push(String(c));
-      cb();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number; cursorTo?: unknown };
-  s.isTTY = isTTY;
-  if (isTTY) {
-    // What cli-progress needs from a terminal stream.
-    s.columns = 200;
-    Object.assign(s, { cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
-  }
-  return { s, text: () => chunks.join('') };
-}
+const stream = (isTTY: boolean) => {
+  const t = ttySink(isTTY);
+  return { s: t.stream, text: t.text };
+};
 
 const fields: ProgressFields = {
   learner: 'replay',

@@ -21,6 +21,32 @@ export function sink(): { stream: Writable; text: () => string } {
   return { stream, text: () => chunks.join('') };
 }
 
+/**
+ * A sink that says whether it is a terminal; as a TTY it has what cli-progress draws with
+ * (columns, cursor moves).
+ */
+export function ttySink(isTTY: boolean): {
+  stream: Writable & { isTTY?: boolean };
+  text: () => string;
+} {
+  const s = sink();
+  const stream = s.stream as Writable & { isTTY?: boolean; columns?: number };
+  stream.isTTY = isTTY;
+  if (isTTY) {
+    stream.columns = 200;
+    Object.assign(stream, { cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  }
+  return { stream, text: s.text };
+}
+
+/** The JSON lines a command printed. */
+export function jsonLines<T = Record<string, unknown>>(text: string): T[] {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);
+}
+
 /** Every sample of the reference dataset, as MosaicML's writer received it. */
 export async function expected(): Promise<Record<string, unknown>[]> {
   return JSON.parse(await readFile(join(REF, 'expected.json'), 'utf8')).plain.samples;

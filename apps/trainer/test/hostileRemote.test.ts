@@ -42,7 +42,7 @@ async function cli(argv: string[]): Promise<Outcome> {
     code === 0
       ? 'ok'
       : code === 1
-        ? (/^streams: (STREAMS_[A-Z_]+):/.exec(err.text())?.[1] ?? '?')
+        ? (/^streams: (STREAMS_[A-Z_]+):/m.exec(err.text())?.[1] ?? '?')
         : `exit ${code}`;
   return { end, text: `${out.text()}\n${err.text()}` };
 }

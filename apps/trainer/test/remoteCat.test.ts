@@ -30,7 +30,7 @@ describe('streams cat on remote datasets', () => {
       const code = await runCat(
         ['s3://data/plain'],
         { endpoint: s3.endpoint, offset: 995 },
-        { out: out.stream, err: out.stream },
+        { out: out.stream, err: sink().stream },
       );
       expect(code).toBe(0);
       const lines = out
@@ -73,7 +73,7 @@ describe('streams cat on remote datasets', () => {
       await runCat(
         [`http://127.0.0.1:${port}/plain`],
         { limit: 3 },
-        { out: out.stream, err: out.stream },
+        { out: out.stream, err: sink().stream },
       );
       expect(
         out
@@ -93,7 +93,7 @@ describe('streams cat on remote datasets', () => {
     const flags = { 'cache-dir': join(tmp.dir, 'cache') };
     const cat = async () => {
       const out = sink();
-      await runCat([`${http.url}plain`], flags, { out: out.stream, err: out.stream });
+      await runCat([`${http.url}plain`], flags, { out: out.stream, err: sink().stream });
       return out.text().trimEnd().split('\n').length;
     };
     const all = (await expected()).length;
@@ -105,7 +105,7 @@ describe('streams cat on remote datasets', () => {
     await runInspect(
       [`${http.url}plain`],
       { ...flags, json: true },
-      { out: out.stream, err: out.stream },
+      { out: out.stream, err: sink().stream },
     );
     expect(JSON.parse(out.text()).count).toBe(all);
     expect(http.requests.slice(first)).toEqual([]);

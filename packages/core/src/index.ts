@@ -18,6 +18,7 @@ export {
   type TypedArray,
   type TypedArrayConstructor,
 } from './dtype.js';
+export { parseDuration } from './duration.js';
 export {
   ERROR_CODES,
   type ErrorCoordinates,

@@ -363,7 +363,15 @@ export class RoutingByteSource implements ByteSource {
     const { signal, size, hash } = options;
     if (!this.cache) {
       // At most the declared size: a server sending more cannot make us buffer it.
-      const bytes = await this.engine.read(url, { signal, length: size });
+      const bytes = await this.engine.read(url, { signal, length: size }).catch((e: unknown) => {
+        // A range past the end of the object: it is shorter than the index says.
+        if (size === undefined || !isStreamsError(e, 'STREAMS_INVALID_ARGUMENT')) throw e;
+        throw new StreamsError(
+          'STREAMS_SIZE_MISMATCH',
+          `[streams/index] ${basenameUrl(url)} is shorter than the ${size} bytes the index says`,
+          { url, cause: e, fix: 'the file changed or the index is stale: rebuild the index' },
+        );
+      });
       return { bytes, hit: false, hashChecked: false };
     }
     const expected: ExpectedHash | undefined =

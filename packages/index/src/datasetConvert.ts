@@ -2,6 +2,7 @@ import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@stream
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { type OpenDatasetOptions, openDataset } from './dataset.js';
 import type { SampleDataset } from './formats/sampleDataset.js';
+import { URL_COLUMN_NAMES } from './indexTable.js';
 import { MdsWriter } from './mdsWriter.js';
 import { setField } from './sampleJson.js';
 import { basenameUrl } from './urls.js';
@@ -29,7 +30,10 @@ export interface ConvertOptions {
   sizeLimit?: number | string;
   /** MDS encodings to use instead of the inferred ones, per column (`{ label: 'int32', image: 'jpeg' }`). */
   encodings?: Record<string, string>;
-  /** Options for opening the source (format, filter...). */
+  /**
+   * Options for opening the source (format, filter...). Without a format, a CSV/JSONL file with URL
+   * columns (`url`, `path`, `*_url`...) is read as an index table: its files are fetched and stored.
+   */
   open?: OpenDatasetOptions;
   overwrite?: boolean;
   /** Rows whose URL columns are fetched at once (default 16). */
@@ -87,6 +91,12 @@ export function inferMdsEncoding(values: readonly unknown[], column: string): st
   return enc;
 }
 
+/** The columns of a text dataset's first sample (CSV and JSONL know their columns only from rows). */
+async function firstKeys(ds: SampleDataset, signal?: AbortSignal): Promise<string[]> {
+  for await (const sample of ds.samples({ end: 1, signal })) return Object.keys(sample);
+  return [];
+}
+
 /**
  * Converts any dataset `openDataset` reads (MDS, WebDataset, JSONL/CSV, index tables) into MDS or
  * WebDataset shards. The bytes of index URL columns are fetched and stored in the shards.
@@ -97,10 +107,26 @@ export async function convertDataset(
 ): Promise<ConvertResult> {
   const source = options.source ?? new RoutingByteSource();
   const ownsSource = options.source === undefined;
-  const ds =
+  let ds =
     typeof src === 'string'
       ? await openDataset(src, { ...options.open, signal: options.signal, source })
       : src;
+  // A CSV/JSONL file whose columns name files (url, path, image_url...) is an index: converting it
+  // stores the files, as for Parquet indexes. `open.format: 'csv'`/`'jsonl'` keeps the cells as text.
+  if (
+    typeof src === 'string' &&
+    options.open?.format === undefined &&
+    (ds.format === 'csv' || ds.format === 'jsonl') &&
+    (await firstKeys(ds, options.signal)).some((c) => URL_COLUMN_NAMES.test(c))
+  ) {
+    await ds.close();
+    ds = await openDataset(src, {
+      ...options.open,
+      format: 'table',
+      signal: options.signal,
+      source,
+    });
+  }
   try {
     const fetchCols = new Set(ds.urlColumns ?? []);
     const total = ds.numSamples;

@@ -31,6 +31,8 @@ export interface DatasetStatsOptions {
   labelColumns?: readonly string[];
   /** Stop after this many samples (the figures then describe a prefix). */
   limit?: number;
+  /** Called with the samples read so far, after each one. */
+  onProgress?: (samples: number) => void;
 }
 
 /** Reads a dataset once and computes count, bytes, null counts and label histograms. */
@@ -88,6 +90,7 @@ export async function datasetStats(
       if (h.size > limit) hist.set(name, null);
     }
     count++;
+    options.onProgress?.(count);
   }
   const histograms: DatasetStats['histograms'] = {};
   for (const [name, h] of hist) {

@@ -73,7 +73,12 @@ export {
   type SampleDatasetOptions,
 } from './formats/sampleDataset.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
-export { type BuildIndexOptions, type BuildIndexResult, buildIndex } from './indexBuild.js';
+export {
+  type BuildIndexOptions,
+  type BuildIndexResult,
+  buildIndex,
+  checkIndexOut,
+} from './indexBuild.js';
 export {
   type IndexTable,
   type IndexTableOptions,
@@ -144,7 +149,19 @@ export {
   toLocalPath,
   unsafeRelativePath,
 } from './urls.js';
-export { tarMember, WdsWriter, type WdsWriterOptions, wdsMemberBytes } from './wdsWriter.js';
+export {
+  type DroppedRow,
+  type ValidateIndexOptions,
+  type ValidateIndexResult,
+  validateIndex,
+} from './validateIndex.js';
+export {
+  tarMember,
+  WdsWriter,
+  type WdsWriterOptions,
+  wdsMemberBytes,
+  wdsMemberExtension,
+} from './wdsWriter.js';
 export {
   tarMembers,
   type WdsGroup,

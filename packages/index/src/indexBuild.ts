@@ -1,16 +1,18 @@
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { importOptional, rng, StreamsError, throwIfAborted } from '@streams/core';
+import { getDriver } from '@streams/downloader';
 import { type ByteSource, RoutingByteSource } from './byteSource.js';
 import { globToRegExp } from './shardList.js';
-import { basenameUrl, dirnameUrl, isRemoteUrl, toLocalPath } from './urls.js';
+import { basenameUrl, dirnameUrl, isRemoteUrl, joinUrl, toLocalPath } from './urls.js';
 
 /** Options of {@link buildIndex}. */
 export interface BuildIndexOptions {
   /** A DuckDB query producing one row per sample, e.g. `SELECT * FROM read_parquet('meta/*.parquet') WHERE aes_score > 4`. */
   sql: string;
-  /** Train index path (`.parquet`, `.csv` or `.json`/`.jsonl` by extension). */
+  /** Train index path or URL (`s3:`, `gs:`, `http(s):`, uploaded through the downloader), `.parquet`, `.csv`, `.tsv` or `.jsonl` by extension. */
   out: string;
   /** Fraction of rows held out for validation (default 0: no validation index). */
   valRatio?: number;
@@ -103,6 +105,11 @@ function copyFormat(path: string): string {
   );
 }
 
+/** Throws unless `path` names an index file {@link buildIndex} can write (`.parquet`, `.csv`, `.tsv`, `.jsonl`). */
+export function checkIndexOut(path: string): void {
+  copyFormat(path);
+}
+
 /**
  * Builds a train index (and a validation index) from a DuckDB query, offline. The validation rows
  * are a seeded random choice of `min(round(rows * valRatio), maxValRows)` rows; both outputs keep the
@@ -119,11 +126,15 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
         fix: 'give a fraction such as 0.1',
       },
     );
-  const out = toLocalPath(options.out);
-  const ext = extname(out);
+  // A remote output (s3:, gs:, http(s):) is written locally, then uploaded through its driver.
+  const place = (url: string) => (isRemoteUrl(url) ? url : toLocalPath(url));
+  const out = place(options.out);
+  const name = basenameUrl(out);
+  const ext = extname(name);
+  const stem = ext === '' ? name : name.slice(0, -ext.length);
   const valOut =
     valRatio > 0
-      ? toLocalPath(options.valOut ?? join(dirname(out), `${basename(out, ext)}.val${ext}`))
+      ? place(options.valOut ?? joinUrl(dirnameUrl(out), `${stem}.val${ext}`))
       : undefined;
   copyFormat(out);
   // Before anything that needs cleaning up: DuckDB is an optional peer.
@@ -175,12 +186,18 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
     }
     throwIfAborted(signal);
     const write = async (path: string, where: string) => {
-      await mkdir(dirname(path), { recursive: true });
-      const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}${extname(path)}`);
+      const remote = isRemoteUrl(path);
+      const file = basenameUrl(path);
+      const dir = remote ? work : dirname(path);
+      await mkdir(dir, { recursive: true });
+      const tmp = join(dir, `.${file}.tmp-${process.pid}${extname(file)}`);
       await con.run(
         `COPY (SELECT * FROM __streams_index WHERE ${where} ORDER BY rowid) TO ${sqlString(tmp)} ${copyFormat(path)}`,
       );
-      await rename(tmp, path);
+      if (!remote) return rename(tmp, path);
+      // The store's own put is atomic: readers see the old object or the whole new one.
+      const { size } = await stat(tmp);
+      await getDriver(path).put(path, createReadStream(tmp), { size, signal });
     };
     const valSet = 'rowid IN (SELECT r FROM __streams_val)';
     await write(out, `NOT (${valSet})`);

@@ -156,7 +156,7 @@ describe('MDS round trips', () => {
       decoders: { jpeg: (v) => (v as { bytes: Uint8Array }).bytes.length },
     });
     expect(await ds.get(0)).toEqual({ img: 2 });
-    await expectCode(openMdsDataset(tmp.dir, { columns: ['nope'] }), 'STREAMS_INVALID_ARGUMENT');
+    await expectCode(openMdsDataset(tmp.dir, { columns: ['nope'] }), 'STREAMS_INVALID_CONFIG');
   });
 
   it('refuses a non-empty output directory and a sample missing a column', async () => {

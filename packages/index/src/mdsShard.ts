@@ -47,7 +47,7 @@ export class MdsSchema {
       for (const name of wanted) {
         if (!columns.some((c) => c.name === name))
           throw new StreamsError(
-            'STREAMS_INVALID_ARGUMENT',
+            'STREAMS_INVALID_CONFIG',
             `[streams/index] column "${name}" is not in the dataset`,
             { fix: `choose among ${columns.map((c) => c.name).join(', ')}` },
           );

@@ -57,6 +57,35 @@ export function wdsMemberBytes(value: unknown): Uint8Array {
   return enc.encode(text);
 }
 
+// Extensions WebDataset readers decode by (the last dot-part of a member name), as Python webdataset's
+// default handlers do: a column already named so keeps its name.
+const KNOWN_EXTENSIONS = new Set(
+  'cls cls2 index inx id txt text json jsn npy npz pyd pickle pth ten mp msgpack jpg jpeg png ppm pgm pbm pnm webp gif tif tiff bmp mp4 webm mkv avi mov ogv wav flac mp3 ogg m4a'.split(
+    ' ',
+  ),
+);
+
+/**
+ * The member extension of a column: the column itself when its last dot-part is a WebDataset
+ * extension (`jpg`, `cls`, `label.cls`), else `<column>.<ext>` by the value, so readers decode it
+ * back to its type: strings `.txt`, encoded images `.jpg`/`.png`, 64-bit integers `.cls`, other
+ * values (numbers, booleans, objects, arrays, ndarrays) `.json`, which keeps integers and floats
+ * apart; raw bytes keep the column name.
+ */
+export function wdsMemberExtension(column: string, value: unknown): string {
+  if (KNOWN_EXTENSIONS.has((column.split('.').pop() ?? '').toLowerCase())) return column;
+  if (value instanceof Uint8Array) return column;
+  if (value && typeof value === 'object' && 'bytes' in value && value.bytes instanceof Uint8Array) {
+    const format = (value as { format?: unknown }).format;
+    if (format === 'jpeg') return `${column}.jpg`;
+    if (format === 'png') return `${column}.png`;
+    return column;
+  }
+  if (typeof value === 'string') return `${column}.txt`;
+  if (typeof value === 'bigint') return `${column}.cls`;
+  return `${column}.json`;
+}
+
 function header(name: string, size: number, type = '0'): Uint8Array {
   const h = new Uint8Array(512);
   const put = (s: string, off: number, len: number) => h.set(enc.encode(s).subarray(0, len), off);
@@ -94,7 +123,7 @@ export function tarMember(name: string, data: Uint8Array): Uint8Array[] {
   return blocks;
 }
 
-/** Writes WebDataset tar shards: one member per sample column, `<key>.<column>`. */
+/** Writes WebDataset tar shards: one member per sample column, named by {@link wdsMemberExtension}. */
 export class WdsWriter {
   readonly dir: string;
   readonly #o: WdsWriterOptions;
@@ -103,6 +132,7 @@ export class WdsWriter {
   #samples = 0;
   #shards: string[] = [];
   #count = 0;
+  readonly #members = new Map<string, string>();
   #ready: Promise<void> | undefined;
 
   constructor(options: WdsWriterOptions) {
@@ -146,7 +176,13 @@ export class WdsWriter {
     const blocks: Uint8Array[] = [];
     for (const [col, value] of Object.entries(sample)) {
       if (col.startsWith('__') || value === null || value === undefined) continue;
-      const name = `${key}.${col}`;
+      // A column's first value names its members for the whole dataset: readers see one column.
+      let member = this.#members.get(col);
+      if (member === undefined) {
+        member = wdsMemberExtension(col, value);
+        this.#members.set(col, member);
+      }
+      const name = `${key}.${member}`;
       checkMemberName(name);
       blocks.push(...tarMember(name, wdsMemberBytes(value)));
     }
