@@ -357,7 +357,8 @@ function streamKnobs(s: StreamSource): Partial<StreamOptions> {
   const c = s.config;
   return {
     ...(c.downloadRetry !== undefined ? { downloadRetry: c.downloadRetry } : {}),
-    ...(c.downloadTimeout !== undefined ? { downloadTimeout: c.downloadTimeout } : {}),
+    // The config's duration is already milliseconds; the stream reads a bare number as seconds.
+    ...(c.downloadTimeout !== undefined ? { downloadTimeout: `${c.downloadTimeout}ms` } : {}),
     ...(c.validateHash !== undefined ? { validateHash: c.validateHash } : {}),
   } as Partial<StreamOptions>;
 }

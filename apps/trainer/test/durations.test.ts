@@ -6,7 +6,7 @@ const withTimeout = (downloadTimeout: unknown) =>
 
 describe('durations in the run config', () => {
   it('reads downloadTimeout: 60 as 60 seconds, as a MosaicML download_timeout, and accepts units', () => {
-    // The config field is seconds; the StreamOptions field it feeds is milliseconds.
+    // Validated to milliseconds; the trainer hands it to the stream as "<ms>ms".
     expect(withTimeout(60).streams[0]?.downloadTimeout).toBe(60_000);
     expect(withTimeout('60').streams[0]?.downloadTimeout).toBe(60_000);
     expect(withTimeout('500ms').streams[0]?.downloadTimeout).toBe(500);

@@ -28,6 +28,20 @@ describe('Stream', () => {
     expect((errorOf(() => Stream({ downloadTimeout: 0 })) as Error).message).toContain(
       'downloadTimeout',
     );
+    expect((errorOf(() => Stream({ downloadTimeout: '5 parsecs' })) as Error).message).toContain(
+      'downloadTimeout',
+    );
+  });
+
+  it('reads downloadTimeout as MosaicML does: a number is seconds, strings take a unit', () => {
+    expect(Stream({ downloadTimeout: 60 }).downloadTimeout).toBe(60_000);
+    expect(Stream({ downloadTimeout: '500ms' }).downloadTimeout).toBe(500);
+    expect(Stream({ downloadTimeout: '2m' }).downloadTimeout).toBe(120_000);
+    expect(applyStreamDefaults(Stream({ local: '/x' }), { downloadTimeout: 1.5 }, 0)).toMatchObject(
+      {
+        downloadTimeout: 1500,
+      },
+    );
   });
 
   it('parses choose shorthands', () => {
@@ -39,7 +53,7 @@ describe('Stream', () => {
   it('inherits unset knobs from the dataset defaults, keeping its own', () => {
     const s = applyStreamDefaults(
       Stream({ remote: 's3://b/a', downloadRetry: 5 }),
-      { split: 'train', downloadRetry: 1, downloadTimeout: 1234, validateHash: 'sha1' },
+      { split: 'train', downloadRetry: 1, downloadTimeout: '1234ms', validateHash: 'sha1' },
       0,
     );
     expect(s).toMatchObject({

@@ -1,4 +1,4 @@
-import { rng, StreamsError } from '@streams/core';
+import { parseDuration, rng, StreamsError } from '@streams/core';
 
 /** How a stream's location is read: its format and, for index tables, which columns to fetch. */
 export interface FormatKnobs {
@@ -52,8 +52,11 @@ export interface StreamOptions extends FormatKnobs {
   choose?: number | string;
   /** Download re-attempts before failing; inherits the dataset default, else the fetch engine's (5). */
   downloadRetry?: number;
-  /** Milliseconds one download attempt may take; inherits the dataset default, else the fetch engine's. */
-  downloadTimeout?: number;
+  /**
+   * Time one download attempt may take: seconds as a number (MosaicML's `download_timeout: 60`), or
+   * a string with a unit (`"500ms"`, `"60s"`, `"2m"`); inherits the dataset default, else the fetch engine's.
+   */
+  downloadTimeout?: number | string;
   /** Hash algorithm to check shards with (e.g. `sha1`, `xxh64`); inherits when unset. */
   validateHash?: string;
   /** Keep the compressed shard beside the decompressed one; inherits when unset. */
@@ -68,7 +71,8 @@ export interface StreamDefaults extends FormatKnobs {
   local?: string;
   split?: string;
   downloadRetry?: number;
-  downloadTimeout?: number;
+  /** Seconds as a number, or a string with a unit (`"500ms"`, `"60s"`). */
+  downloadTimeout?: number | string;
   validateHash?: string;
   keepCompressed?: boolean;
 }
@@ -83,6 +87,7 @@ export interface Stream extends Readonly<FormatKnobs> {
   readonly repeat: number | undefined;
   readonly choose: number | undefined;
   readonly downloadRetry: number | undefined;
+  /** Milliseconds. */
   readonly downloadTimeout: number | undefined;
   readonly validateHash: string | undefined;
   readonly keepCompressed: boolean | undefined;
@@ -138,14 +143,6 @@ export function Stream(options: StreamOptions = {}, index?: number): Stream {
       'set downloadRetry to 0 or more',
     );
   }
-  if (options.downloadTimeout !== undefined && !(options.downloadTimeout > 0)) {
-    throw configError(
-      label,
-      'downloadTimeout',
-      `must be > 0 milliseconds, got ${options.downloadTimeout}`,
-      'set downloadTimeout to a positive number of milliseconds',
-    );
-  }
   return Object.freeze({
     name: options.name,
     remote: options.remote,
@@ -155,7 +152,10 @@ export function Stream(options: StreamOptions = {}, index?: number): Stream {
     repeat: options.repeat,
     choose,
     downloadRetry: options.downloadRetry,
-    downloadTimeout: options.downloadTimeout,
+    downloadTimeout:
+      options.downloadTimeout === undefined
+        ? undefined
+        : parseDuration(options.downloadTimeout, `${label}.downloadTimeout`),
     validateHash: options.validateHash,
     keepCompressed: options.keepCompressed,
     ...Object.fromEntries(FORMAT_KNOBS.map((k) => [k, options[k]])),
@@ -185,7 +185,10 @@ export function applyStreamDefaults(
     split: stream.split ?? defaults.split,
     downloadRetry: stream.downloadRetry ?? defaults.downloadRetry ?? DEFAULT_KNOBS.downloadRetry,
     downloadTimeout:
-      stream.downloadTimeout ?? defaults.downloadTimeout ?? DEFAULT_KNOBS.downloadTimeout,
+      stream.downloadTimeout ??
+      (defaults.downloadTimeout === undefined
+        ? DEFAULT_KNOBS.downloadTimeout
+        : parseDuration(defaults.downloadTimeout, 'downloadTimeout')),
     validateHash: stream.validateHash ?? defaults.validateHash ?? DEFAULT_KNOBS.validateHash,
     keepCompressed:
       stream.keepCompressed ?? defaults.keepCompressed ?? DEFAULT_KNOBS.keepCompressed,

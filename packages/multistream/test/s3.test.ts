@@ -48,7 +48,7 @@ describe('end to end: a local stream and an s3rver stream', () => {
                 name: 's3',
                 proportion: 2,
                 downloadRetry: 3,
-                downloadTimeout: 30_000,
+                downloadTimeout: '30s',
               },
             ],
             epochSize: 450, // local: 150 of 300 (subsampled), s3: 300 of 200 (1.5x)
