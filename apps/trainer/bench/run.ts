@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Batch } from '@streams/cl';
-import { benchEntry, writeBenchResults } from '@streams/testkit';
+import { benchEntry, median, pairedRounds, writeBenchResults } from '@streams/testkit';
 import { validateConfig } from '../src/configLoad.js';
 import { DEFAULT_JOB } from '../src/defaultJob.js';
 import { Learner } from '../src/learner.js';
@@ -107,19 +107,12 @@ if (process.argv[2] === 'reference') {
     const backend = await startBackend(config);
     // Writes the datasets once, so no round pays for it.
     await (await planRun(config, { worker: false }))[Symbol.asyncDispose]();
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const dir = join(dataDir, `run-${r}`);
-      if (r % 2 === 0) {
-        a.push(await trainer(dataDir, dir));
-        b.push(await fromMemory(dataDir));
-      } else {
-        b.push(await fromMemory(dataDir));
-        a.push(await trainer(dataDir, dir));
-      }
-    }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    let run = 0;
+    const { as: a, bs: b } = await pairedRounds(
+      () => trainer(dataDir, join(dataDir, `run-${run++}`)),
+      () => fromMemory(dataDir),
+      { rounds: ROUNDS },
+    );
     const ratios = a.map((v, i) => v / b[i]!);
     console.log(
       `trainer / memory per round: ${ratios.map((v) => v.toFixed(3)).join(' ')} (median ${median(ratios).toFixed(3)})`,

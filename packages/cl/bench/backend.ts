@@ -14,7 +14,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type BenchEntry, benchEntry, benchTable } from '@streams/testkit';
+import { type BenchEntry, benchEntry, benchTable, median } from '@streams/testkit';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, defaultNativeThreads, selectBackend } from '../src/backend.js';
 import { instantiate, type OpsModel } from '../test/opsModel.js';
@@ -87,8 +87,6 @@ async function rate(backend: BackendName, fn: () => Promise<void>): Promise<numb
   }
   return n / ((performance.now() - t0) / 1000);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Medians of `value` and `reference` measured in `rounds` alternating pairs. */
 async function paired(

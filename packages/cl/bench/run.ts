@@ -5,7 +5,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { rng } from '@streams/core';
-import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
+import { type BenchEntry, benchEntry, median, writeBenchResults } from '@streams/testkit';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from '../src/batch.js';
 import { ContinualLearner } from '../src/continualLearner.js';
@@ -74,12 +74,6 @@ function randomBatch(size: number, n: number, seed: number): Batch {
   const x = new Float32Array(n * size); // [n, size]
   for (let i = 0; i < x.length; i++) x[i] = r.float();
   return { x, y: Int32Array.from({ length: n }, () => r.int(10)) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Wall and CPU milliseconds per step of `steps` calls of `fn`. */

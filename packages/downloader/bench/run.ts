@@ -29,6 +29,7 @@ import { rng } from '@streams/core';
 import {
   type BenchEntry,
   benchEntry,
+  median,
   startHttpServer,
   startS3Server,
   writeBenchResults,
@@ -124,12 +125,6 @@ async function pool(
       while (next < n) await task(next++);
     }),
   );
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 type Side = 'raw' | 'engine' | 'engine+fsync';

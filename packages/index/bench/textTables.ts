@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BenchEntry, benchEntry, benchTable } from '@streams/testkit';
+import { type BenchEntry, benchEntry, benchTable, median } from '@streams/testkit';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -54,8 +54,6 @@ async function writeTables(n: number, csv: string, jsonl: string): Promise<void>
   }
   await Promise.all([c, j].map((s) => new Promise((r) => s.end(r))));
 }
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 
 /** The CSV and JSONL entries: rows/s against tf.data.csv (target 5x), peak RSS against 2x the file + 150 MB. */
 export async function textTableEntries(

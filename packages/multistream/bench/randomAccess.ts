@@ -13,18 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '@streams/core';
 import { MdsWriter, mdsShardOffsets, openMdsDataset } from '@streams/index';
-import { type BenchEntry, benchEntry } from '@streams/testkit';
+import { type BenchEntry, benchEntry, median } from '@streams/testkit';
 import { StreamingDataset } from '../src/index.js';
 
 const SAMPLES = 400_000;
 const WARM_GETS = 50_000;
 const COLD_GETS = 5_000;
 const ROUNDS = 7;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** Drops the files from the page cache (GNU dd: posix_fadvise DONTNEED over the whole file). */
 function dropCache(files: readonly string[]): boolean {

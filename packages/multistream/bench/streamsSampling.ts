@@ -6,7 +6,7 @@
 //    inverse-CDF draws, redrawing duplicates.
 // Both references draw from the same signals (min over the example's domain values) as ours.
 import { rng } from '@streams/core';
-import { type BenchEntry, benchEntry } from '@streams/testkit';
+import { type BenchEntry, benchEntry, median } from '@streams/testkit';
 import { loadDataset, StreamsWaveform } from '../src/index.js';
 
 const BATCH = 16;
@@ -116,7 +116,6 @@ export async function streamsSamplingBench(): Promise<BenchEntry[]> {
       a.push(ours(3750));
     }
   }
-  const median = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)]!;
   const value = median(a);
   return [
     benchEntry({

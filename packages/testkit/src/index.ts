@@ -40,5 +40,6 @@ export {
   runChild,
   runTsExample,
 } from './readme.js';
+export { median, pairedRounds } from './rounds.js';
 export { type S3ServerOptions, startS3Server, type TestS3Server } from './s3Server.js';
 export { checkSigV4, NodeSha256, type SigV4Check } from './sigV4.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { rng } from '@streams/core';
-import { type BenchEntry, benchEntry, writeBenchResults } from '@streams/testkit';
+import { type BenchEntry, benchEntry, pairedRounds, writeBenchResults } from '@streams/testkit';
 import sharp from 'sharp';
 import { ffmpegInfo, imageClassification, TransformPool, videoClip } from '../src/index.js';
 import { remoteClipBench } from './remoteClip.js';
@@ -31,34 +31,14 @@ async function throughput(
   return n / ((performance.now() - t0) / 1000);
 }
 
-/**
- * Runs short reference and candidate rounds in alternating order and reports the medians. The
- * machine is shared, so load changes within seconds: pairing adjacent rounds and taking medians
- * keeps one noisy stretch from deciding the figure.
- */
+/** Medians of paired, alternating rounds of the reference and the candidate. */
 async function compare(
   rounds: number,
   ref: () => Promise<number>,
   cand: () => Promise<number>,
 ): Promise<[number, number]> {
-  const refs: number[] = [];
-  const cands: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      refs.push(await ref());
-      cands.push(await cand());
-    } else {
-      cands.push(await cand());
-      refs.push(await ref());
-    }
-  }
-  return [median(refs), median(cands)];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const r = await pairedRounds(ref, cand, { rounds });
+  return [r.a, r.b];
 }
 
 async function imageBench(): Promise<BenchEntry[]> {
