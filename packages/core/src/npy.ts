@@ -22,12 +22,20 @@ export interface NpyArray {
   data: TypedArray;
 }
 
+/** Where the bytes came from, for error messages: `what` (e.g. `member "a.npy"`) and its URL. */
+export interface NpyWhere {
+  what?: string;
+  url?: string;
+}
+
 function bad(
-  what: string,
+  where: NpyWhere,
+  why: string,
   fix: string,
   code: 'STREAMS_DECODE_FAILED' | 'STREAMS_UNSUPPORTED_ENCODING' = 'STREAMS_DECODE_FAILED',
 ): StreamsError {
-  return new StreamsError(code, `[streams/core] ${what}`, { fix });
+  const what = where.what === undefined ? '' : `${where.what}: `;
+  return new StreamsError(code, `[streams/core] ${what}${why}`, { fix, url: where.url });
 }
 
 const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -42,11 +50,13 @@ export function typedArrayFrom(
   dtype: NpyDtype | 'bfloat16',
   count: number,
   littleEndian = true,
+  where: NpyWhere = {},
 ): TypedArray {
   const size =
     dtype === 'bfloat16' || dtype === 'float16' ? 2 : dtype === 'bool' ? 1 : DTYPES[dtype].bytes;
   if (bytes.byteLength < count * size) {
     throw bad(
+      where,
       `tensor data is truncated: ${bytes.byteLength} bytes for ${count} x ${dtype}`,
       'the file is cut short or its header is wrong: re-create it',
     );
@@ -85,13 +95,18 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
  * Decodes a `.npy` file (format versions 1-3): every numeric dtype and bool, either byte order,
  * C order. Fortran-order, object and structured arrays are refused with a clear error.
  */
-export function decodeNpy(bytes: Uint8Array): NpyArray {
+export function decodeNpy(bytes: Uint8Array, where: NpyWhere = {}): NpyArray {
   if (bytes.byteLength < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw bad('not a .npy file (bad magic)', 'pass the bytes of a file written by numpy.save');
+    throw bad(
+      where,
+      'not a .npy file (bad magic)',
+      'pass the bytes of a file written by numpy.save',
+    );
   }
   const major = bytes[6] ?? 0;
   if (major < 1 || major > 3)
     throw bad(
+      where,
       `.npy format version ${major} is not 1, 2 or 3`,
       're-create the file with numpy.save',
     );
@@ -100,12 +115,13 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
   const headerLen =
     major === 1 ? dv.getUint16(8, true) : bytes.byteLength >= 12 ? dv.getUint32(8, true) : Infinity;
   if (start + headerLen > bytes.byteLength)
-    throw bad('.npy header is truncated', 're-create the file');
+    throw bad(where, '.npy header is truncated', 're-create the file');
   const header = new TextDecoder(major >= 3 ? 'utf-8' : 'latin1').decode(
     bytes.subarray(start, start + headerLen),
   );
   if (!/^\s*\{[^{}]*\}\s*$/.test(header))
     throw bad(
+      where,
       `.npy header is not a dict: ${header.trim().slice(0, 200)}`,
       're-create the file with numpy.save',
     );
@@ -115,23 +131,27 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
   if (descr === undefined) {
     if (/'descr':\s*\[/.test(header)) {
       throw bad(
+        where,
         '.npy structured (record) arrays are not supported',
         'save each field as its own array',
         'STREAMS_UNSUPPORTED_ENCODING',
       );
     }
     throw bad(
+      where,
       `.npy header has no descr: ${header.trim().slice(0, 200)}`,
       're-create the file with numpy.save',
     );
   }
   if (fortran === undefined)
     throw bad(
+      where,
       `.npy header has no fortran_order: ${header.trim().slice(0, 200)}`,
       're-create the file',
     );
   if (fortran === 'True') {
     throw bad(
+      where,
       '.npy array is in Fortran order; only C order is supported',
       'save np.ascontiguousarray(a) instead of a Fortran-ordered array',
       'STREAMS_UNSUPPORTED_ENCODING',
@@ -143,6 +163,7 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
     .filter((s) => s !== '');
   if (dims === undefined || dims.some((d) => !/^\d{1,15}L?$/.test(d)))
     throw bad(
+      where,
       `.npy header has no valid shape: ${header.trim().slice(0, 200)}`,
       're-create the file',
     );
@@ -151,6 +172,7 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
   const kind = descr.slice(1);
   if (kind === 'O') {
     throw bad(
+      where,
       '.npy object arrays (pickled Python objects) are not supported',
       'save a numeric array (np.asarray(a, dtype=np.float32)); pickles are never loaded',
       'STREAMS_UNSUPPORTED_ENCODING',
@@ -159,6 +181,7 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
   const dtype = NPY_KINDS[kind];
   if (!dtype || !'<>|='.includes(order) || order === '') {
     throw bad(
+      where,
       `.npy dtype ${descr} is not supported`,
       'use a bool, integer or float dtype',
       'STREAMS_UNSUPPORTED_ENCODING',
@@ -166,7 +189,7 @@ export function decodeNpy(bytes: Uint8Array): NpyArray {
   }
   const count = shape.reduce((a, b) => a * b, 1);
   const littleEndian = order === '=' ? hostLittle : order !== '>';
-  const data = typedArrayFrom(bytes.subarray(start + headerLen), dtype, count, littleEndian);
+  const data = typedArrayFrom(bytes.subarray(start + headerLen), dtype, count, littleEndian, where);
   return { data, shape, dtype };
 }
 
