@@ -33,6 +33,14 @@ export {
   type StreamsEventKind,
   type StreamsEventListener,
 } from './events.js';
+export {
+  decodeNpy,
+  encodeNpy,
+  type NpyArray,
+  type NpyDtype,
+  type NpyWhere,
+  typedArrayFrom,
+} from './npy.js';
 export { importOptional } from './optional.js';
 export { deriveKey, fnv1a64, type KeyPart, mix64, Rng, rng, SplitMix64 } from './prng.js';
 export { redactText, redactUrl } from './redact.js';

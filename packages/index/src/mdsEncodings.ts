@@ -97,7 +97,8 @@ export const MDS_ENCODINGS = [
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
-function badValue(column: string, encoding: string, why: string): StreamsError {
+/** A STREAMS_INVALID_ARGUMENT for a value its column encoding does not accept. */
+export function badValue(column: string, encoding: string, why: string): StreamsError {
   return new StreamsError(
     'STREAMS_INVALID_ARGUMENT',
     `[streams/index] column "${column}" (${encoding}): ${why}`,
@@ -384,7 +385,8 @@ function makeTyped(dtype: MdsDtype, raw: ArrayBuffer, count: number): TypedArray
   return new DTYPES[dtype].array(raw);
 }
 
-function dtypeOfTyped(data: unknown): MdsDtype | undefined {
+/** The dtype a typed array holds, or undefined for anything else. */
+export function dtypeOfTyped(data: unknown): MdsDtype | undefined {
   if (data instanceof Uint8Array) return 'uint8';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint16Array) return 'uint16';
@@ -398,7 +400,8 @@ function dtypeOfTyped(data: unknown): MdsDtype | undefined {
   return undefined;
 }
 
-function toNdArray(
+/** `{ dtype, shape, data }` of an ndarray value or a typed array (shape `[length]`). */
+export function toNdArray(
   value: unknown,
   fixedDtype: MdsDtype | undefined,
   column: string,
@@ -423,7 +426,8 @@ function toNdArray(
   );
 }
 
-function valuesBytes(arr: {
+/** The values of an ndarray as little-endian bytes in C order (float16 as halves). */
+export function valuesBytes(arr: {
   dtype: MdsDtype;
   shape: number[];
   data: ArrayLike<number | bigint>;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { StreamsError, throwIfAborted } from '@streams/core';
+import { isNpyValue, npyBytes } from './npy.js';
 import { tooDeepForJson } from './pyJson.js';
 import { checkMemberName } from './tarReader.js';
 import { toLocalPath } from './urls.js';
@@ -26,9 +27,13 @@ export interface WdsWriterOptions {
   signal?: AbortSignal;
 }
 
-/** Bytes of one member: bytes as is, encoded images as their file, text as UTF-8, the rest as JSON. */
-export function wdsMemberBytes(value: unknown): Uint8Array {
+/**
+ * Bytes of one member: bytes as is, encoded images as their file, text as UTF-8, typed arrays and
+ * ndarrays as `.npy`, the rest as JSON.
+ */
+export function wdsMemberBytes(value: unknown, column = '?'): Uint8Array {
   if (value instanceof Uint8Array) return value;
+  if (isNpyValue(value)) return npyBytes(value, column);
   if (
     value &&
     typeof value === 'object' &&
@@ -68,9 +73,9 @@ const KNOWN_EXTENSIONS = new Set(
 /**
  * The member extension of a column: the column itself when its last dot-part is a WebDataset
  * extension (`jpg`, `cls`, `label.cls`), else `<column>.<ext>` by the value, so readers decode it
- * back to its type: strings `.txt`, encoded images `.jpg`/`.png`, 64-bit integers `.cls`, other
- * values (numbers, booleans, objects, arrays, ndarrays) `.json`, which keeps integers and floats
- * apart; raw bytes keep the column name.
+ * back to its type: strings `.txt`, encoded images `.jpg`/`.png`, 64-bit integers `.cls`, typed
+ * arrays and ndarrays `.npy` (dtype and shape kept), other values (numbers, booleans, objects,
+ * arrays) `.json`, which keeps integers and floats apart; raw bytes keep the column name.
  */
 export function wdsMemberExtension(column: string, value: unknown): string {
   if (KNOWN_EXTENSIONS.has((column.split('.').pop() ?? '').toLowerCase())) return column;
@@ -83,6 +88,7 @@ export function wdsMemberExtension(column: string, value: unknown): string {
   }
   if (typeof value === 'string') return `${column}.txt`;
   if (typeof value === 'bigint') return `${column}.cls`;
+  if (isNpyValue(value)) return `${column}.npy`;
   return `${column}.json`;
 }
 
@@ -184,7 +190,7 @@ export class WdsWriter {
       }
       const name = `${key}.${member}`;
       checkMemberName(name);
-      blocks.push(...tarMember(name, wdsMemberBytes(value)));
+      blocks.push(...tarMember(name, wdsMemberBytes(value, col)));
     }
     const size = blocks.reduce((a, b) => a + b.length, 0);
     const maxBytes = this.#o.maxShardBytes ?? 2 ** 30;

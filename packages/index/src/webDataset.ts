@@ -1,4 +1,4 @@
-import { StreamsError } from '@streams/core';
+import { decodeNpy, StreamsError } from '@streams/core';
 import { decodeUtf8, gunzipChunks, type TextOptions } from './chunkReader.js';
 import { setField } from './sampleJson.js';
 import { readTar, type TarMember } from './tarReader.js';
@@ -10,8 +10,9 @@ export type WdsSample = Record<string, unknown> & { __key__: string; __url__: st
 export interface WebDatasetOptions {
   signal?: AbortSignal;
   /**
-   * `auto` (default) decodes `json`/`jsn` as JSON, `txt`/`text` as strings and `cls`/`cls2`/`index`/`id`
-   * as integers, and leaves everything else as bytes; `raw` leaves every member as bytes.
+   * `auto` (default) decodes `json`/`jsn` as JSON, `txt`/`text` as strings, `cls`/`cls2`/`index`/`id`
+   * as integers and `npy` as `{ dtype, shape, data }` (as an MDS `ndarray` column decodes), and
+   * leaves everything else as bytes; `raw` leaves every member as bytes.
    */
   decode?: 'auto' | 'raw';
   /** Text members (`txt`, `json`, `cls`...) that are not UTF-8: `error` (default) or `replace`. */
@@ -34,6 +35,8 @@ function decodeMember(
 ): unknown {
   const last = ext.split('.').pop() ?? ext;
   const text = () => decodeUtf8(data, invalidUtf8, `member "${where.key}.${ext}"`, where.url);
+  if (last === 'npy')
+    return decodeNpy(data, { what: `member "${where.key}.${ext}"`, url: where.url });
   try {
     if (last === 'json' || last === 'jsn') return JSON.parse(text());
     if (last === 'txt' || last === 'text') return text();

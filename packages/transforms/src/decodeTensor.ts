@@ -1,5 +1,5 @@
-import { DTYPES, float16ToFloat32, StreamsError, type TypedArrayConstructor } from '@streams/core';
-import { DTYPE_BYTES, type DType, shapeSize, type Tensor, type TypedArray } from './tensor.js';
+import { decodeNpy, float16ToFloat32, StreamsError, typedArrayFrom } from '@streams/core';
+import { DTYPE_BYTES, type DType, shapeSize, type Tensor } from './tensor.js';
 
 function bad(
   what: string,
@@ -9,121 +9,7 @@ function bad(
   return new StreamsError(code, `[streams/transforms] ${what}`, { fix });
 }
 
-export { float16ToFloat32 };
-
-/**
- * Views or copies `bytes` as a typed array of `dtype` (`count` elements). Little-endian aligned
- * data is viewed without a copy; big-endian or unaligned data is copied once; float16 and bfloat16
- * widen to Float32Array.
- */
-export function typedArrayFrom(
-  bytes: Uint8Array,
-  dtype: DType | 'bfloat16',
-  count: number,
-  littleEndian = true,
-): TypedArray {
-  const size = dtype === 'bfloat16' ? 2 : DTYPE_BYTES[dtype];
-  if (bytes.byteLength < count * size) {
-    throw bad(
-      `tensor data is truncated: ${bytes.byteLength} bytes for ${count} x ${dtype}`,
-      'the file is cut short or its header is wrong: re-create it',
-    );
-  }
-  if (dtype === 'float16' || dtype === 'bfloat16') {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 2);
-    const out = new Float32Array(count); // [count]
-    if (dtype === 'bfloat16') {
-      const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = dv.getUint16(i * 2, littleEndian) << 16;
-    } else
-      for (let i = 0; i < count; i++) out[i] = float16ToFloat32(dv.getUint16(i * 2, littleEndian));
-    return out;
-  }
-  const Ctor: TypedArrayConstructor = dtype === 'bool' ? Uint8Array : DTYPES[dtype].array;
-  const hostLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (size === 1 || (littleEndian === hostLittle && bytes.byteOffset % size === 0)) {
-    return new Ctor(bytes.buffer, bytes.byteOffset, count);
-  }
-  const copy = new Uint8Array(count * size);
-  if (littleEndian === hostLittle) copy.set(bytes.subarray(0, count * size));
-  else {
-    for (let i = 0; i < count; i++)
-      for (let k = 0; k < size; k++) copy[i * size + k] = bytes[i * size + size - 1 - k]!;
-  }
-  return new Ctor(copy.buffer, 0, count);
-}
-
-const NPY_KINDS: Record<string, DType> = {
-  b1: 'bool',
-  ...Object.fromEntries(Object.entries(DTYPES).map(([name, info]) => [info.npy, name as DType])),
-};
-
-/**
- * Decodes a `.npy` file (format versions 1-3): every numeric dtype and bool, either byte order,
- * C order. Fortran-order and object/structured arrays are rejected with a clear error.
- */
-export function decodeNpy(bytes: Uint8Array): Tensor {
-  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-  if (bytes.byteLength < 10 || magic.some((b, i) => bytes[i] !== b)) {
-    throw bad('not a .npy file (bad magic)', 'pass the bytes of a file written by numpy.save');
-  }
-  const major = bytes[6]!;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.byteLength)
-    throw bad('.npy header is truncated', 're-create the file');
-  const header = new TextDecoder(major >= 3 ? 'utf-8' : 'latin1').decode(
-    bytes.subarray(start, start + headerLen),
-  );
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined) {
-    if (/'descr':\s*\[/.test(header)) {
-      throw bad(
-        '.npy structured (record) arrays are not supported',
-        'save each field as its own array',
-        'STREAMS_UNSUPPORTED_ENCODING',
-      );
-    }
-    throw bad(`.npy header has no descr: ${header.trim()}`, 're-create the file with numpy.save');
-  }
-  if (fortran === 'True') {
-    throw bad(
-      '.npy array is in Fortran order; only C order is supported',
-      'save np.ascontiguousarray(a) instead of a Fortran-ordered array',
-      'STREAMS_UNSUPPORTED_ENCODING',
-    );
-  }
-  if (shapeText === undefined)
-    throw bad(`.npy header has no shape: ${header.trim()}`, 're-create the file');
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => Number(s.replace(/L$/, '')));
-  const order = descr[0];
-  const kind = descr.slice(1);
-  if (kind === 'O') {
-    throw bad(
-      '.npy object arrays (pickled Python objects) are not supported',
-      'save a numeric array (np.asarray(a, dtype=np.float32)); pickles are never loaded',
-      'STREAMS_UNSUPPORTED_ENCODING',
-    );
-  }
-  const dtype = NPY_KINDS[kind];
-  if (!dtype || !'<>|='.includes(order ?? '')) {
-    throw bad(
-      `.npy dtype ${descr} is not supported`,
-      'use a bool, integer or float dtype',
-      'STREAMS_UNSUPPORTED_ENCODING',
-    );
-  }
-  const count = shapeSize(shape);
-  const data = typedArrayFrom(bytes.subarray(start + headerLen), dtype, count, order !== '>');
-  return { data, shape, dtype };
-}
+export { decodeNpy, float16ToFloat32, typedArrayFrom };
 
 const SAFETENSORS_DTYPES: Record<string, DType | 'bfloat16'> = {
   BOOL: 'bool',
