@@ -8,7 +8,19 @@ import { isStreamsError } from './errors.js';
 import { decodeNpy, encodeNpy, type NpyDtype } from './npy.js';
 import { rng } from './prng.js';
 
-// Fixtures are written by real NumPy at test time (python3 with numpy is part of the toolchain).
+// Fixtures are written by real NumPy at test time: STREAMS_PYTHON, else python3 on PATH, else
+// Debian's /usr/bin/python3 (scripts/setup.sh installs python3-numpy when no python3 has NumPy).
+// The same lookup as @streams/testkit's numpyPython, which core's tests cannot import.
+const PYTHON =
+  [process.env.STREAMS_PYTHON, 'python3', '/usr/bin/python3'].find((py) => {
+    if (!py) return false;
+    try {
+      execFileSync(py, ['-c', 'import numpy'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  }) ?? 'python3';
 const WRITE = `
 import json, sys, numpy as np
 d = sys.argv[1]
@@ -37,9 +49,10 @@ print(json.dumps(out))
 
 const dir = mkdtempSync(join(tmpdir(), 'npy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const want = JSON.parse(
-  execFileSync('python3', ['-c', WRITE, dir], { encoding: 'utf8' }),
-) as Record<string, { shape: number[]; values: (number | boolean)[]; itemsize: number }>;
+const want = JSON.parse(execFileSync(PYTHON, ['-c', WRITE, dir], { encoding: 'utf8' })) as Record<
+  string,
+  { shape: number[]; values: (number | boolean)[]; itemsize: number }
+>;
 const file = (name: string) => new Uint8Array(readFileSync(join(dir, `${name}.npy`)));
 const values = (a: ArrayLike<number | bigint>) => Array.from(a, (x) => Number(x));
 const list = (a: ArrayLike<number | bigint>) => Array.from(a);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeNpy, isStreamsError, rng } from '@streams/core';
+import { numpyPython } from '@streams/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, makeTar, tempDir } from '../test/fixtures.js';
 import { openDataset } from './dataset.js';
@@ -93,7 +94,7 @@ print(json.dumps(out))
 describe('WebDataset .npy members', () => {
   it('reads members written by numpy.save, and numpy.load reads the members we write', async () => {
     const want = JSON.parse(
-      execFileSync('python3', ['-c', PY_WRITE, tmp.dir], { encoding: 'utf8' }),
+      execFileSync(numpyPython(), ['-c', PY_WRITE, tmp.dir], { encoding: 'utf8' }),
     );
     const members = await Promise.all(
       ['a', 'b', 'c'].map(async (k) => ({
@@ -123,7 +124,9 @@ describe('WebDataset .npy members', () => {
     });
     const [shard] = await w.finish();
     const read = JSON.parse(
-      execFileSync('python3', ['-c', PY_READ, join(out, shard as string)], { encoding: 'utf8' }),
+      execFileSync(numpyPython(), ['-c', PY_READ, join(out, shard as string)], {
+        encoding: 'utf8',
+      }),
     );
     expect(read).toEqual({
       'k0.emb.npy': { dtype: 'float32', shape: [2], values: [0.25, -1] },

@@ -30,6 +30,7 @@ export {
   type TestVideoOptions,
   toneFrequency,
 } from './media.js';
+export { numpyPython } from './python.js';
 export {
   type ChildOutcome,
   classifyBlocks,
