@@ -248,7 +248,7 @@ async function tableEntries(root: string): Promise<BenchEntry[]> {
   ];
 }
 
-/** Which entries run: `BENCH_ONLY=table` or `BENCH_ONLY=wds` (default both). */
+/** `BENCH_ONLY=table` or `BENCH_ONLY=wds` runs one part (other values, used by other packages' benches, run both). */
 const ONLY = process.env.BENCH_ONLY;
 
 /** The WebDataset and index-table entries. */
@@ -256,8 +256,8 @@ export async function formatsBench(): Promise<BenchEntry[]> {
   const root = await mkdtemp(join(tmpdir(), 'streams-formats-bench-'));
   try {
     return [
-      ...(ONLY === undefined || ONLY === 'wds' ? await wdsEntries(root) : []),
-      ...(ONLY === undefined || ONLY === 'table' ? await tableEntries(root) : []),
+      ...(ONLY === 'table' ? [] : await wdsEntries(root)),
+      ...(ONLY === 'wds' ? [] : await tableEntries(root)),
     ];
   } finally {
     await rm(root, { recursive: true, force: true });
