@@ -183,12 +183,18 @@ export class FetchEngine {
         options.size !== undefined &&
         options.size >= this.o.multipartThreshold &&
         options.size > this.o.partSize;
-      res = await this.retries.run(driver, 'GET', url, options.signal, async (signal, attempt) => {
-        const r = parts
-          ? await this.transfer.parts(driver, url, state, signal, expected)
-          : await this.transfer.toFile(driver, url, state, signal, expected);
-        return { ...r, attempt };
-      });
+      res = await this.retries.run(
+        driver,
+        'GET',
+        url,
+        options.signal,
+        async (signal, attempt, received) => {
+          const r = parts
+            ? await this.transfer.parts(driver, url, state, signal, expected)
+            : await this.transfer.toFile(driver, url, state, signal, expected, received);
+          return { ...r, attempt };
+        },
+      );
     } catch (err) {
       await rm(state.tmp, { force: true });
       throw err;

@@ -74,14 +74,16 @@ export class RetryPolicy {
 
   /**
    * Runs `fn` under the host and global limits with a fresh per-attempt signal, retrying
-   * transient failures with exponential backoff and full jitter.
+   * transient failures with exponential backoff and full jitter. `fn` may call `done` once the
+   * network part of its attempt is over (the body received): the slots go to the next request
+   * while it finishes on disk.
    */
   async run<T>(
     driver: Driver,
     op: string,
     url: string,
     userSignal: AbortSignal | undefined,
-    fn: (signal: AbortSignal, attempt: number) => Promise<T>,
+    fn: (signal: AbortSignal, attempt: number, done: () => void) => Promise<T>,
     countFailure = true,
   ): Promise<T> {
     const { maxAttempts, attemptTimeoutMs, backoffBaseMs, backoffMaxMs } = this.limits;
@@ -96,8 +98,17 @@ export class RetryPolicy {
       let delayMs = 0;
       throwIfAborted(userSignal);
       // Host first: a throttled host must not hold global slots while it waits.
-      const releaseHost = await host.acquire(userSignal);
+      let releaseHost: (() => void) | undefined = await host.acquire(userSignal);
       let releaseGlobal: (() => void) | undefined;
+      const done = () => {
+        if (releaseGlobal) {
+          this.counters.inFlight--;
+          releaseGlobal();
+          releaseGlobal = undefined;
+        }
+        releaseHost?.();
+        releaseHost = undefined;
+      };
       const attemptCtl = new AbortController();
       let timer: NodeJS.Timeout | undefined;
       let unlink: (() => void) | undefined;
@@ -124,7 +135,7 @@ export class RetryPolicy {
           userSignal.addEventListener('abort', unlink, { once: true });
         }
         const signal = attemptCtl.signal;
-        const value = await fn(signal, attempt);
+        const value = await fn(signal, attempt, done);
         host.succeed();
         return value;
       } catch (raw) {
@@ -182,11 +193,7 @@ export class RetryPolicy {
       } finally {
         clearTimeout(timer);
         if (unlink) userSignal?.removeEventListener('abort', unlink);
-        if (releaseGlobal) {
-          this.counters.inFlight--;
-          releaseGlobal();
-        }
-        releaseHost();
+        done();
       }
       await sleep(delayMs, { signal: userSignal });
     }

@@ -101,6 +101,8 @@ export class Transfer {
     state: TransferState,
     signal: AbortSignal,
     expected: ParsedHash | undefined,
+    /** Called once the body is received: the rest (write, fsync, close) is disk work. */
+    received?: () => void,
   ): Promise<FileAttempt> {
     const resume = state.written > 0 && state.total !== undefined && state.written < state.total;
     if (!resume) {
@@ -167,6 +169,10 @@ export class Transfer {
         },
         (err) => networkError(driver.name, 'GET', url, err),
       );
+      // The connection is done with: its concurrency slot goes to the next request rather than
+      // waiting for the disk (a busy thread pool makes the write, fsync and close slower than
+      // the request itself for small objects).
+      received?.();
       await w.flush();
       if (state.total !== undefined && pushed !== state.total) {
         // Short: the connection closed early and the next attempt resumes. Long: start over.

@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { rng, sleep } from '@streams/core';
 import { createFetchEngine } from '@streams/downloader';
 import { readTarBytes, type WdsGroup, WdsWriter, wdsGroupsOf, wdsSampleOf } from '@streams/index';
@@ -247,12 +248,23 @@ async function tableEntries(root: string): Promise<BenchEntry[]> {
   ];
 }
 
+/** `BENCH_ONLY=table` or `BENCH_ONLY=wds` runs one part (other values, used by other packages' benches, run both). */
+const ONLY = process.env.BENCH_ONLY;
+
 /** The WebDataset and index-table entries. */
 export async function formatsBench(): Promise<BenchEntry[]> {
   const root = await mkdtemp(join(tmpdir(), 'streams-formats-bench-'));
   try {
-    return [...(await wdsEntries(root)), ...(await tableEntries(root))];
+    return [
+      ...(ONLY === 'table' ? [] : await wdsEntries(root)),
+      ...(ONLY === 'wds' ? [] : await tableEntries(root)),
+    ];
   } finally {
     await rm(root, { recursive: true, force: true });
   }
 }
+
+// Run on its own (`BENCH_ONLY=table tsx --conditions=@streams/source bench/formats.ts`): prints
+// the entries instead of writing the package's results.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href)
+  for (const e of await formatsBench()) console.log(JSON.stringify(e));
