@@ -133,6 +133,7 @@ export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
 export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';
 export {
   checkMemberName,
+  locateTarMembers,
   type ReadTarOptions,
   readTar,
   readTarBytes,

@@ -4,7 +4,10 @@ import { ChunkReader } from './chunkReader.js';
 /** One regular file of a tar archive. */
 export interface TarMember {
   name: string;
+  /** Its bytes (empty from {@link locateTarMembers}, which does not read them). */
   data: Uint8Array;
+  /** Where its bytes are in the (uncompressed) archive: set by {@link locateTarMembers}. */
+  at?: { offset: number; size: number };
 }
 
 /** Options of {@link readTar}. */
@@ -137,6 +140,8 @@ const isZero = (block: Uint8Array): boolean => {
   return true;
 };
 
+const EMPTY = new Uint8Array(0);
+
 const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar"
 
 /**
@@ -146,6 +151,7 @@ const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar"
  */
 function* tarParser(
   options: ReadTarOptions,
+  locate = false,
 ): Generator<TarOp, void, Uint8Array | number | undefined> {
   const { url } = options;
   const maxBytes = options.maxMemberBytes ?? 2 ** 32;
@@ -153,6 +159,8 @@ function* tarParser(
   // Hard-link targets: every member name seen, and the bytes of the latest ones (oldest first).
   const names = new Set<string>();
   const recent = new Map<string, Uint8Array>();
+  // Located (data not read): where every member's data is, for the hard links to it.
+  const located = new Map<string, { offset: number; size: number }>();
   let recentBytes = 0;
   let position = 0;
   let longName: string | undefined;
@@ -212,7 +220,28 @@ function* tarParser(
     if (size > maxBytes) throw corrupt(`member "${name}" claims ${size} bytes`, url);
     checkMemberName(name, url);
     const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
-    if (type === '0' || type === '\0' || type === '7') {
+    if ((type === '0' || type === '\0' || type === '7') && locate) {
+      const at = { offset: position, size };
+      const skipped = (yield ask(skipOp, padded)) as number;
+      position += skipped;
+      if (skipped < size) throw corrupt(`archive ends inside member "${name}"`, url);
+      if (skipped < padded) throw corrupt(`archive ends inside the padding of "${name}"`, url);
+      located.set(linkKey(name), at);
+      yield { op: 'member', member: { name, data: EMPTY, at } };
+    } else if (type === '1' && locate) {
+      checkMemberName(link, url);
+      const at = located.get(linkKey(link));
+      if (at === undefined)
+        throw new StreamsError(
+          'STREAMS_UNSAFE_PATH',
+          `[streams/index] tar member "${name}" is a hard link to "${link}", which is not in the archive`,
+          { url, fix: 'rebuild the archive without links to files outside it' },
+        );
+      const skipped = (yield ask(skipOp, padded)) as number;
+      position += skipped;
+      if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);
+      yield { op: 'member', member: { name, data: EMPTY, at } };
+    } else if (type === '0' || type === '\0' || type === '7') {
       const data = (yield ask(readOp, size)) as Uint8Array;
       if (data.length < size) throw corrupt(`archive ends inside member "${name}"`, url);
       const pad = (yield ask(skipOp, padded - size)) as number;
@@ -327,6 +356,56 @@ export function* readTarBytes(
       throwIfAborted(signal);
       input = bytes.subarray(pos, end);
     } else input = end - pos;
+    pos = end;
+  }
+}
+
+/** Bytes {@link locateTarMembers} reads at once: many headers of small members per read. */
+const WINDOW = 64 * 1024;
+
+/**
+ * The members of a tar archive located, not read: each one's `at` says where its bytes are, and
+ * only headers are read (through `read(start, end)`, e.g. a byte source's `readRangeSync`, in
+ * windows of 64 KiB), so counting the samples of a tar of large members reads a sliver of it.
+ * The same checks as {@link readTar}; `size` is the archive's size.
+ */
+export function* locateTarMembers(
+  read: (start: number, end: number) => Uint8Array,
+  size: number,
+  options: ReadTarOptions = {},
+): Generator<TarMember> {
+  const { signal } = options;
+  const parser = tarParser(options, true);
+  let pos = 0;
+  let win: Uint8Array = EMPTY;
+  let winStart = 0;
+  let skipped = 0; // moving average of the bytes skipped between reads
+  let input: Uint8Array | number | undefined;
+  for (;;) {
+    const step = parser.next(input);
+    if (step.done) return;
+    const op = step.value;
+    if (op.op === 'member') {
+      input = undefined;
+      yield op.member;
+      continue;
+    }
+    const end = Math.min(size, pos + op.n);
+    if (op.op === 'skip') {
+      input = end - pos;
+      pos = end;
+      skipped = 0.8 * skipped + 0.2 * op.n;
+      continue;
+    }
+    throwIfAborted(signal);
+    if (pos < winStart || end > winStart + win.length) {
+      winStart = pos;
+      // Members that are large on average leave each header alone in a window: read just what
+      // is asked then.
+      const windowed = skipped < WINDOW / 8;
+      win = read(pos, windowed ? Math.min(size, pos + Math.max(WINDOW, end - pos)) : end);
+    }
+    input = win.subarray(pos - winStart, Math.min(win.length, end - winStart));
     pos = end;
   }
 }

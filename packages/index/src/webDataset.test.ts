@@ -7,9 +7,10 @@ import { isStreamsError } from '@streams/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunksOf, collect, makeTar, tempDir } from '../test/fixtures.js';
+import { RoutingByteSource } from './byteSource.js';
 import { openDataset } from './dataset.js';
 import { expandBraces } from './shardList.js';
-import { readTar, readTarBytes } from './tarReader.js';
+import { locateTarMembers, readTar, readTarBytes } from './tarReader.js';
 import { wdsSamplesFromTar, wdsSplitKey } from './webDataset.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -191,6 +192,14 @@ describe('WebDataset tar shards', () => {
         yield* readTarBytes(bytes);
       });
       expect(inMemory).toEqual(streamed);
+      // Located, not read: the same members, their bytes where `at` says.
+      const located = await outcome(async function* () {
+        for (const m of locateTarMembers((a, b) => bytes.subarray(a, b), bytes.length)) {
+          const at = m.at as { offset: number; size: number };
+          yield { name: m.name, data: bytes.subarray(at.offset, at.offset + at.size) };
+        }
+      });
+      expect(located).toEqual(streamed);
     };
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), check), { numRuns: 300 });
     await fc.assert(
@@ -240,6 +249,39 @@ describe('WebDataset tar shards', () => {
     // Members are views into the archive: nothing copied.
     const [first] = readTarBytes(tar);
     expect(first?.data.buffer).toBe(tar.buffer);
+  });
+
+  it('counting a local tar reads its headers, not its members', async () => {
+    const big = new Uint8Array(200 * 1024).fill(9);
+    const entries = [];
+    for (let i = 0; i < 10; i++)
+      entries.push({ name: `s/${i}.bin`, data: big }, { name: `s/${i}.cls`, data: String(i) });
+    const bytes = makeTar(entries);
+    await writeFile(join(tmp.dir, 'big.tar'), bytes);
+    const inner = new RoutingByteSource();
+    let read = 0;
+    const source = Object.assign(Object.create(inner) as RoutingByteSource, {
+      readRangeSync(url: string, start: number, end: number) {
+        const got = inner.readRangeSync(url, start, end);
+        read += got?.length ?? 0;
+        return got;
+      },
+    });
+    await using ds = await openDataset(join(tmp.dir, 'big.tar'), { source });
+    expect(await ds.dataset.count()).toBe(10);
+    // Headers in 64 KiB windows plus the first sample's members for its columns: a fraction.
+    expect(read).toBeGreaterThan(0);
+    expect(read).toBeLessThan(bytes.length / 5);
+    expect(ds.columns.map((c) => [c.name, c.type])).toEqual(
+      expect.arrayContaining([
+        ['bin', 'bytes'],
+        ['cls', 'number'],
+      ]),
+    );
+    const got = await collect(ds.samples());
+    expect(got.map((x) => x.cls)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(got[3]?.bin).toEqual(big);
+    await inner.close();
   });
 
   it('opening tars counts samples without decoding them; a bad member fails only when read', async () => {

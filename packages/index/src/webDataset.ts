@@ -59,7 +59,8 @@ function decodeMember(
 /** The members of one sample of a tar: its key and `(extension, bytes)` in archive order. */
 export interface WdsGroup {
   key: string;
-  members: { ext: string; data: Uint8Array }[];
+  /** `at`: where the member's bytes are, when the tar was located rather than read. */
+  members: { ext: string; data: Uint8Array; at?: { offset: number; size: number } }[];
 }
 
 /**
@@ -87,7 +88,7 @@ export class WdsGrouper {
         `[streams/index] sample "${key}" has two "${ext}" members`,
         { url: this.url, fix: 'each sample key may hold one file per extension' },
       );
-    this.#current.members.push({ ext, data: m.data });
+    this.#current.members.push(m.at ? { ext, data: m.data, at: m.at } : { ext, data: m.data });
     return closed;
   }
 
