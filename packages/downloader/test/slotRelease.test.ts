@@ -28,10 +28,11 @@ async function until(ok: () => boolean): Promise<void> {
 it('frees its slot once the body is in, so the next request goes out while the disk is busy', async () => {
   const C = 2;
   const dir = await mkdtemp(join(tmpdir(), 'streams-slots-'));
-  const held: ServerResponse[] = [];
+  // Held responses with the object each asks for (requests may arrive in any order).
+  const held: { i: number; res: ServerResponse }[] = [];
   const server = createServer((req, res) => {
     req.resume();
-    held.push(res);
+    held.push({ i: Number(/o(\d+)$/.exec(req.url ?? '')?.[1]), res });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -67,12 +68,12 @@ it('frees its slot once the body is in, so the next request goes out while the d
   // Every thread of the pool now waits on a FIFO: no file write, fsync or close can finish.
   for (const f of fifos) execFileSync('mkfifo', [f]);
   for (const f of fifos) readers.push(open(f, 'r'));
-  for (const [i, res] of held.entries()) res.end(body(i));
+  for (const { i, res } of held) res.end(body(i));
   // Their bodies are in, their disk work is stuck: the next C requests reach the server anyway.
   await until(() => held.length === 2 * C);
   expect(engine.counters.inFlight).toBe(C);
   await unjam();
-  for (const [i, res] of held.entries()) if (i >= C) res.end(body(i));
+  for (const { i, res } of held.slice(C)) res.end(body(i));
   const done = await Promise.all(downloads);
   for (const [i, d] of done.entries()) expect(readFileSync(d.path, 'utf8')).toBe(body(i));
   expect(engine.counters.inFlight).toBe(0);
