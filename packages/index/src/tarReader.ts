@@ -330,56 +330,14 @@ export async function* readTar(
   }
 }
 
-/**
- * {@link readTar} over an archive in memory, without an await: every member's data is a view into
- * `bytes` (nothing is copied).
- */
-export function* readTarBytes(
-  bytes: Uint8Array,
-  options: ReadTarOptions = {},
-): Generator<TarMember> {
-  const { signal } = options;
-  const parser = tarParser(options);
-  let pos = 0;
-  let input: Uint8Array | number | undefined;
-  for (;;) {
-    const step = parser.next(input);
-    if (step.done) return;
-    const op = step.value;
-    if (op.op === 'member') {
-      input = undefined;
-      yield op.member;
-      continue;
-    }
-    const end = Math.min(bytes.length, pos + op.n);
-    if (op.op === 'read') {
-      throwIfAborted(signal);
-      input = bytes.subarray(pos, end);
-    } else input = end - pos;
-    pos = end;
-  }
-}
-
-/** Bytes {@link locateTarMembers} reads at once: many headers of small members per read. */
-const WINDOW = 64 * 1024;
-
-/**
- * The members of a tar archive located, not read: each one's `at` says where its bytes are, and
- * only headers are read (through `read(start, end)`, e.g. a byte source's `readRangeSync`, in
- * windows of 64 KiB), so counting the samples of a tar of large members reads a sliver of it.
- * The same checks as {@link readTar}; `size` is the archive's size.
- */
-export function* locateTarMembers(
-  read: (start: number, end: number) => Uint8Array,
+/** Drives the parser over an archive of `size` bytes read synchronously by `readAt(start, end)`. */
+function* runParser(
+  parser: Generator<TarOp, void, Uint8Array | number | undefined>,
   size: number,
-  options: ReadTarOptions = {},
+  readAt: (start: number, end: number) => Uint8Array,
+  signal: AbortSignal | undefined,
 ): Generator<TarMember> {
-  const { signal } = options;
-  const parser = tarParser(options, true);
   let pos = 0;
-  let win: Uint8Array = EMPTY;
-  let winStart = 0;
-  let skipped = 0; // moving average of the bytes skipped between reads
   let input: Uint8Array | number | undefined;
   for (;;) {
     const step = parser.next(input);
@@ -391,21 +349,59 @@ export function* locateTarMembers(
       continue;
     }
     const end = Math.min(size, pos + op.n);
-    if (op.op === 'skip') {
-      input = end - pos;
-      pos = end;
-      skipped = 0.8 * skipped + 0.2 * op.n;
-      continue;
-    }
-    throwIfAborted(signal);
-    if (pos < winStart || end > winStart + win.length) {
-      winStart = pos;
-      // Members that are large on average leave each header alone in a window: read just what
-      // is asked then.
-      const windowed = skipped < WINDOW / 8;
-      win = read(pos, windowed ? Math.min(size, pos + Math.max(WINDOW, end - pos)) : end);
-    }
-    input = win.subarray(pos - winStart, Math.min(win.length, end - winStart));
+    if (op.op === 'read') {
+      throwIfAborted(signal);
+      input = readAt(pos, end);
+    } else input = end - pos;
     pos = end;
   }
+}
+
+/**
+ * {@link readTar} over an archive in memory, without an await: every member's data is a view into
+ * `bytes` (nothing is copied).
+ */
+export function readTarBytes(
+  bytes: Uint8Array,
+  options: ReadTarOptions = {},
+): Generator<TarMember> {
+  return runParser(
+    tarParser(options),
+    bytes.length,
+    (a, b) => bytes.subarray(a, b),
+    options.signal,
+  );
+}
+
+/** Bytes {@link locateTarMembers} reads at once: many headers of small members per read. */
+const WINDOW = 64 * 1024;
+
+/**
+ * The members of a tar archive located, not read: each one's `at` says where its bytes are, and
+ * only headers are read (through `read(start, end)`, e.g. a byte source's `readRangeSync`, in
+ * windows of 64 KiB), so counting the samples of a tar of large members reads a sliver of it.
+ * The same checks as {@link readTar}; `size` is the archive's size.
+ */
+export function locateTarMembers(
+  read: (start: number, end: number) => Uint8Array,
+  size: number,
+  options: ReadTarOptions = {},
+): Generator<TarMember> {
+  let win: Uint8Array = EMPTY;
+  let winStart = 0;
+  let lastEnd = 0;
+  let skipped = 0; // moving average of the bytes skipped between reads
+  const windowed = (start: number, end: number): Uint8Array => {
+    skipped = 0.8 * skipped + 0.2 * (start - lastEnd);
+    lastEnd = end;
+    if (start < winStart || end > winStart + win.length) {
+      winStart = start;
+      // Members that are large on average leave each header alone in a window: read just what
+      // is asked then.
+      const wide = skipped < WINDOW / 8;
+      win = read(start, wide ? Math.min(size, start + Math.max(WINDOW, end - start)) : end);
+    }
+    return win.subarray(start - winStart, Math.min(win.length, end - winStart));
+  };
+  return runParser(tarParser(options, true), size, windowed, options.signal);
 }

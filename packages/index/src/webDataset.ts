@@ -138,14 +138,18 @@ export function wdsSampleOf(g: WdsGroup, url: string, options: WebDatasetOptions
   return sample;
 }
 
+/** True when a tar's name says it is gzipped (`.tar.gz`, `.tgz`). */
+export function isGzippedTar(url: string): boolean {
+  return /\.(tar\.gz|tgz)$/i.test(url);
+}
+
 /** The tar members of a stream of (possibly gzipped, by the URL's extension) tar bytes. */
 export function tarMembers(
   chunks: AsyncIterable<Uint8Array>,
   url: string,
   signal?: AbortSignal,
 ): AsyncGenerator<TarMember> {
-  const gz = /\.(tar\.gz|tgz)$/i.test(url);
-  return readTar(gz ? gunzipChunks(chunks, { url }) : chunks, { url, signal });
+  return readTar(isGzippedTar(url) ? gunzipChunks(chunks, { url }) : chunks, { url, signal });
 }
 
 /** Samples of one tar stream, grouped by key in archive order. */

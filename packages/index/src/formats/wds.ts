@@ -9,6 +9,7 @@ import { isStreamsError, StreamsError } from '@streams/core';
 import { locateTarMembers, readTarBytes } from '../tarReader.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import {
+  isGzippedTar,
   tarMembers,
   type WdsGroup,
   type WebDatasetOptions,
@@ -68,7 +69,7 @@ class WdsDataset extends ShardFileDataset {
   async #bytes(k: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hit: boolean }> {
     const url = this.fileOf(k);
     const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
-    if (!/\.(tar\.gz|tgz)$/i.test(url)) return { bytes: fetched.bytes, hit: fetched.hit };
+    if (!isGzippedTar(url)) return { bytes: fetched.bytes, hit: fetched.hit };
     try {
       return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
     } catch (cause) {
@@ -100,7 +101,7 @@ class WdsDataset extends ShardFileDataset {
     // A local plain tar: its headers only, read in windows (a tar of large members is mostly
     // skipped); the members of a sample noted below are read where they are.
     const read =
-      !isRemoteUrl(url) && !/\.(tar\.gz|tgz)$/i.test(url) && sync
+      !isRemoteUrl(url) && !isGzippedTar(url) && sync
         ? (start: number, end: number) => {
             const got = sync(url, start, end);
             if (got === undefined)
