@@ -1,7 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { disposeDrivers } from '@streams/downloader';
-import { startFaultProxy, startHttpServer, startS3Server } from '@streams/testkit';
+import {
+  startFaultProxy,
+  startGcsEmulator,
+  startHttpServer,
+  startS3Server,
+} from '@streams/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCat } from '../src/catCommand.js';
 import { runIndex } from '../src/indexCommand.js';
@@ -85,6 +90,44 @@ describe('streams index build --out to remote storage', () => {
       expect(proxy.log.every((r) => r.signature === 'valid')).toBe(true);
     } finally {
       process.env = env;
+    }
+  }, 60_000);
+
+  it('uploads the train and validation indexes to gs:// (the testkit GCS emulator)', async () => {
+    await using tmp = await tempDir();
+    await using gcs = await startGcsEmulator({ buckets: ['indexes'] });
+    const env = { ...process.env };
+    // The GCS driver reads the emulator's address from the variable Google's client honours.
+    Object.assign(process.env, { STORAGE_EMULATOR_HOST: gcs.url, GOOGLE_CLOUD_PROJECT: 'test' });
+    await disposeDrivers(); // a driver made earlier in this process would keep Google's endpoint
+    try {
+      const file = await meta(tmp.dir);
+      const code = await runIndex(
+        ['build'],
+        {
+          sql: `SELECT * FROM read_csv('${file}')`,
+          out: 'gs://indexes/train/index.parquet',
+          'val-ratio': 0.2,
+          quiet: true,
+        },
+        { out: sink().stream, err: sink().stream },
+      );
+      expect(code).toBe(0);
+      const uploads = gcs.requests
+        .filter((r) => r.method === 'POST' && r.path.startsWith('/upload/'))
+        .map((r) => decodeURIComponent(new URL(r.path, gcs.url).searchParams.get('name') ?? ''));
+      expect(uploads.sort()).toEqual(['train/index.parquet', 'train/index.val.parquet']);
+      const flags = { 'cache-dir': join(tmp.dir, 'cache') };
+      const train = (await cat('gs://indexes/train/index.parquet', flags)) as { url: string }[];
+      const val = (await cat('gs://indexes/train/index.val.parquet', flags)) as { url: string }[];
+      expect(train).toHaveLength(8);
+      expect(val).toHaveLength(2);
+      expect([...train, ...val].map((r) => r.url).sort()).toEqual(
+        Array.from({ length: 10 }, (_, i) => `https://cdn.example/img/${i}.jpg`).sort(),
+      );
+    } finally {
+      process.env = env;
+      await disposeDrivers();
     }
   }, 60_000);
 

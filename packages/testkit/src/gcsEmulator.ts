@@ -5,7 +5,7 @@
  * is not public), so this file implements only the calls the `@google-cloud/storage` v7 client
  * makes for the downloader's driver, against an in-memory store:
  *
- * - `GET /storage/v1/b/:bucket` (bucket metadata)
+ * - `GET /storage/v1/b/:bucket` (bucket metadata; every JSON-API path also without `/storage/v1`)
  * - `GET /storage/v1/b/:bucket/o?prefix&maxResults&pageToken` (paginated listing)
  * - `GET /storage/v1/b/:bucket/o/:object` (metadata) and `?alt=media` (download, single byte ranges)
  * - `DELETE /storage/v1/b/:bucket/o/:object`
@@ -164,7 +164,10 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     if (req.method === 'PUT' && q.has('upload_id'))
       return resumablePut(req, res, q.get('upload_id')!);
     const upload = parts[0] === 'upload';
-    const p = upload ? parts.slice(1) : parts[0] === 'download' ? parts.slice(1) : parts;
+    let p = upload ? parts.slice(1) : parts[0] === 'download' ? parts.slice(1) : parts;
+    // With STORAGE_EMULATOR_HOST set, Google's client sends JSON-API calls to the host's root
+    // (`/b/...`, no `/storage/v1`); fake-gcs-server accepts both, and so does this.
+    if (p[0] === 'b') p = ['storage', 'v1', ...p];
     if (p[0] !== 'storage' || p[1] !== 'v1' || p[2] !== 'b' || !p[3])
       return error(res, 404, `no route for ${url.pathname}`);
     const bucketName = p[3];
