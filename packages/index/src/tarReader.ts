@@ -35,12 +35,13 @@ function corrupt(message: string, url?: string, cause?: unknown): StreamsError {
 
 /** Rejects member names that would escape the archive's directory. */
 export function checkMemberName(name: string, url?: string): void {
-  const parts = name.split(/[/\\]/);
+  const first = name.charCodeAt(0);
   if (
-    name.startsWith('/') ||
-    name.startsWith('\\') ||
-    /^[a-zA-Z]:/.test(name) ||
-    parts.includes('..')
+    first === 0x2f || // '/'
+    first === 0x5c || // '\\'
+    (name.charCodeAt(1) === 0x3a && /^[a-zA-Z]:/.test(name)) ||
+    // Splitting only names that hold a "..": the usual name costs one scan.
+    (name.includes('..') && name.split(/[/\\]/).includes('..'))
   )
     throw new StreamsError(
       'STREAMS_UNSAFE_PATH',
@@ -51,7 +52,7 @@ export function checkMemberName(name: string, url?: string): void {
 
 /** A member name as hard links name it: `./a/b` and `a/b` are one member. */
 function linkKey(name: string): string {
-  return name.replace(/^(\.\/)+/, '');
+  return name.startsWith('./') ? name.replace(/^(\.\/)+/, '') : name;
 }
 
 /** A NUL-terminated header field; ASCII (the usual case) without a decoder call. */
@@ -142,7 +143,51 @@ const isZero = (block: Uint8Array): boolean => {
 
 const EMPTY = new Uint8Array(0);
 
-const USTAR = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar"
+/** Whether a header block carries the `ustar` magic (so its prefix field extends the name). */
+const isUstar = (b: Uint8Array): boolean =>
+  b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72;
+
+/**
+ * The members seen so far, for hard links to them (rare): appended in archive order (an array
+ * push per member, not a map entry), looked up by a name index built only when a link comes.
+ * Members read keep their bytes up to a budget (oldest dropped first), in memory or streamed
+ * alike; located members keep their place.
+ */
+class LinkTargets {
+  readonly #names: string[] = [];
+  readonly #data: (Uint8Array | undefined)[] = [];
+  readonly #at: ({ offset: number; size: number } | undefined)[] = [];
+  #bytes = 0;
+  #oldest = 0; // members before this one have had their bytes dropped
+  #index: Map<string, number> | undefined;
+  #indexed = 0;
+  constructor(private readonly budget: number) {}
+
+  add(name: string, data: Uint8Array | undefined, at?: { offset: number; size: number }): void {
+    this.#names.push(name);
+    this.#data.push(data);
+    this.#at.push(at);
+    if (data === undefined || this.budget === Infinity) return;
+    this.#bytes += data.length;
+    while (this.#bytes > this.budget && this.#oldest < this.#data.length) {
+      this.#bytes -= this.#data[this.#oldest]?.length ?? 0;
+      this.#data[this.#oldest++] = undefined;
+    }
+  }
+
+  /** The latest member named `target`: its bytes (undefined when dropped) and place; or none. */
+  find(
+    target: string,
+  ):
+    | { data: Uint8Array | undefined; at: { offset: number; size: number } | undefined }
+    | undefined {
+    this.#index ??= new Map();
+    for (; this.#indexed < this.#names.length; this.#indexed++)
+      this.#index.set(linkKey(this.#names[this.#indexed] as string), this.#indexed);
+    const i = this.#index.get(linkKey(target));
+    return i === undefined ? undefined : { data: this.#data[i], at: this.#at[i] };
+  }
+}
 
 /**
  * The tar parser, one for both readers: it asks for the bytes it needs (`read` gets them back,
@@ -155,13 +200,9 @@ function* tarParser(
 ): Generator<TarOp, void, Uint8Array | number | undefined> {
   const { url } = options;
   const maxBytes = options.maxMemberBytes ?? 2 ** 32;
-  const linkBytes = options.maxLinkBytes ?? 64 * 1024 * 1024;
-  // Hard-link targets: every member name seen, and the bytes of the latest ones (oldest first).
-  const names = new Set<string>();
-  const recent = new Map<string, Uint8Array>();
-  // Located (data not read): where every member's data is, for the hard links to it.
-  const located = new Map<string, { offset: number; size: number }>();
-  let recentBytes = 0;
+  const links = new LinkTargets(
+    locate ? Number.POSITIVE_INFINITY : (options.maxLinkBytes ?? 64 * 1024 * 1024),
+  );
   let position = 0;
   let longName: string | undefined;
   let longLink: string | undefined;
@@ -170,10 +211,24 @@ function* tarParser(
   // One op object per kind, reused: a driver reads it before the parser goes on.
   const readOp = { op: 'read' as const, n: 0 };
   const skipOp = { op: 'skip' as const, n: 0 };
+  const memberOp: { op: 'member'; member: TarMember } = {
+    op: 'member',
+    member: { name: '', data: EMPTY },
+  };
   const ask = <T extends { n: number }>(op: T, n: number): T => {
     op.n = n;
     return op;
   };
+  const give = (member: TarMember) => {
+    memberOp.member = member;
+    return memberOp;
+  };
+  const missingLink = (name: string, target: string) =>
+    new StreamsError(
+      'STREAMS_UNSAFE_PATH',
+      `[streams/index] tar member "${name}" is a hard link to "${target}", which is not in the archive`,
+      { url, fix: 'rebuild the archive without links to files outside it' },
+    );
   for (;;) {
     const block = (yield ask(readOp, BLOCK)) as Uint8Array;
     position += block.length;
@@ -190,7 +245,7 @@ function* tarParser(
     const type = String.fromCharCode(block[156] ?? 0);
     let size = parseNumber(block, 124, 12, 'size', url);
     let name = cString(block, 0, 100, utf8);
-    if (USTAR.every((b, i) => block[257 + i] === b)) {
+    if (isUstar(block)) {
       const prefix = cString(block, 345, 155, utf8);
       if (prefix) name = `${prefix}/${name}`;
     }
@@ -212,83 +267,56 @@ function* tarParser(
       size = Number(ext.size);
       if (!Number.isSafeInteger(size) || size < 0) throw corrupt('bad pax size', url);
     }
-    const linkOf = () => ext?.linkpath ?? longLink ?? cString(block, 157, 100, utf8);
-    const link = type === '1' || type === '2' ? linkOf() : '';
+    const link =
+      type === '1' || type === '2'
+        ? (ext?.linkpath ?? longLink ?? cString(block, 157, 100, utf8))
+        : '';
     pax = undefined;
     longName = undefined;
     longLink = undefined;
     if (size > maxBytes) throw corrupt(`member "${name}" claims ${size} bytes`, url);
     checkMemberName(name, url);
     const padded = size + ((BLOCK - (size % BLOCK)) % BLOCK);
-    if ((type === '0' || type === '\0' || type === '7') && locate) {
+    const regular = type === '0' || type === '\0' || type === '7';
+    if (regular && locate) {
       const at = { offset: position, size };
       const skipped = (yield ask(skipOp, padded)) as number;
       position += skipped;
       if (skipped < size) throw corrupt(`archive ends inside member "${name}"`, url);
       if (skipped < padded) throw corrupt(`archive ends inside the padding of "${name}"`, url);
-      located.set(linkKey(name), at);
-      yield { op: 'member', member: { name, data: EMPTY, at } };
-    } else if (type === '1' && locate) {
-      checkMemberName(link, url);
-      const at = located.get(linkKey(link));
-      if (at === undefined)
-        throw new StreamsError(
-          'STREAMS_UNSAFE_PATH',
-          `[streams/index] tar member "${name}" is a hard link to "${link}", which is not in the archive`,
-          { url, fix: 'rebuild the archive without links to files outside it' },
-        );
-      const skipped = (yield ask(skipOp, padded)) as number;
-      position += skipped;
-      if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);
-      yield { op: 'member', member: { name, data: EMPTY, at } };
-    } else if (type === '0' || type === '\0' || type === '7') {
+      links.add(name, undefined, at);
+      yield give({ name, data: EMPTY, at });
+    } else if (regular) {
       const data = (yield ask(readOp, size)) as Uint8Array;
       if (data.length < size) throw corrupt(`archive ends inside member "${name}"`, url);
       const pad = (yield ask(skipOp, padded - size)) as number;
       position += size + pad;
       if (pad < padded - size) throw corrupt(`archive ends inside the padding of "${name}"`, url);
-      const key = linkKey(name);
-      names.add(key);
-      recent.delete(key);
-      recent.set(key, data);
-      recentBytes += data.length;
-      for (const [old, bytes] of recent) {
-        if (recentBytes <= linkBytes) break;
-        recent.delete(old);
-        recentBytes -= bytes.length;
-      }
-      yield { op: 'member', member: { name, data } };
+      links.add(name, data);
+      yield give({ name, data });
     } else if (type === '1') {
-      const target = link;
-      checkMemberName(target, url);
-      const data = recent.get(linkKey(target));
-      if (data === undefined) {
-        if (names.has(linkKey(target)))
-          throw new StreamsError(
-            'STREAMS_NOT_IMPLEMENTED',
-            `[streams/index] tar member "${name}" is a hard link to "${target}", more than maxLinkBytes back in the archive`,
-            { url, fix: 'raise maxLinkBytes, or rebuild the archive without hard links' },
-          );
+      checkMemberName(link, url);
+      const target = links.find(link);
+      if (target === undefined) throw missingLink(name, link);
+      if (!locate && target.data === undefined)
         throw new StreamsError(
-          'STREAMS_UNSAFE_PATH',
-          `[streams/index] tar member "${name}" is a hard link to "${target}", which is not in the archive`,
-          { url, fix: 'rebuild the archive without links to files outside it' },
+          'STREAMS_NOT_IMPLEMENTED',
+          `[streams/index] tar member "${name}" is a hard link to "${link}", more than maxLinkBytes back in the archive`,
+          { url, fix: 'raise maxLinkBytes, or rebuild the archive without hard links' },
         );
-      }
       const skipped = (yield ask(skipOp, padded)) as number;
       position += skipped;
       if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);
-      yield { op: 'member', member: { name, data } };
+      yield give(
+        locate ? { name, data: EMPTY, at: target.at } : { name, data: target.data as Uint8Array },
+      );
     } else {
-      if (type === '2') {
-        const target = link;
-        if (target.startsWith('/') || target.split('/').includes('..'))
-          throw new StreamsError(
-            'STREAMS_UNSAFE_PATH',
-            `[streams/index] tar member "${name}" links outside the archive ("${target}")`,
-            { url, fix: 'rebuild the archive without links' },
-          );
-      }
+      if (type === '2' && (link.startsWith('/') || link.split('/').includes('..')))
+        throw new StreamsError(
+          'STREAMS_UNSAFE_PATH',
+          `[streams/index] tar member "${name}" links outside the archive ("${link}")`,
+          { url, fix: 'rebuild the archive without links' },
+        );
       const skipped = (yield ask(skipOp, padded)) as number;
       position += skipped;
       if (skipped < padded) throw corrupt(`archive ends inside member "${name}"`, url);

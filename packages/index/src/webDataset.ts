@@ -82,13 +82,17 @@ export class WdsGrouper {
       this.#current = undefined;
     }
     this.#current ??= { key, members: [] };
-    if (this.#current.members.some((x) => x.ext === ext))
+    const members = this.#current.members;
+    let twice = false;
+    for (let i = 0; i < members.length; i++)
+      if ((members[i] as { ext: string }).ext === ext) twice = true;
+    if (twice)
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',
         `[streams/index] sample "${key}" has two "${ext}" members`,
         { url: this.url, fix: 'each sample key may hold one file per extension' },
       );
-    this.#current.members.push(m.at ? { ext, data: m.data, at: m.at } : { ext, data: m.data });
+    members.push(m.at ? { ext, data: m.data, at: m.at } : { ext, data: m.data });
     return closed;
   }
 
