@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStreamsError, StreamsError, throwIfAborted } from '@streams/core';
 import {
@@ -80,8 +80,21 @@ export interface ByteSource {
   walk(url: string, options?: ReadOptions): Promise<string[]>;
   /** The whole object as a stream of chunks (for formats read front to back: tar, JSONL, CSV). */
   stream(url: string, options?: ReadOptions): AsyncIterable<Uint8Array>;
+  /**
+   * What changes when the object does: size and modification time of a local file; size and
+   * ETag (or generation, or last-modified time) of a remote object. Keys memos of derived facts.
+   */
+  version?(url: string, options?: ReadOptions): Promise<string>;
+  /** Small derived facts kept across runs (e.g. shard sample counts), in the node cache. */
+  memo?: MemoStore;
   /** Releases cached handles (never the node cache, which belongs to its opener). */
   close(): Promise<void>;
+}
+
+/** Small named blobs kept across runs; a memo may vanish (eviction) and is then recomputed. */
+export interface MemoStore {
+  get(key: string, options?: ReadOptions): Promise<Uint8Array | undefined>;
+  put(key: string, bytes: Uint8Array, options?: ReadOptions): Promise<void>;
 }
 
 function notFound(url: string, cause: unknown): StreamsError {
@@ -116,6 +129,16 @@ export class LocalByteSource implements ByteSource {
     try {
       const st = await stat(toLocalPath(url));
       return st.size;
+    } catch (e) {
+      throw notFound(url, e);
+    }
+  }
+
+  async version(url: string, options: ReadOptions = {}): Promise<string> {
+    throwIfAborted(options.signal);
+    try {
+      const st = await stat(toLocalPath(url));
+      return `${st.size}:${st.mtimeMs}`;
     } catch (e) {
       throw notFound(url, e);
     }
@@ -334,9 +357,36 @@ export class RoutingByteSource implements ByteSource {
   readonly cache: DiskCache | undefined;
   readonly #engine: FetchEngine | undefined;
 
+  /** Memos in the node cache, under `memo/` keys (absent without a cache). */
+  readonly memo: MemoStore | undefined;
+
   constructor(options: RoutingByteSourceOptions = {}) {
     this.#engine = options.engine;
     this.cache = options.cache;
+    const cache = this.cache;
+    this.memo = cache && {
+      get: async (key, o = {}) => {
+        const h = await this.#entry(key, o.signal);
+        if (!h) return undefined;
+        try {
+          return new Uint8Array(await readFile(h.path));
+        } finally {
+          await h.release();
+        }
+      },
+      put: async (key, bytes, o = {}) => {
+        // A memo is replaced whole: drop the old entry, then fill the new one.
+        await cache.remove(key, { signal: o.signal });
+        const h = await cache.acquire(
+          key,
+          async ({ tmpPath }) => {
+            await writeFile(tmpPath, bytes);
+          },
+          { signal: o.signal },
+        );
+        await h.release();
+      },
+    };
   }
 
   /** The engine remote reads go through. */
@@ -352,6 +402,12 @@ export class RoutingByteSource implements ByteSource {
       return cached.size;
     }
     return (await this.engine.stat(url, options)).size;
+  }
+
+  async version(url: string, options?: ReadOptions): Promise<string> {
+    if (!isRemoteUrl(url)) return this.local.version(url, options);
+    const st = await this.engine.stat(url, options);
+    return `${st.size}:${st.etag ?? st.generation ?? st.lastModified?.getTime() ?? ''}`;
   }
 
   async read(url: string, options?: ReadOptions): Promise<Uint8Array> {
@@ -494,9 +550,13 @@ export class RoutingByteSource implements ByteSource {
   }
 
   /** The cache entry of `url` when it is cached now (pinned: release it), else undefined. */
-  async #cached(url: string, signal?: AbortSignal): Promise<CacheHandle | undefined> {
+  #cached(url: string, signal?: AbortSignal): Promise<CacheHandle | undefined> {
+    return this.#entry(cacheKeyOf(url), signal);
+  }
+
+  /** The cache entry `key` when it is there now (pinned: release it), else undefined. */
+  async #entry(key: string, signal?: AbortSignal): Promise<CacheHandle | undefined> {
     if (!this.cache) return undefined;
-    const key = cacheKeyOf(url);
     if (!(await this.cache.has(key))) return undefined;
     try {
       return await this.cache.acquire(key, notCached, { signal });

@@ -46,11 +46,14 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
       if (c !== n) throw new Error(`a loop read ${c} of ${n} samples`);
     };
 
+    let fresh = 0;
     for (const shuffle of [false, true]) {
-      const open = () =>
+      // `cacheDir`: a new one opens as the first time ever (every tar counted); the shared one
+      // remembers the counts (counted once, by the first open below).
+      const open = (cacheDir = join(root, 'cache-wds')) =>
         StreamingDataset.open({
           local: dir,
-          cacheDir: join(root, 'cache-wds'),
+          cacheDir,
           world: ONE,
           shuffle,
           shuffleBlockSize: 1 << 15,
@@ -62,18 +65,20 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
       }
       if (!shuffle && ids.some((id, i) => id !== i))
         throw new Error('the sequential plan is not the stored order');
-      // Timed from open (which counts each tar's samples by reading it once) and from the first
-      // sample; the reference has no open step.
+      // Timed from the first sample, and from open: a reopen (the counts remembered in the node
+      // cache), and from a first open (each tar's samples counted by reading its headers, into a
+      // new cache), each in paired rounds with the raw loop, which has no open step.
       let withOpen: number[] = [];
-      const ours = async () => {
+      const withFirstOpen: number[] = [];
+      const ours = async (cacheDir?: string) => {
         const tOpen = performance.now();
-        await using ds = await open();
+        await using ds = await open(cacheDir);
         const t0 = performance.now();
         let c = 0;
         for await (const s of ds) c += (s.bin as Uint8Array).length === bytes ? 1 : 0;
         check(c);
         const t1 = performance.now();
-        withOpen.push(c / ((t1 - tOpen) / 1000));
+        (cacheDir ? withFirstOpen : withOpen).push(c / ((t1 - tOpen) / 1000));
         return c / ((t1 - t0) / 1000);
       };
       // Sequential: each tar read and walked in turn. Shuffled: the same order, each tar parsed
@@ -104,8 +109,10 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
         check(c);
         return c / ((performance.now() - t0) / 1000);
       };
-      const r = await paired(ours, raw);
+      const r = await paired(() => ours(), raw);
       withOpen = withOpen.slice(1); // the warm-up run
+      // First opens, paired with the raw loop of their own rounds.
+      const rf = shuffle ? r : await paired(() => ours(join(root, `cache-first-${fresh++}`)), raw);
       entries.push(
         benchEntry({
           name: `WebDataset stream, local tars, ${label} samples (${shuffle ? 'shuffled, py1e' : 'sequential'}, for await per sample)`,
@@ -121,12 +128,20 @@ async function wdsEntries(root: string): Promise<BenchEntry[]> {
       if (!shuffle)
         entries.push(
           benchEntry({
-            name: `WebDataset stream, local tars, ${label} samples (sequential), timed from open (counting pass included)`,
+            name: `WebDataset stream, local tars, ${label} samples (sequential), timed from a reopen (sample counts remembered in the node cache)`,
             unit: 'samples/s',
             value: median(withOpen),
             reference: 'the same raw loop',
             referenceValue: r.b,
             target: 0.8,
+          }),
+          benchEntry({
+            name: `WebDataset stream, local tars, ${label} samples (sequential), timed from a first open (every tar counted: its headers read)`,
+            unit: 'samples/s',
+            value: median(withFirstOpen.slice(1)), // without the warm-up run
+            reference:
+              'the same raw loop (it needs no count: it reads each tar once, a first open twice)',
+            referenceValue: rf.b,
           }),
         );
     }

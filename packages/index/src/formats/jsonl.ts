@@ -45,8 +45,7 @@ export abstract class TextShardDataset extends ShardFileDataset {
       this.note(s);
       items.push(s);
     }
-    const u = this.units[k];
-    if (u) u.samples = items.length;
+    this.checkLoaded(k, items.length);
     // Parsed records take a few times their text in memory.
     return new LoadedSamples(items, fetched.bytes.byteLength * 4, fetched.hit);
   }

@@ -4,6 +4,7 @@ import { StreamsError } from '@streams/core';
 import type { ByteSource } from '../byteSource.js';
 import { resolveShardUrls } from '../shardList.js';
 import { basenameUrl } from '../urls.js';
+import { openCountMemo } from './countMemo.js';
 import type {
   DatasetColumn,
   FormatDataset,
@@ -83,19 +84,57 @@ export abstract class ShardFileDataset implements FormatDataset {
 
   /** Notes the columns of a sample read (the first type seen names a column). */
   protected note(s: Sample): void {
-    for (const k of Object.keys(s))
-      if (!this.columns.some((c) => c.name === k))
-        this.columns.push({ name: k, type: columnType(k, s[k]) });
+    for (const k of Object.keys(s)) this.#noteColumn(k, columnType(k, s[k]));
   }
 
+  #noteColumn(name: string, type: string): void {
+    if (!this.columns.some((c) => c.name === name)) this.columns.push({ name, type });
+  }
+
+  /**
+   * The samples of every unit: counted by reading the units, or remembered from an earlier count
+   * of the same files ({@link openCountMemo}).
+   */
   async count(options: UnitOptions = {}): Promise<number> {
+    const open = this.units.some((u) => u.samples === undefined);
+    const memo = open
+      ? await openCountMemo(this.source, this.format, this.units, options.signal)
+      : undefined;
+    for (const c of memo?.columns ?? []) this.#noteColumn(c.name, c.type);
     let total = 0;
+    let counted = false;
     for (let k = 0; k < this.units.length; k++) {
       const u = this.units[k] as FormatUnit;
-      u.samples ??= await this.countUnit(k, options);
+      if (u.samples === undefined) {
+        u.samples = memo?.samples(k);
+        if (u.samples === undefined) {
+          u.samples = await this.countUnit(k, options);
+          counted = true;
+        }
+      }
       total += u.samples;
     }
+    if (counted) await memo?.save(this.units, this.columns);
     return total;
+  }
+
+  /**
+   * Checks a loaded unit's sample count against the count the dataset was opened with: a file
+   * that changed since would shift every later sample's place in the epoch.
+   */
+  protected checkLoaded(k: number, samples: number): void {
+    const u = this.units[k];
+    if (!u) return;
+    if (u.samples !== undefined && u.samples !== samples)
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] ${u.name} holds ${samples} samples, ${u.samples} when the dataset was opened: the file changed`,
+        {
+          url: this.fileOf(k),
+          fix: 'reopen the dataset, or stop rewriting its shards while it is read',
+        },
+      );
+    u.samples = samples;
   }
 
   /** The samples of unit k, counted by reading it (a format may count without decoding). */

@@ -88,8 +88,7 @@ class WdsDataset extends ShardFileDataset {
     // Every member read is a view into the tar's bytes, nothing is copied.
     const groups = [...wdsGroupsOf(readTarBytes(bytes, { url, signal }), url)];
     const loaded = new LoadedTar(groups, url, this.o, bytes.byteLength, hit);
-    const u = this.units[k];
-    if (u) u.samples = groups.length;
+    this.checkLoaded(k, groups.length);
     if (groups.length > 0) this.note(loaded.decode(0));
     return loaded;
   }
