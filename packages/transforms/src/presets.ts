@@ -18,6 +18,11 @@ import type { Tensor } from './tensor.js';
 export interface PresetCallOptions {
   signal?: AbortSignal;
   coords?: SampleCoordinates;
+  /**
+   * The caller's reader of remote objects (`StreamingDataset` passes its fetch engine): a media
+   * preset given no `reader` of its own reads a URL field through it, by ranges.
+   */
+  reader?: RangedReader;
 }
 
 /** A preset: a pure async function of (sample, rng) that turns sample bytes into model inputs. */
@@ -248,7 +253,7 @@ export function videoClipWith(
   const { optional, audioField, ...pcm } = audioOptions ?? {};
   const audioFields = audioField === undefined ? undefined : asList(audioField, []);
   return async (sample, rng, call = {}) => {
-    const input = pickMedia(sample, fields, 'video', reader);
+    const input = pickMedia(sample, fields, 'video', reader ?? call.reader);
     if (audioOptions && input instanceof Readable && (!audioFields || clip.fps === undefined)) {
       throw new StreamsError(
         'STREAMS_INVALID_ARGUMENT',
@@ -261,7 +266,7 @@ export function videoClipWith(
     let audioInput: MediaInput | undefined = input;
     try {
       // Before the video decode: a row without its audio file fails before any work.
-      if (audioFields) audioInput = pickMedia(sample, audioFields, 'audio', reader);
+      if (audioFields) audioInput = pickMedia(sample, audioFields, 'audio', reader ?? call.reader);
     } catch (err) {
       if (!(optional && isStreamsError(err, 'STREAMS_DECODE_FAILED'))) throw err;
       audioInput = undefined;
@@ -386,7 +391,7 @@ export function audioClip(options: AudioClipOptions = {}): Preset<AudioClipSampl
   const labels = asList(options.labelField, ['cls', 'label', 'target']);
   const { audioField: _a, labelField: _l, reader, ...decode } = options;
   return async (sample, rng, call = {}) => {
-    const input = pickMedia(sample, fields, 'audio', reader);
+    const input = pickMedia(sample, fields, 'audio', reader ?? call.reader);
     const audio = await decodeAudio(input, decode, rng.fork('audio'), call);
     return { audio, label: pickLabel(sample, labels) };
   };

@@ -210,6 +210,22 @@ describe('videoClip with a reader', () => {
     expect(video.bytesRead!).toBeLessThan(0.4 * size);
   }, 30_000);
 
+  it("without a reader of its own, it reads through the caller's (the dataset's engine)", async () => {
+    const own = httpReader({ bearer: TOKEN });
+    const callers = httpReader({ bearer: TOKEN });
+    const mine = await videoClip({ ...CLIP, offset: 20, reader: own })({ mp4: remote }, rng(3), {
+      reader: callers,
+    });
+    expect(own.bytes).toBeGreaterThan(0); // a preset's own reader wins
+    expect(callers.bytes).toBe(0);
+    const { video } = await videoClip({ ...CLIP, offset: 20 })({ mp4: remote }, rng(3), {
+      reader: callers,
+    });
+    expect(video.bytesRead).toBe(callers.bytes);
+    expect(video.bytesRead!).toBeLessThan(0.4 * size);
+    expect(Buffer.from(video.data.buffer).equals(Buffer.from(mine.video.data.buffer))).toBe(true);
+  }, 30_000);
+
   it('an s3:// field without a reader is a clear error', async () => {
     const prep = videoClip(CLIP);
     const err = await prep({ mp4: 's3://bucket/a.mp4?X-Amz-Signature=abc' }, rng(3)).catch(
