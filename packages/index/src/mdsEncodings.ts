@@ -409,7 +409,10 @@ export function toNdArray(
 ): { dtype: MdsDtype; shape: number[]; data: ArrayLike<number | bigint> } {
   if (value && typeof value === 'object' && 'data' in value && 'shape' in value) {
     const v = value as { dtype?: string; shape: number[]; data: ArrayLike<number | bigint> };
-    const dtype = (v.dtype ?? dtypeOfTyped(v.data) ?? fixedDtype) as MdsDtype | undefined;
+    // MDS (MosaicML's NDArray) has no bool dtype: a bool array (from `.npy`: bytes of 0 and 1)
+    // is stored as uint8, as MosaicML users store masks.
+    const named = v.dtype === 'bool' && v.data instanceof Uint8Array ? 'uint8' : v.dtype;
+    const dtype = (named ?? dtypeOfTyped(v.data) ?? fixedDtype) as MdsDtype | undefined;
     if (!dtype || !isDtype(dtype))
       throw badValue(column, encoding, `unsupported dtype ${String(v.dtype)}`);
     return { dtype, shape: [...v.shape], data: v.data };

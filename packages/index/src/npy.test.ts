@@ -171,6 +171,33 @@ describe('WebDataset .npy members', () => {
     });
   });
 
+  it('bool .npy members (numpy.save) -> MDS are uint8 arrays of 0 and 1 (MDS has no bool dtype)', async () => {
+    const PY_BOOL = `
+import io, sys, tarfile, numpy as np
+with tarfile.open(sys.argv[1], 'w') as t:
+    for i in range(3):
+        b = io.BytesIO(); np.save(b, np.array([[True, False, bool(i % 2)], [False, True, True]]))
+        for name, data in ((f's{i}.mask.npy', b.getvalue()), (f's{i}.cls', str(i).encode())):
+            ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+`;
+    const tar = join(tmp.dir, 'masks.tar');
+    execFileSync(numpyPython(), ['-c', PY_BOOL, tar]);
+    const mds = join(tmp.dir, 'mds');
+    await convertDataset(tar, { out: mds, format: 'mds' });
+    const index = JSON.parse(await readFile(join(mds, 'index.json'), 'utf8'));
+    const enc = index.shards[0].column_encodings[index.shards[0].column_names.indexOf('mask.npy')];
+    expect(enc).toMatch(/^ndarray/);
+    await using back = await openMdsDataset(mds);
+    const got = await collect(back.samples());
+    expect(got.map((s) => s.cls)).toEqual([0, 1, 2]);
+    got.forEach((s, i) => {
+      const m = s['mask.npy'] as { dtype: string; shape: number[]; data: Uint8Array };
+      expect(m.dtype).toBe('uint8');
+      expect(m.shape).toEqual([2, 3]);
+      expect([...m.data]).toEqual([1, 0, i % 2, 0, 1, 1]);
+    });
+  });
+
   it('a corrupt .npy member is STREAMS_DECODE_FAILED naming the member and the shard', async () => {
     const good = npyBytes(new Int32Array([1, 2, 3]), 'v');
     const bad = Uint8Array.from(good);
