@@ -228,7 +228,11 @@ export function planData(config: RunConfig, sources: StreamSource[]): DataPlan {
     async *batches(signal) {
       await using ds = await StreamingDataset.open<Sample>({
         ...datasetOptions(config),
-        streams: parts.map((p) => ({ name: p.stream, ...location(p.at) })),
+        streams: parts.map((p) => ({
+          name: p.stream,
+          ...location(p.at),
+          ...streamKnobs(sources.find((s) => s.config.name === p.stream)!),
+        })),
         order: 'sequential',
         batchSize: config.eval.batchSize,
         transform,
@@ -360,6 +364,12 @@ function streamKnobs(s: StreamSource): Partial<StreamOptions> {
     // The config's duration is already milliseconds; the stream reads a bare number as seconds.
     ...(c.downloadTimeout !== undefined ? { downloadTimeout: `${c.downloadTimeout}ms` } : {}),
     ...(c.validateHash !== undefined ? { validateHash: c.validateHash } : {}),
+    // Index tables: which URL columns are fetched, and how they are checked.
+    ...(c.urlColumns !== undefined ? { urlColumns: c.urlColumns } : {}),
+    ...(c.columnsToDownload !== undefined ? { columnsToDownload: c.columnsToDownload } : {}),
+    ...(c.alternatives !== undefined ? { alternatives: c.alternatives } : {}),
+    ...(c.sizeColumn !== undefined ? { sizeColumn: c.sizeColumn } : {}),
+    ...(c.hashColumn !== undefined ? { hashColumn: c.hashColumn } : {}),
   } as Partial<StreamOptions>;
 }
 

@@ -110,6 +110,32 @@ export const streamSchema = z
         'per-attempt download timeout: seconds (60, as MosaicML download_timeout) or "500ms", "60s", "2m", "1h"',
       ),
     validateHash: z.string().optional().describe('hash to check shards with (sha1, xxh64...)'),
+    urlColumns: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'index tables: the columns holding URLs or paths of files to fetch (default: detected)',
+      ),
+    columnsToDownload: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'index tables: the URL columns fetched for each sample (default all; [] fetches none: the cells stay URLs, which media presets read by ranges)',
+      ),
+    alternatives: z
+      .record(z.string(), z.array(z.string().min(1)).min(1))
+      .optional()
+      .describe(
+        'index tables: output column -> alternative URL columns, one picked per sample (seeded) before anything is fetched',
+      ),
+    sizeColumn: z
+      .string()
+      .optional()
+      .describe("index tables: the column with each file's expected size in bytes"),
+    hashColumn: z
+      .string()
+      .optional()
+      .describe("index tables: the column with each file's digest (e.g. sha256:<hex>)"),
   })
   .superRefine((s, ctx) => {
     if ((s.dataset === undefined) === (s.url === undefined)) {
