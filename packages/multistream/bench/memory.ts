@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MdsWriter } from '@streams/index';
 import { type BenchEntry, benchEntry } from '@streams/testkit';
+import { writeFilledMds } from '../test/fixtures.js';
 import { median, paired } from './paired.js';
 
 const MIB = 1 << 20;
@@ -65,15 +65,7 @@ export async function memoryBench(): Promise<BenchEntry[]> {
   const root = await mkdtemp(join(tmpdir(), 'streams-memory-'));
   try {
     const dir = join(root, 'ds');
-    const w = new MdsWriter({
-      out: dir,
-      columns: { uid: 'int', payload: 'bytes' },
-      sizeLimit: 64 * MIB,
-    });
-    const payload = new Uint8Array(MIB);
-    for (let uid = 0; uid < SAMPLES; uid++)
-      await w.write({ uid, payload: payload.fill(uid & 255) });
-    await w.finish();
+    await writeFilledMds(dir, { n: SAMPLES, bytes: MIB, sizeLimit: 64 * MIB });
     const files = (await readdir(dir)).filter((f) => f.endsWith('.mds')).map((f) => join(dir, f));
     let fileBytes = 0;
     for (const f of files) fileBytes += (await stat(f)).size;

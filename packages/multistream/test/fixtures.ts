@@ -39,6 +39,24 @@ export async function writeMds(
   await w.finish();
 }
 
+/**
+ * Writes an MDS dataset of `n` samples `{ uid, payload }` whose payload of `bytes` bytes is the
+ * uid's low byte repeated (cheap to write for large samples; `test/memoryWorker.ts` checks it).
+ */
+export async function writeFilledMds(
+  out: string,
+  o: { n: number; bytes: number; sizeLimit: number },
+): Promise<void> {
+  const w = new MdsWriter({
+    out,
+    columns: { uid: 'int', payload: 'bytes' },
+    sizeLimit: o.sizeLimit,
+  });
+  const payload = new Uint8Array(o.bytes);
+  for (let uid = 0; uid < o.n; uid++) await w.write({ uid, payload: payload.fill(uid & 255) });
+  await w.finish();
+}
+
 /** The payload a sample of `uid` must carry. */
 export function payloadOf(uid: number, bytes: number): Uint8Array {
   // xorshift32 bytes: incompressible, so compressed shards keep their size.

@@ -7,10 +7,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MdsWriter } from '@streams/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingDataset } from '../src/index.js';
-import { tempDir } from './fixtures.js';
+import { tempDir, writeFilledMds } from './fixtures.js';
 
 const MIB = 1 << 20;
 const SAMPLES = 256;
@@ -37,15 +36,7 @@ describe.runIf(process.platform === 'linux')('memoryLimit bounds the RSS of an e
     tmp = await tempDir();
     dir = join(tmp.dir, 'ds');
     // 8 MiB shards of 1 MiB samples (32 shards): written once for every case.
-    const w = new MdsWriter({
-      out: dir,
-      columns: { uid: 'int', payload: 'bytes' },
-      sizeLimit: 8 * MIB,
-    });
-    const payload = new Uint8Array(MIB);
-    for (let uid = 0; uid < SAMPLES; uid++)
-      await w.write({ uid, payload: payload.fill(uid & 255) });
-    await w.finish();
+    await writeFilledMds(dir, { n: SAMPLES, bytes: MIB, sizeLimit: 8 * MIB });
   }, 120_000);
   afterAll(async () => {
     await tmp?.cleanup();
