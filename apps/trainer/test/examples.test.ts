@@ -2,13 +2,11 @@ import { execFile } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadMnist } from '@streams/multistream';
 import { startFaultProxy, startHttpServer, startS3Server } from '@streams/testkit';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/configLoad.js';
 import { readRun } from '../src/runResults.js';
-import { cli, cliArgs, tempDir } from './helpers.js';
+import { cli, cliArgs, tempDir, writeDigitPngs } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const examples = join(root, 'examples');
@@ -84,19 +82,9 @@ describe('examples/', () => {
     async () => {
       await using tmp = await tempDir();
       // 300 digits as 28x28 grayscale PNGs, listed in train.csv and test.csv (url,label).
-      const mnist = await loadMnist();
       const rows = { train: ['url,label'], test: ['url,label'] };
-      for (let k = 0; k < 300; k++) {
-        const i = (k * 7919) % mnist.numSamples;
-        const pixels = Uint8Array.from(mnist.x.subarray(i * 784, (i + 1) * 784), (v) =>
-          Math.round(v * 255),
-        );
-        const png = await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
-          .png()
-          .toBuffer();
-        await writeFile(join(tmp.dir, `d${k}.png`), png);
-        rows[k < 240 ? 'train' : 'test'].push(`d${k}.png,${mnist.y[i]}`);
-      }
+      for (const [k, d] of (await writeDigitPngs(tmp.dir, 300)).entries())
+        rows[k < 240 ? 'train' : 'test'].push(`${d.file},${d.label}`);
       await writeFile(join(tmp.dir, 'train.csv'), `${rows.train.join('\n')}\n`);
       await writeFile(join(tmp.dir, 'test.csv'), `${rows.test.join('\n')}\n`);
       await using http = await startHttpServer({ root: tmp.dir });

@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { loadMnist } from '@streams/multistream';
 import { MDS_REFERENCE_DIR } from '@streams/testkit';
+import sharp from 'sharp';
 
 /** The MosaicML reference dataset, vendored in the test kit. */
 export const REF = MDS_REFERENCE_DIR;
@@ -107,4 +109,28 @@ export function withoutTfNotices(err: string): string {
         !/^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on/.test(l),
     )
     .join('\n');
+}
+
+/**
+ * Writes `n` digits of the mnist package as 28x28 grayscale PNGs `d<k>.png` into `dir`; returns
+ * each one's file name and label, in order.
+ */
+export async function writeDigitPngs(
+  dir: string,
+  n: number,
+): Promise<Array<{ file: string; label: number }>> {
+  const mnist = await loadMnist();
+  const out: Array<{ file: string; label: number }> = [];
+  for (let k = 0; k < n; k++) {
+    const i = (k * 7919) % mnist.numSamples;
+    const pixels = Uint8Array.from(mnist.x.subarray(i * 784, (i + 1) * 784), (v) =>
+      Math.round(v * 255),
+    );
+    const png = await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
+    await writeFile(join(dir, `d${k}.png`), png);
+    out.push({ file: `d${k}.png`, label: mnist.y[i]! });
+  }
+  return out;
 }

@@ -4,11 +4,9 @@
 // thumbnails when every URL column is.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadMnist } from '@streams/multistream';
 import { startHttpServer } from '@streams/testkit';
-import sharp from 'sharp';
 import { expect, it } from 'vitest';
-import { cli, tempDir } from './helpers.js';
+import { cli, tempDir, writeDigitPngs } from './helpers.js';
 
 it(
   'columnsToDownload in a stream config fetches only the named URL columns',
@@ -17,19 +15,9 @@ it(
   },
   async () => {
     await using tmp = await tempDir();
-    const mnist = await loadMnist();
     const rows = ['url,thumb,label'];
-    for (let k = 0; k < 64; k++) {
-      const i = (k * 7919) % mnist.numSamples;
-      const pixels = Uint8Array.from(mnist.x.subarray(i * 784, (i + 1) * 784), (v) =>
-        Math.round(v * 255),
-      );
-      const png = await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
-        .png()
-        .toBuffer();
-      await writeFile(join(tmp.dir, `d${k}.png`), png);
-      rows.push(`d${k}.png,thumbs/d${k}.png,${mnist.y[i]}`);
-    }
+    for (const d of await writeDigitPngs(tmp.dir, 64))
+      rows.push(`${d.file},thumbs/${d.file},${d.label}`);
     await writeFile(join(tmp.dir, 'train.csv'), `${rows.join('\n')}\n`);
     await using http = await startHttpServer({ root: tmp.dir });
     const config = (fetch: string) => `name: table-columns
