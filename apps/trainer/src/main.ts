@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isAbortError, isStreamsError, StreamsError } from '@streams/core';
 import type { Command, FlagSpec } from './commands.js';
 import { commands } from './registry.js';
+import { versionLine } from './version.js';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 bad config or usage, 130 interrupted. */
 export const EXIT = { ok: 0, error: 1, usage: 2, aborted: 130 } as const;
@@ -20,7 +21,7 @@ export async function main(
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version') {
-    out.write(`${(await import('../package.json', { with: { type: 'json' } })).default.version}\n`);
+    out.write(versionLine());
     return EXIT.ok;
   }
   const entry = commands.find((c) => c.name === name);

@@ -36,6 +36,10 @@ describe('CLI start-up loads only what the command uses', () => {
       expect(urls.filter((u) => /Command\.ts$/.test(u))).toEqual([]);
       expect(urls.filter((u) => HEAVY.test(u))).toEqual([]);
     }
+    // --version answers before the command machinery: no package of the workspace is loaded.
+    const { urls, stdout } = await imports(['--version']);
+    expect(stdout).toMatch(/^\d+\.\d+\.\d+/);
+    expect(urls.filter((u) => /\/packages\/|main\.ts$/.test(u))).toEqual([]);
   }, 60_000);
 
   it('cat of a local MDS dataset loads neither TensorFlow.js nor the train command', async () => {
