@@ -150,7 +150,8 @@ export function toArrowVector(values: ArrayLike<unknown>, type: DataType): Vecto
   return b.finish().toVector();
 }
 
-function jsonText(v: unknown): string {
+/** A value as JSON text (bigints as their digits); too deep a value is `STREAMS_INVALID_ARGUMENT`. */
+export function jsonText(v: unknown): string {
   try {
     return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
   } catch (cause) {

@@ -120,7 +120,8 @@ export function rowsToBatch(
 ): RecordBatch {
   const vectors = fields.map((f) =>
     convertColumn(
-      rows.map((r) => r[f.name] ?? null),
+      // Own keys only: a row without a "__proto__" key does not read the prototype.
+      rows.map((r) => (Object.hasOwn(r, f.name) ? (r[f.name] ?? null) : null)),
       f,
       url,
     ),
