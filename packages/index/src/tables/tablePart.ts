@@ -10,9 +10,10 @@ import {
   Struct,
   type Vector,
 } from 'apache-arrow';
-import { inferArrowType, toArrowVector, typeName } from '../arrowConvert.js';
+import { inferArrowType, toArrowVector } from '../arrowConvert.js';
 import { type ByteSource, LocalByteSource } from '../byteSource.js';
 import type { TextOptions } from '../chunkReader.js';
+import { typeName } from '../plainValue.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 
 /** A run of rows of one index file, read on its own. */
