@@ -186,6 +186,7 @@ export class LineSplitter {
   #base = 0; // offset of the current chunk in the input
   #lineStart = 0; // offset of the line being read
   readonly #maxLine: number;
+  readonly url: string | undefined;
 
   constructor(
     options: TextOptions & { url?: string },
@@ -200,8 +201,6 @@ export class LineSplitter {
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.url = options.url;
   }
-
-  readonly url: string | undefined;
 
   #line(buf: Buffer, start: number, end: number): void {
     if (end - start > this.#maxLine) throw this.#tooLong(this.#no);

@@ -33,6 +33,7 @@ import {
   partFile,
   type TablePart,
 } from './tablePart.js';
+
 /** Opens a JSON Lines index file. */
 export async function jsonlPart(url: string, options: PartOptions): Promise<TablePart> {
   const f = await partFile(url, options);
@@ -70,17 +71,15 @@ async function readJsonl(url: string, f: PartFile, options: PartOptions): Promis
   let numRows = 0;
   const text: Buffer[] = []; // a gzipped file's text
   const lines = new LineSplitter({ ...options, url }, (buf, a, b, no, offset) => {
-    const scanned = scanner.scan(buf, a, b);
-    const record = scanned === OTHER ? parseLine(buf, a, b, no, url, options) : undefined;
-    if (scanned === BLANK || (scanned === OTHER && !record)) return;
+    const line = readLine(scanner, buf, a, b, no, url, options);
+    if (line === BLANK) return;
     if (numRows % chunkRows === 0) {
       endChunk();
       const prev = chunk;
       chunk = new JsonlChunkBuilder(columns, chunkRows, prev && ((k) => prev.textLength(k) * 1.05));
       starts.push(offset);
     }
-    if (record) chunk?.addRecord(record);
-    else chunk?.addScanned(scanner, buf);
+    if (chunk) addLine(chunk, line, scanner, buf);
     numRows++;
   });
   for await (const c of readAhead(gunzipIfGz(f.source.stream(f.url, { signal }), url))) {
@@ -104,41 +103,52 @@ async function readJsonl(url: string, f: PartFile, options: PartOptions): Promis
     async (bytes, rows) => {
       const b = new JsonlChunkBuilder(columns, rows);
       const s = new JsonlScanner(columns);
+      let n = 0; // rows in the range: more than it held when opened means the file changed
       const again = new LineSplitter({ ...options, url }, (buf, a, end, no) => {
-        const scanned = s.scan(buf, a, end);
-        if (scanned === FLAT) {
-          if (b.rows < rows) b.addScanned(s, buf);
-          else b.rows++; // more rows than the chunk held: the file changed
-        } else if (scanned === OTHER) {
-          const record = parseLine(buf, a, end, no, url, options);
-          if (record && b.rows < rows) b.addRecord(record);
-          else if (record) b.rows++;
-        }
+        const line = readLine(s, buf, a, end, no, url, options);
+        if (line !== BLANK && n++ < rows) addLine(b, line, s, buf);
       });
       again.push(bytes);
       again.end();
-      return b.rows === rows ? b.finish() : undefined;
+      return n === rows ? b.finish() : undefined;
     },
     batches,
   );
 }
 
-/** A line the scanner left to JSON.parse: its record, undefined when blank; else its error. */
-function parseLine(
+/**
+ * What line `no` (bytes [a, b) of `buf`) holds: BLANK, FLAT (its fields are in the scanner), or the
+ * record JSON.parse made of a line the scanner left; a bad line throws its error.
+ */
+function readLine(
+  scanner: JsonlScanner,
   buf: Buffer,
   a: number,
   b: number,
   no: number,
   url: string,
   options: TextOptions,
-): Record<string, unknown> | undefined {
+): typeof BLANK | typeof FLAT | Record<string, unknown> {
+  const scanned = scanner.scan(buf, a, b);
+  if (scanned !== OTHER) return scanned === FLAT ? FLAT : BLANK;
   const record = parseJsonlLine(
     decodeUtf8(buf.subarray(a, b), options.invalidUtf8, `line ${no}`, url),
     no,
     url,
   );
   if (record instanceof StreamsError) throw record;
-  return record;
+  return record ?? BLANK;
+}
+
+/** Adds a line {@link readLine} read (not blank) to a chunk. */
+function addLine(
+  chunk: JsonlChunkBuilder,
+  line: typeof FLAT | Record<string, unknown>,
+  scanner: JsonlScanner,
+  buf: Buffer,
+): void {
+  if (line === FLAT) chunk.addScanned(scanner, buf);
+  else chunk.addRecord(line);
 }
 
 /** Opens a `.json` index file: an array of objects, or an object of equal-length column arrays. */

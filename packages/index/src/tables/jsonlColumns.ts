@@ -86,9 +86,9 @@ export class JsonlColumns {
 }
 
 /** What {@link JsonlScanner.scan} found on a line. */
-export const BLANK = 0;
-export const FLAT = 1;
-export const OTHER = 2;
+export const BLANK = 0 as const;
+export const FLAT = 1 as const;
+export const OTHER = 2 as const;
 
 const V_NUMBER = 0;
 const V_BYTES = 1; // a string without escapes: its bytes [a, b)
