@@ -22,7 +22,7 @@ export const BOOL = 2;
 export const TEXT = 3;
 /** A column with no value yet (all null): the kind of no column state. */
 export const NONE = -1;
-export const TWO_32 = 4294967296;
+const TWO_32 = 4294967296;
 
 /** One column of a chunk being built: every column has every field (one shape, one hidden class). */
 export class ColumnState {
