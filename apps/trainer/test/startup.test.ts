@@ -42,7 +42,7 @@ describe('CLI start-up loads only what the command uses', () => {
     expect(urls.filter((u) => /\/packages\/|main\.ts$/.test(u))).toEqual([]);
   }, 60_000);
 
-  it('cat of a local MDS dataset loads neither TensorFlow.js nor the train command', async () => {
+  it('cat of a local MDS dataset loads neither TensorFlow.js, Apache Arrow nor the train command', async () => {
     const { urls, stdout } = await imports([
       'cat',
       join(MDS_REFERENCE_DIR, 'plain'),
@@ -52,5 +52,8 @@ describe('CLI start-up loads only what the command uses', () => {
     expect(stdout.trim().split('\n')).toHaveLength(2);
     expect(urls.some((u) => u.endsWith('/catCommand.ts'))).toBe(true);
     expect(urls.filter((u) => /trainCommand|@tensorflow|\/packages\/cl\//.test(u))).toEqual([]);
+    // Arrow (about 500 modules) loads only where an index table is read.
+    expect(urls.some((u) => u.includes('/packages/index/src/'))).toBe(true);
+    expect(urls.filter((u) => /apache-arrow|\/tables\/openTable\.ts$/.test(u))).toEqual([]);
   }, 60_000);
 });

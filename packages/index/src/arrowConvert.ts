@@ -150,24 +150,11 @@ export function toArrowVector(values: ArrayLike<unknown>, type: DataType): Vecto
   return b.finish().toVector();
 }
 
-function jsonText(v: unknown): string {
+/** A value as JSON text (bigints as their digits); too deep a value is `STREAMS_INVALID_ARGUMENT`. */
+export function jsonText(v: unknown): string {
   try {
     return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
   } catch (cause) {
     throw tooDeepForJson(cause);
   }
-}
-
-/** Arrow type as a short name for messages and `streams inspect`. */
-export function typeName(t: DataType): string {
-  return String(t)
-    .replace(/<.*>/, '')
-    .replace(/^Dictionary$/, 'Utf8');
-}
-
-/** Plain JS value of an Arrow cell: 64-bit integers become numbers when exact, else bigint. */
-export function plainValue(v: unknown): unknown {
-  if (typeof v === 'bigint')
-    return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
-  return v;
 }

@@ -78,6 +78,26 @@ export async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
 
+/**
+ * The chunks of `chunks`, the next one's read started before the current one is handed out, so
+ * reading overlaps the consumer's work (the source must not reuse its chunk buffers).
+ */
+export async function* readAhead(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = chunks[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      yield r.value;
+    }
+  } finally {
+    next.catch(() => {});
+    await it.return?.();
+  }
+}
+
 /** Gunzips a stream of chunks; corrupt input becomes `STREAMS_SHARD_CORRUPT`. */
 export async function* gunzipChunks(
   chunks: AsyncIterable<Uint8Array>,
@@ -154,6 +174,91 @@ export interface TextLine {
 }
 
 /**
+ * Splits pushed byte chunks into lines (LF or CRLF): `onLine` gets each line's bytes `buf[start,
+ * end)` (no line ending), its 1-based number and the byte offset where it starts. Only an
+ * unfinished line is kept (copied) between chunks; one longer than `maxLineBytes` is
+ * `STREAMS_INDEX_INVALID`.
+ */
+export class LineSplitter {
+  #carry: Buffer[] = []; // the unfinished line's bytes
+  #carried = 0;
+  #no = 0;
+  #base = 0; // offset of the current chunk in the input
+  #lineStart = 0; // offset of the line being read
+  readonly #maxLine: number;
+  readonly url: string | undefined;
+
+  constructor(
+    options: TextOptions & { url?: string },
+    private readonly onLine: (
+      buf: Buffer,
+      start: number,
+      end: number,
+      no: number,
+      offset: number,
+    ) => void,
+  ) {
+    this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.url = options.url;
+  }
+
+  #line(buf: Buffer, start: number, end: number): void {
+    if (end - start > this.#maxLine) throw this.#tooLong(this.#no);
+    this.onLine(
+      buf,
+      start,
+      end > start && buf[end - 1] === 0x0d ? end - 1 : end,
+      this.#no,
+      this.#lineStart,
+    );
+  }
+
+  #tooLong(n: number): StreamsError {
+    return new StreamsError(
+      'STREAMS_INDEX_INVALID',
+      `[streams/index] line ${n} is longer than maxLineBytes (${this.#maxLine} bytes)`,
+      { url: this.url, fix: 'raise maxLineBytes if the file is trusted' },
+    );
+  }
+
+  push(c: Uint8Array): void {
+    const chunk = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    let start = 0;
+    let nl = chunk.indexOf(0x0a);
+    while (nl !== -1) {
+      this.#no++;
+      if (this.#carried > 0) {
+        this.#carry.push(chunk.subarray(0, nl));
+        const line = Buffer.concat(this.#carry);
+        this.#carry = [];
+        this.#carried = 0;
+        this.#line(line, 0, line.length);
+      } else this.#line(chunk, start, nl);
+      start = nl + 1;
+      this.#lineStart = this.#base + start;
+      nl = chunk.indexOf(0x0a, start);
+    }
+    this.#base += chunk.length;
+    if (start < chunk.length) {
+      // Copied: the source may reuse its chunk buffers.
+      this.#carry.push(Buffer.from(chunk.subarray(start)));
+      this.#carried += chunk.length - start;
+      if (this.#carried > this.#maxLine) throw this.#tooLong(this.#no + 1);
+    }
+  }
+
+  /** Hands out the last line when the input does not end with a line break. */
+  end(): void {
+    if (this.#carried === 0) return;
+    this.#no++;
+    const line = Buffer.concat(this.#carry);
+    this.#carry = [];
+    this.#carried = 0;
+    this.#line(line, 0, line.length);
+  }
+}
+
+/**
  * Splits UTF-8 chunks into lines (LF or CRLF), with 1-based line numbers and byte offsets. Lines
  * are cut from the bytes and decoded once each; only an unfinished line is kept between chunks, and
  * one longer than `maxLineBytes` is `STREAMS_INDEX_INVALID`.
@@ -170,66 +275,30 @@ export async function* textLineBatches(
   chunks: AsyncIterable<Uint8Array>,
   options: TextOptions & { url?: string } = {},
 ): AsyncGenerator<TextLine[]> {
-  const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const { url, invalidUtf8 } = options;
-  let carry: Buffer[] = []; // the unfinished line's bytes
-  let carried = 0;
-  let no = 0;
-  let base = 0; // offset of the current chunk in the input
-  let lineStart = 0; // offset of the line being read
-  const lineOf = (bytes: Buffer): TextLine => {
-    if (bytes.length > maxLine) throw tooLong(no);
-    const end =
-      bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-    return {
-      line: decodeUtf8(bytes.subarray(0, end), invalidUtf8, `line ${no}`, url),
+  let out: TextLine[] = [];
+  const lines = new LineSplitter(options, (buf, start, end, no, offset) => {
+    out.push({
+      line: decodeUtf8(buf.subarray(start, end), invalidUtf8, `line ${no}`, url),
       no,
-      offset: lineStart,
-    };
-  };
-  const tooLong = (n: number) =>
-    new StreamsError(
-      'STREAMS_INDEX_INVALID',
-      `[streams/index] line ${n} is longer than maxLineBytes (${maxLine} bytes)`,
-      { url, fix: 'raise maxLineBytes if the file is trusted' },
-    );
-  for await (const c of chunks) {
-    const chunk = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    const out: TextLine[] = [];
+      offset,
+    });
+  });
+  for await (const chunk of chunks) {
     // A bad line is thrown after the good lines before it are handed out, as line by line.
     let failed = false;
     let failure: unknown;
     try {
-      let start = 0;
-      let nl = chunk.indexOf(0x0a);
-      while (nl !== -1) {
-        no++;
-        if (carried > 0) {
-          carry.push(chunk.subarray(0, nl));
-          out.push(lineOf(Buffer.concat(carry)));
-          carry = [];
-          carried = 0;
-        } else out.push(lineOf(chunk.subarray(start, nl)));
-        start = nl + 1;
-        lineStart = base + start;
-        nl = chunk.indexOf(0x0a, start);
-      }
-      if (start < chunk.length) {
-        // Copied: the source may reuse its chunk buffers.
-        carry.push(Buffer.from(chunk.subarray(start)));
-        carried += chunk.length - start;
-        if (carried > maxLine) throw tooLong(no + 1);
-      }
+      lines.push(chunk);
     } catch (e) {
       failed = true;
       failure = e;
     }
-    base += chunk.length;
-    if (out.length > 0) yield out;
+    const batch = out;
+    out = [];
+    if (batch.length > 0) yield batch;
     if (failed) throw failure;
   }
-  if (carried > 0) {
-    no++;
-    yield [lineOf(Buffer.concat(carry))];
-  }
+  lines.end();
+  if (out.length > 0) yield out;
 }

@@ -1,4 +1,3 @@
-export { inferArrowType, plainValue, toArrowVector, typeName } from './arrowConvert.js';
 export {
   type ByteSource,
   cacheKeyOf,
@@ -127,6 +126,7 @@ export {
   MdsWriter,
   type MdsWriterOptions,
 } from './mdsWriter.js';
+export { plainValue, typeName } from './plainValue.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
 export { compileFilter, type RowPredicate } from './rowFilter.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';

@@ -34,6 +34,39 @@ export async function* jsonlEntries(
   for await (const entries of jsonlEntryBatches(chunks, url, options)) yield* entries;
 }
 
+/**
+ * The record of one JSONL line (undefined for a blank line), or the `STREAMS_INDEX_INVALID` error
+ * naming its line when it is not one JSON object.
+ */
+export function parseJsonlLine(
+  line: string,
+  no: number,
+  url: string,
+): Record<string, unknown> | StreamsError | undefined {
+  if (line.trim() === '') return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (cause) {
+    return new StreamsError(
+      'STREAMS_INDEX_INVALID',
+      `[streams/index] line ${no} is not valid JSON`,
+      {
+        url,
+        cause,
+        fix: 'each line of a JSONL file must be one JSON object',
+      },
+    );
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return new StreamsError(
+      'STREAMS_INDEX_INVALID',
+      `[streams/index] line ${no} is not a JSON object`,
+      { url, fix: 'each line of a JSONL file must be one JSON object' },
+    );
+  return v as Record<string, unknown>;
+}
+
 /** {@link jsonlEntries}, the records ended by each chunk at once (a promise per chunk, not per record). */
 export async function* jsonlEntryBatches(
   chunks: AsyncIterable<Uint8Array>,
@@ -44,34 +77,12 @@ export async function* jsonlEntryBatches(
     const out: JsonlEntry[] = [];
     let bad: StreamsError | undefined;
     for (const { line, no, offset } of lines) {
-      if (line.trim() === '') continue;
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch (cause) {
-        bad = new StreamsError(
-          'STREAMS_INDEX_INVALID',
-          `[streams/index] line ${no} is not valid JSON`,
-          {
-            url,
-            cause,
-            fix: 'each line of a JSONL file must be one JSON object',
-          },
-        );
+      const record = parseJsonlLine(line, no, url);
+      if (record instanceof StreamsError) {
+        bad = record;
         break;
       }
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-        bad = new StreamsError(
-          'STREAMS_INDEX_INVALID',
-          `[streams/index] line ${no} is not a JSON object`,
-          {
-            url,
-            fix: 'each line of a JSONL file must be one JSON object',
-          },
-        );
-        break;
-      }
-      out.push({ record: v as Record<string, unknown>, no, offset });
+      if (record) out.push({ record, no, offset });
     }
     // The records before a bad line are handed out first, as record by record.
     if (out.length > 0) yield out;

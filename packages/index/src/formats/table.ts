@@ -4,9 +4,9 @@
 // sample through the dataset's byte source (each its own node-cache entry).
 import { rng, StreamsError } from '@streams/core';
 import type { RecordBatch } from 'apache-arrow';
-import { typeName } from '../arrowConvert.js';
 import { hashBytes, isHashAlgorithm } from '../hashing.js';
 import { type IndexTable, openIndexTable, type TableUnit, tableFormatOf } from '../indexTable.js';
+import { typeName } from '../plainValue.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import type {
   FormatDataset,

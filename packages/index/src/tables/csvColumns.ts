@@ -4,18 +4,7 @@
 // again) writes cells into typed arrays and one UTF-8 buffer per text column. Strings are made
 // only for the cells a type needs them for (floats, bools).
 
-import {
-  Bool,
-  type DataType,
-  Field,
-  Float64,
-  Int64,
-  makeData,
-  makeVector,
-  type RecordBatch,
-  Utf8,
-  type Vector,
-} from 'apache-arrow';
+import { Bool, type DataType, Field, Float64, Int64, type RecordBatch, Utf8 } from 'apache-arrow';
 import {
   type CsvRecordView,
   type CsvType,
@@ -25,6 +14,7 @@ import {
   widenCsvType,
 } from '../csv.js';
 import { batchOf } from './tablePart.js';
+import { BOOL, ColumnState, FLOAT, INT, TEXT } from './typedColumns.js';
 
 /** The Arrow fields of CSV columns of these names and types. */
 export const csvFields = (names: readonly string[], types: readonly (CsvType | undefined)[]) =>
@@ -88,81 +78,6 @@ export function widenCsvTypes(
   }
 }
 
-const INT = 0;
-const FLOAT = 1;
-const BOOL = 2;
-const TEXT = 3;
-const TWO_32 = 4294967296;
-
-/** One column of a chunk being built: every column has every field (one shape, one hidden class). */
-class ColumnState {
-  nullBits: Uint8Array | undefined; // [rows bits] validity, made at the first null
-  nulls = 0;
-  halves: Int32Array; // [rows, 2] an Int64 column's (lo, hi) halves
-  floats: Float64Array; // [rows]
-  bits: Uint8Array; // [rows bits] a Bool column's values
-  offsets: Int32Array; // [rows + 1] a text column's value offsets
-  data: Buffer; // a text column's UTF-8 bytes
-  at = 0;
-
-  constructor(
-    readonly kind: number,
-    readonly capacity: number,
-    textBytes: number,
-  ) {
-    this.halves = new Int32Array(kind === INT ? 2 * capacity : 0);
-    this.floats = new Float64Array(kind === FLOAT ? capacity : 0);
-    this.bits = new Uint8Array(kind === BOOL ? (capacity + 7) >> 3 : 0);
-    this.offsets = new Int32Array(kind === TEXT ? capacity + 1 : 0);
-    this.data = Buffer.allocUnsafe(kind === TEXT ? textBytes : 0);
-  }
-
-  null(i: number): void {
-    if (!this.nullBits) this.nullBits = new Uint8Array((this.capacity + 7) >> 3).fill(0xff);
-    this.nullBits[i >> 3] = (this.nullBits[i >> 3] as number) & ~(1 << (i & 7));
-    this.nulls++;
-  }
-
-  /** Room for `bytes` more bytes of text. */
-  room(bytes: number): Buffer {
-    if (this.at + bytes > this.data.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.data.length * 2, this.at + bytes));
-      this.data.copy(next, 0, 0, this.at);
-      this.data = next;
-    }
-    return this.data;
-  }
-
-  vector(n: number): Vector {
-    const base = { length: n, nullCount: this.nulls, nullBitmap: this.nullBits };
-    switch (this.kind) {
-      case INT:
-        return makeVector(
-          makeData({
-            ...base,
-            type: new Int64(),
-            data: new BigInt64Array(this.halves.buffer, 0, n),
-          }),
-        );
-      case FLOAT:
-        return makeVector(
-          makeData({ ...base, type: new Float64(), data: this.floats.subarray(0, n) }),
-        );
-      case BOOL:
-        return makeVector(makeData({ ...base, type: new Bool(), data: this.bits }));
-      default:
-        return makeVector(
-          makeData({
-            ...base,
-            type: new Utf8(),
-            valueOffsets: this.offsets.subarray(0, n + 1),
-            data: this.data.subarray(0, this.at),
-          }),
-        );
-    }
-  }
-}
-
 /**
  * Builds a record batch of at most `capacity` rows from CSV records, columns typed as `types`.
  * `add` is false when a record does not fit (another field count, a cell not of its column's
@@ -214,7 +129,6 @@ export class CsvBatchBuilder {
       const stop = ends[f] as number;
       if (stop === k) {
         c.null(i);
-        if (c.kind === TEXT) c.offsets[i + 1] = c.at;
         continue;
       }
       const first = k;
@@ -225,24 +139,14 @@ export class CsvBatchBuilder {
             ? intBytes(buf, runs[first] as number, runs[first + 1] as number)
             : Number.NaN;
         if (Number.isNaN(n)) return false;
-        c.halves[2 * i] = n | 0;
-        c.halves[2 * i + 1] = Math.floor(n / TWO_32);
+        c.setInt(i, n);
       } else if (c.kind === TEXT) {
-        if (!r.ascii && this.replaceBadUtf8) {
-          const text = csvFieldText(r, f);
-          c.at += c.room(Buffer.byteLength(text)).write(text, c.at);
-        } else
-          for (let q = first; q < stop; q += 2) {
-            const s = runs[q] as number;
-            const e = runs[q + 1] as number;
-            const d = c.room(e - s);
-            let at = c.at;
-            // A loop beats Buffer#copy's call overhead on cells of a few dozen bytes.
-            if (e - s > 256) at += buf.copy(d, at, s, e);
-            else for (let p = s; p < e; p++) d[at++] = buf[p] as number;
-            c.at = at;
-          }
-        c.offsets[i + 1] = c.at;
+        if (!r.ascii && this.replaceBadUtf8) c.setText(i, csvFieldText(r, f));
+        else {
+          for (let q = first; q < stop; q += 2)
+            c.append(buf, runs[q] as number, runs[q + 1] as number);
+          c.offsets[i + 1] = c.at;
+        }
       } else {
         const v = convertCsvCell(c.kind === FLOAT ? 'float' : 'bool', csvFieldText(r, f));
         if (c.kind === FLOAT) {
@@ -250,7 +154,7 @@ export class CsvBatchBuilder {
           c.floats[i] = v;
         } else {
           if (typeof v !== 'boolean') return false;
-          if (v) c.bits[i >> 3] = (c.bits[i >> 3] as number) | (1 << (i & 7));
+          c.setBool(i, v);
         }
       }
     }
@@ -261,10 +165,7 @@ export class CsvBatchBuilder {
   /** The batch of the rows added; `compact` copies text into buffers of its exact size (for batches kept long). */
   finish(compact = false): RecordBatch {
     const n = this.rows;
-    if (compact)
-      for (const c of this.#columns)
-        if (c.kind === TEXT && c.data.length > c.at * 1.25)
-          c.data = Buffer.from(c.data.subarray(0, c.at));
+    if (compact) for (const c of this.#columns) c.compact();
     return batchOf(
       this.fields,
       this.#columns.map((c) => c.vector(n)),

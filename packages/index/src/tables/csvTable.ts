@@ -4,7 +4,7 @@
 // own by a range read. Gzipped files cannot be entered in the middle: their text is kept in memory.
 import { throwIfAborted } from '@streams/core';
 import type { RecordBatch } from 'apache-arrow';
-import { gunzipIfGz } from '../chunkReader.js';
+import { gunzipIfGz, readAhead } from '../chunkReader.js';
 import {
   type CsvParseOptions,
   type CsvRecordView,
@@ -115,7 +115,7 @@ async function readCsv(
     onRecord = record;
   };
   const pass = new CsvTokenizer(csv, (r) => onRecord(r));
-  for await (const chunk of gunzipIfGz(raw, url)) {
+  for await (const chunk of readAhead(gunzipIfGz(raw, url))) {
     throwIfAborted(signal);
     pass.push(chunk);
     if (gz) text.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

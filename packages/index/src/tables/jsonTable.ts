@@ -1,23 +1,36 @@
-// JSON index files: JSONL read like CSV (a typing pass noting where chunks start and holding their
-// rows as batches up to heldBytes, then range reads for the other chunks; gzipped files kept in
-// memory), and `.json` (an array of objects or an object of column arrays), which is parsed whole.
-import { StreamsError } from '@streams/core';
-import type { Field, RecordBatch } from 'apache-arrow';
-import { gunzipIfGz, once } from '../chunkReader.js';
-import { jsonlEntryBatches } from '../textShards.js';
+// JSON index files: JSONL read like CSV (one pass types the columns, notes where chunks start and
+// holds their rows in typed columns up to heldBytes, then range reads for the other chunks; a
+// gzipped file's text kept in memory), and `.json` (an array of objects or an object of column
+// arrays), which is parsed whole.
+import { StreamsError, throwIfAborted } from '@streams/core';
+import type { RecordBatch } from 'apache-arrow';
+import {
+  decodeUtf8,
+  gunzipIfGz,
+  LineSplitter,
+  readAhead,
+  type TextOptions,
+} from '../chunkReader.js';
+import { parseJsonlLine } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
+import {
+  BLANK,
+  FLAT,
+  JsonlChunkBuilder,
+  JsonlColumns,
+  JsonlScanner,
+  OTHER,
+} from './jsonlColumns.js';
 import {
   byteRangePart,
   DEFAULT_HELD_BYTES,
   fileBytes,
   invalid,
-  memoryChunks,
+  memoryBytes,
   memoryPart,
   type PartFile,
   type PartOptions,
   partFile,
-  RowTyper,
-  rowsToBatch,
   type TablePart,
 } from './tablePart.js';
 
@@ -37,60 +50,105 @@ export async function jsonlPart(url: string, options: PartOptions): Promise<Tabl
 async function readJsonl(url: string, f: PartFile, options: PartOptions): Promise<TablePart> {
   const { signal, chunkRows } = options;
   const heldBytes = options.heldBytes ?? DEFAULT_HELD_BYTES;
-  const { source } = f;
   const gz = /\.gz$/i.test(url);
-  const typer = new RowTyper();
+  // As for CSV, one pass types the columns over the whole file, notes where every chunk of rows
+  // starts, and parses the rows into typed columns, keeping chunks up to heldBytes; they become
+  // batches of the file's types once it is typed. Chunks past the bound are read again.
+  const columns = new JsonlColumns();
+  const scanner = new JsonlScanner(columns);
   const starts: number[] = [];
-  const kept: Record<string, unknown>[] = [];
-  // As for CSV: each chunk's rows become a batch of the types known when it ends, held up to
-  // heldBytes; a chunk whose types change later is dropped (read again when loaded).
-  const held = new Map<number, { batch: RecordBatch; types: string }>();
+  const held: JsonlChunkBuilder[] = [];
   let heldSoFar = 0;
-  let chunk: Record<string, unknown>[] = [];
-  const typesOf = (fields: Field[]) => fields.map((x) => `${x.name}:${x.type}`).join();
+  let chunk: JsonlChunkBuilder | undefined;
   const endChunk = () => {
-    if (chunk.length === 0 || gz || heldSoFar >= heldBytes) return;
-    const fields = typer.fields();
-    try {
-      const batch = rowsToBatch(fields, chunk, url);
-      heldSoFar += batch.data.byteLength;
-      if (heldSoFar <= heldBytes) held.set(starts.length - 1, { batch, types: typesOf(fields) });
-    } catch {
-      // A value the types so far do not hold: the chunk is read again when loaded.
+    if (!chunk) return;
+    columns.merge(chunk);
+    if (heldSoFar < heldBytes) {
+      heldSoFar += chunk.compact();
+      if (heldSoFar <= heldBytes) held[starts.length - 1] = chunk;
     }
-    chunk = [];
   };
-  const raw = source.stream(f.url, { signal });
-  for await (const entries of jsonlEntryBatches(gunzipIfGz(raw, url), url, options))
-    for (const { record, offset } of entries) {
-      if (typer.rows % chunkRows === 0) {
-        endChunk();
-        starts.push(offset);
-      }
-      typer.add(record);
-      if (gz) kept.push(record);
-      else if (heldSoFar < heldBytes) chunk.push(record);
+  let numRows = 0;
+  const text: Buffer[] = []; // a gzipped file's text
+  const lines = new LineSplitter({ ...options, url }, (buf, a, b, no, offset) => {
+    const line = readLine(scanner, buf, a, b, no, url, options);
+    if (line === BLANK) return;
+    if (numRows % chunkRows === 0) {
+      endChunk();
+      const prev = chunk;
+      chunk = new JsonlChunkBuilder(columns, chunkRows, prev && ((k) => prev.textLength(k) * 1.05));
+      starts.push(offset);
     }
+    if (chunk) addLine(chunk, line, scanner, buf);
+    numRows++;
+  });
+  for await (const c of readAhead(gunzipIfGz(f.source.stream(f.url, { signal }), url))) {
+    throwIfAborted(signal);
+    lines.push(c);
+    if (gz) text.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  }
+  lines.end();
   endChunk();
-  const fields = typer.fields();
-  const numRows = typer.rows;
-  if (gz) return { url, fields, numRows, chunks: memoryChunks(fields, kept, chunkRows, url) };
-  const types = typesOf(fields);
+  columns.frozen = true;
   const batches = new Map<number, RecordBatch>();
-  for (const [k, h] of held) if (h.types === types) batches.set(k, h.batch);
+  held.forEach((c, k) => {
+    const batch = c.finish();
+    if (batch) batches.set(k, batch);
+  });
   return byteRangePart(
-    await fileBytes(f, signal),
+    gz ? memoryBytes(Buffer.concat(text), f.release) : await fileBytes(f, signal),
     url,
-    fields,
+    columns.fields(),
     { starts, numRows, chunkRows },
-    async (bytes) => {
-      const rows: Record<string, unknown>[] = [];
-      for await (const entries of jsonlEntryBatches(once(bytes), url, options))
-        for (const e of entries) rows.push(e.record);
-      return rowsToBatch(fields, rows, url);
+    async (bytes, rows) => {
+      const b = new JsonlChunkBuilder(columns, rows);
+      const s = new JsonlScanner(columns);
+      let n = 0; // rows in the range: more than it held when opened means the file changed
+      const again = new LineSplitter({ ...options, url }, (buf, a, end, no) => {
+        const line = readLine(s, buf, a, end, no, url, options);
+        if (line !== BLANK && n++ < rows) addLine(b, line, s, buf);
+      });
+      again.push(bytes);
+      again.end();
+      return n === rows ? b.finish() : undefined;
     },
     batches,
   );
+}
+
+/**
+ * What line `no` (bytes [a, b) of `buf`) holds: BLANK, FLAT (its fields are in the scanner), or the
+ * record JSON.parse made of a line the scanner left; a bad line throws its error.
+ */
+function readLine(
+  scanner: JsonlScanner,
+  buf: Buffer,
+  a: number,
+  b: number,
+  no: number,
+  url: string,
+  options: TextOptions,
+): typeof BLANK | typeof FLAT | Record<string, unknown> {
+  const scanned = scanner.scan(buf, a, b);
+  if (scanned !== OTHER) return scanned === FLAT ? FLAT : BLANK;
+  const record = parseJsonlLine(
+    decodeUtf8(buf.subarray(a, b), options.invalidUtf8, `line ${no}`, url),
+    no,
+    url,
+  );
+  if (record instanceof StreamsError) throw record;
+  return record ?? BLANK;
+}
+
+/** Adds a line {@link readLine} read (not blank) to a chunk. */
+function addLine(
+  chunk: JsonlChunkBuilder,
+  line: typeof FLAT | Record<string, unknown>,
+  scanner: JsonlScanner,
+  buf: Buffer,
+): void {
+  if (line === FLAT) chunk.addScanned(scanner, buf);
+  else chunk.addRecord(line);
 }
 
 /** Opens a `.json` index file: an array of objects, or an object of equal-length column arrays. */

@@ -1,24 +1,32 @@
 // Rows of a record batch as plain objects, read straight from the columns' buffers: per batch, one
 // reader per column (typed-array index, UTF-8 slice of the value buffer, 64-bit integers from their
 // two halves), so a row costs its object and its strings, not a visitor call per cell.
-import { type Data, DataType, Precision, type RecordBatch } from 'apache-arrow';
-import { plainValue } from '../arrowConvert.js';
+import type { Data, Float, Int, RecordBatch } from 'apache-arrow';
+import { plainValue } from '../plainValue.js';
 
 type Cell = (i: number) => unknown;
 
 const TWO_32 = 4294967296;
+// Arrow's type ids (its format's Type enum) and Precision.HALF as numbers: reading rows loads no
+// Arrow code (a batch was made by code that did).
+const INT = 2;
+const FLOAT = 3;
+const UTF8 = 5;
+const BOOL = 6;
+const HALF = 0;
 
 /** A reader of one column's values (nulls not handled); undefined when only Arrow's `get` will do. */
 function valueReader(d: Data): Cell | undefined {
   if (d.offset !== 0) return undefined;
   const t = d.type;
-  if (DataType.isUtf8(t)) {
+  const id = t.typeId as number;
+  if (id === UTF8) {
     const v = d.values as Uint8Array;
     const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     const offsets = d.valueOffsets as Int32Array;
     return (i) => buf.toString('utf8', offsets[i], offsets[i + 1]);
   }
-  if (DataType.isInt(t) && t.bitWidth === 64 && t.isSigned) {
+  if (id === INT && (t as Int).bitWidth === 64 && (t as Int).isSigned) {
     const v = d.values as BigInt64Array;
     const halves = new Int32Array(v.buffer, v.byteOffset, v.length * 2); // [rows, 2] (lo, hi)
     return (i) => {
@@ -27,13 +35,13 @@ function valueReader(d: Data): Cell | undefined {
     };
   }
   if (
-    (DataType.isInt(t) && t.bitWidth < 64) ||
-    (DataType.isFloat(t) && t.precision !== Precision.HALF)
+    (id === INT && (t as Int).bitWidth < 64) ||
+    (id === FLOAT && ((t as Float).precision as number) !== HALF)
   ) {
     const v = d.values as Float64Array;
     return (i) => v[i];
   }
-  if (DataType.isBool(t)) {
+  if (id === BOOL) {
     const v = d.values as Uint8Array;
     return (i) => ((v[i >> 3] as number) & (1 << (i & 7))) !== 0;
   }

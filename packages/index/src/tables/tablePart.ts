@@ -10,9 +10,10 @@ import {
   Struct,
   type Vector,
 } from 'apache-arrow';
-import { inferArrowType, toArrowVector, typeName } from '../arrowConvert.js';
+import { inferArrowType, toArrowVector } from '../arrowConvert.js';
 import { type ByteSource, LocalByteSource } from '../byteSource.js';
 import type { TextOptions } from '../chunkReader.js';
+import { typeName } from '../plainValue.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 
 /** A run of rows of one index file, read on its own. */
@@ -120,7 +121,8 @@ export function rowsToBatch(
 ): RecordBatch {
   const vectors = fields.map((f) =>
     convertColumn(
-      rows.map((r) => r[f.name] ?? null),
+      // Own keys only: a row without a "__proto__" key does not read the prototype.
+      rows.map((r) => (Object.hasOwn(r, f.name) ? (r[f.name] ?? null) : null)),
       f,
       url,
     ),
