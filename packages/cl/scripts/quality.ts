@@ -130,7 +130,8 @@ interface Protocol {
   description: string;
   learner: Omit<LearnerOptions, 'strategy' | 'seed'>;
   epochs: number;
-  strategies: { label: string; config: StrategyConfig }[];
+  /** `ablation`: run only when `--only` names it. */
+  strategies: { label: string; config: StrategyConfig; ablation?: boolean }[];
   experiences: (seed: number) => Experience[];
 }
 
@@ -247,6 +248,7 @@ function permutedProtocol(
       {
         // The reference code's memory: the newest 25 of each class per task, in a ring buffer.
         label: 'agem-ring',
+        ablation: true,
         config: {
           name: 'agem',
           memorySize: memory * tasks,
@@ -256,6 +258,12 @@ function permutedProtocol(
         },
       },
       { label: 'gem', config: { name: 'gem', patternsPerExperience: memory, memoryStrength: 0.5 } },
+      {
+        // Ablation: GEM's constraint alone (no margin pushing past losses down), A-GEM's kind.
+        label: 'gem-0 (memory strength 0)',
+        ablation: true,
+        config: { name: 'gem', patternsPerExperience: memory, memoryStrength: 0 },
+      },
     ],
     experiences: (seed) => {
       const { train, test } = data();
@@ -342,7 +350,8 @@ async function main(): Promise<void> {
     const p = make();
     const rows: Row[] = [];
     for (const s of p.strategies) {
-      if (args.only && !args.only.split(',').some((o) => s.label.startsWith(o))) continue;
+      // A label's first word names it: `--only gem` runs gem, not the gem-0 ablation.
+      if (args.only ? !args.only.split(',').includes(s.label.split(' ')[0]!) : s.ablation) continue;
       const row: Row = { label: s.label, acc: [], forgetting: [], bwt: [], seconds: [] };
       for (const seed of seeds) {
         const exps = p.experiences(seed);
