@@ -138,7 +138,9 @@ export class LocalByteSource implements ByteSource {
     throwIfAborted(options.signal);
     try {
       const st = await stat(toLocalPath(url));
-      return `${st.size}:${st.mtimeMs}`;
+      // Milliseconds: what copies and `touch` keep (a file rewritten within the same millisecond
+      // to the same size is taken as unchanged; a load still checks its sample count).
+      return `${st.size}:${Math.trunc(st.mtimeMs)}`;
     } catch (e) {
       throw notFound(url, e);
     }

@@ -200,13 +200,16 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
     };
     const streams = specs.map((spec, i) => applyStreamDefaults(Stream(spec, i), defaults, i));
     const w = isWorld(o.world) ? o.world : readWorld(o.world ?? {});
-    const cache = streams.some((s) => streamLocation(s).remote)
-      ? await openCache({
-          dir: o.cacheDir ?? settings().cacheDir,
-          limit: o.cacheLimit ?? '20gb',
-          signal: o.signal,
-        })
-      : undefined;
+    // The node cache holds remote units and, when a cacheDir is given, also memos of local
+    // datasets (the sample counts of WebDataset/JSONL/CSV shards, so a reopen reads none of them).
+    const cache =
+      streams.some((s) => streamLocation(s).remote) || o.cacheDir !== undefined
+        ? await openCache({
+            dir: o.cacheDir ?? settings().cacheDir,
+            limit: o.cacheLimit ?? '20gb',
+            signal: o.signal,
+          })
+        : undefined;
     const sources = new StreamSources(o.engine, cache);
     let opened: OpenStream[] = [];
     try {
