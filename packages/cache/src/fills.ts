@@ -26,6 +26,11 @@ export interface FillContext {
 export interface FillResult {
   /** Digest of the bytes written, `algo:hex` (e.g. `sha256:9f86...`), kept for recovery checks. */
   hash?: string;
+  /**
+   * True when the filler fsynced the file at `tmpPath` itself: the cache then does not fsync it
+   * again before the commit (one fsync per fill, and none on the thread pool twice).
+   */
+  synced?: boolean;
 }
 
 /** Writes an entry's bytes to `ctx.tmpPath`; called only on a miss. */
@@ -74,7 +79,7 @@ export class Fills {
           signal: fillSignal,
           reserve: (total) => this.sessions.run(fillSignal, () => this.reserveStep(claim, total)),
         });
-        const size = await this.finishTemp(claim.key, tmpPath);
+        const size = await this.finishTemp(claim.key, tmpPath, result?.synced === true);
         return await this.sessions.run(undefined, () =>
           this.commitStep(claim, size, result?.hash, options.localOnly === true, started),
         );
@@ -109,7 +114,7 @@ export class Fills {
   }
 
   /** Checks the filler's output and makes it durable; returns its size. */
-  private async finishTemp(key: string, tmpPath: string): Promise<number> {
+  private async finishTemp(key: string, tmpPath: string, synced: boolean): Promise<number> {
     let st: Stats;
     try {
       st = lstatSync(tmpPath);
@@ -129,7 +134,7 @@ export class Fills {
         },
       );
     }
-    if (this.core.fsync) {
+    if (this.core.fsync && !synced) {
       const fh = await open(tmpPath, 'r');
       try {
         await fh.sync();

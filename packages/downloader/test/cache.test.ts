@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { openCache } from '@streams/cache';
-import { startHttpServer } from '@streams/testkit';
+import { startFaultProxy, startHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { downloadToCache } from '../src/downloadToCache.js';
 import { createFetchEngine } from '../src/fetchEngine.js';
@@ -58,3 +60,112 @@ it('downloadToCache fills a cache entry once, verified, and serves hits without 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('a fill downloads straight into its tmpPath (no .part beside it) and the engine says it fsynced', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
+  try {
+    const data = testBytes(64_000, 5);
+    await writeFile(join(dir, 'slow.bin'), data);
+    await using server = await startHttpServer({ root: dir });
+    // The body drips in 16 pieces, 50 ms apart: the fill is mid-body for a while.
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      rate: 1,
+      kinds: ['drip'],
+      dripDelayMs: 50,
+    });
+    await using cache = await openCache({ dir: join(dir, 'cache'), limit: '10mb' });
+    const tmp = join(dir, 'cache', 'tmp');
+    let done = false;
+    const fill = downloadToCache(cache, 'slow', `${proxy.url}/slow.bin`, {
+      engine: createFetchEngine({ seed: 1 }),
+    }).finally(() => {
+      done = true;
+    });
+    const seen = new Set<string>();
+    while (!done) {
+      for (const n of await readdir(tmp)) seen.add(n);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const h = await fill;
+    expect(Buffer.from(await readFile(h.path)).equals(Buffer.from(data))).toBe(true);
+    await h.release();
+    // One temp file, the claim's own: the engine wrote nothing else next to it.
+    expect(seen.size).toBe(1);
+    expect([...seen][0]).not.toMatch(/\.part$/);
+    expect(await readdir(tmp)).toEqual([]);
+
+    const engine = createFetchEngine({ seed: 1 });
+    expect((await engine.download(`${server.url}slow.bin`, join(dir, 'a.bin'))).synced).toBe(true);
+    const unsynced = createFetchEngine({ seed: 1, fsync: false });
+    expect((await unsynced.download(`${server.url}slow.bin`, join(dir, 'b.bin'))).synced).toBe(
+      false,
+    );
+    // A download whose tempPath is its dest lands in place: nothing else in the directory.
+    const inPlace = join(dir, 'in-place', 'c.bin');
+    await engine.download(`${server.url}slow.bin`, inPlace, { tempPath: inPlace });
+    expect(await readdir(join(dir, 'in-place'))).toEqual(['c.bin']);
+    expect(Buffer.from(await readFile(inPlace)).equals(Buffer.from(data))).toBe(true);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+it(
+  'kill -9 between a downloadToCache fill and its use: the next process reads the entry whole',
+  { timeout: 60_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
+    try {
+      const data = testBytes(100_000, 6);
+      await writeFile(join(dir, 'obj.bin'), data);
+      await using server = await startHttpServer({ root: dir });
+      const cacheDir = join(dir, 'cache');
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=@streams/source',
+          fileURLToPath(new URL('./cacheFillChild.ts', import.meta.url)),
+          cacheDir,
+          'obj',
+          `${server.url}obj.bin`,
+        ],
+        { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_code, signal) => resolve(signal)),
+      );
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('\n')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`the child exited: ${stderr}`)));
+      });
+      expect(stdout).toBe(`FILLED ${data.byteLength}\n`);
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+
+      await using cache = await openCache({ dir: cacheDir, limit: '10mb' });
+      const requests = server.requests.length;
+      await using h = await downloadToCache(cache, 'obj', `${server.url}obj.bin`, {
+        engine: createFetchEngine({ seed: 1 }),
+      });
+      expect(h.hit).toBe(true);
+      expect(server.requests.length).toBe(requests);
+      expect(Buffer.from(await readFile(h.path)).equals(Buffer.from(data))).toBe(true);
+      const audit = await cache.audit();
+      expect(audit.problems).toEqual([]);
+      expect(audit.tmpBytes).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
