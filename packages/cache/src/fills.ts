@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { combineSignals, StreamsError } from '@streams/core';
+import { StreamsError } from '@streams/core';
 import { type CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { entryFile } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
@@ -68,7 +68,16 @@ export class Fills {
     fill: Filler,
     options: { signal?: AbortSignal | undefined; localOnly?: boolean | undefined },
   ): Promise<EntryRecord> {
-    const fillSignal = combineSignals([options.signal, this.closer.signal]);
+    // Linked by hand, not AbortSignal.any(): that piles up dependants on the long-lived close
+    // and caller signals, one per fill (and costs more per call).
+    const ctl = new AbortController();
+    const fillSignal = ctl.signal;
+    const sources = [options.signal, this.closer.signal].filter((s) => s !== undefined);
+    const onAbort = (e: Event) => ctl.abort((e.target as AbortSignal).reason);
+    for (const s of sources) {
+      if (s.aborted) ctl.abort(s.reason);
+      else s.addEventListener('abort', onAbort, { once: true });
+    }
     const tmpPath = join(this.core.tmpDir, claim.tmp);
     const started = performance.now();
     const done = (async () => {
@@ -86,6 +95,8 @@ export class Fills {
       } catch (err) {
         await this.sessions.run(undefined, () => this.abortStep(claim, err));
         throw err;
+      } finally {
+        for (const s of sources) s.removeEventListener('abort', onAbort);
       }
     })();
     const ik = this.inflightKey(claim.key);

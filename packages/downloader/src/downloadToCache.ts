@@ -1,5 +1,4 @@
 import type { CacheHandle, DiskCache } from '@streams/cache';
-import { combineSignals } from '@streams/core';
 import type { DownloadOptions } from './downloadOptions.js';
 import { defaultEngine, type FetchEngine } from './fetchEngine.js';
 import { parseHash } from './integrity.js';
@@ -32,7 +31,9 @@ export async function downloadToCache(
     async ({ tmpPath, signal }) => {
       const r = await engine.download(url, tmpPath, {
         ...download,
-        signal: combineSignals([signal, options.signal]),
+        // The fill's signal already aborts with options.signal (the acquire that claimed the key
+        // passed it), and with the cache's close.
+        signal,
         // The bytes land in tmpPath itself (nothing is renamed twice): the cache commits nothing
         // there before the fill resolves, and its recovery deletes it, or keeps it (and the
         // `<tmpPath>.part` file of a decompressing fill) while the fill is live.

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,3 +169,42 @@ it(
     }
   },
 );
+
+it('aborting downloadToCache mid-body stops the download: no entry, no temp file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
+  try {
+    await writeFile(join(dir, 'slow.bin'), testBytes(64_000, 7));
+    await using server = await startHttpServer({ root: dir });
+    // 16 pieces, 1 s apart: the body takes 16 s unless the abort ends it.
+    await using proxy = await startFaultProxy({
+      target: server.url,
+      rate: 1,
+      kinds: ['drip'],
+      dripDelayMs: 1000,
+    });
+    await using cache = await openCache({ dir: join(dir, 'cache'), limit: '10mb' });
+    const ac = new AbortController();
+    const tmp = join(dir, 'cache', 'tmp');
+    const fill = downloadToCache(cache, 'slow', `${proxy.url}/slow.bin`, {
+      engine: createFetchEngine({ seed: 1 }),
+      signal: ac.signal,
+    });
+    fill.catch(() => {});
+    // Abort once the first bytes are on disk.
+    for (let i = 0; i < 400; i++) {
+      const names = await readdir(tmp);
+      if (names.length > 0 && (await stat(join(tmp, names[0]!)).catch(() => undefined))?.size)
+        break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    ac.abort();
+    await expect(fill).rejects.toMatchObject({ name: 'AbortError' });
+    // The fill itself ends soon after (its temp file goes), long before the 16 s body would end.
+    for (let i = 0; i < 320 && (await readdir(tmp)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(await readdir(tmp)).toEqual([]);
+    expect(await cache.has('slow')).toBe(false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
