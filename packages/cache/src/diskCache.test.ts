@@ -101,6 +101,29 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     expect(await cache.audit()).toMatchObject({ problems: [], tmpBytes: 0, recordedBytes: 300 });
   });
 
+  it('runs many fills at once without a listener-leak warning', async () => {
+    await using cache = await open({ limit: 100_000 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const handles = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          cache.acquire(`many/${i}`, async ({ tmpPath }) => {
+            await writeFile(tmpPath, `entry ${i}`);
+          }),
+        ),
+      );
+      expect(handles.every((h) => !h.hit)).toBe(true);
+      await Promise.all(handles.map((h) => h.release()));
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('fills a key once for concurrent acquires and hands every caller a pin', async () => {
     await using cache = await open();
     let fills = 0;

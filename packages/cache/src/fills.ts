@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,7 +53,10 @@ export class Fills {
     private readonly core: CacheCore,
     private readonly sessions: LockSessions,
     private readonly eviction: Eviction,
-  ) {}
+  ) {
+    // Every fill in flight listens on it: as many as there are fills, legitimately.
+    setMaxListeners(0, this.closer.signal);
+  }
 
   /** The fill of `key` running in this process (in any cache instance on the same directory). */
   inProcess(key: string): Promise<unknown> | undefined {
