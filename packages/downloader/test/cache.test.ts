@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { openCache } from '@streams/cache';
 import { startFaultProxy, startHttpServer } from '@streams/testkit';
@@ -11,6 +9,27 @@ import { expect, it } from 'vitest';
 import { downloadToCache } from '../src/downloadToCache.js';
 import { createFetchEngine } from '../src/fetchEngine.js';
 import { testBytes } from './driverSuite.js';
+import { spawnTs } from './spawnTs.js';
+
+/** `name` (`bytes`) behind a proxy that drips every body in 16 pieces, `delayMs` apart. */
+async function dripping(dir: string, name: string, bytes: Uint8Array, delayMs: number) {
+  await writeFile(join(dir, name), bytes);
+  const server = await startHttpServer({ root: dir });
+  const proxy = await startFaultProxy({
+    target: server.url,
+    rate: 1,
+    kinds: ['drip'],
+    dripDelayMs: delayMs,
+  });
+  return {
+    server,
+    url: `${proxy.url}/${name}`,
+    async [Symbol.asyncDispose]() {
+      await proxy.close();
+      await server.close();
+    },
+  };
+}
 
 it('downloadToCache fills a cache entry once, verified, and serves hits without a request', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
@@ -65,19 +84,13 @@ it('a fill downloads straight into its tmpPath (no .part beside it) and the engi
   const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
   try {
     const data = testBytes(64_000, 5);
-    await writeFile(join(dir, 'slow.bin'), data);
-    await using server = await startHttpServer({ root: dir });
     // The body drips in 16 pieces, 50 ms apart: the fill is mid-body for a while.
-    await using proxy = await startFaultProxy({
-      target: server.url,
-      rate: 1,
-      kinds: ['drip'],
-      dripDelayMs: 50,
-    });
+    await using slow = await dripping(dir, 'slow.bin', data, 50);
+    const server = slow.server;
     await using cache = await openCache({ dir: join(dir, 'cache'), limit: '10mb' });
     const tmp = join(dir, 'cache', 'tmp');
     let done = false;
-    const fill = downloadToCache(cache, 'slow', `${proxy.url}/slow.bin`, {
+    const fill = downloadToCache(cache, 'slow', slow.url, {
       engine: createFetchEngine({ seed: 1 }),
     }).finally(() => {
       done = true;
@@ -121,33 +134,18 @@ it(
       await writeFile(join(dir, 'obj.bin'), data);
       await using server = await startHttpServer({ root: dir });
       const cacheDir = join(dir, 'cache');
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--conditions=@streams/source',
-          fileURLToPath(new URL('./cacheFillChild.ts', import.meta.url)),
-          cacheDir,
-          'obj',
-          `${server.url}obj.bin`,
-        ],
-        { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const { child, exited, stderr } = spawnTs('cacheFillChild.ts', [
+        cacheDir,
+        'obj',
+        `${server.url}obj.bin`,
+      ]);
       let stdout = '';
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child.once('exit', (_code, signal) => resolve(signal)),
-      );
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
+        child.stdout!.on('data', (d: Buffer) => {
           stdout += d.toString();
           if (stdout.includes('\n')) resolve();
         });
-        child.once('exit', () => reject(new Error(`the child exited: ${stderr}`)));
+        child.once('exit', () => reject(new Error(`the child exited: ${stderr()}`)));
       });
       expect(stdout).toBe(`FILLED ${data.byteLength}\n`);
       child.kill('SIGKILL');
@@ -173,19 +171,12 @@ it(
 it('aborting downloadToCache mid-body stops the download: no entry, no temp file', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'streams-dl-cache-'));
   try {
-    await writeFile(join(dir, 'slow.bin'), testBytes(64_000, 7));
-    await using server = await startHttpServer({ root: dir });
     // 16 pieces, 1 s apart: the body takes 16 s unless the abort ends it.
-    await using proxy = await startFaultProxy({
-      target: server.url,
-      rate: 1,
-      kinds: ['drip'],
-      dripDelayMs: 1000,
-    });
+    await using slow = await dripping(dir, 'slow.bin', testBytes(64_000, 7), 1000);
     await using cache = await openCache({ dir: join(dir, 'cache'), limit: '10mb' });
     const ac = new AbortController();
     const tmp = join(dir, 'cache', 'tmp');
-    const fill = downloadToCache(cache, 'slow', `${proxy.url}/slow.bin`, {
+    const fill = downloadToCache(cache, 'slow', slow.url, {
       engine: createFetchEngine({ seed: 1 }),
       signal: ac.signal,
     });
