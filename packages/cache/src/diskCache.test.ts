@@ -13,7 +13,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open as openFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isStreamsError, type StreamsEvent } from '@streams/core';
@@ -84,6 +84,44 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     expect(names).toContain('cache.fill');
     expect(names).toContain('cache.hit');
     expect(events.every((e) => e.source === 'cache')).toBe(true);
+  });
+
+  it('commits a fill that fsynced its own file (synced: true) like any other', async () => {
+    await using cache = await open({ fsync: true });
+    await using h = await cache.acquire('synced.bin', async ({ tmpPath }) => {
+      const fh = await openFile(tmpPath, 'w');
+      await fh.write(Buffer.alloc(300, 3));
+      await fh.sync();
+      await fh.close();
+      return { hash: sha256(Buffer.alloc(300, 3)), synced: true };
+    });
+    expect(h.hit).toBe(false);
+    expect(readFileSync(h.path).equals(Buffer.alloc(300, 3))).toBe(true);
+    expect(h.hash).toBe(sha256(Buffer.alloc(300, 3)));
+    expect(await cache.audit()).toMatchObject({ problems: [], tmpBytes: 0, recordedBytes: 300 });
+  });
+
+  it('runs many fills at once without a listener-leak warning', async () => {
+    await using cache = await open({ limit: 100_000 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const handles = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          cache.acquire(`many/${i}`, async ({ tmpPath }) => {
+            await writeFile(tmpPath, `entry ${i}`);
+          }),
+        ),
+      );
+      expect(handles.every((h) => !h.hit)).toBe(true);
+      await Promise.all(handles.map((h) => h.release()));
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('fills a key once for concurrent acquires and hands every caller a pin', async () => {

@@ -1,7 +1,8 @@
+import { setMaxListeners } from 'node:events';
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { combineSignals, StreamsError } from '@streams/core';
+import { StreamsError } from '@streams/core';
 import { type CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { entryFile } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
@@ -26,6 +27,11 @@ export interface FillContext {
 export interface FillResult {
   /** Digest of the bytes written, `algo:hex` (e.g. `sha256:9f86...`), kept for recovery checks. */
   hash?: string;
+  /**
+   * True when the filler fsynced the file at `tmpPath` itself: the cache then does not fsync it
+   * again before the commit (one fsync per fill, and none on the thread pool twice).
+   */
+  synced?: boolean;
 }
 
 /** Writes an entry's bytes to `ctx.tmpPath`; called only on a miss. */
@@ -47,7 +53,10 @@ export class Fills {
     private readonly core: CacheCore,
     private readonly sessions: LockSessions,
     private readonly eviction: Eviction,
-  ) {}
+  ) {
+    // Every fill in flight listens on it: as many as there are fills, legitimately.
+    setMaxListeners(0, this.closer.signal);
+  }
 
   /** The fill of `key` running in this process (in any cache instance on the same directory). */
   inProcess(key: string): Promise<unknown> | undefined {
@@ -63,7 +72,16 @@ export class Fills {
     fill: Filler,
     options: { signal?: AbortSignal | undefined; localOnly?: boolean | undefined },
   ): Promise<EntryRecord> {
-    const fillSignal = combineSignals([options.signal, this.closer.signal]);
+    // Linked by hand, not AbortSignal.any(): that piles up dependants on the long-lived close
+    // and caller signals, one per fill (and costs more per call).
+    const ctl = new AbortController();
+    const fillSignal = ctl.signal;
+    const sources = [options.signal, this.closer.signal].filter((s) => s !== undefined);
+    const onAbort = (e: Event) => ctl.abort((e.target as AbortSignal).reason);
+    for (const s of sources) {
+      if (s.aborted) ctl.abort(s.reason);
+      else s.addEventListener('abort', onAbort, { once: true });
+    }
     const tmpPath = join(this.core.tmpDir, claim.tmp);
     const started = performance.now();
     const done = (async () => {
@@ -74,13 +92,15 @@ export class Fills {
           signal: fillSignal,
           reserve: (total) => this.sessions.run(fillSignal, () => this.reserveStep(claim, total)),
         });
-        const size = await this.finishTemp(claim.key, tmpPath);
+        const size = await this.finishTemp(claim.key, tmpPath, result?.synced === true);
         return await this.sessions.run(undefined, () =>
           this.commitStep(claim, size, result?.hash, options.localOnly === true, started),
         );
       } catch (err) {
         await this.sessions.run(undefined, () => this.abortStep(claim, err));
         throw err;
+      } finally {
+        for (const s of sources) s.removeEventListener('abort', onAbort);
       }
     })();
     const ik = this.inflightKey(claim.key);
@@ -109,7 +129,7 @@ export class Fills {
   }
 
   /** Checks the filler's output and makes it durable; returns its size. */
-  private async finishTemp(key: string, tmpPath: string): Promise<number> {
+  private async finishTemp(key: string, tmpPath: string, synced: boolean): Promise<number> {
     let st: Stats;
     try {
       st = lstatSync(tmpPath);
@@ -129,7 +149,7 @@ export class Fills {
         },
       );
     }
-    if (this.core.fsync) {
+    if (this.core.fsync && !synced) {
       const fh = await open(tmpPath, 'r');
       try {
         await fh.sync();

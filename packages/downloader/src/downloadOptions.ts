@@ -22,7 +22,8 @@ export interface DownloadOptions {
   keepCompressed?: boolean | undefined;
   /**
    * Where bytes go while they arrive (default: a hidden `.part` file next to `dest`). Must be on
-   * the same file system as `dest`; each attempt starts it afresh.
+   * the same file system as `dest`; each attempt starts it afresh. May be `dest` itself when
+   * nothing reads `dest` before the download resolves (the disk cache's fills): no rename then.
    */
   tempPath?: string | undefined;
   /**
@@ -48,6 +49,8 @@ export interface DownloadResult {
   /** The computed digest (hex), when a hash was given. */
   digest?: string | undefined;
   durationMs: number;
+  /** True when the file at `path` was fsynced before it landed (the engine's `fsync` option). */
+  synced?: boolean | undefined;
 }
 
 /** Options of `FetchEngine.read`. */

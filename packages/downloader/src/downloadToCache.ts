@@ -1,5 +1,4 @@
 import type { CacheHandle, DiskCache } from '@streams/cache';
-import { combineSignals } from '@streams/core';
 import type { DownloadOptions } from './downloadOptions.js';
 import { defaultEngine, type FetchEngine } from './fetchEngine.js';
 import { parseHash } from './integrity.js';
@@ -32,15 +31,20 @@ export async function downloadToCache(
     async ({ tmpPath, signal }) => {
       const r = await engine.download(url, tmpPath, {
         ...download,
-        signal: combineSignals([signal, options.signal]),
-        // The cache keeps `<tmpPath>.part` files of live fills through its crash recovery.
-        tempPath: `${tmpPath}.part`,
+        // The fill's signal already aborts with options.signal (the acquire that claimed the key
+        // passed it), and with the cache's close.
+        signal,
+        // The bytes land in tmpPath itself (nothing is renamed twice): the cache commits nothing
+        // there before the fill resolves, and its recovery deletes it, or keeps it (and the
+        // `<tmpPath>.part` file of a decompressing fill) while the fill is live.
+        tempPath: download.decompress ? `${tmpPath}.part` : tmpPath,
         decompressedPath: download.decompress ? tmpPath : undefined,
       });
       // Only a digest of the bytes the cache holds is worth keeping for its recovery checks.
-      return r.digest && algorithm && !download.decompress
-        ? { hash: `${algorithm}:${r.digest}` }
-        : undefined;
+      const hash =
+        r.digest && algorithm && !download.decompress ? `${algorithm}:${r.digest}` : undefined;
+      // The engine fsynced the file (or the decompressed one) already: once is enough.
+      return { hash, synced: r.synced === true };
     },
     // A compressed size says nothing about the entry's size once decompressed.
     {

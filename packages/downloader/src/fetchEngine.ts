@@ -221,7 +221,7 @@ export class FetchEngine {
         await commitRename(res.tmp, dest, this.o.fsyncDirectory);
         compressedPath = dest;
       } else await rm(res.tmp, { force: true });
-    } else {
+    } else if (res.tmp !== dest) {
       await commitRename(res.tmp, dest, this.o.fsyncDirectory);
     }
     const durationMs = performance.now() - started;
@@ -245,6 +245,7 @@ export class FetchEngine {
       attempts: res.attempt,
       digest: res.digest,
       durationMs,
+      synced: this.o.fsync,
     };
   }
 

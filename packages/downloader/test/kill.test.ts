@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startFaultProxy, startHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { createFetchEngine } from '../src/fetchEngine.js';
 import { sweepPartialFiles } from '../src/landing.js';
 import { testBytes } from './driverSuite.js';
+import { spawnTs } from './spawnTs.js';
 
 it(
   'kill -9 mid-download leaves no file at dest, only a temp file that sweepPartialFiles removes',
@@ -27,25 +26,7 @@ it(
       });
       const out = join(dir, 'out');
       const dest = join(out, 'slow.bin');
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--conditions=@streams/source',
-          fileURLToPath(new URL('./killChild.ts', import.meta.url)),
-          `${proxy.url}/slow.bin`,
-          dest,
-        ],
-        { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child.once('exit', (_code, signal) => resolve(signal)),
-      );
+      const { child, exited, stderr } = spawnTs('killChild.ts', [`${proxy.url}/slow.bin`, dest]);
       // Wait (bounded) until the child has bytes on disk in its temp file.
       let part: string | undefined;
       for (let i = 0; i < 400 && !part; i++) {
@@ -55,7 +36,7 @@ it(
         if (candidate && (await stat(join(out, candidate))).size > 0) part = candidate;
         if (child.exitCode !== null) break;
       }
-      expect(part, stderr).toBeDefined();
+      expect(part, stderr()).toBeDefined();
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
       await expect(access(dest)).rejects.toMatchObject({ code: 'ENOENT' });
