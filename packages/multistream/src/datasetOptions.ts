@@ -34,6 +34,11 @@ export type SampleTransform<T> = (
   call: {
     signal?: AbortSignal;
     coords?: { stream?: string | number; shard?: string | number; sample?: number };
+    /**
+     * The stream's fetch engine: a media preset (`videoClip`, `audioClip`) given no reader of its
+     * own reads a URL cell through it by ranges (with `columnsToDownload` leaving the cell a URL).
+     */
+    reader?: Pick<FetchEngine, 'stat' | 'read'>;
   },
 ) => T | Promise<T>;
 

@@ -86,6 +86,7 @@ export async function decodeSample<T>(
       ? await t(raw, rng(ctx.seed, info.epoch, 'transform', info.id, info.position), {
           signal,
           coords,
+          reader: st.reader,
         })
       : (raw as T);
   } catch (cause) {

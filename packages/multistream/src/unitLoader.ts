@@ -28,6 +28,8 @@ export interface OpenStream {
   unitSizes: number[];
   unitStarts: Float64Array;
   numSamples: number;
+  /** The engine its remote reads go through: media transforms read URL cells by ranges with it. */
+  reader: FetchEngine;
 }
 
 /** Where a stream is read from: a local copy without a remote is read in place, a remote through the cache. */
@@ -131,6 +133,7 @@ export async function openStreams(
         unitSizes,
         unitStarts,
         numSamples: unitStarts[unitSizes.length]!,
+        reader: sources.for(s).engine,
       });
     }
     return opened;
