@@ -1,4 +1,4 @@
-import { utimes, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCache } from '@streams/downloader';
 import { startHttpServer } from '@streams/testkit';
@@ -49,7 +49,6 @@ function countingSource(cache: Awaited<ReturnType<typeof openCache>>) {
 describe('sample counts of shard files are remembered in the node cache', () => {
   it('reopening local tars reads none of them; a tar that changed is counted again', async () => {
     const dir = join(tmp.dir, 'wds');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(dir);
     await writeFile(join(dir, 'a.tar'), tarOf(5));
     await writeFile(join(dir, 'b.tar'), tarOf(7, 5));
@@ -84,7 +83,6 @@ describe('sample counts of shard files are remembered in the node cache', () => 
 
   it('reopening remote tars asks only their versions (HEAD), no GET', async () => {
     const root = join(tmp.dir, 'www');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(root);
     await writeFile(join(root, 'a.tar'), tarOf(4));
     await writeFile(join(root, 'b.tar'), tarOf(6, 4));
@@ -116,7 +114,6 @@ describe('sample counts of shard files are remembered in the node cache', () => 
 
   it('JSONL shards are remembered the same way', async () => {
     const dir = join(tmp.dir, 'jsonl');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(dir);
     for (const [f, n] of [
       ['p0.jsonl', 3],
