@@ -99,6 +99,23 @@ describe('MemoryBuffer', () => {
     expect(greedy.report().perClass).toEqual({ 0: 10, 1: 10, 2: 10, 3: 10 });
   });
 
+  it('greedy class-balanced: a task-incremental label is a class of its task, so later tasks get in', () => {
+    // Two tasks whose heads both use labels 0 and 1 (split-MNIST's task-incremental form).
+    const m = new MemoryBuffer({ size: 40, policy: 'classBalanced', greedy: true });
+    const r = rng(4);
+    for (const task of [0, 1]) {
+      const b = rows(100, task * 1000, (i) => i % 2);
+      b.task = new Int32Array(100).fill(task); // [100]
+      m.add(b, 100, task, r);
+    }
+    expect(m.report().perClass).toEqual({ 0: 20, 1: 20 });
+    const all = m.all()!;
+    const tasks = Array.from(all.batch.task!.subarray(0, all.n));
+    // Ten of each (task, label): the first task does not keep the whole memory.
+    expect(tasks.filter((t) => t === 1)).toHaveLength(20);
+    expect(tasks.filter((t) => t === 0)).toHaveLength(20);
+  });
+
   it('class ring: the last perClass samples of each class in each experience', () => {
     const m = new MemoryBuffer({ size: 40, policy: 'classRing', perClass: 3 });
     const r = rng(9);

@@ -77,8 +77,8 @@ export const MEMORY_POLICIES: readonly MemoryPolicy[] = [
   'classRing',
 ];
 
-/** `classRing` keys a group by experience and class: class ids below this bound. */
-const RING_CLASSES = 2 ** 20;
+/** Class-keyed memories (`classBalanced`: by task and class; `classRing`: by experience and class) take class ids below this. */
+const CLASS_IDS = 2 ** 20;
 
 /**
  * An episodic memory of samples in preallocated typed arrays: bounded in samples and bytes,
@@ -285,18 +285,23 @@ export class MemoryBuffer {
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
   }
 
+  private classId(batch: Batch, r: number): number {
+    const c = (batch.y as Int32Array)[r]!;
+    if (!(c >= 0 && c < CLASS_IDS))
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/cl] a ${this.policy} memory takes class ids in [0, ${CLASS_IDS}), got ${c}`,
+        { fix: 'number the classes from 0' },
+      );
+    return c;
+  }
+
   private groupKey(batch: Batch, r: number, experience: number): number {
-    if (this.policy === 'classBalanced') return (batch.y as Int32Array)[r]!;
-    if (this.policy === 'classRing') {
-      const c = (batch.y as Int32Array)[r]!;
-      if (!(c >= 0 && c < RING_CLASSES))
-        throw new StreamsError(
-          'STREAMS_INVALID_ARGUMENT',
-          `[streams/cl] a classRing memory takes class ids in [0, ${RING_CLASSES}), got ${c}`,
-          { fix: 'number the classes from 0' },
-        );
-      return experience * RING_CLASSES + c;
-    }
+    // A class of its task: task-incremental heads reuse labels (0 and 1 in every split-MNIST
+    // task), and keyed by label alone a greedy memory would take no sample of a later task.
+    if (this.policy === 'classBalanced')
+      return (batch.task?.[r] ?? 0) * CLASS_IDS + this.classId(batch, r);
+    if (this.policy === 'classRing') return experience * CLASS_IDS + this.classId(batch, r);
     if (this.policy === 'perExperience') return experience;
     return 0;
   }
