@@ -249,7 +249,7 @@ export class LocalByteSource implements ByteSource {
   }
 
   async #readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(length);
+    const buf = uninitialized(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -264,7 +264,7 @@ export class LocalByteSource implements ByteSource {
    * per 100-byte read costs more than the read), so a kept sample pins at most one slab.
    */
   #alloc(length: number): Uint8Array {
-    if (length > SLAB_BYTES / 8) return new Uint8Array(length);
+    if (length > SLAB_BYTES / 8) return uninitialized(length);
     if (this.#slabUsed + length > SLAB_BYTES) {
       this.#slab = new ArrayBuffer(SLAB_BYTES);
       this.#slabUsed = 0;
@@ -567,4 +567,15 @@ export class RoutingByteSource implements ByteSource {
       throw e;
     }
   }
+}
+
+/**
+ * A buffer of `length` bytes that is about to be filled by a read, not zeroed first: zeroing a
+ * large buffer on the main thread costs as much as the read (it is the first touch of its pages),
+ * where the read itself touches them on the thread pool. Only the bytes read are ever returned.
+ */
+function uninitialized(length: number): Uint8Array {
+  if (length < 4096) return new Uint8Array(length);
+  const b = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
 }
