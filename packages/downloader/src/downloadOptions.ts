@@ -60,6 +60,11 @@ export interface ReadOptions {
   offset?: number | undefined;
   /** Bytes to read (default: to the end). */
   length?: number | undefined;
+  /**
+   * For a whole-object read (no offset or length): the size the object must have. A longer body
+   * stops being read at once and fails with `STREAMS_SIZE_MISMATCH`, as does a shorter one.
+   */
+  expectedSize?: number | undefined;
 }
 
 /** Counters of everything an engine did, as reported in its events. */

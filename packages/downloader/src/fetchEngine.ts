@@ -258,7 +258,7 @@ export class FetchEngine {
   async read(url: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const driver = this.driverFor(url);
     // Kept across attempts: a read cut mid-body resumes with a range read of the rest.
-    const state = readState(options.offset, options.length);
+    const state = readState(options.offset, options.length, options.expectedSize);
     return this.retries.run(driver, 'GET', url, options.signal, (signal) =>
       this.transfer.toMemory(driver, url, state, signal),
     );

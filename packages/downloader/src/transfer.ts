@@ -54,6 +54,8 @@ export interface ReadState {
   offset: number;
   /** Bytes asked for; undefined: to the end of the object. */
   wanted: number | undefined;
+  /** A whole-object read's expected size: a body of any other length fails (a longer one at once). */
+  expectedSize: number | undefined;
   /** Whether the read is a range (an offset or a length was given). */
   ranged: boolean;
   /** Bytes this attempt expects in all: `wanted`, or learned from the answer. */
@@ -64,13 +66,22 @@ export interface ReadState {
   etag: string | undefined;
 }
 
-/** The fresh state of a read of `length` bytes at `offset` (both optional). */
-export function readState(offset: number | undefined, length: number | undefined): ReadState {
+/**
+ * The fresh state of a read of `length` bytes at `offset` (both optional), or of a whole object
+ * expected to be `expectedSize` bytes.
+ */
+export function readState(
+  offset: number | undefined,
+  length: number | undefined,
+  expectedSize?: number,
+): ReadState {
+  const ranged = offset !== undefined || length !== undefined;
   return {
     offset: offset ?? 0,
     wanted: length,
-    ranged: offset !== undefined || length !== undefined,
-    total: length,
+    expectedSize: ranged ? undefined : expectedSize,
+    ranged,
+    total: length ?? (ranged ? undefined : expectedSize),
     chunks: [],
     received: 0,
     etag: undefined,
@@ -228,7 +239,7 @@ export class Transfer {
     if (!resume) {
       state.chunks = [];
       state.received = 0;
-      state.total = state.wanted;
+      state.total = state.wanted ?? state.expectedSize;
       state.etag = undefined;
     }
     let body: ObjectBody;
@@ -245,6 +256,14 @@ export class Transfer {
       body = state.ranged
         ? await driver.getRange(url, state.offset, state.total!, { signal })
         : await driver.get(url, { signal });
+      if (
+        state.expectedSize !== undefined &&
+        body.size !== undefined &&
+        body.size !== state.expectedSize
+      ) {
+        await body.cancel();
+        throw sizeMismatch(driver, url, state.expectedSize, body.size);
+      }
       state.total ??= body.size;
       state.etag = body.etag;
     }

@@ -61,6 +61,15 @@ describe('a body longer than the declared size', () => {
     expect(await readdir(out)).toEqual([]);
   });
 
+  it('engine.read of a whole object with an expected size stops reading past it', async () => {
+    sent = 0;
+    await expect(engine().read(url, { expectedSize: 24 })).rejects.toMatchObject({
+      code: 'STREAMS_SIZE_MISMATCH',
+      message: expect.stringContaining('expected 24 bytes, got at least'),
+    });
+    expect(sent).toBeLessThan(CAP / 4);
+  });
+
   it('engine.read of a range stops reading once the range is in, when the server ignores Range', async () => {
     sent = 0;
     const bytes = await engine().read(url, { offset: 100, length: 24 });

@@ -420,16 +420,19 @@ export class RoutingByteSource implements ByteSource {
     if (!isRemoteUrl(url)) return this.local.fetch(url, options);
     const { signal, size, hash } = options;
     if (!this.cache) {
-      // At most the declared size: a server sending more cannot make us buffer it.
-      const bytes = await this.engine.read(url, { signal, length: size }).catch((e: unknown) => {
-        // A range past the end of the object: it is shorter than the index says.
-        if (size === undefined || !isStreamsError(e, 'STREAMS_INVALID_ARGUMENT')) throw e;
-        throw new StreamsError(
-          'STREAMS_SIZE_MISMATCH',
-          `[streams/index] ${basenameUrl(url)} is shorter than the ${size} bytes the index says`,
-          { url, cause: e, fix: 'the file changed or the index is stale: rebuild the index' },
-        );
-      });
+      // The whole object, which must be the declared size: a longer one fails as soon as it
+      // passes that size (a range of the declared length would pass its first bytes as the file).
+      const bytes = await this.engine
+        .read(url, { signal, expectedSize: size })
+        .catch((e: unknown) => {
+          // A range past the end of the object: it is shorter than the index says.
+          if (size === undefined || !isStreamsError(e, 'STREAMS_INVALID_ARGUMENT')) throw e;
+          throw new StreamsError(
+            'STREAMS_SIZE_MISMATCH',
+            `[streams/index] ${basenameUrl(url)} is shorter than the ${size} bytes the index says`,
+            { url, cause: e, fix: 'the file changed or the index is stale: rebuild the index' },
+          );
+        });
       return { bytes, hit: false, hashChecked: false };
     }
     const expected: ExpectedHash | undefined =

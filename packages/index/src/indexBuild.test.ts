@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isStreamsError } from '@streams/core';
+import { disposeDrivers } from '@streams/downloader';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/fixtures.js';
 import { buildIndex } from './indexBuild.js';
@@ -85,8 +86,7 @@ describe('buildIndex (DuckDB, offline)', () => {
       expect(r.rows).toBe(10);
       expect((await readFile(join(tmp.dir, 'r.csv'), 'utf8')).trim().split('\n')).toHaveLength(11);
     } finally {
-      const downloader = '@streams/downloader';
-      await ((await import(downloader)) as { disposeDrivers(): Promise<void> }).disposeDrivers();
+      await disposeDrivers();
       await new Promise((ok) => server.close(ok));
     }
   });

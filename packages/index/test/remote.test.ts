@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
+import { disposeDrivers } from '@streams/downloader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RoutingByteSource } from '../src/byteSource.js';
 import { openDataset } from '../src/dataset.js';
 import { openMdsDataset } from '../src/mdsDataset.js';
 import { toJsonValue } from '../src/sampleJson.js';
@@ -47,9 +49,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Computed specifier: keeps the downloader's sources out of this package's type check.
-  const downloader = '@streams/downloader';
-  const { disposeDrivers } = (await import(downloader)) as { disposeDrivers(): Promise<void> };
   await disposeDrivers();
   await new Promise((r) => server.close(r));
 });
@@ -76,5 +75,25 @@ describe('MDS over HTTP through the downloader drivers', () => {
     // Offset table + two samples, each a bounded range: no whole shard was fetched.
     expect(shardGets.length).toBeGreaterThanOrEqual(3);
     expect(shardGets.every((l) => /^bytes=\d+-\d+$/.test(l.range ?? ''))).toBe(true);
+  });
+});
+
+describe('a remote file checked against its declared size, with no cache', () => {
+  const file = () => join(MDS_REFERENCE, 'plain', 'index.json');
+  it('passes at its size, and fails when the object is longer or shorter than declared', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const bytes = new Uint8Array(await readFile(file()));
+    const source = new RoutingByteSource();
+    const url = `${base}/index.json`;
+    const got = (await source.fetch(url, { size: bytes.length })).bytes;
+    expect(new Uint8Array(got)).toEqual(bytes);
+    // Longer than declared: not its first bytes passed off as the file.
+    await expect(source.fetch(url, { size: bytes.length - 10 })).rejects.toMatchObject({
+      code: 'STREAMS_SIZE_MISMATCH',
+      message: expect.stringContaining(`expected ${bytes.length - 10} bytes, got ${bytes.length}`),
+    });
+    await expect(source.fetch(url, { size: bytes.length + 10 })).rejects.toMatchObject({
+      code: 'STREAMS_SIZE_MISMATCH',
+    });
   });
 });

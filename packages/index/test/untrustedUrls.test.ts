@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isStreamsError } from '@streams/core';
+import { disposeDrivers } from '@streams/downloader';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset, openJsonlDataset } from '../src/dataset.js';
@@ -40,8 +41,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const downloader = '@streams/downloader';
-  const { disposeDrivers } = (await import(downloader)) as { disposeDrivers(): Promise<void> };
   await disposeDrivers();
   await server?.close();
   await tmp?.cleanup();
