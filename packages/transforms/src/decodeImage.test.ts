@@ -293,6 +293,33 @@ describe('decodeImage', () => {
     expect(isStreamsError(bad, 'STREAMS_UNSUPPORTED_ENCODING')).toBe(true);
   });
 
+  it('with no imageField, a sample without the default names gives its one image field, by content', async () => {
+    const prep = imageClassification({ size: 8, resize: 8, dtype: 'uint8', layout: 'HWC' });
+    const raw = { raw: { width: 32, height: 32, channels: 3 as const } };
+    const pngBytes = new Uint8Array(await sharp(quadrants(), raw).png().toBuffer());
+    const jpegBytes = new Uint8Array(await sharp(quadrants(), raw).jpeg().toBuffer());
+    const named = await prep({ image: pngBytes, label: 1 }, rng(0));
+    // An index table's fetched `url` column (bytes), and a converted one ({ format, bytes }).
+    const url = await prep({ url: pngBytes, caption: 'a square', label: 1 }, rng(0));
+    expect(Array.from(url.image.data)).toEqual(Array.from(named.image.data));
+    const mds = await prep({ thumb_url: { format: 'png', bytes: pngBytes }, label: 1 }, rng(0));
+    expect(Array.from(mds.image.data)).toEqual(Array.from(named.image.data));
+    // Text that is not an image is not taken for one; two images are a choice left to the user.
+    const none = await prep({ url: new TextEncoder().encode('not an image at all') }, rng(0)).catch(
+      (e: unknown) => e,
+    );
+    expect(none).toMatchObject({ code: 'STREAMS_DECODE_FAILED' });
+    expect(String(none)).toContain('has no image field');
+    const two = await prep({ a_url: pngBytes, b_url: jpegBytes }, rng(0)).catch((e: unknown) => e);
+    expect(two).toMatchObject({ code: 'STREAMS_DECODE_FAILED' });
+    expect(String(two)).toContain('several fields hold images (a_url, b_url)');
+    // A field named by the user is the only one read.
+    const explicit = imageClassification({ imageField: 'photo', size: 8, resize: 8 });
+    await expect(explicit({ url: pngBytes }, rng(0))).rejects.toMatchObject({
+      code: 'STREAMS_DECODE_FAILED',
+    });
+  });
+
   it('decodes straight to one channel for grayscale datasets (MNIST-like raw pixels too)', async () => {
     const digit = new Uint8Array(28 * 28); // [28, 28]
     for (let y = 10; y < 18; y++) for (let x = 12; x < 16; x++) digit[y * 28 + x] = 255;

@@ -55,7 +55,11 @@ export interface ImageClassificationOptions {
   dtype?: 'uint8' | 'float32';
   /** 3 (RGB, default) or 1 (grayscale datasets; give one mean/std value). */
   channels?: 1 | 3;
-  /** Fields searched for image bytes. Default `jpg, jpeg, png, webp, image, img`. */
+  /**
+   * Fields searched for image bytes. Default `jpg, jpeg, png, webp, image, img`, then, when none
+   * is there, the one field whose bytes are an image (JPEG, PNG, WebP, GIF, TIFF), whatever its
+   * name: an index table's fetched `url` column, say.
+   */
   imageField?: string | readonly string[];
   /** Fields searched for the label. Default `cls, label, target`. */
   labelField?: string | readonly string[];
@@ -118,8 +122,11 @@ export function imageClassificationPipeline(
 export function imageClassificationFields(options: ImageClassificationOptions = {}): {
   imageFields: readonly string[];
   labelFields: readonly string[];
+  /** No `imageField` given: a sample with none of the default names is searched by content. */
+  sniffImage: boolean;
 } {
   return {
+    sniffImage: options.imageField === undefined,
     imageFields: asList(options.imageField, ['jpg', 'jpeg', 'png', 'webp', 'image', 'img']),
     labelFields: asList(options.labelField, ['cls', 'label', 'target']),
   };
@@ -137,9 +144,9 @@ export function imageClassification(
   options: ImageClassificationOptions = {},
 ): Preset<ImageClassificationSample> {
   const pipeline = imageClassificationPipeline(options);
-  const { imageFields, labelFields } = imageClassificationFields(options);
+  const { imageFields, labelFields, sniffImage } = imageClassificationFields(options);
   return async (sample, rng, call = {}) => {
-    const bytes = pickImage(sample, imageFields);
+    const bytes = pickImage(sample, imageFields, { sniff: sniffImage });
     // A forked generator: the caller's rng advances the same whether decoding runs here or in a pool.
     const image = await decodeImage(bytes, pipeline, rng.fork('image'), call);
     return { image, label: pickLabel(sample, labelFields) };

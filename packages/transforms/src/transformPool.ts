@@ -197,9 +197,9 @@ export class TransformPool implements AsyncDisposable {
   /** The {@link imageClassification} preset with decoding in this pool's workers (identical output). */
   imageClassification(options: ImageClassificationOptions = {}): Preset<ImageClassificationSample> {
     const pipeline = imageClassificationPipeline(options);
-    const { imageFields, labelFields } = imageClassificationFields(options);
+    const { imageFields, labelFields, sniffImage } = imageClassificationFields(options);
     return async (sample, rng, call = {}) => {
-      const bytes = pickImage(sample, imageFields);
+      const bytes = pickImage(sample, imageFields, { sniff: sniffImage });
       const image = await this.decodeImage(bytes, pipeline, rng.fork('image'), call);
       return { image, label: pickLabel(sample, labelFields) };
     };
