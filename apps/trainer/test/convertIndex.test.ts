@@ -1,5 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { rng } from '@streams/core';
+import { StreamingDataset } from '@streams/multistream';
+import { imageClassification } from '@streams/transforms';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { cli, jsonLines, tempDir } from './helpers.js';
@@ -39,6 +42,16 @@ describe('streams convert of a CSV/JSONL index', () => {
         files.map((b) => ({ format: 'png', hex: b.toString('hex') })),
       );
       expect(rows.map((row) => row.label)).toEqual([0, 1, 2]);
+      // The fetched column keeps its name, and the image preset finds it with no field option.
+      const prep = imageClassification({ size: 4, resize: 4, dtype: 'uint8', layout: 'HWC' });
+      await using ds = await StreamingDataset.open({ local: out, shuffle: false });
+      const got: number[] = [];
+      for await (const s of ds) {
+        const x = await prep(s, rng(0));
+        expect(x.image.shape).toEqual([4, 4, 3]);
+        got.push(x.image.data[0]!, x.label!);
+      }
+      expect(got).toEqual([0, 0, 40, 1, 80, 2]);
     }
     // Asked for as plain text shards, the cells stay text.
     const text = join(tmp.dir, 'text.mds');
