@@ -257,6 +257,18 @@ function permutedProtocol(
           sampleSize: 256,
         },
       },
+      {
+        // A-GEM with one projection per layer (the InSituML design): a constraint per layer.
+        label: 'agem-layerwise',
+        ablation: true,
+        config: {
+          name: 'agem',
+          memorySize: memory * tasks,
+          perExperience: memory,
+          sampleSize: 256,
+          layerwise: true,
+        },
+      },
       { label: 'gem', config: { name: 'gem', patternsPerExperience: memory, memoryStrength: 0.5 } },
       {
         // Ablation: GEM's constraint alone (no margin pushing past losses down), A-GEM's kind.
