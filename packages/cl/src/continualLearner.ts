@@ -1,3 +1,8 @@
+// The continual learner, the package's API: experiences, training steps with the strategies'
+// hooks, prediction, and state and checkpoints. Evaluation (evaluateModel.ts), grouped per-batch
+// gradients (groupGradients.ts), the trained part of the state (trainingState.ts) and the
+// checkpoint directory (checkpoint.ts) live in their own files.
+//
 // tfjs-core's gradients ship only as ESM files plain Node cannot load; the tfjs union's Node
 // bundle registers them (into the one engine that tfjs-core, tfjs-node and the backends share).
 import '@tensorflow/tfjs';
@@ -7,32 +12,23 @@ import {
   type Batch,
   type BatchSource,
   batchSize,
-  concatBatches,
   type TensorBatch,
   takeRows,
   toTensors,
 } from './batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import type {
-  EvalMetrics,
-  EvalResult,
-  LearnerProgress,
-  TrainExperienceOptions,
-} from './learnerTypes.js';
+import { evaluateModel } from './evaluateModel.js';
+import { groupGradients } from './groupGradients.js';
+import type { EvalResult, LearnerProgress, TrainExperienceOptions } from './learnerTypes.js';
 import { perSampleLoss, reduceLoss } from './losses.js';
 import type { MemoryBuffer, MemoryReport } from './memoryBuffer.js';
 import { createModel, type ModelSpec } from './modelRegistry.js';
 import type { Model, ModelSpecBase } from './models/model.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
-import type {
-  LearnerMode,
-  SavedState,
-  StateArrays,
-  Strategy,
-  StrategyContext,
-} from './strategy.js';
+import type { LearnerMode, StateArrays, Strategy, StrategyContext } from './strategy.js';
 import { createStrategy, type StrategyConfig } from './strategyRegistry.js';
 import { TaskRouting } from './taskRouting.js';
+import { captureTrainedState, restoreTrainedState } from './trainingState.js';
 
 /** Callbacks around experiences and steps (not saved in checkpoints: pass them again to `load`). */
 export interface LearnerHooks {
@@ -266,55 +262,7 @@ export class ContinualLearner {
 
   /** Loss (and accuracy for classifiers) over `batches`, overall and per task id. */
   async evaluate(batches: BatchSource, options: { confusion?: boolean } = {}): Promise<EvalResult> {
-    const total = { loss: 0, correct: 0, count: 0 };
-    const perTask = new Map<number, typeof total>();
-    const classes = this.model.outputSize;
-    const confusion =
-      options.confusion && this.model.task === 'classification'
-        ? Array.from({ length: classes }, () => new Array<number>(classes).fill(0))
-        : undefined;
-    for await (const batch of batches) {
-      const n = batchSize(this.model, batch, 'evaluate batch');
-      this.routing.check(batch, n);
-      const [losses, preds] = tf.tidy(() => {
-        const tb = toTensors(this.model, batch, n);
-        const out = this.routing.outputs(this.model.forward(tb.x), tb.task);
-        const l = perSampleLoss(this.model.task, out, tb.y);
-        return [l, this.model.task === 'classification' ? tf.argMax(out, 1) : l];
-      });
-      const l = (await losses.data()) as Float32Array;
-      const pr = (await preds.data()) as Int32Array;
-      tf.dispose([losses, preds]);
-      for (let i = 0; i < n; i++) {
-        const correct =
-          this.model.task === 'classification' && pr[i] === (batch.y as Int32Array)[i] ? 1 : 0;
-        const acc = batch.task
-          ? (perTask.get(batch.task[i]!) ?? { loss: 0, correct: 0, count: 0 })
-          : null;
-        for (const a of acc ? [total, acc] : [total]) {
-          a.loss += l[i]!;
-          a.correct += correct;
-          a.count++;
-        }
-        if (acc) perTask.set(batch.task![i]!, acc);
-        if (confusion) confusion[(batch.y as Int32Array)[i]!]![pr[i]!]!++;
-      }
-    }
-    const metrics = (a: typeof total): EvalMetrics => ({
-      loss: a.count ? a.loss / a.count : Number.NaN,
-      ...(this.model.task === 'classification'
-        ? { accuracy: a.count ? a.correct / a.count : Number.NaN }
-        : {}),
-      count: a.count,
-    });
-    const result: EvalResult = {
-      ...metrics(total),
-      perTask: Object.fromEntries(
-        [...perTask].sort((a, b) => a[0] - b[0]).map(([t, a]) => [t, metrics(a)]),
-      ),
-    };
-    if (confusion) result.confusion = confusion;
-    return result;
+    return evaluateModel(this.model, this.routing, batches, options);
   }
 
   /** The model's outputs for `x` `[n, ...inputShape]` (the task's head or mask applied): logits, targets or reconstructions, `[n, outputSize]`. */
@@ -344,23 +292,7 @@ export class ContinualLearner {
 
   /** The learner's full state, for checkpoints (see `saveCheckpoint`). */
   async getState(): Promise<LearnerState> {
-    const arrays: StateArrays = {};
-    const params = await Promise.all(
-      this.model.params.map((p) => p.variable.data() as Promise<Float32Array>),
-    );
-    params.forEach((d, i) => {
-      arrays[`param.${i}`] = d;
-    });
-    const opt = await this.optimizer.getState();
-    opt.slots.forEach((d, i) => {
-      arrays[`optimizer.${i}`] = d;
-    });
-    const strategies: unknown[] = [];
-    for (const [i, s] of this.strategies.entries()) {
-      const st = await s.getState();
-      strategies.push(st.meta);
-      for (const [k, v] of Object.entries(st.arrays)) arrays[`strategy.${i}.${k}`] = v;
-    }
+    const trained = await captureTrainedState(this);
     return {
       options: this.config,
       meta: {
@@ -368,54 +300,16 @@ export class ContinualLearner {
         rng: this.rng.getState(),
         seenClasses: [...this.classes].sort((a, b) => a - b),
         seenTasks: [...this.tasks].sort((a, b) => a - b),
-        optimizerStep: opt.step,
-        optimizerSlots: opt.slots.length,
-        strategies,
+        ...trained.meta,
       },
-      arrays,
+      arrays: trained.arrays,
     };
   }
 
   /** Restores {@link getState}'s output into a learner made with the same options. */
   setState(state: LearnerState): void {
     const { meta, arrays } = state;
-    const need = (name: string): Float32Array => {
-      const a = arrays[name];
-      if (!(a instanceof Float32Array)) {
-        throw new StreamsError(
-          'STREAMS_STATE_INVALID',
-          `[streams/cl] the checkpoint lacks ${name}`,
-          { fix: 'save it again with this version' },
-        );
-      }
-      return a;
-    };
-    tf.tidy(() => {
-      this.model.params.forEach((p, i) => {
-        const a = need(`param.${i}`);
-        if (a.length !== p.variable.size) {
-          throw new StreamsError(
-            'STREAMS_STATE_INVALID',
-            `[streams/cl] saved parameter ${i} has ${a.length} values, the model's ${p.name} has ${p.variable.size}`,
-            {
-              fix: 'load the checkpoint with the model spec it was saved with',
-            },
-          );
-        }
-        p.variable.assign(tf.tensor(a, p.variable.shape));
-      });
-    });
-    this.optimizer.setState({
-      step: meta.optimizerStep,
-      slots: Array.from({ length: meta.optimizerSlots }, (_, i) => need(`optimizer.${i}`)),
-    });
-    this.strategies.forEach((s, i) => {
-      const prefix = `strategy.${i}.`;
-      const own: StateArrays = {};
-      for (const [k, v] of Object.entries(arrays))
-        if (k.startsWith(prefix)) own[k.slice(prefix.length)] = v;
-      s.setState({ meta: meta.strategies[i], arrays: own } satisfies SavedState, this.context);
-    });
+    restoreTrainedState(this, meta, arrays);
     this.progressState = structuredClone(meta.progress);
     this.rng = Rng.fromState(meta.rng);
     this.classes.clear();
@@ -516,43 +410,6 @@ export class ContinualLearner {
     return { loss, trainedSamples: m };
   }
 
-  /** {@link StrategyContext.groupGradients}: one pass with a copy of the params per batch. */
-  private groupGradients(batches: readonly { batch: Batch; n: number }[]): tf.Tensor[] {
-    const model = this.model;
-    const k = batches.length;
-    if (k === 1 || !model.forwardGroups) {
-      const each = batches.map((b) => this.context.gradients(b.batch, b.n));
-      return model.params.map((_, i) => tf.stack(each.map((g) => g[i]!)));
-    }
-    // Every batch padded to m rows by repeating its own rows; each row weighs w_i / n_k, so the
-    // padding counts 0 and group k's loss is its own weighted mean.
-    const m = Math.max(...batches.map((b) => b.n));
-    const scale = new Float32Array(k * m); // [k * m]
-    const rows = batches.map(({ batch, n }, j) => {
-      for (let i = 0; i < n; i++) scale[j * m + i] = (batch.weight?.[i] ?? 1) / n;
-      return n === m
-        ? batch
-        : takeRows(
-            batch,
-            n,
-            Int32Array.from({ length: m }, (_, i) => i % n),
-          );
-    });
-    const tb = toTensors(
-      model,
-      { ...concatBatches(rows, new Array(k).fill(m)), weight: scale },
-      k * m,
-    );
-    const tiled = model.params.map((p) =>
-      tf.tile(tf.expandDims(p.variable, 0), [k, ...p.variable.shape.map(() => 1)]),
-    ); // each [k, ...shape]
-    return tf.grads((...values: tf.Tensor[]) => {
-      const raw = model.forwardGroups!(tb.x, k, values);
-      const losses = perSampleLoss(model.task, this.routing.outputs(raw, tb.task), tb.y);
-      return tf.sum(tf.mul(losses, tb.weight!));
-    })(tiled);
-  }
-
   private check(batch: Batch): number {
     const n = batchSize(this.model, batch);
     this.routing.check(batch, n);
@@ -581,7 +438,8 @@ export class ContinualLearner {
           this.routing.outputs(this.model.forward(tb.x, { training }, values), tb.task),
           tb.y,
         ),
-      groupGradients: (batches) => this.groupGradients(batches),
+      groupGradients: (batches) =>
+        groupGradients(this.model, this.routing, this.context.gradients, batches),
       gradients: (batch, n) => {
         const tb = toTensors(this.model, batch, n);
         const params = this.model.params;

@@ -1,5 +1,5 @@
 import { encodeNpy } from '@streams/core';
-import { badValue, dtypeOfTyped, toNdArray, valuesBytes } from './mdsEncodings.js';
+import { badValue, dtypeOfTyped, toNdArray, valuesBytes } from './columnValues.js';
 
 /**
  * Whether a sample value is an array a WebDataset writer stores as `.npy`: a typed array other

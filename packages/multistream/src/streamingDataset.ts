@@ -1,13 +1,14 @@
 // A deterministic, resumable, elastic dataset over weighted streams of any registered shard
-// format. This file is the public class: it ties together the options (datasetOptions.ts), unit
-// loading (unitLoader.ts), the epoch order (epochPlan.ts, partition.ts) or the scheduled mix
-// (scheduledOrder.ts), the prefetch window (sampleWindow.ts), the decode policy
-// (decodePolicy.ts) and the state checks (datasetState.ts).
+// format. This file is the public class, a facade over its parts: the options (datasetOptions.ts),
+// opening the streams and loading units (unitLoader.ts), the position in the order with its epoch
+// plan and resume state (datasetCursor.ts, checked by datasetState.ts) or scheduled mix
+// (scheduledOrder.ts), the prefetch window (sampleWindow.ts), the decode policy (decodePolicy.ts),
+// random access (sampleAt.ts) and the metrics (metricsRecorder.ts). The iteration loops that hand
+// out samples and batches live here.
 import { setMaxListeners } from 'node:events';
 import { type DiskCache, openCache } from '@streams/cache';
 import {
   EventHub,
-  formatBytes,
   parseBytes,
   world as readWorld,
   StreamsError,
@@ -19,22 +20,14 @@ import {
 } from '@streams/core';
 import type { Sample } from '@streams/index';
 import type { Table } from 'apache-arrow';
-import { tableFromArrays } from 'apache-arrow';
+import { DatasetCursor, DEFAULT_SEED } from './datasetCursor.js';
 import type { DatasetMetrics, SampleInfo, StreamingDatasetOptions } from './datasetOptions.js';
-import { checkPosition, checkState, type DatasetState } from './datasetState.js';
+import type { DatasetState } from './datasetState.js';
 import { DecodePolicy, SKIPPED, type SkippedSample } from './decodePolicy.js';
-import {
-  buildEpochPlan,
-  type EpochPlan,
-  locateSample,
-  PLAN_BYTES_PER_SAMPLE,
-  PLAN_VERSION,
-  type PlanConfig,
-} from './epochPlan.js';
-import { type PlanSlice, partitionPlan } from './partition.js';
-import { MAX_SAMPLES } from './resample.js';
-import { type Chunk, decodeSample, runSlice, seenAt, type WindowContext } from './sampleWindow.js';
-import { ScheduledOrder } from './scheduledOrder.js';
+import type { EpochPlan } from './epochPlan.js';
+import { MetricsRecorder } from './metricsRecorder.js';
+import { sampleAt } from './sampleAt.js';
+import { type Chunk, runSlice, seenAt, type WindowContext } from './sampleWindow.js';
 import {
   applyStreamDefaults,
   FORMAT_KNOBS,
@@ -50,8 +43,6 @@ import {
   streamLocation,
   UnitLoader,
 } from './unitLoader.js';
-
-const DEFAULT_SEED = 9176;
 
 /**
  * A deterministic, resumable, elastic dataset over weighted streams: MDS, WebDataset tars,
@@ -70,22 +61,12 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
   readonly #cache: DiskCache | undefined;
   readonly #loader: UnitLoader;
   readonly #policy: DecodePolicy;
-  #planConfig: Omit<PlanConfig, 'numCanonicalNodes'>;
-  readonly #seed: number;
-  #numCanonicalNodes: number;
-  readonly #canonicalExplicit: boolean;
-  #epoch = 0;
-  #samplesSeen = 0;
-  readonly #scheduled: ScheduledOrder | undefined;
-  #plan: EpochPlan | undefined;
+  /** The epoch, samples seen, plan and resume state. */
+  readonly #cursor: DatasetCursor;
+  readonly #meter: MetricsRecorder;
   #closed = false;
   /** Aborts unit loads in flight when the dataset closes. */
   readonly #closer = new AbortController();
-  // Metrics
-  #started = 0;
-  #samples = 0;
-  #waitMs = 0;
-  readonly #perStream: number[];
   #ctx: WindowContext<T> | undefined;
 
   private constructor(
@@ -102,61 +83,8 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
     this.streams = streams.map((s) => s.stream);
     this.weights = weights;
     this.world = w;
-    this.#seed = o.seed ?? DEFAULT_SEED;
-    const width = w.worldSize / (o.replication ?? 1);
-    this.#canonicalExplicit = o.numCanonicalNodes !== undefined;
-    this.#numCanonicalNodes = o.numCanonicalNodes ?? Math.max(1, Math.floor(width));
-    this.#planConfig = {
-      streams: streams.map((s) => ({ shardSizes: s.unitSizes })),
-      choose: weights.choose,
-      seed: this.#seed,
-      order: o.shuffle === false ? 'sequential' : (o.order ?? 'shuffle'),
-      interleaveRun: o.interleaveRun,
-      shuffleAlgorithm: o.shuffleAlgorithm,
-      shuffleBlockSize: o.shuffleBlockSize,
-      sampling: o.sampling,
-      batching: o.batching,
-      globalBatchSize: (o.batchSize ?? 1) * Math.floor(width),
-    };
-    checkPlanSize(streams, weights, o);
-    this.#perStream = streams.map(() => 0);
-    const stepSize = o.scheduleStepSize ?? (o.batchSize ?? 1) * Math.floor(width);
-    if (o.schedule && o.schedule.size !== streams.length) {
-      throw new StreamsError(
-        'STREAMS_INVALID_CONFIG',
-        `[streams/multistream] schedule gives ${o.schedule.size} weights for ${streams.length} streams`,
-        {
-          fix: 'give the schedule one weight per stream, in stream order',
-        },
-      );
-    }
-    if (!(Number.isInteger(stepSize) && stepSize >= 1)) {
-      throw new StreamsError(
-        'STREAMS_INVALID_CONFIG',
-        `[streams/multistream] scheduleStepSize must be an integer >= 1, got ${stepSize}`,
-        {
-          fix: 'set scheduleStepSize to the samples per training step of the whole job',
-        },
-      );
-    }
-    if (o.schedule) {
-      let first = 0;
-      this.#scheduled = new ScheduledOrder(
-        o.schedule,
-        {
-          samples: streams.map((s) => s.numSamples),
-          labels: streams.map((s) => s.label),
-          offsets: streams.map((s) => {
-            const at = first;
-            first += s.numSamples;
-            return at;
-          }),
-          plan: this.#planConfig,
-        },
-        this.#seed,
-        stepSize,
-      );
-    }
+    // Checks the plan size and the schedule before anything is allocated.
+    this.#cursor = new DatasetCursor(o, streams, weights, w);
     // Unit loads belong to the dataset, not to one iteration: they stop when it closes. An aborted
     // iteration only stops handing out samples, so a load it started (and the pool keeps) serves
     // the next iteration instead of failing it with the old abort.
@@ -171,11 +99,18 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
       // Under a memory limit, units no longer referenced may keep whatever the window leaves of it.
       lingerBytes: parseBytes(o.shardMemory ?? memoryLimit ?? '256mib', 'shardMemory'),
       memoryLimit,
-      sequential: this.#planConfig.order === 'sequential',
-      seed: this.#seed,
+      sequential: this.#cursor.sequential,
+      seed: this.#cursor.seed,
       signal: loadSignal,
     });
     this.#policy = new DecodePolicy(o.decodePolicy ?? 'error', this.events);
+    this.#meter = new MetricsRecorder({
+      loader: this.#loader,
+      cache: this.#cache,
+      policy: this.#policy,
+      labels: streams.map((s) => s.label),
+      targets: weights.proportion,
+    });
     if (o.onEvent) this.events.on(o.onEvent);
   }
 
@@ -233,51 +168,27 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
 
   /** Current epoch. */
   get epoch(): number {
-    return this.#epoch;
+    return this.#cursor.epoch;
   }
 
   /** Samples in the current epoch's global order (all ranks together). */
   get epochLength(): number {
-    return this.#currentPlan().ids.length;
+    return this.#cursor.plan().ids.length;
   }
 
   /** Samples this rank reads from the resume point to the end of the epoch. */
   get rankLength(): number {
-    return this.#slice().perRank;
+    return this.#cursor.slice().perRank;
   }
 
   /** Starts epoch `e` from its beginning (the next iteration reads it). */
   setEpoch(e: number): void {
-    if (!(Number.isSafeInteger(e) && e >= 0)) {
-      throw new StreamsError(
-        'STREAMS_INVALID_ARGUMENT',
-        `[streams/multistream] setEpoch needs an integer >= 0, got ${e}`,
-        {
-          fix: 'count epochs from 0',
-        },
-      );
-    }
-    if (e !== this.#epoch) this.#plan = undefined;
-    this.#epoch = e;
-    this.#samplesSeen = 0;
+    this.#cursor.setEpoch(e);
   }
 
   /** The resume state: epoch, global samples seen, seed, canonical nodes, plan version. */
   stateDict(): DatasetState {
-    return {
-      version: PLAN_VERSION,
-      epoch: this.#epoch,
-      samplesSeen: this.#samplesSeen,
-      seed: this.#seed,
-      numCanonicalNodes: this.#numCanonicalNodes,
-      schedulePosition: this.#scheduled
-        ? Math.floor(this.#samplesSeen / this.#scheduled.stepSize)
-        : 0,
-      ...(this.#scheduled ? { scheduleStepSize: this.#scheduled.stepSize } : {}),
-      ...((this.#planConfig.batching ?? 'random') !== 'random'
-        ? { globalBatchSize: this.#planConfig.globalBatchSize }
-        : {}),
-    };
+    return this.#cursor.stateDict();
   }
 
   /**
@@ -285,39 +196,12 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
    * that saved it: the global order is the same, so nothing is replayed or skipped).
    */
   loadStateDict(state: DatasetState): void {
-    checkState(state, {
-      seed: this.#seed,
-      numCanonicalNodes: this.#canonicalExplicit ? this.#numCanonicalNodes : undefined,
-      scheduled: this.#scheduled !== undefined,
-    });
-    if (this.#scheduled) {
-      // The scheduled sequence is endless: adopt the saved step size and position.
-      this.#scheduled.setStepSize(state.scheduleStepSize!);
-      this.#numCanonicalNodes = state.numCanonicalNodes;
-      this.#epoch = state.epoch;
-      this.#samplesSeen = state.samplesSeen;
-      return;
-    }
-    // Stratified and perStream orders are composed in global batches: keep the saved size so a
-    // resume under another world continues the same order.
-    if (
-      state.globalBatchSize !== undefined &&
-      state.globalBatchSize !== this.#planConfig.globalBatchSize
-    ) {
-      this.#planConfig = { ...this.#planConfig, globalBatchSize: state.globalBatchSize };
-      this.#plan = undefined;
-    }
-    if (state.numCanonicalNodes !== this.#numCanonicalNodes || state.epoch !== this.#epoch)
-      this.#plan = undefined;
-    this.#numCanonicalNodes = state.numCanonicalNodes;
-    this.#epoch = state.epoch;
-    checkPosition(state, this.#currentPlan().ids.length);
-    this.#samplesSeen = state.samplesSeen;
+    this.#cursor.loadStateDict(state);
   }
 
   /** The epoch plan (global order of sample ids) of the current epoch. */
   plan(): EpochPlan {
-    return this.#currentPlan();
+    return this.#cursor.plan();
   }
 
   /** Samples of the rest of the current epoch for this rank; the epoch advances when it ends. */
@@ -333,22 +217,24 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
   async *batches(options: { signal?: AbortSignal } = {}): AsyncGenerator<T[]> {
     const b = this.#o.batchSize ?? 1;
     const signal = options.signal ?? this.#o.signal;
+    const cursor = this.#cursor;
+    const meter = this.#meter;
     let batch: T[] = [];
     // Slots of the batch so far: a batch is b slots of the rank's slice, so samples skipped by the
     // decode policy make it shorter and never shift later batches (ranks stay in step).
     let slots = 0;
     let lastSeen = 0;
-    const counts = this.#perStream.map(() => 0);
-    const epoch = this.#epoch;
+    const counts = meter.perStream.map(() => 0);
+    const epoch = cursor.epoch;
     const commit = () => {
       // After the epoch's end the state already points at the next epoch: keep it there.
-      if (this.#epoch === epoch) this.#samplesSeen = lastSeen;
-      this.#samples += batch.length;
+      if (cursor.epoch === epoch) cursor.samplesSeen = lastSeen;
+      meter.samples += batch.length;
       counts.forEach((c, s) => {
-        this.#perStream[s]! += c;
+        meter.perStream[s]! += c;
         counts[s] = 0;
       });
-      if (this.events.active && this.#samples % 1000 < batch.length) this.#emitMetrics();
+      if (this.events.active && meter.samples % 1000 < batch.length) this.#emitMetrics();
     };
     for await (const chunk of this.#run(false, signal)) {
       for (let j = 0; j < chunk.items.length; j++) {
@@ -387,6 +273,8 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
    */
   #iterate<U>(withInfo: boolean, signal: AbortSignal | undefined): AsyncIterableIterator<U> {
     const gen = this.#run(withInfo, signal);
+    const cursor = this.#cursor;
+    const meter = this.#meter;
     let chunk: Chunk | undefined;
     let k = 0;
     // The next item of the current chunk, or undefined when it has none left.
@@ -395,12 +283,12 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
       while (k < c.items.length) {
         const j = k++;
         // Where the whole job stands once every rank group has read as much as this one.
-        this.#samplesSeen = seenAt(c, j);
+        cursor.samplesSeen = seenAt(c, j);
         const value = c.items[j];
         if (value === SKIPPED) continue;
-        this.#samples++;
-        this.#perStream[c.streams[c.start + j]!]! += 1;
-        if (this.events.active && this.#samples % 1000 === 0) this.#emitMetrics();
+        meter.samples++;
+        meter.perStream[c.streams[c.start + j]!]! += 1;
+        if (this.events.active && meter.samples % 1000 === 0) this.#emitMetrics();
         return { done: false, value: value as U };
       }
       return undefined;
@@ -439,23 +327,21 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
   async *#run(withInfo: boolean, signalOption: AbortSignal | undefined): AsyncGenerator<Chunk> {
     this.#checkOpen();
     const signal = signalOption ?? this.#o.signal;
-    if (this.#started === 0) this.#started = performance.now();
-    if (this.#scheduled) {
+    if (this.#meter.started === 0) this.#meter.started = performance.now();
+    if (this.#cursor.scheduled) {
       yield* this.#runScheduled(withInfo, signal);
       return;
     }
-    const plan = this.#currentPlan();
+    const plan = this.#cursor.plan();
     yield* runSlice(
       this.#window,
       withInfo,
       signal,
       { ...plan, end: plan.ids.length },
-      this.#slice(),
+      this.#cursor.slice(),
     );
     // Epoch done: the next iteration starts the next epoch.
-    this.#epoch++;
-    this.#samplesSeen = 0;
-    this.#plan = undefined;
+    this.#cursor.nextEpoch();
     if (this.events.active) this.#emitMetrics();
   }
 
@@ -469,16 +355,17 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
     // Blocks of whole global batches, so no position is left out between blocks.
     const g =
       (this.#o.batchSize ?? 1) * Math.floor(this.world.worldSize / (this.#o.replication ?? 1));
-    const order = this.#scheduled!;
+    const cursor = this.#cursor;
+    const order = cursor.scheduled!;
     const block = Math.ceil((64 * order.stepSize) / g) * g;
     const maxSteps = this.#o.scheduleSteps ?? Number.POSITIVE_INFINITY;
-    const plan = this.#currentPlan();
+    const plan = cursor.plan();
     for (;;) {
-      const start = this.#samplesSeen;
+      const start = cursor.samplesSeen;
       const end = Math.min(start + block, maxSteps * order.stepSize);
       if (start >= end) return;
       const ids = order.ids(start, end); // [block] global ids of positions [start, end)
-      const slice = this.#partition(ids, { dropLast: true });
+      const slice = cursor.partition(ids, { dropLast: true });
       // Positions of the block slice are relative: shift them into the endless sequence.
       for (let k = 0; k < slice.positions.length; k++) slice.positions[k]! += start;
       yield* runSlice(
@@ -486,7 +373,7 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
         withInfo,
         signal,
         {
-          epoch: this.#epoch,
+          epoch: cursor.epoch,
           streamOffsets: plan.streamOffsets,
           shardOffsets: plan.shardOffsets,
           end: Number.POSITIVE_INFINITY,
@@ -494,33 +381,24 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
         slice,
       );
       if (slice.perRank === 0) return; // less than one global batch left
-      this.#samplesSeen = Math.max(this.#samplesSeen, start + slice.perRank * slice.width);
+      cursor.samplesSeen = Math.max(cursor.samplesSeen, start + slice.perRank * slice.width);
     }
   }
 
   /** Random access: global sample `i` (streams laid end to end), through the same cache. */
   async get(i: number, options: { signal?: AbortSignal } = {}): Promise<T> {
     this.#checkOpen();
-    const total = this.#streams.reduce((a, s) => a + s.numSamples, 0);
-    if (!(Number.isSafeInteger(i) && i >= 0 && i < total)) {
-      throw new StreamsError(
-        'STREAMS_INVALID_ARGUMENT',
-        `[streams/multistream] sample ${i} is outside the dataset's ${total} samples`,
-        {
-          fix: `ask for a sample in [0, ${total})`,
-        },
-      );
-    }
-    const loc = locateSample(this.#currentPlan(), i);
-    const release = this.#loader.refOne(loc.stream, loc.shard, loc.index);
-    // A failure is an error whatever the decode policy: there is no next sample to skip to.
-    const out = await decodeSample(
-      { ...this.#window, policy: new DecodePolicy('error', this.events) },
-      { id: i, ...loc, epoch: this.#epoch, position: -1, padding: false },
+    return sampleAt<T>(
+      {
+        window: this.#window,
+        events: this.events,
+        total: this.#streams.reduce((a, s) => a + s.numSamples, 0),
+        epoch: this.#cursor.epoch,
+        plan: () => this.#cursor.plan(),
+      },
+      i,
       options.signal ?? this.#o.signal,
-      release,
     );
-    return (out === SKIPPED ? undefined : out) as T;
   }
 
   /** The samples the `skip` decode policy dropped (most recent last), with coordinates and why. */
@@ -530,57 +408,12 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
 
   /** Metadata of the samples this rank has read this epoch (or, with a schedule, so far), as an Arrow table. */
   getData(): Table {
-    const plan = this.#currentPlan();
-    // With a schedule the sequence is endless: rebuild its prefix up to the current position.
-    const slice = this.#scheduled
-      ? this.#partition(this.#scheduled.ids(0, this.#samplesSeen), { dropLast: true })
-      : this.#slice(0);
-    let count = 0;
-    while (count < slice.positions.length && slice.positions[count]! < this.#samplesSeen) count++;
-    const id = slice.ids.slice(0, count); // [count]
-    const stream = new Int32Array(count); // [count]
-    const shard = new Int32Array(count); // [count]
-    const index = new Int32Array(count); // [count]
-    for (let k = 0; k < count; k++) {
-      const loc = locateSample(plan, id[k]!);
-      stream[k] = loc.stream;
-      shard[k] = loc.shard;
-      index[k] = loc.index;
-    }
-    return tableFromArrays({
-      position: slice.positions.slice(0, count),
-      sample: id,
-      stream,
-      shard,
-      index,
-      padding: Uint8Array.from(slice.padding.subarray(0, count)),
-    });
+    return this.#cursor.readTable();
   }
 
   /** Throughput, starvation, cache and per-stream share figures so far. */
   metrics(): DatasetMetrics {
-    const elapsed = this.#started === 0 ? 0 : performance.now() - this.#started;
-    const hits = this.#loader.pool.hits;
-    const misses = this.#loader.pool.misses;
-    return {
-      samples: this.#samples,
-      skipped: this.#policy.skipped,
-      samplesPerSecond: elapsed > 0 ? (this.#samples * 1000) / elapsed : 0,
-      waitMs: this.#waitMs,
-      starvation: elapsed > 0 ? this.#waitMs / elapsed : 0,
-      cacheHits: hits,
-      cacheMisses: misses,
-      cacheHitRate: hits + misses > 0 ? hits / (hits + misses) : 0,
-      cacheEvictions: this.#cache?.stats().evictions ?? 0,
-      cacheBytesInUse: this.#cache?.stats().bytesInUse ?? 0,
-      queueDepth: this.#loader.pool.queueDepth,
-      activeShards: this.#loader.pool.active,
-      shares: this.#streams.map((s, k) => ({
-        stream: s.label,
-        target: this.weights.proportion[k]!,
-        actual: this.#samples > 0 ? this.#perStream[k]! / this.#samples : 0,
-      })),
-    };
+    return this.#meter.read();
   }
 
   /** Closes the streams, releases every pin and closes the cache. */
@@ -599,30 +432,7 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
   }
 
   #emitMetrics(): void {
-    const m = this.metrics();
-    const counters: Record<string, number> = {
-      samples: m.samples,
-      skipped: m.skipped,
-      samplesPerSecond: m.samplesPerSecond,
-      waitMs: m.waitMs,
-      starvation: m.starvation,
-      cacheHits: m.cacheHits,
-      cacheMisses: m.cacheMisses,
-      cacheHitRate: m.cacheHitRate,
-      cacheEvictions: m.cacheEvictions,
-      queueDepth: m.queueDepth,
-      activeShards: m.activeShards,
-    };
-    m.shares.forEach((s, k) => {
-      counters[`share.${k}.target`] = s.target;
-      counters[`share.${k}.actual`] = s.actual;
-    });
-    this.events.emit({
-      kind: 'metric',
-      name: 'multistream.progress',
-      counters,
-      attrs: { epoch: this.#epoch, rank: this.world.rank },
-    });
+    this.#meter.emit(this.events, { epoch: this.#cursor.epoch, rank: this.world.rank });
   }
 
   #checkOpen(): void {
@@ -637,85 +447,21 @@ export class StreamingDataset<T = Sample> implements AsyncDisposable {
     }
   }
 
-  #currentPlan(): EpochPlan {
-    if (this.#plan?.epoch !== this.#epoch) {
-      this.#plan = buildEpochPlan(
-        { ...this.#planConfig, numCanonicalNodes: this.#numCanonicalNodes },
-        this.#epoch,
-      );
-    }
-    return this.#plan;
-  }
-
-  #slice(start = this.#samplesSeen): PlanSlice {
-    return this.#partition(this.#currentPlan().ids, { start, dropLast: this.#o.dropLast });
-  }
-
-  /** This rank's and worker's part of `order`, under the dataset's world and batching. */
-  #partition(order: Uint32Array, o: { start?: number; dropLast: boolean | undefined }): PlanSlice {
-    return partitionPlan(order, {
-      worldSize: this.world.worldSize,
-      rank: this.world.rank,
-      replication: this.#o.replication,
-      batchSize: this.#o.batchSize,
-      numWorkers: this.#o.numWorkers,
-      worker: this.#o.worker,
-      ...o,
-    });
-  }
-
   /** What the prefetch window reads with (one per dataset). */
   get #window(): WindowContext<T> {
     this.#ctx ??= {
       loader: this.#loader,
       transform: this.#o.transform,
       policy: this.#policy,
-      seed: this.#seed,
+      seed: this.#cursor.seed,
       batchSize: this.#o.batchSize ?? 1,
       predownload: this.#o.predownload,
       decodeAhead: this.#o.decodeAhead,
       waited: (ms) => {
-        this.#waitMs += ms;
+        this.#meter.waitMs += ms;
       },
     };
     return this.#ctx;
-  }
-}
-
-/**
- * Refuses, before any plan is allocated, an epoch the 32-bit plan cannot index or whose plan would
- * take more than `planMemory`: the sample counts come from the streams' indexes, which may be remote.
- */
-function checkPlanSize(
-  streams: readonly OpenStream[],
-  weights: ResolvedWeights,
-  o: { planMemory?: number | string; schedule?: unknown },
-): void {
-  const underlying = streams.reduce((a, s) => a + s.numSamples, 0);
-  const tooMany =
-    underlying > MAX_SAMPLES
-      ? 'underlying samples'
-      : weights.epochSize > MAX_SAMPLES
-        ? 'samples in an epoch'
-        : undefined;
-  if (tooMany !== undefined) {
-    throw new StreamsError(
-      'STREAMS_NOT_IMPLEMENTED',
-      `[streams/multistream] ${Math.max(underlying, weights.epochSize)} ${tooMany}: the plan holds at most 2^32`,
-      { fix: 'split the data into several StreamingDatasets, or draw fewer samples per epoch' },
-    );
-  }
-  // A schedule also plans each stream's own order.
-  const planned = weights.epochSize + (o.schedule ? underlying : 0);
-  const limit = parseBytes(o.planMemory ?? '4gib', 'planMemory');
-  if (planned * PLAN_BYTES_PER_SAMPLE > limit) {
-    throw new StreamsError(
-      'STREAMS_INVALID_CONFIG',
-      `[streams/multistream] planning ${planned} samples takes about ${formatBytes(planned * PLAN_BYTES_PER_SAMPLE)}, more than planMemory (${formatBytes(limit)})`,
-      {
-        fix: 'raise planMemory if the machine has the memory, or draw fewer samples per epoch (epochSize, choose)',
-      },
-    );
   }
 }
 
