@@ -188,7 +188,7 @@ export class LocalByteSource implements ByteSource {
       if (n === 0) break;
       done += n;
     }
-    return done === length ? buf : buf.subarray(0, done);
+    return done === length ? buf : filled(buf, done);
   }
 
   async list(url: string, options: ReadOptions = {}): Promise<string[]> {
@@ -232,11 +232,11 @@ export class LocalByteSource implements ByteSource {
     const chunk = 1 << 20;
     for (let pos = 0; ; ) {
       throwIfAborted(options.signal);
-      const buf = new Uint8Array(chunk);
+      const buf = uninitialized(chunk);
       const { bytesRead } = await fh.read(buf, 0, chunk, pos);
       if (bytesRead === 0) return;
       pos += bytesRead;
-      yield bytesRead === chunk ? buf : buf.subarray(0, bytesRead);
+      yield bytesRead === chunk ? buf : filled(buf, bytesRead);
     }
   }
 
@@ -256,7 +256,7 @@ export class LocalByteSource implements ByteSource {
       if (bytesRead === 0) break;
       done += bytesRead;
     }
-    return done === length ? buf : buf.subarray(0, done);
+    return done === length ? buf : filled(buf, done);
   }
 
   /**
@@ -575,10 +575,19 @@ export class RoutingByteSource implements ByteSource {
 /**
  * A buffer of `length` bytes that is about to be filled by a read, not zeroed first: zeroing a
  * large buffer on the main thread costs as much as the read (it is the first touch of its pages),
- * where the read itself touches them on the thread pool. Only the bytes read are ever returned.
+ * where the read itself touches them on the thread pool. A short read goes through `filled`.
  */
 function uninitialized(length: number): Uint8Array {
   if (length < 4096) return new Uint8Array(length);
   const b = Buffer.allocUnsafeSlow(length);
   return new Uint8Array(b.buffer, b.byteOffset, length);
+}
+
+/**
+ * The first `n` bytes of a read buffer that was not filled: the rest is zeroed, so no earlier
+ * memory of the process stays reachable through the view's `buffer`.
+ */
+function filled(buf: Uint8Array, n: number): Uint8Array {
+  buf.fill(0, n);
+  return buf.subarray(0, n);
 }
