@@ -89,12 +89,9 @@ export {
   URL_COLUMN_NAMES,
 } from './indexTable.js';
 export {
-  type LoadedMdsShard,
   type MdsDataset,
-  type MdsShard,
   type OpenMdsOptions,
   openMdsDataset,
-  parseMdsIndex,
   type SampleLocation,
 } from './mdsDataset.js';
 export {
@@ -120,12 +117,14 @@ export {
   mdsShardOffsets,
   mdsShardSampleCount,
 } from './mdsShard.js';
+export type { LoadedMdsShard } from './mdsShardLoader.js';
 export {
   type MdsFileInfo,
   type MdsShardEntry,
   MdsWriter,
   type MdsWriterOptions,
 } from './mdsWriter.js';
+export { type MdsShard, parseMdsIndex } from './parseMdsIndex.js';
 export { plainValue, typeName } from './plainValue.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
 export { compileFilter, type RowPredicate } from './rowFilter.js';

@@ -540,7 +540,7 @@ describe('fuzzing the MDS reader', () => {
   });
 
   it('random index.json text only ever raises StreamsErrors', async () => {
-    const { parseMdsIndex } = await import('./mdsDataset.js');
+    const { parseMdsIndex } = await import('./parseMdsIndex.js');
     fc.assert(
       fc.property(fc.json(), (text) => {
         onlyStreamsErrors(() => parseMdsIndex(text, 'index.json'));

@@ -1,7 +1,8 @@
 // MosaicML MDS: a directory (or URL) holding index.json, whose shards are the units.
-import type { LoadedMdsShard, MdsDataset } from '../mdsDataset.js';
+import type { MdsDataset } from '../mdsDataset.js';
 import { openMdsDataset } from '../mdsDataset.js';
 import type { MdsSchema } from '../mdsShard.js';
+import type { LoadedMdsShard } from '../mdsShardLoader.js';
 import { basenameUrl, joinUrl } from '../urls.js';
 import type {
   FormatDataset,
