@@ -3,13 +3,13 @@
 // members are (one walk over its headers, wdsTarWalk.ts), so any sample is a slice of it (random
 // access through member offsets). Counting at open walks the headers without decoding members: in
 // windows for a local tar, streamed for a remote one (which is then not kept, so opening never
-// fills the cache).
+// fills the cache); a local tar's index is kept, within a bound, for its first load.
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import type { WdsTarIndex } from '../wdsIndex.js';
-import { indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
+import { indexFits, indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
 import {
   isGzippedTar,
   tarMembers,
@@ -22,6 +22,8 @@ import { ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const gunzipAsync = promisify(gunzip);
 const TAR = /\.(tar|tar\.gz|tgz)$/i;
+/** Bytes of the indexes a dataset keeps from counting its tars until their first load. */
+const COUNTED_INDEX_BYTES = 16 * 1024 * 1024;
 
 /** A tar in memory: the members of sample j are views into its bytes, placed by its index. */
 class LoadedTar implements LoadedUnit {
@@ -46,6 +48,10 @@ class LoadedTar implements LoadedUnit {
 
 class WdsDataset extends ShardFileDataset {
   readonly format = 'wds';
+
+  /** Indexes made by counting, until the tar's first load (at most COUNTED_INDEX_BYTES). */
+  readonly #counted = new Map<number, { index: WdsTarIndex; bytes: number }>();
+  #countedBytes = 0;
 
   constructor(
     url: string,
@@ -88,7 +94,17 @@ class WdsDataset extends ShardFileDataset {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
     const { bytes, hit } = await this.#bytes(k, signal);
-    const index = indexTarBytes(bytes, url, signal);
+    // The index the count made, when it was kept and the tar is still the one it walked: the
+    // tar's headers are not walked twice.
+    const counted = this.#counted.get(k);
+    if (counted !== undefined) {
+      this.#counted.delete(k);
+      this.#countedBytes -= counted.bytes;
+    }
+    const index =
+      counted !== undefined && indexFits(counted.index, bytes)
+        ? counted.index
+        : indexTarBytes(bytes, url, signal);
     // Every member read is a view into the tar's bytes, nothing is copied.
     const loaded = new LoadedTar(index, bytes, url, this.o, hit);
     this.checkLoaded(k, index.samples);
@@ -142,6 +158,12 @@ class WdsDataset extends ShardFileDataset {
       if (j > 0 && index.sameShape(j, j - 1)) continue;
       const shape = index.shapeOf(j);
       if (!shapes.has(shape) && this.#noted(() => sampleOf(j))) shapes.add(shape);
+    }
+    // Kept for the tar's first load, within a bound: small next to the tars themselves.
+    const bytes = index.memoryBytes;
+    if (this.#countedBytes + bytes <= COUNTED_INDEX_BYTES) {
+      this.#counted.set(k, { index, bytes });
+      this.#countedBytes += bytes;
     }
     return index.samples;
   }
