@@ -327,6 +327,17 @@ describe('WebDataset tar shards', () => {
     // Columns come from the first sample of each set of extensions (s/3's txt included).
     expect(ds.columns.map((c) => c.name).sort()).toEqual(['__key__', '__url__', 'cls', 'txt']);
     expect(await codeOf(collect(ds.samples()))).toBe('STREAMS_DECODE_FAILED');
+    // The first sample of a set of extensions does not decode: the next one like it names the
+    // columns.
+    const first = makeTar([
+      { name: 's/1.json', data: '{not json' },
+      { name: 's/2.json', data: '{"a": 2}' },
+      { name: 's/3.json', data: '{"a": 3}' },
+    ]);
+    await writeFile(join(tmp.dir, 'first.tar'), first);
+    await using ds2 = await openDataset(join(tmp.dir, 'first.tar'));
+    expect(await ds2.dataset.count()).toBe(3);
+    expect(ds2.columns.map((c) => c.name).sort()).toEqual(['__key__', '__url__', 'json']);
   });
 
   it('expands brace patterns like WebDataset', () => {

@@ -154,10 +154,12 @@ class WdsDataset extends ShardFileDataset {
     // Columns are learned from the first sample of each new set of extensions, not every sample;
     // a member that does not decode fails when its sample is read, not here.
     const shapes = new Set<string>();
+    let known = false; // sample j - 1's extensions are in `shapes`
     for (let j = 0; j < index.samples; j++) {
-      if (j > 0 && index.sameShape(j, j - 1)) continue;
+      if (known && index.sameShape(j, j - 1)) continue;
       const shape = index.shapeOf(j);
-      if (!shapes.has(shape) && this.#noted(() => sampleOf(j))) shapes.add(shape);
+      known = shapes.has(shape) || this.#noted(() => sampleOf(j));
+      if (known) shapes.add(shape);
     }
     // Kept for the tar's first load, within a bound: small next to the tars themselves.
     const bytes = index.memoryBytes;
