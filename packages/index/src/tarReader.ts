@@ -401,6 +401,22 @@ export function readTarBytes(
   );
 }
 
+/**
+ * The members of an archive in memory located, not read ({@link locateTarMembers} over `bytes`):
+ * no view per member is made, and a hard link finds its target however far back it is.
+ */
+export function locateTarBytes(
+  bytes: Uint8Array,
+  options: ReadTarOptions = {},
+): Generator<TarMember> {
+  return runParser(
+    tarParser(options, true),
+    bytes.length,
+    (a, b) => bytes.subarray(a, b),
+    options.signal,
+  );
+}
+
 /** Bytes {@link locateTarMembers} reads at once: many headers of small members per read. */
 const WINDOW = 64 * 1024;
 

@@ -2,10 +2,17 @@
 // tables whose rows name files fetched through the downloader into the node cache, and a format
 // registered from this test. Each is shuffled over an epoch (every sample once), read by `get(i)`,
 // and three formats are mixed with proportions and resumed under another world size.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFetchEngine } from '@streams/downloader';
-import { registerFormat, type Sample, WdsWriter } from '@streams/index';
+import {
+  readTarBytes,
+  registerFormat,
+  type Sample,
+  WdsWriter,
+  wdsGroupsOf,
+  wdsSampleOf,
+} from '@streams/index';
 import { linesFormat, startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamingDatasetOptions } from '../src/datasetOptions.js';
@@ -89,6 +96,15 @@ function streamOf(format: string): { local?: string; remote?: string; format?: s
   return { local: join(tmp.dir, format) };
 }
 
+/** A sample as [field, type, value] rows (bytes as hex): equal rows, equal fields and types. */
+function rowsOf(s: Record<string, unknown>): unknown[] {
+  return Object.entries(s).map(([k, v]) => [
+    k,
+    v?.constructor?.name ?? typeof v,
+    v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
+  ]);
+}
+
 const TAGS = { mds: 1, wds: 2, jsonl: 3, csv: 4, table: 5, lines: 6 } as const;
 
 describe('StreamingDataset reads every format', () => {
@@ -117,6 +133,50 @@ describe('StreamingDataset reads every format', () => {
         expect(uid(await ds.get(i))).toBe(byId.get(i));
     });
   }
+
+  it('WebDataset: each sample is what wdsSampleOf makes of the tar, stored or shuffled, first open or reopen', async () => {
+    const dir = join(tmp.dir, 'wds-rich');
+    const w = new WdsWriter({ out: dir, maxShardSamples: 9 });
+    for (let i = 0; i < 40; i++)
+      await w.write({
+        __key__: `r/${i}`,
+        cls: i,
+        txt: `t${i}`,
+        json: { i, odd: i % 2 === 1 },
+        bin: payloadOf(i, i % 5),
+      });
+    await w.finish();
+    // The reference: the tar reader over each tar in stored order, samples by wdsSampleOf (as
+    // the dataset made them before tars were indexed).
+    const want: unknown[] = [];
+    for (const f of (await readdir(dir)).filter((n) => n.endsWith('.tar')).sort()) {
+      const url = join(dir, f);
+      const b = await readFile(url);
+      const bytes = new Uint8Array(b.buffer, b.byteOffset, b.length); // as the dataset reads it
+      for (const g of wdsGroupsOf(readTarBytes(bytes, { url }), url))
+        want.push(rowsOf(wdsSampleOf(g, url)));
+    }
+    expect(want).toHaveLength(40);
+    const cacheDir = join(tmp.dir, 'cache-wds-rich');
+    for (const shuffle of [false, true])
+      for (const open of ['first', 'reopen']) {
+        const cache = shuffle ? `${cacheDir}-shuffled` : cacheDir; // a first open counts each tar
+        await using ds = await StreamingDataset.open({
+          local: dir,
+          cacheDir: cache,
+          shuffle,
+          seed: 5,
+        });
+        const got: unknown[] = [];
+        const ids: number[] = [];
+        for await (const { sample, info } of ds.entries()) {
+          got.push(rowsOf(sample));
+          ids.push(info.id);
+        }
+        expect(got, `${open}, shuffle ${shuffle}`).toEqual(ids.map((id) => want[id]));
+        expect([...ids].sort((a, b) => a - b)).toEqual(range(40, 0));
+      }
+  });
 
   it('index table: row files go through the node cache (a second dataset fetches none)', async () => {
     const cacheDir = join(tmp.dir, 'cache-table-twice');

@@ -1,20 +1,20 @@
 // WebDataset: tar shards (a tar, `.tar.gz`, a brace pattern, a wildcard, a directory or a list
-// file), a tar is a unit. Loaded, a tar is held in memory with its samples' members found by one
-// walk over its headers, so any sample is a slice of it (random access through member offsets).
-// Counting at open walks the headers without decoding members: in memory for a local tar, streamed
-// for a remote one (which is then not kept, so opening never fills the cache).
+// file), a tar is a unit. Loaded, a tar is held in memory with an index of where each sample's
+// members are (one walk over its headers, wdsTarWalk.ts), so any sample is a slice of it (random
+// access through member offsets). Counting at open walks the headers without decoding members: in
+// windows for a local tar, streamed for a remote one (which is then not kept, so opening never
+// fills the cache); a local tar's index is kept, within a bound, for its first load.
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
-import { locateTarMembers, readTarBytes } from '../tarReader.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
+import type { WdsTarIndex } from '../wdsIndex.js';
+import { indexFits, indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
 import {
   isGzippedTar,
   tarMembers,
-  type WdsGroup,
   type WebDatasetOptions,
   wdsGroups,
-  wdsGroupsOf,
   wdsSampleOf,
 } from '../webDataset.js';
 import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
@@ -22,27 +22,36 @@ import { ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const gunzipAsync = promisify(gunzip);
 const TAR = /\.(tar|tar\.gz|tgz)$/i;
+/** Bytes of the indexes a dataset keeps from counting its tars until their first load. */
+const COUNTED_INDEX_BYTES = 16 * 1024 * 1024;
 
-/** A tar in memory: the members of sample j are views into its bytes. */
+/** A tar in memory: the members of sample j are views into its bytes, placed by its index. */
 class LoadedTar implements LoadedUnit {
   constructor(
-    private readonly groups: WdsGroup[],
+    private readonly index: WdsTarIndex,
+    private readonly bytes: Uint8Array,
     private readonly url: string,
     private readonly options: WebDatasetOptions,
-    readonly memoryBytes: number,
     readonly hit: boolean,
   ) {}
   get samples(): number {
-    return this.groups.length;
+    return this.index.samples;
+  }
+  get memoryBytes(): number {
+    return this.bytes.byteLength;
   }
   decode(j: number): Sample {
-    return wdsSampleOf(this.groups[j] as WdsGroup, this.url, this.options);
+    return this.index.sample(j, this.bytes, this.url, this.options);
   }
   async release(): Promise<void> {}
 }
 
 class WdsDataset extends ShardFileDataset {
   readonly format = 'wds';
+
+  /** Indexes made by counting, until the tar's first load (at most COUNTED_INDEX_BYTES). */
+  readonly #counted = new Map<number, { index: WdsTarIndex; bytes: number }>();
+  #countedBytes = 0;
 
   constructor(
     url: string,
@@ -85,11 +94,21 @@ class WdsDataset extends ShardFileDataset {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
     const { bytes, hit } = await this.#bytes(k, signal);
+    // The index the count made, when it was kept and the tar is still the one it walked: the
+    // tar's headers are not walked twice.
+    const counted = this.#counted.get(k);
+    if (counted !== undefined) {
+      this.#counted.delete(k);
+      this.#countedBytes -= counted.bytes;
+    }
+    const index =
+      counted !== undefined && indexFits(counted.index, bytes)
+        ? counted.index
+        : indexTarBytes(bytes, url, signal);
     // Every member read is a view into the tar's bytes, nothing is copied.
-    const groups = [...wdsGroupsOf(readTarBytes(bytes, { url, signal }), url)];
-    const loaded = new LoadedTar(groups, url, this.o, bytes.byteLength, hit);
-    this.checkLoaded(k, groups.length);
-    if (groups.length > 0) this.note(loaded.decode(0));
+    const loaded = new LoadedTar(index, bytes, url, this.o, hit);
+    this.checkLoaded(k, index.samples);
+    if (index.samples > 0) this.note(loaded.decode(0));
     return loaded;
   }
 
@@ -97,49 +116,69 @@ class WdsDataset extends ShardFileDataset {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
     const sync = this.source.readRangeSync?.bind(this.source);
-    // A local plain tar: its headers only, read in windows (a tar of large members is mostly
-    // skipped); the members of a sample noted below are read where they are.
-    const read =
-      !isRemoteUrl(url) && !isGzippedTar(url) && sync
-        ? (start: number, end: number) => {
-            const got = sync(url, start, end);
-            if (got === undefined)
-              throw new StreamsError('STREAMS_NOT_FOUND', `[streams/index] cannot read ${url}`, {
-                url,
-                fix: 'check that the file exists and is readable',
-              });
-            return got;
-          }
-        : undefined;
-    const groups = read
-      ? wdsGroupsOf(
-          locateTarMembers(read, await this.source.size(url, { signal }), { url, signal }),
-          url,
-        )
-      : isRemoteUrl(url)
-        ? wdsGroups(tarMembers(this.source.stream(url, { signal }), url, signal), url)
-        : wdsGroupsOf(readTarBytes((await this.#bytes(k, signal)).bytes, { url, signal }), url);
+    if (isRemoteUrl(url)) {
+      // Streamed, not kept: opening never fills the cache.
+      const groups = wdsGroups(tarMembers(this.source.stream(url, { signal }), url, signal), url);
+      const shapes = new Set<string>();
+      let n = 0;
+      for await (const g of groups) {
+        n++;
+        const shape = g.members.map((m) => m.ext).join('/');
+        if (!shapes.has(shape) && this.#noted(() => wdsSampleOf(g, url, this.o))) shapes.add(shape);
+      }
+      return n;
+    }
+    let index: WdsTarIndex;
+    let sampleOf: (j: number) => Sample;
+    if (!isGzippedTar(url) && sync) {
+      // A local plain tar: its headers only, read in windows (a tar of large members is mostly
+      // skipped); the members of a sample noted below are read where they are.
+      const read = (start: number, end: number) => {
+        const got = sync(url, start, end);
+        if (got === undefined)
+          throw new StreamsError('STREAMS_NOT_FOUND', `[streams/index] cannot read ${url}`, {
+            url,
+            fix: 'check that the file exists and is readable',
+          });
+        return got;
+      };
+      const size = await this.source.size(url, { signal });
+      index = indexTarRanges(read, size, url, signal);
+      const member = (offset: number, n: number) => read(offset, offset + n).slice();
+      sampleOf = (j) => index.sampleRead(j, member, url, this.o);
+    } else {
+      const { bytes } = await this.#bytes(k, signal);
+      index = indexTarBytes(bytes, url, signal);
+      sampleOf = (j) => index.sample(j, bytes, url, this.o);
+    }
     // Columns are learned from the first sample of each new set of extensions, not every sample;
     // a member that does not decode fails when its sample is read, not here.
     const shapes = new Set<string>();
-    let n = 0;
-    for await (const g of groups) {
-      n++;
-      const shape = g.members.map((m) => m.ext).join('/');
-      if (shapes.has(shape)) continue;
-      try {
-        const members = g.members.map((m) =>
-          m.at && read
-            ? { ext: m.ext, data: read(m.at.offset, m.at.offset + m.at.size).slice() }
-            : m,
-        );
-        this.note(wdsSampleOf({ key: g.key, members }, url, this.o));
-        shapes.add(shape);
-      } catch (e) {
-        if (!isStreamsError(e, 'STREAMS_DECODE_FAILED')) throw e;
-      }
+    let known = false; // sample j - 1's extensions are in `shapes`
+    for (let j = 0; j < index.samples; j++) {
+      if (known && index.sameShape(j, j - 1)) continue;
+      const shape = index.shapeOf(j);
+      known = shapes.has(shape) || this.#noted(() => sampleOf(j));
+      if (known) shapes.add(shape);
     }
-    return n;
+    // Kept for the tar's first load, within a bound: small next to the tars themselves.
+    const bytes = index.memoryBytes;
+    if (this.#countedBytes + bytes <= COUNTED_INDEX_BYTES) {
+      this.#counted.set(k, { index, bytes });
+      this.#countedBytes += bytes;
+    }
+    return index.samples;
+  }
+
+  /** Notes the columns of a sample; false when it does not decode (it fails when read). */
+  #noted(sample: () => Sample): boolean {
+    try {
+      this.note(sample());
+      return true;
+    } catch (e) {
+      if (!isStreamsError(e, 'STREAMS_DECODE_FAILED')) throw e;
+      return false;
+    }
   }
 }
 
