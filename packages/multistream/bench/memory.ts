@@ -7,7 +7,10 @@
 //  3. cold sequential MiB/s (memoryLimit 256 MiB: read in parts, with read-ahead) against
 //     `dd bs=1M` over the same files, the page cache dropped before each run: `drop_caches` where
 //     permitted (root), else file by file with `dd iflag=nocache count=0` (posix_fadvise DONTNEED);
-//     and against the same epoch warm, which shows what read-ahead leaves of the disk's latency.
+//     and against the same epoch warm, which shows what read-ahead leaves of the disk's latency;
+//  4. the same cold epoch with libuv's io_uring file reads (`UV_USE_IO_URING=1`, which Node 20
+//     leaves off by default) against `dd`: a read then costs the main thread no thread-pool
+//     hand-off.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +34,12 @@ interface Epoch {
 }
 
 /** One epoch in a fresh process. */
-async function epoch(dir: string, limit: number | undefined, shuffle: boolean): Promise<Epoch> {
+async function epoch(
+  dir: string,
+  limit: number | undefined,
+  shuffle: boolean,
+  extraEnv: Record<string, string> = {},
+): Promise<Epoch> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ['--conditions=@streams/source', '--import', 'tsx', worker],
@@ -43,6 +51,7 @@ async function epoch(dir: string, limit: number | undefined, shuffle: boolean): 
         SHUFFLE: shuffle ? '1' : '0',
         // VmHWM is the peak this bench reports: no sampling of VmRSS after each sample.
         RSS_EVERY_SAMPLE: '0',
+        ...extraEnv,
       },
       maxBuffer: 1 << 20,
     },
@@ -108,12 +117,13 @@ export async function memoryBench(): Promise<BenchEntry[]> {
     }
 
     let how = '';
-    const cold = async () => {
+    const coldWith = (env: Record<string, string>) => async () => {
       how = dropCache(files);
-      const e = await epoch(dir, LIMIT, false);
+      const e = await epoch(dir, LIMIT, false, env);
       return e.bytes / MIB / (e.ms / 1000);
     };
-    const { a, b } = await paired(cold, async () => {
+    const cold = coldWith({});
+    const dd = async () => {
       how = dropCache(files);
       const t0 = performance.now();
       execFileSync('sh', [
@@ -123,7 +133,8 @@ export async function memoryBench(): Promise<BenchEntry[]> {
         ...files,
       ]);
       return fileBytes / MIB / ((performance.now() - t0) / 1000);
-    });
+    };
+    const { a, b } = await paired(cold, dd);
     console.log(`memory: cold reads, page cache dropped by ${how}`);
     entries.push(
       benchEntry({
@@ -132,6 +143,17 @@ export async function memoryBench(): Promise<BenchEntry[]> {
         value: a,
         reference: 'dd bs=1M over the same files',
         referenceValue: b,
+        target: 0.9,
+      }),
+    );
+    const uring = await paired(coldWith({ UV_USE_IO_URING: '1' }), dd);
+    entries.push(
+      benchEntry({
+        name: `read-ahead: cold sequential 1 MiB samples, memoryLimit 256 MiB, UV_USE_IO_URING=1 (cache dropped: ${how})`,
+        unit: 'MiB/s',
+        value: uring.a,
+        reference: 'dd bs=1M over the same files',
+        referenceValue: uring.b,
         target: 0.9,
       }),
     );
