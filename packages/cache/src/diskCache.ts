@@ -13,6 +13,7 @@ import {
   sleep,
   throwIfAborted,
 } from '@streams/core';
+import { abortFanout } from './abortFanout.js';
 import { CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { validateKey } from './cacheKey.js';
 import type {
@@ -487,7 +488,8 @@ export class DiskCache implements AsyncDisposable {
     const { signal } = options;
     const done = this.fills.start(claim, fill, options);
     try {
-      const entry = await raceSignal(done, signal);
+      // Fills of one caller in flight share its signal: one listener on it, not one each.
+      const entry = await abortFanout.race(done, signal);
       return this.makeHandle(entry, false, waitedMs);
     } catch (err) {
       if (signal?.aborted) {

@@ -1,8 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamsError } from '@streams/core';
+import { abortFanout } from './abortFanout.js';
 import { type CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { entryFile } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
@@ -53,10 +53,7 @@ export class Fills {
     private readonly core: CacheCore,
     private readonly sessions: LockSessions,
     private readonly eviction: Eviction,
-  ) {
-    // Every fill in flight listens on it: as many as there are fills, legitimately.
-    setMaxListeners(0, this.closer.signal);
-  }
+  ) {}
 
   /** The fill of `key` running in this process (in any cache instance on the same directory). */
   inProcess(key: string): Promise<unknown> | undefined {
@@ -73,14 +70,16 @@ export class Fills {
     options: { signal?: AbortSignal | undefined; localOnly?: boolean | undefined },
   ): Promise<EntryRecord> {
     // Linked by hand, not AbortSignal.any(): that piles up dependants on the long-lived close
-    // and caller signals, one per fill (and costs more per call).
+    // and caller signals, one per fill (and costs more per call). Through the fan-out: one
+    // listener on each of those signals however many fills are in flight.
     const ctl = new AbortController();
     const fillSignal = ctl.signal;
-    const sources = [options.signal, this.closer.signal].filter((s) => s !== undefined);
-    const onAbort = (e: Event) => ctl.abort((e.target as AbortSignal).reason);
-    for (const s of sources) {
+    const unlinks: (() => void)[] = [];
+    const onAbort = (s: AbortSignal) => ctl.abort(s.reason);
+    for (const s of [options.signal, this.closer.signal]) {
+      if (s === undefined) continue;
       if (s.aborted) ctl.abort(s.reason);
-      else s.addEventListener('abort', onAbort, { once: true });
+      else unlinks.push(abortFanout.add(s, onAbort));
     }
     const tmpPath = join(this.core.tmpDir, claim.tmp);
     const started = performance.now();
@@ -100,7 +99,7 @@ export class Fills {
         await this.sessions.run(undefined, () => this.abortStep(claim, err));
         throw err;
       } finally {
-        for (const s of sources) s.removeEventListener('abort', onAbort);
+        for (const unlink of unlinks) unlink();
       }
     })();
     const ik = this.inflightKey(claim.key);

@@ -31,6 +31,12 @@ export interface DownloadOptions {
    * `hash` when given; with `decompress`, the decompressed file must exist (default false).
    */
   skipExisting?: boolean | undefined;
+  /**
+   * Also hand the bytes back in memory (`DownloadResult.body`) when the object is at most this
+   * many bytes: a caller that reads the whole file next saves that read (default 0: never; not
+   * with `decompress`, nor for objects fetched in parts).
+   */
+  keepBytes?: number | undefined;
 }
 
 /** What a finished download produced. */
@@ -51,6 +57,8 @@ export interface DownloadResult {
   durationMs: number;
   /** True when the file at `path` was fsynced before it landed (the engine's `fsync` option). */
   synced?: boolean | undefined;
+  /** The file's bytes, as written, when `keepBytes` asked for them and the object fit. */
+  body?: Uint8Array | undefined;
 }
 
 /** Options of `FetchEngine.read`. */

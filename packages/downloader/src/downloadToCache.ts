@@ -12,6 +12,15 @@ export interface DownloadToCacheOptions
   localOnly?: boolean;
 }
 
+/** What {@link downloadToCache} returns: the pinned entry, with its bytes when it kept them. */
+export interface CachedDownload extends CacheHandle {
+  /**
+   * The entry's bytes, when this call downloaded it (a miss), `keepBytes` asked for them and the
+   * object fit: the same bytes as the file at `path`, so the caller need not read it back.
+   */
+  readonly bytes?: Uint8Array;
+}
+
 /**
  * Returns a pinned cache entry for `key`, downloading `url` into the cache on a miss (once per
  * node, however many processes ask). The download is verified (size, digest) before the cache
@@ -23,10 +32,12 @@ export async function downloadToCache(
   key: string,
   url: string,
   options: DownloadToCacheOptions = {},
-): Promise<CacheHandle> {
+): Promise<CachedDownload> {
   const { engine = defaultEngine(), localOnly, ...download } = options;
   const algorithm = download.hash === undefined ? undefined : parseHash(download.hash).algorithm;
-  return cache.acquire(
+  // The bytes this call's fill wrote, when the engine kept them.
+  let body: Uint8Array | undefined;
+  const handle = await cache.acquire(
     key,
     async ({ tmpPath, signal }) => {
       const r = await engine.download(url, tmpPath, {
@@ -40,6 +51,7 @@ export async function downloadToCache(
         tempPath: download.decompress ? `${tmpPath}.part` : tmpPath,
         decompressedPath: download.decompress ? tmpPath : undefined,
       });
+      body = r.body;
       // Only a digest of the bytes the cache holds is worth keeping for its recovery checks.
       const hash =
         r.digest && algorithm && !download.decompress ? `${algorithm}:${r.digest}` : undefined;
@@ -53,4 +65,9 @@ export async function downloadToCache(
       localOnly,
     },
   );
+  // A miss is this call's own fill (a hit or a wait for another fill ran no filler here), and the
+  // cache committed exactly the file the engine wrote: its size is the last check.
+  if (!handle.hit && body !== undefined && body.byteLength === handle.size)
+    return Object.assign(handle, { bytes: body });
+  return handle;
 }

@@ -191,7 +191,15 @@ export class FetchEngine {
         async (signal, attempt, received) => {
           const r = parts
             ? await this.transfer.parts(driver, url, state, signal, expected)
-            : await this.transfer.toFile(driver, url, state, signal, expected, received);
+            : await this.transfer.toFile(
+                driver,
+                url,
+                state,
+                signal,
+                expected,
+                received,
+                codec ? 0 : (options.keepBytes ?? 0),
+              );
           return { ...r, attempt };
         },
       );
@@ -246,6 +254,7 @@ export class FetchEngine {
       digest: res.digest,
       durationMs,
       synced: this.o.fsync,
+      body: res.body,
     };
   }
 

@@ -17,7 +17,11 @@ export type {
   EngineCounters,
   ReadOptions,
 } from './downloadOptions.js';
-export { type DownloadToCacheOptions, downloadToCache } from './downloadToCache.js';
+export {
+  type CachedDownload,
+  type DownloadToCacheOptions,
+  downloadToCache,
+} from './downloadToCache.js';
 export {
   type Driver,
   type ListEntry,

@@ -22,6 +22,8 @@ export interface FileAttempt {
   tmp: string;
   bytes: number;
   digest?: string | undefined;
+  /** The bytes written, when the attempt kept them (see `keepBytes` of {@link Transfer.toFile}). */
+  body?: Uint8Array | undefined;
 }
 
 /** The engine options a {@link Transfer} follows. */
@@ -114,6 +116,8 @@ export class Transfer {
     expected: ParsedHash | undefined,
     /** Called once the body is received: the rest (write, fsync, close) is disk work. */
     received?: () => void,
+    /** Also return the bytes written when the object is at most this many bytes (0: never). */
+    keepBytes = 0,
   ): Promise<FileAttempt> {
     const resume = state.written > 0 && state.total !== undefined && state.written < state.total;
     if (!resume) {
@@ -131,6 +135,9 @@ export class Transfer {
     let writer: BatchWriter | undefined;
     let pushed = state.written;
     let closed = false;
+    // The chunks as written, while they stay within keepBytes. A resumed attempt has only the rest
+    // of the object in hand: it keeps nothing.
+    let kept: Uint8Array[] | undefined = keepBytes > 0 && !resume ? [] : undefined;
     // Set when the bytes on disk cannot be continued (object changed, too long, bad digest).
     let restart = false;
     try {
@@ -176,6 +183,10 @@ export class Transfer {
           hasher?.update(chunk);
           pushed += chunk.byteLength;
           this.counters.bytes += chunk.byteLength;
+          if (kept !== undefined) {
+            if (pushed > keepBytes) kept = undefined;
+            else kept.push(chunk);
+          }
           return w.push(chunk);
         },
         (err) => networkError(driver.name, 'GET', url, err),
@@ -202,7 +213,12 @@ export class Transfer {
       await fh.close();
       closed = true;
       state.written = pushed;
-      return { tmp: state.tmp, bytes: pushed, digest };
+      return {
+        tmp: state.tmp,
+        bytes: pushed,
+        digest,
+        body: kept === undefined ? undefined : concatBytes(kept, pushed),
+      };
     } catch (err) {
       // Keep what reached the disk: the next attempt continues after it.
       const flushed = writer

@@ -342,6 +342,13 @@ export function cacheKeyOf(url: string): string {
   return `objects/${digest.slice(0, 2)}/${digest}/${name}`;
 }
 
+/**
+ * Objects up to this size that a fetch downloads come back from the download itself rather than
+ * from a read of their new cache entry (one copy on the main thread when the body came in several
+ * chunks; larger objects are read back on the thread pool instead).
+ */
+const KEEP_BYTES = 4 << 20;
+
 /** A fill that never runs: asks the cache for an entry only if it is there. */
 class NotCached extends Error {}
 const notCached = async (): Promise<never> => {
@@ -444,9 +451,12 @@ export class RoutingByteSource implements ByteSource {
       signal,
       size,
       hash: expected,
+      keepBytes: KEEP_BYTES,
     });
     try {
-      const b = await readFile(handle.path, { signal });
+      // A miss hands its bytes over (they were in memory on their way to the file); a hit, or a
+      // large object, is read from the entry.
+      const b = handle.bytes ?? (await readFile(handle.path, { signal }));
       return {
         bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
         hit: handle.hit,
