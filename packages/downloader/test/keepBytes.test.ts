@@ -7,6 +7,7 @@ import { startFaultProxy, startHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { downloadToCache } from '../src/downloadToCache.js';
 import { createFetchEngine } from '../src/fetchEngine.js';
+import { startDripping } from './dripping.js';
 import { testBytes } from './driverSuite.js';
 import { spawnTs } from './spawnTs.js';
 
@@ -19,14 +20,9 @@ it('downloadToCache hands a miss the bytes it wrote (equal to the entry file); h
     const data = testBytes(64_000, 11); // [64,000 bytes]
     await writeFile(join(dir, 'obj.bin'), data);
     await writeFile(join(dir, 'obj.bin.gz'), gzipSync(data));
-    await using server = await startHttpServer({ root: dir });
     // The body drips in 16 pieces: the kept bytes are put together from several chunks.
-    await using proxy = await startFaultProxy({
-      target: server.url,
-      rate: 1,
-      kinds: ['drip'],
-      dripDelayMs: 2,
-    });
+    await using dripping = await startDripping(dir, 2);
+    const { proxy } = dripping;
     await using cache = await openCache({ dir: join(dir, 'cache'), limit: '10mb' });
     const engine = createFetchEngine({ seed: 1 });
     const url = `${proxy.url}/obj.bin`;
@@ -112,14 +108,9 @@ it(
     try {
       const data = testBytes(64_000, 13);
       await writeFile(join(dir, 'obj.bin'), data);
-      await using server = await startHttpServer({ root: dir });
       // 16 pieces, 500 ms apart: the child is mid-body for 8 s.
-      await using proxy = await startFaultProxy({
-        target: server.url,
-        rate: 1,
-        kinds: ['drip'],
-        dripDelayMs: 500,
-      });
+      await using dripping = await startDripping(dir, 500);
+      const { server, proxy } = dripping;
       const cacheDir = join(dir, 'cache');
       const { child, exited, stderr } = spawnTs('cacheFillChild.ts', [
         cacheDir,

@@ -1,10 +1,10 @@
 import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, startHttpServer } from '@streams/testkit';
 import { expect, it } from 'vitest';
 import { createFetchEngine } from '../src/fetchEngine.js';
 import { sweepPartialFiles } from '../src/landing.js';
+import { startDripping } from './dripping.js';
 import { testBytes } from './driverSuite.js';
 import { spawnTs } from './spawnTs.js';
 
@@ -16,14 +16,9 @@ it(
     try {
       const data = testBytes(64_000, 2);
       await writeFile(join(dir, 'slow.bin'), data);
-      await using server = await startHttpServer({ root: dir });
       // Every response drips in 16 pieces, 300 ms apart: the child is mid-body for seconds.
-      await using proxy = await startFaultProxy({
-        target: server.url,
-        rate: 1,
-        kinds: ['drip'],
-        dripDelayMs: 300,
-      });
+      await using dripping = await startDripping(dir, 300);
+      const { server, proxy } = dripping;
       const out = join(dir, 'out');
       const dest = join(out, 'slow.bin');
       const { child, exited, stderr } = spawnTs('killChild.ts', [`${proxy.url}/slow.bin`, dest]);
