@@ -190,5 +190,19 @@ describe('the WebDataset index of a tar', () => {
     edited[512 * 3] = 0x79;
     expect(indexFits(index, edited)).toBe(true);
     expect(indexFits(index, makeTar([{ name: 's1.cls', data: '1' }]))).toBe(false);
+    // Same layout, a member renamed (valid checksum): it does not fit.
+    const renamed = makeTar([
+      { name: 's1.cls', data: '1' },
+      { name: 's1.bmp', data: 'x'.repeat(600) },
+      { name: 's2.cls', data: '2' },
+    ]);
+    expect(renamed.length).toBe(a.length);
+    expect(indexFits(index, renamed)).toBe(false);
+    // Extensions are keyed lower-cased: an upper-case one fits the index made from it.
+    const upper = makeTar([
+      { name: 'dir.v2/S1.JPG', data: 'j' },
+      { name: 'dir.v2/S1.seg.PNG', data: 'p' },
+    ]);
+    expect(indexFits(indexTarBytes(upper, URL), upper)).toBe(true);
   });
 });

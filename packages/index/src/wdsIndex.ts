@@ -49,6 +49,16 @@ export class WdsTarIndex {
     return this.#offset[m] as number;
   }
 
+  /** The first member of sample j: its members are `firstOf(j)` up to `firstOf(j + 1)`. */
+  firstOf(j: number): number {
+    return this.#firsts[j] as number;
+  }
+
+  /** Member m's extension (lower-cased, as WebDataset keys it). */
+  extOf(m: number): string {
+    return this.extNames[this.#ext[m] as number] as string;
+  }
+
   /** Member m's size in bytes. */
   sizeOf(m: number): number {
     return this.#size[m] as number;

@@ -40,19 +40,25 @@ export function indexTarRanges(
 }
 
 /**
- * True when `bytes` still hold the archive `index` was made from: its size, and a header with a
- * valid checksum and the member's size right before every member (a rewrite of the same size that
- * moves members fails this).
+ * True when `bytes` still hold the archive `index` was made from: its size, and right before every
+ * member a header with a valid checksum, the member's size and its name (a rewrite of the same
+ * size that moves or renames members fails this). A member whose header does not hold its name
+ * plainly (a pax or GNU long name, a hard link placed at its target) fails it too: the tar is then
+ * indexed again, which is slower, never wrong.
  */
 export function indexFits(index: WdsTarIndex, bytes: Uint8Array): boolean {
   if (bytes.length !== index.archiveBytes) return false;
   const words = wordsOf(bytes);
-  for (let m = 0; m < index.members; m++) {
-    const h = index.offsetOf(m) - BLOCK;
-    if (h < 0 || h % BLOCK !== 0) return false;
-    if (headerSum(bytes, words, h) !== octal(bytes, h + 148, 8)) return false;
-    // A hard link's place is its target's, whose header gives the same size.
-    if (octal(bytes, h + 124, 12) !== index.sizeOf(m)) return false;
+  for (let j = 0; j < index.samples; j++) {
+    const key = index.keys[j] as string;
+    const end = index.firstOf(j + 1);
+    for (let m = index.firstOf(j); m < end; m++) {
+      const h = index.offsetOf(m) - BLOCK;
+      if (h < 0 || h % BLOCK !== 0) return false;
+      if (headerSum(bytes, words, h) !== octal(bytes, h + 148, 8)) return false;
+      if (octal(bytes, h + 124, 12) !== index.sizeOf(m)) return false;
+      if (!namesMember(bytes, h, key, index.extOf(m))) return false;
+    }
   }
   return true;
 }
@@ -126,6 +132,50 @@ function ascii(b: Uint8Array, start: number, len: number): string | undefined {
     : String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
 }
 
+/** True when the header at h has the ustar magic: its prefix field extends the name. */
+function isUstar(b: Uint8Array, h: number): boolean {
+  return (
+    b[h + 257] === 0x75 &&
+    b[h + 258] === 0x73 &&
+    b[h + 259] === 0x74 &&
+    b[h + 260] === 0x61 &&
+    b[h + 261] === 0x72
+  );
+}
+
+/** The member name of the header at h (a ustar prefix joined), or undefined when not ASCII. */
+function headerName(b: Uint8Array, h: number): string | undefined {
+  const name = ascii(b, h, 100);
+  if (name === undefined || !isUstar(b, h)) return name;
+  const prefix = ascii(b, h + 345, 155);
+  if (prefix === undefined) return undefined;
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+/**
+ * True when the header at h names the member `key.ext` of a WebDataset index (its extension
+ * compared lower-cased, as it was keyed), without making a string in the common case: a name
+ * field that holds it whole.
+ */
+function namesMember(b: Uint8Array, h: number, key: string, ext: string): boolean {
+  if (isUstar(b, h) && b[h + 345] !== 0) {
+    const name = headerName(b, h);
+    if (name === undefined) return false;
+    const split = wdsSplitKey(name);
+    return split.key === key && split.ext === ext;
+  }
+  const n = key.length + 1 + ext.length;
+  if (n > 100) return false;
+  for (let i = 0; i < key.length; i++) if (b[h + i] !== key.charCodeAt(i)) return false;
+  if (b[h + key.length] !== 0x2e) return false;
+  for (let i = 0; i < ext.length; i++) {
+    let c = b[h + key.length + 1 + i] as number;
+    if (c >= 0x41 && c <= 0x5a) c += 0x20; // keyed lower-cased
+    if (c !== ext.charCodeAt(i)) return false;
+  }
+  return n === 100 || b[h + n] === 0;
+}
+
 /**
  * The index of an archive of plain members (`whole` in memory, or read through `read`), or
  * undefined when it holds anything else.
@@ -170,19 +220,8 @@ function plainIndex(
     if (type === 0x4c || type === 0x4b) return undefined;
     const memberSize = octal(win, h + 124, 12);
     if (memberSize < 0 || memberSize > MAX_MEMBER) return undefined;
-    let name = ascii(win, h, 100);
+    const name = headerName(win, h);
     if (name === undefined) return undefined;
-    if (
-      win[h + 257] === 0x75 && // 'ustar': the prefix field extends the name
-      win[h + 258] === 0x73 &&
-      win[h + 259] === 0x74 &&
-      win[h + 260] === 0x61 &&
-      win[h + 261] === 0x72
-    ) {
-      const prefix = ascii(win, h + 345, 155);
-      if (prefix === undefined) return undefined;
-      if (prefix) name = `${prefix}/${name}`;
-    }
     try {
       checkMemberName(name, url);
     } catch {

@@ -312,6 +312,22 @@ describe('WebDataset tar shards', () => {
     const moved = await again.dataset.load(0);
     expect(text(moved)).toEqual(['c'.repeat(600), 'd']);
     expect(moved.decode(0).bin).toEqual(new TextEncoder().encode('y'));
+    // Counted, then rewritten with the same layout (sizes, places, valid checksums) but renamed
+    // members: the new names are read, not the counted ones.
+    await using third = await openDataset(file);
+    expect(await third.dataset.count()).toBe(2);
+    const renamed = makeTar([
+      { name: 't1.txt', data: 'c'.repeat(600) },
+      { name: 't1.dat', data: 'y' },
+      { name: 't2.TXT', data: 'd' },
+    ]);
+    expect(renamed.length).toBe(after.length);
+    await writeFile(file, renamed);
+    const re = await third.dataset.load(0);
+    expect([0, 1].map((j) => re.decode(j).__key__)).toEqual(['t1', 't2']);
+    expect(re.decode(0).dat).toEqual(new TextEncoder().encode('y'));
+    expect(re.decode(0).bin).toBeUndefined();
+    expect(re.decode(1).txt).toBe('d');
   });
 
   it('opening tars counts samples without decoding them; a bad member fails only when read', async () => {
