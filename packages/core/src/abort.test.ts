@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   abortError,
@@ -49,6 +51,16 @@ describe('abort helpers', () => {
     const t = combineSignals([new AbortController().signal], 20);
     await expect(sleep(5_000, { signal: t })).rejects.toMatchObject({ name: 'TimeoutError' });
   });
+
+  it('combineSignals with a timeout still aborts after full garbage collections', () => {
+    const child = fileURLToPath(new URL('../test/timeoutAfterGc.ts', import.meta.url));
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--conditions=@streams/source', '--import', 'tsx', child],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(JSON.parse(out)).toEqual({ aborted: true, reason: 'TimeoutError' });
+  }, 40_000);
 
   it('raceSignal settles with the promise or rejects on abort', async () => {
     await expect(raceSignal(Promise.resolve(3), new AbortController().signal)).resolves.toBe(3);

@@ -33,10 +33,26 @@ export function combineSignals(
   timeoutMs?: number,
 ): AbortSignal {
   const list = signals.filter((s): s is AbortSignal => s !== undefined);
-  if (timeoutMs !== undefined && Number.isFinite(timeoutMs))
-    list.push(AbortSignal.timeout(timeoutMs));
+  if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) list.push(timeoutSignal(timeoutMs));
   if (list.length === 1) return list[0]!;
   return AbortSignal.any(list);
+}
+
+/**
+ * A signal that aborts with a `TimeoutError` after `ms`. Not `AbortSignal.timeout()`: only its
+ * timer refers to that signal, weakly, and `AbortSignal.any()` holds its sources weakly too, so a
+ * collection can take the timeout signal before it fires and the combined signal then never aborts
+ * (seen in CI: a 20 ms timeout that never came). Here the pending timer holds the controller; like
+ * `AbortSignal.timeout()`, the timer does not keep the process alive.
+ */
+function timeoutSignal(ms: number): AbortSignal {
+  const ctl = new AbortController();
+  const timer = setTimeout(
+    () => ctl.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    ms,
+  );
+  (timer as { unref?: () => void }).unref?.();
+  return ctl.signal;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
