@@ -432,7 +432,7 @@ export class RoutingByteSource implements ByteSource {
       const bytes = await this.engine
         .read(url, { signal, expectedSize: size })
         .catch((e: unknown) => {
-          // A range past the end of the object: it is shorter than the index says.
+          // A short body's resumed read past the end of the object: it is shorter than the index says.
           if (size === undefined || !isStreamsError(e, 'STREAMS_INVALID_ARGUMENT')) throw e;
           throw new StreamsError(
             'STREAMS_SIZE_MISMATCH',
