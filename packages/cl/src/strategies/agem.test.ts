@@ -43,6 +43,20 @@ describe('A-GEM projection on hand-made vectors', () => {
     });
   });
 
+  it('computes ref . ref only for the groups it projects', async () => {
+    const kernels = async (refs: () => tf.Tensor[], groups: number[][]) =>
+      (await tf.profile(() => tf.tidy(() => void agemProject(g(), refs(), groups)))).kernels.map(
+        (k) => k.name,
+      );
+    // g.r >= 0 everywhere: only the g . ref products and their read-back.
+    const agreeing = await kernels(() => [tf.tensor1d([1, 0]), tf.tensor1d([1])], [[0, 1]]);
+    expect(agreeing.filter((k) => k === 'Square')).toEqual([]);
+    expect(agreeing.filter((k) => k === 'Multiply')).toHaveLength(2);
+    // Layer-wise with only A conflicting: ref . ref of A alone.
+    const layerwise = await kernels(r, [[0], [1]]);
+    expect(layerwise.filter((k) => k === 'Square')).toHaveLength(1);
+  });
+
   it('groups parameters by layer', () => {
     const m = createModel({ kind: 'mlp', inputShape: 3, hidden: [4, 5], outputs: 2 });
     expect(paramGroups(m.params, false)).toEqual([[0, 1, 2, 3, 4, 5]]);

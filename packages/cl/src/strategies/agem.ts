@@ -23,31 +23,40 @@ export interface AgemOptions extends ChosenMemoryOptions {
 
 /**
  * The A-GEM projection: where `g . ref < 0`, `g - (g . ref / ref . ref) * ref`, else `g`.
- * `groups` lists param indices projected together: one group (global) or one per layer. The dot
- * products are read back in one round trip, so a group that needs no projection costs no more ops.
+ * `groups` lists param indices projected together: one group (global) or one per layer. The
+ * `g . ref` of every param is read back in one round trip; `ref . ref` is computed (in a second
+ * round trip) only for the groups that need projecting, so a step that projects nothing costs two
+ * ops per param and one read-back.
  */
 export function agemProject(
   grads: readonly tf.Tensor[],
   ref: readonly tf.Tensor[],
   groups: readonly number[][],
 ): tf.Tensor[] {
-  // Per param: g . r and r . r, read in one round trip.
-  const dots = tf
-    .stack(grads.flatMap((g, i) => [tf.sum(tf.mul(g, ref[i]!)), tf.sum(tf.square(ref[i]!))]))
-    .dataSync(); // [2 * params]
+  const gr = tf.stack(grads.map((g, i) => tf.sum(tf.mul(g, ref[i]!)))).dataSync(); // [params]
+  const project = groups.filter((group) => sumAt(gr, group) < 0);
+  if (project.length === 0) return [...grads];
+  const needed = project.flat();
+  const rrOf = tf.stack(needed.map((i) => tf.sum(tf.square(ref[i]!)))).dataSync();
+  const rr = new Float64Array(grads.length);
+  needed.forEach((i, k) => {
+    rr[i] = rrOf[k]!;
+  });
   const out = [...grads];
-  for (const group of groups) {
-    let gr = 0;
-    let rr = 0;
-    for (const i of group) {
-      gr += dots[2 * i]!;
-      rr += dots[2 * i + 1]!;
-    }
-    if (!(gr < 0 && rr > 0)) continue;
-    const coef = gr / rr;
+  for (const group of project) {
+    const groupRr = sumAt(rr, group);
+    if (!(groupRr > 0)) continue;
+    const coef = sumAt(gr, group) / groupRr;
     for (const i of group) out[i] = tf.sub(grads[i]!, tf.mul(ref[i]!, coef));
   }
   return out;
+}
+
+/** The sum of `values` at `indices`, in their order. */
+function sumAt(values: ArrayLike<number>, indices: readonly number[]): number {
+  let sum = 0;
+  for (const i of indices) sum += values[i]!;
+  return sum;
 }
 
 /** Param index groups: one group of all params, or one group per layer. */
