@@ -9,19 +9,15 @@ import type {
   ReadOptions,
 } from './downloadOptions.js';
 import { byUrl, type Driver, type ListEntry, type ObjectStat } from './driver.js';
+import { existingFile } from './existingFile.js';
 import { parseHash } from './integrity.js';
 import { commitRename, fsyncPath, tempPathFor } from './landing.js';
 import { parseObjectUrl } from './objectUrl.js';
 import { type PrefetchOptions, PrefetchQueue } from './prefetchQueue.js';
 import { getDriver } from './registry.js';
 import { RetryPolicy } from './retryPolicy.js';
-import {
-  existingFile,
-  type FileAttempt,
-  readState,
-  Transfer,
-  type TransferState,
-} from './transfer.js';
+import { Transfer } from './transfer.js';
+import { type FileAttempt, readState, type TransferState } from './transferState.js';
 
 /** Options of {@link createFetchEngine}. Defaults suit object stores on a fast network. */
 export interface FetchEngineOptions {

@@ -4,91 +4,18 @@ import type { Readable } from 'node:stream';
 import { isAbortError, isStreamsError, signalReason } from '@streams/core';
 import { BatchWriter } from './batchWriter.js';
 import type { EngineCounters } from './downloadOptions.js';
-import {
-  concatBytes,
-  type Driver,
-  networkError,
-  type ObjectBody,
-  TransferError,
-} from './driver.js';
-import { createHasher, type HashAlgorithm, type Hasher } from './integrity.js';
+import { concatBytes, type Driver, networkError, type ObjectBody } from './driver.js';
+import { hashFile } from './existingFile.js';
+import { createHasher } from './integrity.js';
 import type { RetryPolicy } from './retryPolicy.js';
-
-/** A parsed expected digest. */
-type ParsedHash = { algorithm: HashAlgorithm; digest: string };
-
-/** What an attempt that landed a file produced: its temp file, size and digest (when checked). */
-export interface FileAttempt {
-  tmp: string;
-  bytes: number;
-  digest?: string | undefined;
-  /** The bytes written, when the attempt kept them (see `keepBytes` of {@link Transfer.toFile}). */
-  body?: Uint8Array | undefined;
-}
-
-/** The engine options a {@link Transfer} follows. */
-export interface TransferOptions {
-  stallTimeoutMs: number;
-  fsync: boolean;
-  resume: boolean;
-  partSize: number;
-  partConcurrency: number;
-}
-
-/** What one download keeps across its attempts. */
-export interface TransferState {
-  tmp: string;
-  /** Bytes on disk at the start of the file, valid for resuming. */
-  written: number;
-  /** Object size: expected, or from the first response. */
-  total: number | undefined;
-  expectedSize: number | undefined;
-  etag: string | undefined;
-  /** Digest state over the first `written` bytes. */
-  hasher: Hasher | undefined;
-  /** Parts already on disk, for parallel range reads. */
-  partsDone: Set<number>;
-}
-
-/** What one read into memory keeps across its attempts. */
-export interface ReadState {
-  /** First byte of the read in the object. */
-  offset: number;
-  /** Bytes asked for; undefined: to the end of the object. */
-  wanted: number | undefined;
-  /** A whole-object read's expected size: a body of any other length fails (a longer one at once). */
-  expectedSize: number | undefined;
-  /** Whether the read is a range (an offset or a length was given). */
-  ranged: boolean;
-  /** Bytes this attempt expects in all: `wanted`, or learned from the answer. */
-  total: number | undefined;
-  /** The bytes received so far, valid for resuming. */
-  chunks: Uint8Array[];
-  received: number;
-  etag: string | undefined;
-}
-
-/**
- * The fresh state of a read of `length` bytes at `offset` (both optional), or of a whole object
- * expected to be `expectedSize` bytes.
- */
-export function readState(
-  offset: number | undefined,
-  length: number | undefined,
-  expectedSize?: number,
-): ReadState {
-  const ranged = offset !== undefined || length !== undefined;
-  return {
-    offset: offset ?? 0,
-    wanted: length,
-    expectedSize: ranged ? undefined : expectedSize,
-    ranged,
-    total: length ?? (ranged ? undefined : expectedSize),
-    chunks: [],
-    received: 0,
-    etag: undefined,
-  };
-}
+import { hashMismatch, objectChanged, sizeMismatch, stalled } from './transferErrors.js';
+import type {
+  FileAttempt,
+  ParsedHash,
+  ReadState,
+  TransferOptions,
+  TransferState,
+} from './transferState.js';
 
 /**
  * Moves one object's bytes to a file or into memory, one attempt per call: streamed writes
@@ -535,93 +462,4 @@ export class Transfer {
       readable.on('close', onClose);
     });
   }
-}
-
-/** The file at `path` when it is there and matches the expected size and digest. */
-export async function existingFile(
-  path: string,
-  o: { size?: number | undefined },
-  expected: ParsedHash | undefined,
-): Promise<{ path: string; size: number; digest?: string | undefined } | undefined> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const { size } = await fh.stat();
-    if (o.size !== undefined && size !== o.size) return undefined;
-    if (!expected) return { path, size };
-    const digest = await hashFile(fh, expected.algorithm, size);
-    return digest === expected.digest ? { path, size, digest } : undefined;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Digest of the first `size` bytes of an open file, read in 4 MiB blocks. */
-async function hashFile(fh: FileHandle, algorithm: HashAlgorithm, size: number): Promise<string> {
-  const hasher = await createHasher(algorithm);
-  const buf = Buffer.allocUnsafe(Math.min(size, 4 << 20)); // [block]
-  for (let at = 0; at < size; ) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.byteLength, size - at), at);
-    if (bytesRead === 0) break;
-    hasher.update(buf.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-  return hasher.digest('hex');
-}
-
-function objectChanged(
-  driver: Driver,
-  url: string,
-  was: string | undefined,
-  now: string | undefined,
-): TransferError {
-  return new TransferError(
-    'STREAMS_NETWORK',
-    `[streams/downloader] [${driver.name}] GET ${url}: the object changed while downloading (ETag ${was} -> ${now}); starting over`,
-    { url, retryable: true },
-  );
-}
-
-function sizeMismatch(
-  driver: Driver,
-  url: string,
-  want: number,
-  got: number,
-  qualifier = '',
-): TransferError {
-  return new TransferError(
-    'STREAMS_SIZE_MISMATCH',
-    `[streams/downloader] [${driver.name}] GET ${url}: expected ${want} bytes, got ${qualifier}${got}`,
-    {
-      url,
-      retryable: true,
-      fix: 'the object changed or the transfer was cut; check the index size or the source',
-    },
-  );
-}
-
-/** The retryable error of a body that received no bytes for `stallMs`. */
-function stalled(stallMs: number): TransferError {
-  return new TransferError('STREAMS_STALLED', `no bytes for ${stallMs} ms`, { retryable: true });
-}
-
-function hashMismatch(
-  driver: Driver,
-  url: string,
-  expected: { algorithm: string; digest: string },
-  digest: string,
-): TransferError {
-  return new TransferError(
-    'STREAMS_HASH_MISMATCH',
-    `[streams/downloader] [${driver.name}] GET ${url}: ${expected.algorithm} digest ${digest} does not match the expected ${expected.digest}`,
-    {
-      url,
-      retryable: true,
-      fix: 'the object changed or is corrupt; re-index it or check its source',
-    },
-  );
 }
