@@ -208,6 +208,42 @@ describe('fuzzing index readers', () => {
         seed === undefined ? { numRuns: 150 } : { numRuns: 150, seed },
       );
   });
+
+  it('a Parquet footer with any one byte zeroed fails as a StreamsError, never as an unhandled rejection', async () => {
+    const good = join(tmp.dir, 'footer.parquet');
+    await duck(
+      `COPY (SELECT i AS id, 'x' || i AS s FROM range(50) t(i)) TO '${good}' (FORMAT parquet)`,
+    );
+    const parquet = new Uint8Array(await (await import('node:fs/promises')).readFile(good));
+    // The footer: its length sits in the 4 bytes before the closing magic.
+    const footer = new DataView(parquet.buffer).getUint32(parquet.length - 8, true);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    let damaged = 0;
+    try {
+      for (let at = parquet.length - 8 - footer; at < parquet.length - 8; at++) {
+        if (parquet[at] === 0) continue;
+        const bytes = parquet.slice();
+        bytes[at] = 0;
+        const f = join(tmp.dir, `zeroed${at}.parquet`);
+        await writeFile(f, bytes);
+        try {
+          await using t = await openIndexTable(f);
+          await collect(t.rows());
+        } catch (e) {
+          if (!isStreamsError(e)) throw e;
+          damaged++;
+        }
+      }
+      // Rejections nobody handled are reported after the microtasks of their turn.
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(damaged).toBeGreaterThan(0);
+  });
 });
 
 describe('filter expressions', () => {

@@ -26,6 +26,41 @@ export async function parquetPart(url: string, options: PartOptions): Promise<Ta
   }
 }
 
+/**
+ * The file as hyparquet reads it: `slice(start, end)` as a range read of `at`. A range a damaged
+ * footer makes up (not whole numbers, or past the end) fails as this file's error. hyparquet starts
+ * some reads ahead and may drop them when an earlier one fails, so every read's failure is marked
+ * handled here: it still reaches whoever awaits it, and is never an unhandled rejection.
+ */
+function parquetFile(
+  url: string,
+  at: string,
+  source: PartOptions['source'],
+  size: number,
+  signal: AbortSignal | undefined,
+): { byteLength: number; slice: (start: number, end?: number) => Promise<ArrayBuffer> } {
+  const read = async (start: number, end: number): Promise<ArrayBuffer> => {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end > size) {
+      throw invalid(
+        `${basenameUrl(url)} has a damaged Parquet footer: it points at bytes ${start}..${end} of a ${size}-byte file`,
+        url,
+        undefined,
+        'rewrite the Parquet file',
+      );
+    }
+    const bytes = await source.readRange(at, start, end, { signal });
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  };
+  return {
+    byteLength: size,
+    slice: (start, end) => {
+      const p = read(start, end ?? size);
+      p.catch(() => undefined);
+      return p;
+    },
+  };
+}
+
 async function openParquet(
   url: string,
   at: string,
@@ -36,16 +71,7 @@ async function openParquet(
   const { signal } = options;
   const hp = await import('hyparquet');
   const size = await source.size(at, { signal });
-  const file = {
-    byteLength: size,
-    slice: async (start: number, end?: number) => {
-      const bytes = await source.readRange(at, start, end ?? size, { signal });
-      return bytes.buffer.slice(
-        bytes.byteOffset,
-        bytes.byteOffset + bytes.byteLength,
-      ) as ArrayBuffer;
-    },
-  };
+  const file = parquetFile(url, at, source, size, signal);
   let metadata: Awaited<ReturnType<typeof hp.parquetMetadataAsync>>;
   try {
     metadata = await hp.parquetMetadataAsync(file);
@@ -68,9 +94,32 @@ async function openParquet(
       undefined,
       'rewrite the Parquet file',
     );
+  // Every column chunk must name a column of the schema and lie inside the file: hyparquet reads
+  // chunks it cannot place in the schema without awaiting them, so a damaged one would fail as an
+  // unhandled rejection instead of an error of this file.
+  const paths = new Set(leaves.filter((s) => !s.num_children).map((s) => s.name));
+  const inFile = (v: unknown) => {
+    const x = Number(v);
+    return Number.isSafeInteger(x) && x >= 0 && x <= size;
+  };
   for (const rg of metadata.row_groups) {
     const n = Number(rg.num_rows);
     if (!Number.isSafeInteger(n) || n < 0) throw badFooter(`a row group of ${rg.num_rows} rows`);
+    for (const chunk of rg.columns) {
+      const m = chunk.meta_data;
+      const name = m?.path_in_schema.at(-1);
+      if (!m || name === undefined || !paths.has(name))
+        throw badFooter(
+          `a column chunk of no column (${m ? `"${m.path_in_schema.join('.')}"` : 'no metadata'})`,
+        );
+      const from = Number(m.dictionary_page_offset || m.data_page_offset);
+      if (
+        !inFile(m.data_page_offset) ||
+        !inFile(from) ||
+        !inFile(from + Number(m.total_compressed_size))
+      )
+        throw badFooter(`column "${name}" has a chunk outside the file`);
+    }
     groups.push([start, start + n]);
     start += n;
   }
@@ -81,16 +130,7 @@ async function openParquet(
   const compressors = others as Parameters<typeof hp.parquetRead>[0]['compressors'];
   const readGroup = async ([a, b]: [number, number], sig?: AbortSignal): Promise<Columns> => {
     const cols: Columns = new Map();
-    const groupFile = {
-      byteLength: size,
-      slice: async (s: number, e?: number) => {
-        const bytes = await source.readRange(at, s, e ?? size, { signal: sig ?? signal });
-        return bytes.buffer.slice(
-          bytes.byteOffset,
-          bytes.byteOffset + bytes.byteLength,
-        ) as ArrayBuffer;
-      },
-    };
+    const groupFile = parquetFile(url, at, source, size, sig ?? signal);
     try {
       await hp.parquetRead({
         file: groupFile,
