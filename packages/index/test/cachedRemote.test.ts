@@ -107,6 +107,7 @@ describe('random get(i) of a remote MDS dataset whose shards are cached', () => 
     // Another instance on the same directory (as another process would be) fills entries of its own.
     await using other = await openCache({ dir, limit });
     const { source, counts } = countingSource(cache);
+    await using _source = { [Symbol.asyncDispose]: () => source.close() };
     await using ds = await openMdsDataset(base, {
       source,
       validateHashes: true,
