@@ -558,7 +558,14 @@ export class RoutingByteSource implements ByteSource {
     if (!held) return undefined;
     // A stamp, not a move to the back of the map: this path costs about a microsecond in all.
     held.used = ++this.#tick;
-    return this.#heldFiles.readRangeSync(held.handle.path, start, end);
+    try {
+      return this.#heldFiles.readRangeSync(held.handle.path, start, end);
+    } catch {
+      // Its file went behind the pin (`remove` of this cache instance, a hand deletion): let the
+      // entry go; `readRange` looks the object up again, or fails with the reason.
+      void this.#drop(url, held);
+      return undefined;
+    }
   }
 
   async list(url: string, options?: ReadOptions): Promise<string[]> {
