@@ -533,10 +533,11 @@ export class RoutingByteSource implements ByteSource {
   ): Promise<Uint8Array> {
     if (!isRemoteUrl(url)) return this.local.readRange(url, start, end, options);
     if (end <= start) return new Uint8Array(0);
-    const held = this.#held.get(url) ?? (await this.#hold(url, options?.signal));
+    let held = this.#held.get(url);
+    if (held) held.readers++;
+    else held = await this.#hold(url, options?.signal);
     if (held) {
       held.used = ++this.#tick;
-      held.readers++;
       try {
         return await this.#heldFiles.readRange(held.handle.path, start, end, options);
       } finally {
@@ -632,9 +633,10 @@ export class RoutingByteSource implements ByteSource {
   }
 
   /**
-   * The entry of `url` when it is cached now: held for further range reads, or, when it does not
-   * fit the held share of the budget (or the source is closed), pinned for this read only
-   * (returned already dropped). Undefined when the object is not cached.
+   * The entry of `url` when it is cached now, counted as read (its `readers` taken for the caller
+   * before any other task can let it go): held for further range reads, or, when it does not fit
+   * the held share of the budget (or the source is closed), pinned for this read only (returned
+   * already dropped). Undefined when the object is not cached.
    */
   async #hold(url: string, signal?: AbortSignal): Promise<Held | undefined> {
     const handle = await this.#cached(url, signal);
@@ -642,13 +644,14 @@ export class RoutingByteSource implements ByteSource {
     const had = this.#held.get(url);
     if (had) {
       // Another read took the hold meanwhile: one pin is enough.
+      had.readers++;
       await handle.release();
       return had;
     }
     const share = (this.cache?.stats().budget ?? 0) * HELD_BUDGET_SHARE;
     const held: Held = {
       handle,
-      readers: 0,
+      readers: 1,
       dropped: this.#closed || handle.size > share,
       used: ++this.#tick,
     };
