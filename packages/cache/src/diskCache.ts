@@ -13,7 +13,6 @@ import {
   sleep,
   throwIfAborted,
 } from '@streams/core';
-import { abortFanout } from './abortFanout.js';
 import { CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { validateKey } from './cacheKey.js';
 import type {
@@ -489,7 +488,7 @@ export class DiskCache implements AsyncDisposable {
     const done = this.fills.start(claim, fill, options);
     try {
       // Fills of one caller in flight share its signal: one listener on it, not one each.
-      const entry = await abortFanout.race(done, signal);
+      const entry = await raceSignal(done, signal);
       return this.makeHandle(entry, false, waitedMs);
     } catch (err) {
       if (signal?.aborted) {

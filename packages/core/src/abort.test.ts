@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,6 +9,7 @@ import {
   raceSignal,
   sleep,
   throwIfAborted,
+  whenAborted,
 } from './abort.js';
 import { makeDisposable } from './disposable.js';
 
@@ -68,6 +70,64 @@ describe('abort helpers', () => {
     const p = raceSignal(new Promise(() => {}), c.signal);
     c.abort();
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('raceSignal: 1,000 calls in flight on one signal hold one listener; all reject with its reason; finished ones leave none', async () => {
+    const c = new AbortController();
+    const pending = Array.from({ length: 1000 }, () =>
+      raceSignal(new Promise<never>(() => {}), c.signal),
+    );
+    // Finished calls (resolved and rejected) among them take their part of the listener away.
+    const finished = await Promise.allSettled(
+      Array.from({ length: 1000 }, (_, i) =>
+        raceSignal(i % 2 ? Promise.resolve(i) : Promise.reject(new Error(`e${i}`)), c.signal),
+      ),
+    );
+    expect(finished.filter((s) => s.status === 'fulfilled')).toHaveLength(500);
+    expect(getEventListeners(c.signal, 'abort').length).toBeLessThanOrEqual(1);
+    const reason = new Error('stop');
+    c.abort(reason);
+    const settled = await Promise.allSettled(pending);
+    expect(settled.every((s) => s.status === 'rejected' && s.reason === reason)).toBe(true);
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0);
+
+    // Calls that all finish leave no listener on a signal that lives on.
+    const d = new AbortController();
+    const got = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => raceSignal(Promise.resolve(i), d.signal)),
+    );
+    expect(got[999]).toBe(999);
+    expect(getEventListeners(d.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('whenAborted calls each callback once, also when one throws or the signal had aborted', async () => {
+    const c = new AbortController();
+    const calls: number[] = [];
+    const removes = [0, 1, 2, 3].map((i) =>
+      whenAborted(c.signal, () => {
+        calls.push(i);
+        if (i === 1) throw new Error('callback failed');
+      }),
+    );
+    removes[3]?.();
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+    const errors: unknown[] = [];
+    const onError = (e: unknown) => errors.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      c.abort();
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(calls).toEqual([0, 1, 2]);
+    expect(errors).toEqual([expect.objectContaining({ message: 'callback failed' })]);
+    // Already aborted: called on a microtask, unless removed first.
+    const late: string[] = [];
+    whenAborted(c.signal, () => late.push('kept'));
+    whenAborted(c.signal, () => late.push('removed'))();
+    await Promise.resolve();
+    expect(late).toEqual(['kept']);
   });
 });
 

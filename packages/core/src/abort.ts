@@ -75,20 +75,83 @@ export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promi
   });
 }
 
-/** Settles like `promise`, or rejects with the signal's reason when it aborts first. */
+/** The callbacks waiting on one signal, behind its one `abort` listener. */
+interface Waiters {
+  callbacks: Set<(signal: AbortSignal) => void>;
+  listener: () => void;
+}
+
+/** Waiters by signal; weak, so a signal dropped with waiters still pending takes them along. */
+const waiting = new WeakMap<AbortSignal, Waiters>();
+
+/**
+ * Calls `callback` once when `signal` aborts (on a microtask when it already has); returns its
+ * removal. Every callback on one signal shares one `abort` listener: a listener each on a
+ * long-lived signal (a cache's close, a dataset's) costs time in proportion to the listeners
+ * already there on every add and remove (an EventTarget looks for a duplicate first), which made
+ * hundreds of waiters in flight quadratic.
+ */
+export function whenAborted(
+  signal: AbortSignal,
+  callback: (signal: AbortSignal) => void,
+): () => void {
+  if (signal.aborted) {
+    let removed = false;
+    queueMicrotask(() => {
+      if (!removed) callback(signal);
+    });
+    return () => {
+      removed = true;
+    };
+  }
+  let w = waiting.get(signal);
+  if (w === undefined) {
+    const callbacks = new Set<(signal: AbortSignal) => void>();
+    const listener = () => {
+      waiting.delete(signal);
+      // Every callback runs, whatever one of them throws; the first error is the listener's.
+      let failed: { error: unknown } | undefined;
+      for (const f of callbacks) {
+        try {
+          f(signal);
+        } catch (error) {
+          failed ??= { error };
+        }
+      }
+      if (failed) throw failed.error;
+    };
+    w = { callbacks, listener };
+    waiting.set(signal, w);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const waiters = w;
+  waiters.callbacks.add(callback);
+  return () => {
+    if (!waiters.callbacks.delete(callback) || waiters.callbacks.size > 0) return;
+    // The last waiter went: nothing of ours stays on a signal that may live on.
+    if (waiting.get(signal) === waiters) {
+      waiting.delete(signal);
+      signal.removeEventListener('abort', waiters.listener);
+    }
+  };
+}
+
+/**
+ * Settles like `promise`, or rejects with the signal's reason when it aborts first. Calls in
+ * flight on one signal share one `abort` listener on it (see {@link whenAborted}).
+ */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signalReason(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signalReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const remove = whenAborted(signal, (s) => reject(signalReason(s)));
     promise.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         reject(e);
       },
     );

@@ -6,6 +6,7 @@ export {
   signalReason,
   sleep,
   throwIfAborted,
+  whenAborted,
 } from './abort.js';
 export { type Disposable, makeDisposable } from './disposable.js';
 export {

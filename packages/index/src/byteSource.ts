@@ -4,8 +4,10 @@ import { type FileHandle, open, readdir, readFile, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import { isStreamsError, StreamsError, throwIfAborted } from '@streams/core';
 import {
+  type CachedDownload,
   type CacheHandle,
   type DiskCache,
+  type DownloadToCacheOptions,
   defaultEngine,
   downloadToCache,
   type ExpectedHash,
@@ -63,9 +65,10 @@ export interface ByteSource {
   /** Bytes `[start, end)`; fewer bytes than asked means the object is shorter. */
   readRange(url: string, start: number, end: number, options?: ReadOptions): Promise<Uint8Array>;
   /**
-   * Bytes `[start, end)` read synchronously when the object is a local file, else undefined (use
-   * `readRange`). For tiny reads: a positional `readSync` costs ~1 µs where an async read costs
-   * tens (a thread-pool round trip), so random access to small samples takes this path.
+   * Bytes `[start, end)` read synchronously when the object is a local file (or, for a source with
+   * a node cache, a remote object whose entry it holds), else undefined (use `readRange`). For tiny
+   * reads: a positional `readSync` costs ~1 µs where an async read costs tens (a thread-pool round
+   * trip), so random access to small samples takes this path.
    */
   readRangeSync?(url: string, start: number, end: number): Uint8Array | undefined;
   /**
@@ -189,6 +192,21 @@ export class LocalByteSource implements ByteSource {
       done += n;
     }
     return done === length ? buf : filled(buf, done);
+  }
+
+  /** Closes the handles kept open on one file (a cache entry let go must not stay open). */
+  async forget(url: string): Promise<void> {
+    const fd = this.#fds.get(url);
+    if (fd !== undefined) {
+      this.#fds.delete(url);
+      closeSync(fd);
+    }
+    const path = toLocalPath(url);
+    const h = this.#handles.get(path);
+    if (h) {
+      this.#handles.delete(path);
+      await h.then((f) => f.close()).catch(() => undefined);
+    }
   }
 
   async list(url: string, options: ReadOptions = {}): Promise<string[]> {
@@ -349,6 +367,25 @@ export function cacheKeyOf(url: string): string {
  */
 const KEEP_BYTES = 4 << 20;
 
+/**
+ * Cached remote objects a routing source holds pinned for synchronous range reads: at most this
+ * many (least recently read let go first)...
+ */
+const MAX_HELD = 16;
+/** ...and at most this fraction of the cache's budget, so that the rest of it stays evictable. */
+const HELD_BUDGET_SHARE = 1 / 4;
+
+/** A cache entry pinned while range reads of its object go to its file. */
+interface Held {
+  readonly handle: CacheHandle;
+  /** Async reads of the file under way: the pin is released only once none is. */
+  readers: number;
+  /** No longer held: released when its last reader is done. */
+  dropped: boolean;
+  /** When it was last read (a tick of its source): the least recent is let go first. */
+  used: number;
+}
+
 /** A fill that never runs: asks the cache for an entry only if it is there. */
 class NotCached extends Error {}
 const notCached = async (): Promise<never> => {
@@ -359,12 +396,22 @@ const notCached = async (): Promise<never> => {
  * Routes local paths to the filesystem and everything else through `@streams/downloader`: whole
  * reads, range reads, stats and listings through its fetch engine (retries with backoff,
  * throttling, per-host limits, stall detection), streams and uploads through the driver of the
- * scheme. With a `cache`, whole reads of remote objects go through the node cache.
+ * scheme. With a `cache`, whole reads of remote objects go through the node cache, and range
+ * reads of a cached object go to its entry, which the source then holds (pinned, so never evicted
+ * meanwhile) for further range reads, synchronous ones included, until `close` or until it is one
+ * of the least recently read past a few (see {@link MAX_HELD}).
  */
 export class RoutingByteSource implements ByteSource {
   readonly local = new LocalByteSource();
   readonly cache: DiskCache | undefined;
   readonly #engine: FetchEngine | undefined;
+  /** Entries held for range reads, by URL. */
+  readonly #held = new Map<string, Held>();
+  #heldBytes = 0;
+  #tick = 0;
+  /** The files of held entries, with handles of their own (closed when an entry is let go). */
+  readonly #heldFiles = new LocalByteSource({ maxHandles: MAX_HELD });
+  #closed = false;
 
   /** Memos in the node cache, under `memo/` keys (absent without a cache). */
   readonly memo: MemoStore | undefined;
@@ -405,6 +452,8 @@ export class RoutingByteSource implements ByteSource {
 
   async size(url: string, options?: ReadOptions): Promise<number> {
     if (!isRemoteUrl(url)) return this.local.size(url, options);
+    const held = this.#held.get(url);
+    if (held) return held.handle.size;
     const cached = await this.#cached(url, options?.signal);
     if (cached) {
       await cached.release();
@@ -446,8 +495,7 @@ export class RoutingByteSource implements ByteSource {
       hash && isHashAlgorithm(hash.algorithm)
         ? { algorithm: hash.algorithm, digest: hash.digest }
         : undefined;
-    const handle = await downloadToCache(this.cache, cacheKeyOf(url), url, {
-      engine: this.engine,
+    const handle = await this.#download(url, {
       signal,
       size,
       hash: expected,
@@ -473,10 +521,7 @@ export class RoutingByteSource implements ByteSource {
   async pin(url: string, options: ReadOptions = {}): Promise<PinnedFile | undefined> {
     if (!isRemoteUrl(url)) return this.local.pin(url);
     if (!this.cache) return undefined;
-    const handle = await downloadToCache(this.cache, cacheKeyOf(url), url, {
-      engine: this.engine,
-      signal: options.signal,
-    });
+    const handle = await this.#download(url, { signal: options.signal });
     return { path: handle.path, hit: handle.hit, release: () => handle.release() };
   }
 
@@ -488,20 +533,40 @@ export class RoutingByteSource implements ByteSource {
   ): Promise<Uint8Array> {
     if (!isRemoteUrl(url)) return this.local.readRange(url, start, end, options);
     if (end <= start) return new Uint8Array(0);
-    const cached = await this.#cached(url, options?.signal);
-    if (cached) {
+    let held = this.#held.get(url);
+    if (held) held.readers++;
+    else held = await this.#hold(url, options?.signal);
+    if (held) {
+      held.used = ++this.#tick;
       try {
-        return await this.local.readRange(cached.path, start, end, options);
+        return await this.#heldFiles.readRange(held.handle.path, start, end, options);
       } finally {
-        await cached.release();
+        held.readers--;
+        if (held.dropped && held.readers === 0) await this.#letGo(held);
       }
     }
     return this.engine.read(url, { ...options, offset: start, length: end - start });
   }
 
-  /** Local files only: a remote object, cached or not, is read with `readRange`. */
+  /**
+   * Local files, and remote objects whose cache entry this source holds (taken by a `readRange`
+   * that found the object cached): the entry stays pinned while held, so its file cannot be
+   * evicted under the read. Anything else is undefined: read it with `readRange`.
+   */
   readRangeSync(url: string, start: number, end: number): Uint8Array | undefined {
-    return isRemoteUrl(url) ? undefined : this.local.readRangeSync(url, start, end);
+    if (!isRemoteUrl(url)) return this.local.readRangeSync(url, start, end);
+    const held = this.#held.get(url);
+    if (!held) return undefined;
+    // A stamp, not a move to the back of the map: this path costs about a microsecond in all.
+    held.used = ++this.#tick;
+    try {
+      return this.#heldFiles.readRangeSync(held.handle.path, start, end);
+    } catch {
+      // Its file went behind the pin (`remove` of this cache instance, a hand deletion): let the
+      // entry go; `readRange` looks the object up again, or fails with the reason.
+      void this.#drop(url, held);
+      return undefined;
+    }
   }
 
   async list(url: string, options?: ReadOptions): Promise<string[]> {
@@ -560,8 +625,86 @@ export class RoutingByteSource implements ByteSource {
     await getDriver(url).put(url, data, { ...options, size: data.length });
   }
 
-  close(): Promise<void> {
-    return this.local.close();
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#dropAll();
+    await this.#heldFiles.close();
+    await this.local.close();
+  }
+
+  /**
+   * The entry of `url` when it is cached now, counted as read (its `readers` taken for the caller
+   * before any other task can let it go): held for further range reads, or, when it does not fit
+   * the held share of the budget (or the source is closed), pinned for this read only (returned
+   * already dropped). Undefined when the object is not cached.
+   */
+  async #hold(url: string, signal?: AbortSignal): Promise<Held | undefined> {
+    const handle = await this.#cached(url, signal);
+    if (!handle) return undefined;
+    const had = this.#held.get(url);
+    if (had) {
+      // Another read took the hold meanwhile: one pin is enough.
+      had.readers++;
+      await handle.release();
+      return had;
+    }
+    const share = (this.cache?.stats().budget ?? 0) * HELD_BUDGET_SHARE;
+    const held: Held = {
+      handle,
+      readers: 1,
+      dropped: this.#closed || handle.size > share,
+      used: ++this.#tick,
+    };
+    if (held.dropped) return held;
+    this.#held.set(url, held);
+    this.#heldBytes += handle.size;
+    while (this.#held.size > MAX_HELD || this.#heldBytes > share) {
+      let oldest: [string, Held] | undefined;
+      for (const e of this.#held)
+        if (e[1] !== held && (!oldest || e[1].used < oldest[1].used)) oldest = e;
+      if (!oldest) break;
+      void this.#drop(...oldest);
+    }
+    return held;
+  }
+
+  /** Stops holding an entry; its pin goes once no read of it is under way. */
+  #drop(url: string, held: Held): Promise<void> {
+    this.#held.delete(url);
+    this.#heldBytes -= held.handle.size;
+    held.dropped = true;
+    return held.readers === 0 ? this.#letGo(held) : Promise.resolve();
+  }
+
+  /** Lets every held entry go. */
+  async #dropAll(): Promise<void> {
+    await Promise.all([...this.#held].map(([url, held]) => this.#drop(url, held)));
+  }
+
+  async #letGo(held: Held): Promise<void> {
+    // Its handles first: an evicted file kept open would hold its disk space past the budget.
+    await this.#heldFiles.forget(held.handle.path);
+    await held.handle.release();
+  }
+
+  /**
+   * A remote object into the cache (pinned: release it). Entries held for range reads are pinned
+   * too: when they leave no room for it, they are let go and the download tried once more.
+   */
+  async #download(
+    url: string,
+    options: Omit<DownloadToCacheOptions, 'engine'>,
+  ): Promise<CachedDownload> {
+    const cache = this.cache as DiskCache;
+    const go = () =>
+      downloadToCache(cache, cacheKeyOf(url), url, { ...options, engine: this.engine });
+    try {
+      return await go();
+    } catch (e) {
+      if (!isStreamsError(e, 'STREAMS_CACHE_TOO_SMALL') || this.#held.size === 0) throw e;
+      await this.#dropAll();
+      return go();
+    }
   }
 
   /** The cache entry of `url` when it is cached now (pinned: release it), else undefined. */

@@ -6,14 +6,30 @@
 //    (`dd iflag=nocache count=0`, posix_fadvise DONTNEED: no root, nothing global); the datasets
 //    are opened (offset tables read) before the drop, as the raw loop knows its offsets.
 // Both `openMdsDataset().get(i)` (@streams/index) and `StreamingDataset.get(i)` are measured.
+// Then the same dataset served by a `node:http` server on 127.0.0.1 and read through a node cache
+// that already holds every shard (warm): `openMdsDataset(url).get(i)` against the raw loop over the
+// cached files themselves.
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '@streams/core';
-import { MdsWriter, mdsShardOffsets, openMdsDataset } from '@streams/index';
-import { type BenchEntry, benchEntry, median } from '@streams/testkit';
+import { openCache } from '@streams/downloader';
+import {
+  cacheKeyOf,
+  MdsWriter,
+  mdsShardOffsets,
+  openMdsDataset,
+  RoutingByteSource,
+} from '@streams/index';
+import {
+  type BenchEntry,
+  benchEntry,
+  median,
+  pairedRounds,
+  startHttpServer,
+} from '@streams/testkit';
 import { StreamingDataset } from '../src/index.js';
 
 const SAMPLES = 400_000;
@@ -58,7 +74,7 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
     const fds = mds.shards.map((s) => openSync(join(dir, s.basename), 'r'));
     const r = rng(1, 'random-access');
     const order = (n: number) => Uint32Array.from({ length: n }, () => r.int(SAMPLES)); // [n]
-    const raw = (ids: Uint32Array) => {
+    const raw = (ids: Uint32Array, fds: readonly number[]) => {
       const buf = Buffer.allocUnsafe(1 << 16);
       let bytes = 0;
       const t0 = performance.now();
@@ -87,7 +103,7 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
     try {
       // Warm-up (JIT, page cache, offset tables of every shard).
       const warm = order(WARM_GETS);
-      raw(warm);
+      raw(warm, fds);
       await ours(viaIndex, warm);
       await ours(viaDataset, warm);
       for (const cold of [false, true]) {
@@ -103,7 +119,7 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
             // Paired rounds, the side that goes first alternating (disk and CPU load drift).
             for (const side of k % 2 === 0 ? [0, 1] : [1, 0]) {
               if (cold) dropped &&= dropCache(files);
-              if (side === 0) rawRates.push(raw(ids));
+              if (side === 0) rawRates.push(raw(ids, fds));
               else ourRates.push(await ours(get, ids));
             }
           }
@@ -124,6 +140,7 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
           );
         }
       }
+      entries.push(await remoteCached(root, dir, mds.shards.length, raw, ours, order));
     } finally {
       for (const fd of fds) closeSync(fd);
       await mds.close();
@@ -132,5 +149,56 @@ export async function randomAccessBench(): Promise<BenchEntry[]> {
     return entries;
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Warm random `get(i)` of the dataset in `dir` served over `node:http` (127.0.0.1), every shard in
+ * the node cache, against the raw `readSync` loop over the cached files.
+ */
+async function remoteCached(
+  root: string,
+  dir: string,
+  shards: number,
+  raw: (ids: Uint32Array, fds: readonly number[]) => number,
+  ours: (get: (i: number) => Promise<Record<string, unknown>>, ids: Uint32Array) => Promise<number>,
+  order: (n: number) => Uint32Array,
+): Promise<BenchEntry> {
+  await using http = await startHttpServer({ root: dir });
+  await using cache = await openCache({ dir: join(root, 'cache'), limit: '1gb', fsync: false });
+  const source = new RoutingByteSource({ cache });
+  const url = http.url.replace(/\/$/, '');
+  const ds = await openMdsDataset(url, { source });
+  const fds: number[] = [];
+  try {
+    // One pass over the shards: each downloaded into the cache once.
+    for (let k = 0; k < shards; k++) await ds.loadShard(k);
+    const byKey = new Map((await cache.list()).map((e) => [e.key, e.path]));
+    for (let k = 0; k < shards; k++) {
+      const path = byKey.get(cacheKeyOf(ds.shardUrl(k)));
+      if (path === undefined) throw new Error(`shard ${k} is not in the cache`);
+      fds.push(openSync(path, 'r'));
+    }
+    const get = (i: number) => ds.get(i) as Promise<Record<string, unknown>>;
+    const requests = http.requests.length;
+    const ids = order(WARM_GETS);
+    const { a, b } = await pairedRounds(
+      () => ours(get, ids),
+      async () => raw(ids, fds),
+      { rounds: ROUNDS, warmup: 1 },
+    );
+    if (http.requests.length !== requests) throw new Error('warm get(i) went over HTTP');
+    return benchEntry({
+      name: 'random get(i), remote (node:http) MDS, 100 B samples, shards in the node cache, warm: openMdsDataset().get(i)',
+      unit: 'samples/s',
+      value: a,
+      reference: 'raw fs.readSync loop over the cached files',
+      referenceValue: b,
+      target: 0.5,
+    });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    await ds.close();
+    await source.close();
   }
 }
