@@ -1,8 +1,9 @@
 // `openDataset`: any registered format, detected from the location, read in order.
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
 import type { DatasetFormat, FormatOpenOptions } from './formats/format.js';
 import { detectFormat, getFormat } from './formats/registry.js';
 import { asSampleDataset, type SampleDataset } from './formats/sampleDataset.js';
+import { RoutingByteSource } from './routingByteSource.js';
 
 /** Options of {@link openDataset}: the format's options, with the byte source optional. */
 export interface OpenDatasetOptions extends Omit<FormatOpenOptions, 'source'> {

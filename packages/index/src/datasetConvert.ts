@@ -1,9 +1,10 @@
 import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
 import { type OpenDatasetOptions, openDataset } from './dataset.js';
 import type { SampleDataset } from './formats/sampleDataset.js';
 import { URL_COLUMN_NAMES } from './indexTable.js';
 import { MdsWriter } from './mdsWriter.js';
+import { RoutingByteSource } from './routingByteSource.js';
 import { setField } from './sampleJson.js';
 import { basenameUrl } from './urls.js';
 import { WdsWriter } from './wdsWriter.js';

@@ -1,13 +1,4 @@
-export {
-  type ByteSource,
-  cacheKeyOf,
-  type Fetched,
-  type FetchOptions,
-  LocalByteSource,
-  type ReadOptions,
-  RoutingByteSource,
-  type RoutingByteSourceOptions,
-} from './byteSource.js';
+export type { ByteSource, Fetched, FetchOptions, ReadOptions } from './byteSource.js';
 export { ChunkReader, gunzipChunks, type TextLine, textLines } from './chunkReader.js';
 export {
   COMPRESSIONS,
@@ -88,6 +79,7 @@ export {
   tableFormatOf,
   URL_COLUMN_NAMES,
 } from './indexTable.js';
+export { LocalByteSource } from './localByteSource.js';
 export {
   type MdsDataset,
   type OpenMdsOptions,
@@ -127,6 +119,11 @@ export {
 export { type MdsShard, parseMdsIndex } from './parseMdsIndex.js';
 export { plainValue, typeName } from './plainValue.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps, pyJsonString } from './pyJson.js';
+export {
+  cacheKeyOf,
+  RoutingByteSource,
+  type RoutingByteSourceOptions,
+} from './routingByteSource.js';
 export { compileFilter, type RowPredicate } from './rowFilter.js';
 export { sampleToJsonLine, toJsonValue } from './sampleJson.js';
 export { expandBraces, globToRegExp, resolveShardUrls } from './shardList.js';

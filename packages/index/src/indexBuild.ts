@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { importOptional, rng, StreamsError, throwIfAborted } from '@streams/core';
 import { getDriver } from '@streams/downloader';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
+import { RoutingByteSource } from './routingByteSource.js';
 import { globToRegExp } from './shardList.js';
 import { basenameUrl, dirnameUrl, isRemoteUrl, joinUrl, toLocalPath } from './urls.js';
 

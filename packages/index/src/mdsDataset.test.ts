@@ -5,10 +5,11 @@ import { isStreamsError, type StreamsErrorCode } from '@streams/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/fixtures.js';
-import { LocalByteSource, RoutingByteSource } from './byteSource.js';
+import { LocalByteSource } from './localByteSource.js';
 import { openMdsDataset } from './mdsDataset.js';
 import { decodeMdsSample, MdsSchema, mdsShardOffsets } from './mdsShard.js';
 import { MdsWriter } from './mdsWriter.js';
+import { RoutingByteSource } from './routingByteSource.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {

@@ -3,12 +3,13 @@
 // decode from the whole shard in memory) and reads in order. Parsing index.json, loading whole
 // shards, range-read offset tables and the in-order walk live in the modules imported below.
 import { StreamsError, throwIfAborted } from '@streams/core';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
 import { MdsOffsetTables } from './mdsOffsetTables.js';
 import { decodeShardSample, mdsSampleBatches, mdsSamples } from './mdsSamples.js';
 import { type MdsColumn, type MdsSample, MdsSchema, type MdsSchemaOptions } from './mdsShard.js';
 import { type LoadedMdsShard, MdsShardLoader } from './mdsShardLoader.js';
 import { type MdsShard, parseMdsIndex } from './parseMdsIndex.js';
+import { RoutingByteSource } from './routingByteSource.js';
 import { joinUrl } from './urls.js';
 import { withWhere } from './withWhere.js';
 

@@ -2,12 +2,12 @@ import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventHub, parseBytes, StreamsError, throwIfAborted } from '@streams/core';
-import { RoutingByteSource } from './byteSource.js';
 import { type CompressionSpec, compress, parseCompression } from './compression.js';
 import { hashBytes, isHashAlgorithm } from './hashing.js';
 import { mdsCoder } from './mdsEncodings.js';
 import { encodeMdsShard, type MdsColumn, type MdsSample, MdsSchema } from './mdsShard.js';
 import { compareCodePoints, pyJsonDumps } from './pyJson.js';
+import { RoutingByteSource } from './routingByteSource.js';
 import { isRemoteUrl, joinUrl, toLocalPath } from './urls.js';
 
 /** Options of {@link MdsWriter}; names and defaults follow MosaicML's `MDSWriter`. */

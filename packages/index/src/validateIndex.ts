@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isStreamsError, redactUrl, type StreamsErrorCode, throwIfAborted } from '@streams/core';
-import { type ByteSource, RoutingByteSource } from './byteSource.js';
+import type { ByteSource } from './byteSource.js';
 import type { FormatOpenOptions, LoadedUnit, Sample } from './formats/format.js';
 import { getFormat } from './formats/registry.js';
 import { buildIndex, checkIndexOut } from './indexBuild.js';
+import { RoutingByteSource } from './routingByteSource.js';
 import { sampleToJsonLine } from './sampleJson.js';
 
 /** Options of {@link validateIndex}. */

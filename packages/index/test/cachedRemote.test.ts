@@ -6,9 +6,9 @@ import { isStreamsError, rng } from '@streams/core';
 import { type DiskCache, disposeDrivers, openCache } from '@streams/downloader';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RoutingByteSource } from '../src/byteSource.js';
 import { openMdsDataset } from '../src/mdsDataset.js';
 import { MdsWriter } from '../src/mdsWriter.js';
+import { RoutingByteSource } from '../src/routingByteSource.js';
 import { tempDir } from './fixtures.js';
 
 const SAMPLES = 2000;

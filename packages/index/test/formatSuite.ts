@@ -4,10 +4,10 @@ import { isAbortError, isStreamsError } from '@streams/core';
 import { openCache } from '@streams/downloader';
 import { startHttpServer, type TestHttpServer } from '@streams/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RoutingByteSource } from '../src/byteSource.js';
 import { openDataset } from '../src/dataset.js';
 import type { FormatDataset, Sample } from '../src/formats/format.js';
 import { detectFormat, getFormat } from '../src/formats/registry.js';
+import { RoutingByteSource } from '../src/routingByteSource.js';
 import { toJsonValue } from '../src/sampleJson.js';
 import { tempDir } from './fixtures.js';
 

@@ -5,11 +5,11 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { isStreamsError } from '@streams/core';
 import { linesFormat } from '@streams/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RoutingByteSource } from '../src/byteSource.js';
 import { openDataset } from '../src/dataset.js';
 import type { Sample } from '../src/formats/format.js';
 import { getFormat, listFormats, registerFormat } from '../src/formats/registry.js';
 import { MdsWriter } from '../src/mdsWriter.js';
+import { RoutingByteSource } from '../src/routingByteSource.js';
 import { WdsWriter } from '../src/wdsWriter.js';
 import { testFormat } from './formatSuite.js';
 

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { disposeDrivers } from '@streams/downloader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RoutingByteSource } from '../src/byteSource.js';
 import { openDataset } from '../src/dataset.js';
 import { openMdsDataset } from '../src/mdsDataset.js';
+import { RoutingByteSource } from '../src/routingByteSource.js';
 import { toJsonValue } from '../src/sampleJson.js';
 import { MDS_REFERENCE } from './fixtures.js';
 

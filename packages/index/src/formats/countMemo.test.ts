@@ -4,8 +4,8 @@ import { openCache } from '@streams/downloader';
 import { startHttpServer } from '@streams/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect, error, makeTar, tempDir } from '../../test/fixtures.js';
-import { RoutingByteSource } from '../byteSource.js';
 import { openDataset } from '../dataset.js';
+import { RoutingByteSource } from '../routingByteSource.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {

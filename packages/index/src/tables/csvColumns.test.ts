@@ -4,8 +4,8 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunksOf, collect, error, tempDir } from '../../test/fixtures.js';
-import { LocalByteSource } from '../byteSource.js';
 import { convertCsvCell, inferCsvType, parseCsv } from '../csv.js';
+import { LocalByteSource } from '../localByteSource.js';
 import { csvPart } from './csvTable.js';
 import { rowReader } from './rowReader.js';
 

@@ -5,7 +5,7 @@ import type { RecordBatch } from 'apache-arrow';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { error, tempDir } from '../../test/fixtures.js';
-import { LocalByteSource } from '../byteSource.js';
+import { LocalByteSource } from '../localByteSource.js';
 import { jsonlPart } from './jsonTable.js';
 import { rowReader } from './rowReader.js';
 import { memoryPart, type PartOptions, type TablePart } from './tablePart.js';

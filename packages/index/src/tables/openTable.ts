@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { StreamsError, settings, throwIfAborted } from '@streams/core';
 import { Field, type RecordBatch, RecordBatchFileWriter, Schema, Table, Utf8 } from 'apache-arrow';
 import { toArrowVector } from '../arrowConvert.js';
-import { type ByteSource, RoutingByteSource } from '../byteSource.js';
+import type { ByteSource } from '../byteSource.js';
 import { typeName } from '../plainValue.js';
+import { RoutingByteSource } from '../routingByteSource.js';
 import { compileFilter, type RowPredicate } from '../rowFilter.js';
 import { expandBraces, globToRegExp } from '../shardList.js';
 import {

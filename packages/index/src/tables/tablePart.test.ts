@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { error, tempDir } from '../../test/fixtures.js';
-import { LocalByteSource } from '../byteSource.js';
+import { LocalByteSource } from '../localByteSource.js';
 import { csvPart } from './csvTable.js';
 import { jsonlPart } from './jsonTable.js';
 

@@ -11,8 +11,9 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { inferArrowType, toArrowVector } from '../arrowConvert.js';
-import { type ByteSource, LocalByteSource } from '../byteSource.js';
+import type { ByteSource } from '../byteSource.js';
 import type { TextOptions } from '../chunkReader.js';
+import { LocalByteSource } from '../localByteSource.js';
 import { typeName } from '../plainValue.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 
