@@ -33,7 +33,15 @@ export function replay(options: ReplayOptions = {}, seed = 0): Strategy {
     augment(_ctx, batch, n) {
       const drawn = mem.buffer.sample(draw ?? n, mem.rng);
       if (!drawn) return { batch, n };
-      return { batch: concatBatches([batch, drawn.batch], [n, drawn.n]), n: n + drawn.n };
+      // Unweighted stream batches and a draw of unit weights make an unweighted batch: the same
+      // mean loss, without the weighted reduction's ops on the tape.
+      const w = drawn.batch.weight;
+      const unweighted = !batch.weight && (!w || w.every((v) => v === 1));
+      const joined = concatBatches(
+        [batch, unweighted ? { ...drawn.batch, weight: undefined } : drawn.batch],
+        [n, drawn.n],
+      );
+      return { batch: joined, n: n + drawn.n };
     },
     ...mem.hooks(),
   };
