@@ -17,7 +17,16 @@ import {
   wdsGroups,
   wdsSampleOf,
 } from '../webDataset.js';
-import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
+import type {
+  DatasetFormat,
+  FormatDataset,
+  FormatOpenOptions,
+  FormatUnit,
+  LoadedUnit,
+  Sample,
+  ShardFormat,
+  UnitOptions,
+} from './format.js';
 import { ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -47,8 +56,6 @@ class LoadedTar implements LoadedUnit {
 }
 
 class WdsDataset extends ShardFileDataset {
-  readonly format = 'wds';
-
   /** Indexes made by counting, until the tar's first load (at most COUNTED_INDEX_BYTES). */
   readonly #counted = new Map<number, { index: WdsTarIndex; bytes: number }>();
   #countedBytes = 0;
@@ -57,8 +64,11 @@ class WdsDataset extends ShardFileDataset {
     url: string,
     units: ShardFileDataset['units'],
     private readonly o: FormatOpenOptions,
+    readonly format: DatasetFormat = 'wds',
+    declaredBy?: string,
   ) {
     super(url, units, o.source);
+    this.declaredBy = declaredBy;
   }
 
   async *stream(k: number, options: UnitOptions = {}): AsyncGenerator<Sample> {
@@ -77,7 +87,15 @@ class WdsDataset extends ShardFileDataset {
   /** The bytes of tar k (gunzipped), and whether the cache had them. */
   async #bytes(k: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hit: boolean }> {
     const url = this.fileOf(k);
-    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
+    const size = this.units[k]?.bytes;
+    const fetched = await this.source.fetch(url, { signal, size });
+    // A remote fetch checks the declared size on the way; a local file is read as it is.
+    if (size !== undefined && fetched.bytes.byteLength !== size)
+      throw new StreamsError(
+        'STREAMS_SIZE_MISMATCH',
+        `[streams/index] ${basenameUrl(url)} holds ${fetched.bytes.byteLength} bytes, not the ${size} bytes the index says`,
+        { url, fix: 'the file changed or the index is stale: rebuild the index' },
+      );
     if (!isGzippedTar(url)) return { bytes: fetched.bytes, hit: fetched.hit };
     try {
       return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
@@ -180,6 +198,20 @@ class WdsDataset extends ShardFileDataset {
       return false;
     }
   }
+}
+
+/**
+ * A WebDataset read from tars an index already lists with their sample counts (and sizes): the
+ * wids shard index (wids.ts). Nothing is counted at open; a load checks the tar against its unit.
+ */
+export function wdsDatasetOf(
+  url: string,
+  units: FormatUnit[],
+  o: FormatOpenOptions,
+  format: DatasetFormat,
+  declaredBy: string,
+): FormatDataset {
+  return new WdsDataset(url, units, o, format, declaredBy);
 }
 
 /** WebDataset tar shards: members grouped into samples by key (`000001.jpg` + `000001.cls`). */
