@@ -317,3 +317,39 @@ describe('wids shard index', () => {
     expect(await ds.dataset.count()).toBe(5);
   });
 });
+
+describe('wids shard index: validateHashes checks the md5sum it lists', () => {
+  it('passes intact tars, fails a damaged one of the same size, locally and over HTTP', async () => {
+    const dir = join(data, 'hashed');
+    await writeWds(dir, 6, 3);
+    const tar = join(dir, 'shard-000001.tar');
+    const bytes = await readFile(tar);
+    for (const at of [join(dir, 'shardindex.json'), `${http.url}hashed/shardindex.json`]) {
+      await using ok = await openDataset(at, { validateHashes: true });
+      expect((await ok.dataset.load(1)).samples).toBe(3);
+    }
+    bytes[600] = bytes[600]! ^ 0xff; // inside the first member's data: same size, same samples
+    await writeFile(tar, bytes);
+    for (const at of [join(dir, 'shardindex.json'), `${http.url}hashed/shardindex.json`]) {
+      await using ds = await openDataset(at, { validateHashes: 'md5' });
+      expect((await ds.dataset.load(0)).samples).toBe(3);
+      const e = await ds.dataset.load(1).catch((err: StreamsError) => err);
+      expect(isStreamsError(e, 'STREAMS_HASH_MISMATCH'), String(e)).toBe(true);
+      // Without validateHashes the damage goes unseen: the check is what caught it.
+      await using unchecked = await openDataset(at);
+      expect((await unchecked.dataset.load(1)).samples).toBe(3);
+    }
+  });
+
+  it('an index without digests, or without the one asked for, is STREAMS_INVALID_ARGUMENT at load', async () => {
+    const index = await writeIndex(
+      'no-hash',
+      wids([{ url: join(data, 'ds', 'shard-000000.tar'), nsamples: 4 }]),
+    );
+    for (const validateHashes of [true, 'sha1'] as const) {
+      await using ds = await openDataset(index, { validateHashes });
+      const e = await ds.dataset.load(0).catch((err: StreamsError) => err);
+      expect(isStreamsError(e, 'STREAMS_INVALID_ARGUMENT'), String(e)).toBe(true);
+    }
+  });
+});

@@ -7,6 +7,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
+import { hashBytes, isHashAlgorithm } from '../hashing.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import type { WdsTarIndex } from '../wdsIndex.js';
 import { indexFits, indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
@@ -88,7 +89,8 @@ class WdsDataset extends ShardFileDataset {
   async #bytes(k: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hit: boolean }> {
     const url = this.fileOf(k);
     const size = this.units[k]?.bytes;
-    const fetched = await this.source.fetch(url, { signal, size });
+    const hash = this.#hashOf(k);
+    const fetched = await this.source.fetch(url, { signal, size, hash });
     // A remote fetch checks the declared size on the way; a local file is read as it is.
     if (size !== undefined && fetched.bytes.byteLength !== size)
       throw new StreamsError(
@@ -96,6 +98,15 @@ class WdsDataset extends ShardFileDataset {
         `[streams/index] ${basenameUrl(url)} holds ${fetched.bytes.byteLength} bytes, not the ${size} bytes the index says`,
         { url, fix: 'the file changed or the index is stale: rebuild the index' },
       );
+    if (hash !== undefined && !fetched.hashChecked) {
+      const actual = await hashBytes(hash.algorithm, fetched.bytes);
+      if (actual !== hash.digest)
+        throw new StreamsError(
+          'STREAMS_HASH_MISMATCH',
+          `[streams/index] ${hash.algorithm} of ${basenameUrl(url)} is ${actual}, the index says ${hash.digest}`,
+          { url, fix: 'the tar is damaged or the index is stale: download or write it again' },
+        );
+    }
     if (!isGzippedTar(url)) return { bytes: fetched.bytes, hit: fetched.hit };
     try {
       return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
@@ -106,6 +117,29 @@ class WdsDataset extends ShardFileDataset {
         { url, cause, fix: 'the file is truncated or not gzip: download or write it again' },
       );
     }
+  }
+
+  /**
+   * The digest tar k is checked against with `validateHashes` (an index that lists them: the wids
+   * `md5sum`): the algorithm asked for, or with `true` the first one listed.
+   */
+  #hashOf(k: number): { algorithm: string; digest: string } | undefined {
+    const v = this.o.validateHashes;
+    // Tars counted from themselves have no index to list digests: nothing to check them against.
+    if (v === undefined || v === false || this.declaredBy === undefined) return undefined;
+    const hashes = this.units[k]?.files[0]?.hashes ?? {};
+    const algorithm = typeof v === 'string' ? v : Object.keys(hashes).find(isHashAlgorithm);
+    const digest = algorithm === undefined ? undefined : hashes[algorithm];
+    if (algorithm === undefined || digest === undefined || !isHashAlgorithm(algorithm))
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] validateHashes is set but the index lists no ${typeof v === 'string' ? `${v} ` : ''}hash for ${this.units[k]?.name ?? `unit ${k}`}`,
+        {
+          url: this.url,
+          fix: 'open a shard index that lists hashes (WdsWriter writes md5sum), or drop validateHashes',
+        },
+      );
+    return { algorithm, digest };
   }
 
   async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {

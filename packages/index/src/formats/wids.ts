@@ -186,6 +186,7 @@ function indexOf(url: string): string {
 /** A wids shard index: the WebDataset tars it lists, with their counts, opened without reading one. */
 export const widsFormat: ShardFormat = {
   name: 'wids',
+  validatesHashes: true,
   description: `a WebDataset shard index (wids ${WIDS_KIND} JSON, or a directory holding ${WIDS_INDEX_NAME}): its tars, counted by the index`,
   // Below a JSON index table's 0.5: a .json is read as wids only when its probe finds the kind.
   matchName: (url) => (/\.json$/i.test(basenameUrl(url)) ? 0.4 : 0),
