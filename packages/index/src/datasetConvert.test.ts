@@ -56,6 +56,10 @@ describe('convertDataset', () => {
     });
     expect(w.shards).toBeGreaterThan(1);
     await using wds = await openDataset(join(tmp.dir, 'w'));
+    // The writer's wids shard index: the converted tars reopen counted by it, not by reading them.
+    expect(wds.format).toBe('wids');
+    expect(wds.numSamples).toBe(1000);
+    expect(wds.numShards).toBe(w.shards);
     const first = (await collect(wds.samples({ end: 1 })))[0] as Record<string, unknown>;
     // Members are named by the WebDataset conventions, so values come back with their types.
     const x0 = x[0] as Record<string, unknown>;

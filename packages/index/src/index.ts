@@ -62,6 +62,13 @@ export {
   type SampleDataset,
   type SampleDatasetOptions,
 } from './formats/sampleDataset.js';
+export {
+  parseWidsIndex,
+  WIDS_INDEX_NAME,
+  WIDS_KIND,
+  type WidsIndex,
+  type WidsShard,
+} from './formats/wids.js';
 export { HASH_ALGORITHMS, hashBytes, isHashAlgorithm } from './hashing.js';
 export {
   type BuildIndexOptions,

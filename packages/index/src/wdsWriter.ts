@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { StreamsError, throwIfAborted } from '@streams/core';
+import { WIDS_INDEX_NAME, WIDS_KIND, type WidsIndex, type WidsShard } from './formats/wids.js';
 import { isNpyValue, npyBytes } from './npy.js';
 import { tooDeepForJson } from './pyJson.js';
 import { checkMemberName } from './tarReader.js';
@@ -136,7 +138,7 @@ export class WdsWriter {
   #blocks: Uint8Array[] = [];
   #bytes = 0;
   #samples = 0;
-  #shards: string[] = [];
+  #shards: WidsShard[] = [];
   #count = 0;
   readonly #members = new Map<string, string>();
   #ready: Promise<void> | undefined;
@@ -218,20 +220,40 @@ export class WdsWriter {
       data = new Uint8Array(await gzipAsync(data, { level: 9 }));
       name = name.replace(/\.tar$/, '.tar.gz');
     }
-    const path = join(this.dir, name);
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-    this.#shards.push(name);
+    await atomicWrite(join(this.dir, name), data);
+    this.#shards.push({
+      url: name,
+      nsamples: this.#samples,
+      filesize: data.byteLength,
+      md5sum: createHash('md5').update(data).digest('hex'),
+    });
     this.#blocks = [];
     this.#bytes = 0;
     this.#samples = 0;
   }
 
-  /** Writes the last shard; returns the shard file names. */
+  /**
+   * Writes the last shard and the wids shard index (`shardindex.json`, as webdataset's
+   * `widsindex create` names it) listing every tar with its samples, size and MD5, so readers open
+   * the dataset without counting; returns the shard file names.
+   */
   async finish(): Promise<string[]> {
     await this.#prepare();
     if (this.#samples > 0) await this.#flush();
-    return this.#shards;
+    if (this.#shards.length > 0) {
+      const index: WidsIndex = { __kind__: WIDS_KIND, wids_version: 1, shardlist: this.#shards };
+      await atomicWrite(
+        join(this.dir, WIDS_INDEX_NAME),
+        enc.encode(JSON.stringify(index, null, 2)),
+      );
+    }
+    return this.#shards.map((s) => s.url);
   }
+}
+
+/** Writes a file so that no reader sees it partly written. */
+async function atomicWrite(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
 }

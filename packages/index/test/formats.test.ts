@@ -59,6 +59,23 @@ testFormat({
   },
 });
 
+// The same tars opened from the wids shard index the writer puts next to them: counts from the
+// index, nothing counted (test/wids.test.ts checks no tar byte is read at open).
+testFormat({
+  format: 'wids',
+  async write(dir) {
+    const expected: Sample[] = [];
+    const w = new WdsWriter({ out: join(dir, 'wids'), maxShardSamples: 4 });
+    for (let i = 0; i < 10; i++) {
+      const key = `s${String(i).padStart(4, '0')}`;
+      await w.write({ __key__: key, jpg: enc.encode(`JPEG${i}`), cls: i % 3, json: { i } });
+      expected.push({ __key__: key, jpg: enc.encode(`JPEG${i}`), cls: i % 3, json: { i } });
+    }
+    await w.finish();
+    return { path: 'wids/shardindex.json', expected };
+  },
+});
+
 testFormat({
   format: 'jsonl',
   async write(dir) {

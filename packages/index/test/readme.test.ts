@@ -8,9 +8,15 @@ import { buildIndex } from '../src/index.js';
 
 const README = 'packages/index/README.md';
 const packageDir = join(REPO_ROOT, 'packages/index');
-const [mds, anyDataset, table, formats] = classifyBlocks(
+const [mds, anyDataset, table, formats, wids] = classifyBlocks(
   README,
-  ['new MdsWriter', 'openDataset(', "openIndexTable('/data/meta/*.parquet'", 'listFormats()'],
+  [
+    'new MdsWriter',
+    "openDataset('/tmp/mnist-mds'",
+    "openIndexTable('/data/meta/*.parquet'",
+    'listFormats()',
+    "'/tmp/wids-demo'",
+  ],
   {},
 );
 const work = mkdtempSync(join(tmpdir(), 'streams-index-readme-'));
@@ -60,6 +66,22 @@ describe('README', { timeout: 60_000 }, () => {
     // label == 3 and aes_score > 4: ids 403, 413, ..., 1993.
     expect(r.stdout).toBe("160 [ 'url' ] [ 'id', 'label', 'aes_score' ]\n");
     expect(readdirSync(join(cache, 'index')).length).toBeGreaterThan(0); // the local copy
+  });
+
+  it('the wids example writes tars with their shard index and reopens them from it', async () => {
+    const r = await runTsExample(wids!, packageDir, {
+      replace: { '/tmp/wids-demo': join(work, 'wids-demo') },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // What the example's comments say it prints.
+    expect(r.stdout).toBe('wids 5 3\ns4 4 sample 4\n');
+    expect(readdirSync(join(work, 'wids-demo')).sort()).toEqual([
+      'shard-000000.tar',
+      'shard-000001.tar',
+      'shard-000002.tar',
+      'shardindex.json',
+    ]);
   });
 
   it('the formats example prints the formats its comment lists', async () => {

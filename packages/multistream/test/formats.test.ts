@@ -1,8 +1,10 @@
 // StreamingDataset over every registered shard format: WebDataset tars, JSONL and CSV shards, index
 // tables whose rows name files fetched through the downloader into the node cache, and a format
 // registered from this test. Each is shuffled over an epoch (every sample once), read by `get(i)`,
-// and three formats are mixed with proportions and resumed under another world size.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+// and three formats are mixed with proportions and resumed under another world size. WebDataset
+// is read twice: counted from its tars, and from the wids shard index the writer puts next to them
+// (served over HTTP: no tar is asked for at open).
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFetchEngine } from '@streams/downloader';
 import {
@@ -23,7 +25,7 @@ import { payloadOf, tempDir, writeMds } from './fixtures.js';
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let server: TestHttpServer;
 let unregister: () => void;
-const N = { mds: 40, wds: 30, jsonl: 11, csv: 9, table: 25, lines: 7 };
+const N = { mds: 40, wds: 30, jsonl: 11, csv: 9, table: 25, lines: 7, wids: 26 };
 const range = (n: number, base: number) => Array.from({ length: n }, (_, i) => base + i);
 
 /** The uid each format's samples carry (tag * 1e6 + index), as its decoder gives it back. */
@@ -34,6 +36,7 @@ const uidOf: Record<string, (s: Sample) => number> = {
   csv: (s) => s.uid as number,
   table: (s) => s.uid as number,
   lines: (s) => Number(s.text),
+  wids: (s) => s.cls as number,
 };
 
 beforeAll(async () => {
@@ -44,6 +47,12 @@ beforeAll(async () => {
   for (const uid of range(N.wds, 2e6))
     await w.write({ __key__: `w${uid}`, cls: uid, bin: payloadOf(uid, 24) });
   await w.finish();
+  // Counted from the tars: without the shard index the writer puts next to them.
+  await rm(join(d, 'wds', 'shardindex.json'));
+  const wi = new WdsWriter({ out: join(d, 'www', 'wids'), maxShardSamples: 6 });
+  for (const uid of range(N.wids, 7e6))
+    await wi.write({ __key__: `w${uid}`, cls: uid, bin: payloadOf(uid, 24) });
+  await wi.finish();
   await mkdir(join(d, 'jsonl'));
   await writeFile(
     join(d, 'jsonl', 'a.jsonl'),
@@ -93,6 +102,7 @@ afterAll(async () => {
 /** Where each format's stream is, and its tag. */
 function streamOf(format: string): { local?: string; remote?: string; format?: string } {
   if (format === 'table') return { remote: `${server.url}table/index.csv`, format: 'table' };
+  if (format === 'wids') return { remote: `${server.url}wids/shardindex.json` };
   return { local: join(tmp.dir, format) };
 }
 
@@ -105,7 +115,7 @@ function rowsOf(s: Record<string, unknown>): unknown[] {
   ]);
 }
 
-const TAGS = { mds: 1, wds: 2, jsonl: 3, csv: 4, table: 5, lines: 6 } as const;
+const TAGS = { mds: 1, wds: 2, jsonl: 3, csv: 4, table: 5, lines: 6, wids: 7 } as const;
 
 describe('StreamingDataset reads every format', () => {
   for (const format of Object.keys(TAGS) as (keyof typeof TAGS)[]) {
@@ -123,7 +133,8 @@ describe('StreamingDataset reads every format', () => {
         read.push(uid(sample));
         byId.set(info.id, uid(sample));
         if (format === 'table') expect(sample.url).toEqual(payloadOf(sample.uid as number, 40)); // the row's file
-        if (format === 'wds') expect(sample.bin).toEqual(payloadOf(sample.cls as number, 24));
+        if (format === 'wds' || format === 'wids')
+          expect(sample.bin).toEqual(payloadOf(sample.cls as number, 24));
       }
       const expected = range(N[format], TAGS[format] * 1e6);
       expect([...read].sort((a, b) => a - b)).toEqual(expected);
@@ -275,45 +286,67 @@ describe('StreamingDataset fetches through one path', () => {
 });
 
 describe('StreamingDataset mixes formats', () => {
-  it('MDS + WebDataset + index table with proportions: shares as resolved; resume under another world', async () => {
-    const options: StreamingDatasetOptions<Sample> = {
-      streams: [
-        { ...streamOf('mds'), proportion: 0.5 },
-        { ...streamOf('wds'), proportion: 0.3 },
-        { ...streamOf('table'), proportion: 0.2 },
-      ],
-      epochSize: 60,
-      seed: 11,
-      cacheDir: join(tmp.dir, 'cache-mix'),
-      shuffleBlockSize: 16,
-    };
-    const tag = (s: Sample) => (s.cls !== undefined ? (s.cls as number) : (s.uid as number)); // wds carries its uid in cls
-    const seen: { uid: number; stream: number; id: number }[] = [];
-    let state: DatasetState | undefined;
-    let plan: number[] = [];
-    let choose: readonly number[] = [];
-    // World of 2 reads 9 samples per rank, then world 3 finishes the epoch.
-    for (let rank = 0; rank < 2; rank++) {
-      await using ds = await StreamingDataset.open({ ...options, world: { rank, worldSize: 2 } });
-      let k = 0;
-      for await (const { sample, info } of ds.entries()) {
-        if (!info.padding) seen.push({ uid: tag(sample), stream: info.stream, id: info.id });
-        if (++k === 9) break;
+  for (const wds of ['wds', 'wids'] as const)
+    it(`MDS + WebDataset (${wds}) + index table with proportions: shares as resolved; resume under another world`, async () => {
+      const options: StreamingDatasetOptions<Sample> = {
+        streams: [
+          { ...streamOf('mds'), proportion: 0.5 },
+          { ...streamOf(wds), proportion: 0.3 },
+          { ...streamOf('table'), proportion: 0.2 },
+        ],
+        epochSize: 60,
+        seed: 11,
+        cacheDir: join(tmp.dir, `cache-mix-${wds}`),
+        shuffleBlockSize: 16,
+      };
+      const tag = (s: Sample) => (s.cls !== undefined ? (s.cls as number) : (s.uid as number)); // wds carries its uid in cls
+      const seen: { uid: number; stream: number; id: number }[] = [];
+      let state: DatasetState | undefined;
+      let plan: number[] = [];
+      let choose: readonly number[] = [];
+      // World of 2 reads 9 samples per rank, then world 3 finishes the epoch.
+      for (let rank = 0; rank < 2; rank++) {
+        await using ds = await StreamingDataset.open({ ...options, world: { rank, worldSize: 2 } });
+        let k = 0;
+        for await (const { sample, info } of ds.entries()) {
+          if (!info.padding) seen.push({ uid: tag(sample), stream: info.stream, id: info.id });
+          if (++k === 9) break;
+        }
+        state = ds.stateDict();
+        plan = [...ds.plan().ids];
+        choose = ds.weights.choose;
       }
-      state = ds.stateDict();
-      plan = [...ds.plan().ids];
-      choose = ds.weights.choose;
-    }
-    for (let rank = 0; rank < 3; rank++) {
-      await using ds = await StreamingDataset.open({ ...options, world: { rank, worldSize: 3 } });
-      ds.loadStateDict(state!);
-      for await (const { sample, info } of ds.entries())
-        if (!info.padding) seen.push({ uid: tag(sample), stream: info.stream, id: info.id });
-    }
-    expect(seen.map((x) => x.id).sort((a, b) => a - b)).toEqual(plan.sort((a, b) => a - b));
-    expect(choose).toEqual([30, 18, 12]);
-    expect([0, 1, 2].map((s) => seen.filter((x) => x.stream === s).length)).toEqual(choose);
-    // Each sample decoded from its own stream's format.
-    for (const x of seen) expect(Math.floor(x.uid / 1e6)).toBe([1, 2, 5][x.stream]);
+      for (let rank = 0; rank < 3; rank++) {
+        await using ds = await StreamingDataset.open({ ...options, world: { rank, worldSize: 3 } });
+        ds.loadStateDict(state!);
+        for await (const { sample, info } of ds.entries())
+          if (!info.padding) seen.push({ uid: tag(sample), stream: info.stream, id: info.id });
+      }
+      expect(seen.map((x) => x.id).sort((a, b) => a - b)).toEqual(plan.sort((a, b) => a - b));
+      expect(choose).toEqual([30, 18, 12]);
+      expect([0, 1, 2].map((s) => seen.filter((x) => x.stream === s).length)).toEqual(choose);
+      // Each sample decoded from its own stream's format.
+      for (const x of seen) expect(Math.floor(x.uid / 1e6)).toBe([1, TAGS[wds], 5][x.stream]);
+    });
+
+  it('a remote wids shard index opens with no request for any tar; the counts are the index', async () => {
+    const before = server.requests.length;
+    await using ds = await StreamingDataset.open({
+      ...streamOf('wids'),
+      cacheDir: join(tmp.dir, 'cache-wids-open'),
+      seed: 1,
+      world: { rank: 0, worldSize: 1 },
+    });
+    expect(ds.epochLength).toBe(N.wids);
+    const atOpen = server.requests.slice(before);
+    expect(atOpen.some((r) => r.path.endsWith('/wids/shardindex.json'))).toBe(true);
+    expect(atOpen.filter((r) => r.path.includes('.tar'))).toEqual([]);
+    // A local directory holding the index opens the same way.
+    await using local = await StreamingDataset.open({
+      local: join(tmp.dir, 'www', 'wids'),
+      seed: 1,
+      world: { rank: 0, worldSize: 1 },
+    });
+    expect(local.epochLength).toBe(N.wids);
   });
 });

@@ -11,9 +11,11 @@ import { jsonlFormat } from './jsonl.js';
 import { mdsFormat } from './mds.js';
 import { tableFormat } from './table.js';
 import { wdsFormat } from './wds.js';
+import { widsFormat } from './wids.js';
 
 const formats = new Map<string, ShardFormat>();
-for (const f of [mdsFormat, wdsFormat, jsonlFormat, csvFormat, tableFormat]) formats.set(f.name, f);
+for (const f of [mdsFormat, wdsFormat, jsonlFormat, csvFormat, tableFormat, widsFormat])
+  formats.set(f.name, f);
 
 /** What a location is read as when nothing else claims it: an index table (a directory is scanned). */
 const FALLBACK = 'table';
@@ -67,7 +69,8 @@ function byName(url: string): { format: ShardFormat; score: number }[] {
 /**
  * Detects the format of a dataset location: a name one format is sure of; else the formats that
  * claim the name probe it; a list file (`.txt`/`.list`/`.shards`) takes the format of its
- * entries; then formats probe the location (an index.json inside is MDS); a directory of files of
+ * entries; then formats probe the location (an index.json inside is MDS, a wids shardindex.json
+ * is a WebDataset counted by it); a directory of files of
  * one format is that format; anything else is an index table (directories are scanned).
  */
 export async function detectFormat(

@@ -58,13 +58,23 @@ export class LoadedSamples implements LoadedUnit {
 export abstract class ShardFileDataset implements FormatDataset {
   abstract readonly format: string;
   readonly columns: DatasetColumn[] = [];
-  readonly totalBytes = undefined;
+  /** Stored bytes when the index gives every unit's size (a wids shard index), else undefined. */
+  readonly totalBytes: number | undefined;
+  /**
+   * What declared the units' counts, when an index did (`shardindex.json`): a load that finds
+   * another count says so, instead of "the file changed".
+   */
+  protected declaredBy: string | undefined;
 
   constructor(
     readonly url: string,
     readonly units: FormatUnit[],
     readonly source: ByteSource,
-  ) {}
+  ) {
+    this.totalBytes = units.every((u) => u.bytes !== undefined)
+      ? units.reduce((a, u) => a + (u.bytes ?? 0), 0)
+      : undefined;
+  }
 
   /** The samples of unit k, read front to back. */
   abstract stream(k: number, options?: UnitOptions): AsyncIterable<Sample>;
@@ -125,6 +135,15 @@ export abstract class ShardFileDataset implements FormatDataset {
   protected checkLoaded(k: number, samples: number): void {
     const u = this.units[k];
     if (!u) return;
+    if (u.samples !== undefined && u.samples !== samples && this.declaredBy !== undefined)
+      throw new StreamsError(
+        'STREAMS_SHARD_CORRUPT',
+        `[streams/index] ${u.name} holds ${samples} samples, ${this.declaredBy} says ${u.samples}`,
+        {
+          url: this.fileOf(k),
+          fix: `write ${this.declaredBy} again from the shards (streams convert writes one), or restore the shard it describes`,
+        },
+      );
     if (u.samples !== undefined && u.samples !== samples)
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',

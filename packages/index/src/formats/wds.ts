@@ -7,6 +7,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
+import { hashBytes, isHashAlgorithm } from '../hashing.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import type { WdsTarIndex } from '../wdsIndex.js';
 import { indexFits, indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
@@ -17,7 +18,16 @@ import {
   wdsGroups,
   wdsSampleOf,
 } from '../webDataset.js';
-import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
+import type {
+  DatasetFormat,
+  FormatDataset,
+  FormatOpenOptions,
+  FormatUnit,
+  LoadedUnit,
+  Sample,
+  ShardFormat,
+  UnitOptions,
+} from './format.js';
 import { ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -47,8 +57,6 @@ class LoadedTar implements LoadedUnit {
 }
 
 class WdsDataset extends ShardFileDataset {
-  readonly format = 'wds';
-
   /** Indexes made by counting, until the tar's first load (at most COUNTED_INDEX_BYTES). */
   readonly #counted = new Map<number, { index: WdsTarIndex; bytes: number }>();
   #countedBytes = 0;
@@ -57,8 +65,11 @@ class WdsDataset extends ShardFileDataset {
     url: string,
     units: ShardFileDataset['units'],
     private readonly o: FormatOpenOptions,
+    readonly format: DatasetFormat = 'wds',
+    declaredBy?: string,
   ) {
     super(url, units, o.source);
+    this.declaredBy = declaredBy;
   }
 
   async *stream(k: number, options: UnitOptions = {}): AsyncGenerator<Sample> {
@@ -77,7 +88,25 @@ class WdsDataset extends ShardFileDataset {
   /** The bytes of tar k (gunzipped), and whether the cache had them. */
   async #bytes(k: number, signal?: AbortSignal): Promise<{ bytes: Uint8Array; hit: boolean }> {
     const url = this.fileOf(k);
-    const fetched = await this.source.fetch(url, { signal, size: this.units[k]?.bytes });
+    const size = this.units[k]?.bytes;
+    const hash = this.#hashOf(k);
+    const fetched = await this.source.fetch(url, { signal, size, hash });
+    // A remote fetch checks the declared size on the way; a local file is read as it is.
+    if (size !== undefined && fetched.bytes.byteLength !== size)
+      throw new StreamsError(
+        'STREAMS_SIZE_MISMATCH',
+        `[streams/index] ${basenameUrl(url)} holds ${fetched.bytes.byteLength} bytes, not the ${size} bytes the index says`,
+        { url, fix: 'the file changed or the index is stale: rebuild the index' },
+      );
+    if (hash !== undefined && !fetched.hashChecked) {
+      const actual = await hashBytes(hash.algorithm, fetched.bytes);
+      if (actual !== hash.digest)
+        throw new StreamsError(
+          'STREAMS_HASH_MISMATCH',
+          `[streams/index] ${hash.algorithm} of ${basenameUrl(url)} is ${actual}, the index says ${hash.digest}`,
+          { url, fix: 'the tar is damaged or the index is stale: download or write it again' },
+        );
+    }
     if (!isGzippedTar(url)) return { bytes: fetched.bytes, hit: fetched.hit };
     try {
       return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
@@ -88,6 +117,29 @@ class WdsDataset extends ShardFileDataset {
         { url, cause, fix: 'the file is truncated or not gzip: download or write it again' },
       );
     }
+  }
+
+  /**
+   * The digest tar k is checked against with `validateHashes` (an index that lists them: the wids
+   * `md5sum`): the algorithm asked for, or with `true` the first one listed.
+   */
+  #hashOf(k: number): { algorithm: string; digest: string } | undefined {
+    const v = this.o.validateHashes;
+    // Tars counted from themselves have no index to list digests: nothing to check them against.
+    if (v === undefined || v === false || this.declaredBy === undefined) return undefined;
+    const hashes = this.units[k]?.files[0]?.hashes ?? {};
+    const algorithm = typeof v === 'string' ? v : Object.keys(hashes).find(isHashAlgorithm);
+    const digest = algorithm === undefined ? undefined : hashes[algorithm];
+    if (algorithm === undefined || digest === undefined || !isHashAlgorithm(algorithm))
+      throw new StreamsError(
+        'STREAMS_INVALID_ARGUMENT',
+        `[streams/index] validateHashes is set but the index lists no ${typeof v === 'string' ? `${v} ` : ''}hash for ${this.units[k]?.name ?? `unit ${k}`}`,
+        {
+          url: this.url,
+          fix: 'open a shard index that lists hashes (WdsWriter writes md5sum), or drop validateHashes',
+        },
+      );
+    return { algorithm, digest };
   }
 
   async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {
@@ -180,6 +232,20 @@ class WdsDataset extends ShardFileDataset {
       return false;
     }
   }
+}
+
+/**
+ * A WebDataset read from tars an index already lists with their sample counts (and sizes): the
+ * wids shard index (wids.ts). Nothing is counted at open; a load checks the tar against its unit.
+ */
+export function wdsDatasetOf(
+  url: string,
+  units: FormatUnit[],
+  o: FormatOpenOptions,
+  format: DatasetFormat,
+  declaredBy: string,
+): FormatDataset {
+  return new WdsDataset(url, units, o, format, declaredBy);
 }
 
 /** WebDataset tar shards: members grouped into samples by key (`000001.jpg` + `000001.cls`). */
