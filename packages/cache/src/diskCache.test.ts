@@ -162,6 +162,47 @@ describe('DiskCache', { timeout: 60_000 }, () => {
     expect(readFileSync(h.path, 'utf8')).toBe('complete');
   });
 
+  it("makes the entry's data/ directory while the fill runs, not in the commit", async () => {
+    await using cache = await open();
+    const fanout = join(cache.dir, 'data', entryFile('k').slice(0, 2));
+    let madeDuringFill = false;
+    await using h = await cache.acquire('k', async ({ tmpPath }) => {
+      // The mkdir runs on the thread pool: give it turns of the event loop to land.
+      for (let i = 0; i < 500 && !madeDuringFill; i++) {
+        await new Promise((r) => setTimeout(r, 1));
+        madeDuringFill = existsSync(fanout);
+      }
+      await writeFile(tmpPath, 'bytes');
+    });
+    expect(madeDuringFill).toBe(true);
+    expect(readFileSync(h.path, 'utf8')).toBe('bytes');
+    // A fan-out directory removed behind the cache's back is made again by the commit.
+    await h.release();
+    expect(await cache.remove('k')).toBe(true);
+    rmSync(fanout, { recursive: true });
+    await using again = await cache.acquire('k', writer('again'));
+    expect(readFileSync(again.path, 'utf8')).toBe('again');
+  });
+
+  it("deletes a committed fill's files next to tmpPath (by close at the latest)", async () => {
+    const cache = await open();
+    const parts: string[] = [];
+    await Promise.all(
+      ['a', 'b', 'c'].map(async (k) => {
+        const h = await cache.acquire(k, async ({ tmpPath }) => {
+          await writeFile(`${tmpPath}.part`, 'scratch'); // a downloader's own temp file
+          parts.push(`${tmpPath}.part`);
+          await writeFile(tmpPath, k);
+        });
+        expect(readFileSync(h.path, 'utf8')).toBe(k);
+        await h.release();
+      }),
+    );
+    await cache.close();
+    expect(parts).toHaveLength(3);
+    expect(readdirSync(join(cache.dir, 'tmp'))).toEqual([]);
+  });
+
   it('refuses a fill that writes nothing or leaves a symlink (no escape through tmpPath)', async () => {
     await using cache = await open();
     await expectCode(

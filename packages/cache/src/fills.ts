@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamsError } from '@streams/core';
 import { abortFanout } from './abortFanout.js';
@@ -48,6 +48,11 @@ const inflight = new Map<string, Promise<unknown>>();
 export class Fills {
   private readonly running = new Set<Promise<unknown>>();
   private readonly closer = new AbortController();
+  /** Fan-out directories of `data/` made (or found there) by this instance, by name. */
+  private readonly fanouts = new Map<string, Promise<void>>();
+  /** Temp names of committed fills whose siblings the next sweep deletes. */
+  private readonly committed = new Set<string>();
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     private readonly core: CacheCore,
@@ -83,6 +88,11 @@ export class Fills {
     }
     const tmpPath = join(this.core.tmpDir, claim.tmp);
     const started = performance.now();
+    const file = entryFile(claim.key);
+    // The entry's fan-out directory is made on the thread pool while the fill runs: a mkdir is a
+    // journaled metadata write (milliseconds on some disks), and the commit runs on the main
+    // thread under the lock, where it now only checks the directory.
+    const fanout = this.fanout(file.slice(0, 2));
     const done = (async () => {
       try {
         const result = await fill({
@@ -92,14 +102,19 @@ export class Fills {
           reserve: (total) => this.sessions.run(fillSignal, () => this.reserveStep(claim, total)),
         });
         const size = await this.finishTemp(claim.key, tmpPath, result?.synced === true);
-        return await this.sessions.run(undefined, () =>
-          this.commitStep(claim, size, result?.hash, options.localOnly === true, started),
+        await fanout;
+        const entry = await this.sessions.run(undefined, () =>
+          this.commitStep(claim, file, size, result?.hash, options.localOnly === true, started),
         );
+        this.sweepSiblings(claim.tmp);
+        return entry;
       } catch (err) {
         await this.sessions.run(undefined, () => this.abortStep(claim, err));
         throw err;
       } finally {
         for (const unlink of unlinks) unlink();
+        // Nothing of this fill touches the directory after it settles (close, then rm, is safe).
+        await fanout;
       }
     })();
     const ik = this.inflightKey(claim.key);
@@ -121,6 +136,54 @@ export class Fills {
   async close(): Promise<void> {
     this.closer.abort();
     await Promise.allSettled([...this.running]);
+    await this.sweeping;
+  }
+
+  /**
+   * Makes `data/<name>` once per instance; never rejects (the commit checks the directory, and
+   * makes it itself if it is still missing).
+   */
+  private fanout(name: string): Promise<void> {
+    let made = this.fanouts.get(name);
+    if (made === undefined) {
+      made = mkdir(join(this.core.dataDir, name)).then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') this.fanouts.delete(name);
+        },
+      );
+      this.fanouts.set(name, made);
+    }
+    return made;
+  }
+
+  /**
+   * Deletes the files committed fills made next to their tmpPath (`<tmpPath>.part` and the like),
+   * after the commit and off the lock: one listing of `tmp/` serves every fill committed while
+   * the previous one ran, not one listing per fill. A crash before it leaves them to recovery,
+   * which deletes temp files of dead owners.
+   */
+  private sweepSiblings(tmp: string): void {
+    this.committed.add(tmp);
+    if (this.sweeping !== undefined) return;
+    this.sweeping = (async () => {
+      while (this.committed.size > 0) {
+        const done = new Set(this.committed);
+        this.committed.clear();
+        let names: string[] = [];
+        try {
+          names = await readdir(this.core.tmpDir);
+        } catch {}
+        const gone: Promise<void>[] = [];
+        for (const name of names) {
+          const end = name.indexOf('.tmp.', name.indexOf('~'));
+          if (end < 0 || !done.has(name.slice(0, end + 4))) continue;
+          gone.push(unlink(join(this.core.tmpDir, name)).catch(() => undefined));
+        }
+        await Promise.all(gone);
+      }
+      this.sweeping = undefined;
+    })();
   }
 
   private inflightKey(key: string): string {
@@ -161,6 +224,7 @@ export class Fills {
 
   private commitStep(
     claim: ClaimRecord,
+    file: string,
     size: number,
     hash: string | undefined,
     local: boolean,
@@ -175,14 +239,12 @@ export class Fills {
       );
     }
     if (size > current.reserve) this.eviction.makeRoom(claim.key, size - current.reserve);
-    const file = entryFile(claim.key);
     const fanout = join(core.dataDir, file.slice(0, 2));
     ensureRealDir(core.dataDir);
     ensureRealDir(fanout);
     // Rename first, record second: a crash in between leaves an unrecorded file, which recovery
     // deletes; the reverse order would leave a record whose file never arrived.
     renameSync(join(core.tmpDir, claim.tmp), join(core.dataDir, file));
-    this.removeSiblings(claim);
     const op: JournalOp = {
       o: 'commit',
       k: claim.key,

@@ -35,6 +35,10 @@ interface Entry {
  * With a `memoryLimit`, a load also starts only while the bytes resident (loading, loaded and
  * lingering) stay within it: lingering shards go first to make room, and the shard the consumer
  * waits on still starts at once, so memory stays within the limit plus that one shard.
+ *
+ * With `maxDownloads`, at most that many loads that download (`bytes` > 0) run at once, started
+ * in plan order: a window of many small loads (one row's files each) ramps up instead of starting
+ * all at once, so the loads at its head are not queued behind the work of all the others.
  */
 export class ShardPool {
   readonly #entries = new Map<number, Entry>();
@@ -43,6 +47,8 @@ export class ShardPool {
   readonly #linger = new Map<number, Entry>();
   #lingerBytes = 0;
   #inflightBytes = 0;
+  /** Loads with bytes to download, started and not settled. */
+  #downloads = 0;
   #residentBytes = 0;
   #overdraft: Entry | undefined;
   /** Every load started and not settled, including those whose entry is gone. */
@@ -61,6 +67,7 @@ export class ShardPool {
     private readonly load: (key: number) => Promise<LoadedUnit>,
     private readonly lingerLimit = 256 * 1024 * 1024,
     private readonly memoryLimit = Number.POSITIVE_INFINITY,
+    private readonly maxDownloads = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Shards waiting for budget to start downloading. */
@@ -71,6 +78,11 @@ export class ShardPool {
   /** Shards downloading or held in memory for the window. */
   get active(): number {
     return this.#entries.size - this.#queue.length - this.#linger.size;
+  }
+
+  /** Loads that download (bytes > 0) started and not settled. */
+  get downloads(): number {
+    return this.#downloads;
   }
 
   /** Bytes of shards downloading or being read. */
@@ -115,6 +127,7 @@ export class ShardPool {
         entry.started = true;
         this.loadsStarted++;
         this.#inflightBytes += entry.bytes;
+        if (entry.bytes > 0) this.#downloads++;
         entry.resident = true;
         this.#residentBytes += entry.memory;
         open();
@@ -126,7 +139,10 @@ export class ShardPool {
     };
     const settle = () => {
       // A load cancelled before it started never counted against the budget.
-      if (entry.started) this.#inflightBytes -= entry.bytes;
+      if (entry.started) {
+        this.#inflightBytes -= entry.bytes;
+        if (entry.bytes > 0) this.#downloads--;
+      }
       if (this.#overdraft === entry) this.#overdraft = undefined;
       this.#pump();
     };
@@ -201,15 +217,18 @@ export class ShardPool {
 
   /**
    * Starts shard `key` now even beyond the budget: the consumer waits on it. One such shard runs
-   * at a time (another waits at the front of the queue).
+   * at a time (others wait at the front of the queue, in the order they were urged: the consumer
+   * needs the first one first).
    */
   urge(key: number): void {
     const entry = this.#entries.get(key);
     if (!entry || entry.started) return;
-    entry.urgent = true;
     const i = this.#queue.indexOf(entry);
     if (i >= 0) this.#queue.splice(i, 1);
-    this.#queue.unshift(entry);
+    let at = 0;
+    while (at < this.#queue.length && this.#queue[at]!.urgent) at++;
+    entry.urgent = true;
+    this.#queue.splice(at, 0, entry);
     this.#pump();
   }
 
@@ -285,7 +304,8 @@ export class ShardPool {
     return (
       (entry.bytes === 0 ||
         this.#inflightBytes === 0 ||
-        this.#inflightBytes + entry.bytes <= this.budget) &&
+        (this.#inflightBytes + entry.bytes <= this.budget &&
+          this.#downloads < this.maxDownloads)) &&
       this.#roomFor(entry)
     );
   }

@@ -212,7 +212,21 @@ export class UnitLoader {
       (key) => this.#load(key),
       Math.min(o.lingerBytes, this.residentLimit),
       this.residentLimit,
+      this.#downloadsAtOnce(),
     );
+  }
+
+  /**
+   * Loads that download at once when a stream fetches its rows' files: twice the engine's
+   * transfers (the engine stays busy while loads are in their cache steps), not the whole window,
+   * so the rows the consumer needs first are not queued behind the cache work of hundreds.
+   */
+  #downloadsAtOnce(): number {
+    let most = 0;
+    this.streams.forEach((st, s) => {
+      if (this.fetchesRows(s)) most = Math.max(most, st.reader.concurrency);
+    });
+    return most === 0 ? Number.POSITIVE_INFINITY : 2 * most;
   }
 
   #readsParts(st: OpenStream, s: number, sequential: boolean): boolean {
