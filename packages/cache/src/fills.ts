@@ -1,8 +1,7 @@
 import { lstatSync, readdirSync, renameSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StreamsError } from '@streams/core';
-import { abortFanout } from './abortFanout.js';
+import { StreamsError, whenAborted } from '@streams/core';
 import { type CacheCore, ensureRealDir, unlinkQuiet } from './cacheCore.js';
 import { entryFile } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
@@ -84,7 +83,7 @@ export class Fills {
     for (const s of [options.signal, this.closer.signal]) {
       if (s === undefined) continue;
       if (s.aborted) ctl.abort(s.reason);
-      else unlinks.push(abortFanout.add(s, onAbort));
+      else unlinks.push(whenAborted(s, onAbort));
     }
     const tmpPath = join(this.core.tmpDir, claim.tmp);
     const started = performance.now();

@@ -129,6 +129,29 @@ describe('abort helpers', () => {
     await Promise.resolve();
     expect(late).toEqual(['kept']);
   });
+
+  it('whenAborted leaves no listener once its last callback is removed or has run', async () => {
+    const c = new AbortController();
+    const calls: number[] = [];
+    const removes = Array.from({ length: 100 }, (_, i) =>
+      whenAborted(c.signal, () => calls.push(i)),
+    );
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+    for (const remove of removes.slice(0, 50)) remove();
+    c.abort(new Error('stop'));
+    expect(calls).toEqual(Array.from({ length: 50 }, (_, i) => 50 + i));
+    for (const remove of removes) remove(); // after the abort: harmless
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0);
+    const other = new AbortController();
+    whenAborted(other.signal, () => undefined)();
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+    const late = raceSignal(new Promise<number>(() => undefined), other.signal);
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    other.abort(new Error('late'));
+    await expect(late).rejects.toThrow('late');
+    await expect(raceSignal(Promise.resolve(7), other.signal)).rejects.toThrow('late');
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+  });
 });
 
 describe('makeDisposable', () => {
