@@ -105,33 +105,33 @@ describe('ShardPool under a memory limit', () => {
   });
 });
 
-describe('ShardPool with a bound on downloads at once', () => {
-  /** A pool whose loads wait until the test finishes them; records the order loads start in. */
-  function gated(maxDownloads: number) {
-    const started: number[] = [];
-    const finish = new Map<number, () => void>();
-    const p = new ShardPool(
-      Number.POSITIVE_INFINITY,
-      (k) =>
-        new Promise<LoadedUnit>((resolve) => {
-          started.push(k);
-          finish.set(k, () =>
-            resolve({
-              samples: 1,
-              memoryBytes: 1,
-              hit: false,
-              decode: () => ({ k }),
-              release: async () => {},
-            }),
-          );
-        }),
-      0,
-      Number.POSITIVE_INFINITY,
-      maxDownloads,
-    );
-    return { p, started, finish };
-  }
+/** A pool whose loads wait until the test finishes them; records the order loads start in. */
+function gated(maxDownloads: number) {
+  const started: number[] = [];
+  const finish = new Map<number, () => void>();
+  const p = new ShardPool(
+    Number.POSITIVE_INFINITY,
+    (k) =>
+      new Promise<LoadedUnit>((resolve) => {
+        started.push(k);
+        finish.set(k, () =>
+          resolve({
+            samples: 1,
+            memoryBytes: 1,
+            hit: false,
+            decode: () => ({ k }),
+            release: async () => {},
+          }),
+        );
+      }),
+    0,
+    Number.POSITIVE_INFINITY,
+    maxDownloads,
+  );
+  return { p, started, finish };
+}
 
+describe('ShardPool with a bound on downloads at once', () => {
   it('starts downloads in plan order, at most that many at once; loads that download nothing are not counted', async () => {
     const { p, started, finish } = gated(2);
     p.ref(50, 0, 10); // a chunk of an index: nothing to download
@@ -171,27 +171,7 @@ describe('ShardPool with a bound on downloads at once', () => {
 
 describe('ShardPool urges', () => {
   it('start the loads the consumer waits on in the order it asked for them', async () => {
-    const started: number[] = [];
-    const finish = new Map<number, () => void>();
-    const p = new ShardPool(
-      Number.POSITIVE_INFINITY,
-      (k) =>
-        new Promise<LoadedUnit>((resolve) => {
-          started.push(k);
-          finish.set(k, () =>
-            resolve({
-              samples: 1,
-              memoryBytes: 1,
-              hit: false,
-              decode: () => ({}),
-              release: async () => {},
-            }),
-          );
-        }),
-      0,
-      Number.POSITIVE_INFINITY,
-      1,
-    );
+    const { p, started, finish } = gated(1);
     for (let k = 1; k <= 5; k++) p.ref(k, 100, 100, false);
     p.urge(3); // beyond the bound, at once
     p.urge(4);
