@@ -105,12 +105,14 @@ async function openParquet(
   for (const rg of metadata.row_groups) {
     const n = Number(rg.num_rows);
     if (!Number.isSafeInteger(n) || n < 0) throw badFooter(`a row group of ${rg.num_rows} rows`);
+    if (!Array.isArray(rg.columns)) throw badFooter('a row group with no list of column chunks');
     for (const chunk of rg.columns) {
-      const m = chunk.meta_data;
-      const name = m?.path_in_schema.at(-1);
+      const m = chunk?.meta_data;
+      const path: unknown = m?.path_in_schema;
+      const name = Array.isArray(path) ? path.at(-1) : undefined;
       if (!m || name === undefined || !paths.has(name))
         throw badFooter(
-          `a column chunk of no column (${m ? `"${m.path_in_schema.join('.')}"` : 'no metadata'})`,
+          `a column chunk of no column (${Array.isArray(path) ? `"${path.join('.')}"` : 'no path'})`,
         );
       const from = Number(m.dictionary_page_offset || m.data_page_offset);
       if (
