@@ -32,6 +32,7 @@ import { type Filler, Fills } from './fills.js';
 import { LockSessions } from './lockSessions.js';
 import { formatIdentity, selfIdentity } from './processIdentity.js';
 import { reapDeadOwners, reapOwner, recover, removeStrayTemps, scanData } from './recovery.js';
+import { tempName } from './tempNames.js';
 
 let instances = 0;
 
@@ -464,7 +465,7 @@ export class DiskCache implements AsyncDisposable {
     }
     const reserve = options.expectedSize ?? 0;
     this.eviction.makeRoom(key, reserve);
-    const tmp = `${this.owner}~${(++this.tmpSeq).toString(36)}.tmp`;
+    const tmp = tempName(this.owner, ++this.tmpSeq);
     this.core.record([{ o: 'claim', k: key, w: this.owner, r: reserve, tmp, t: this.core.now() }]);
     return { kind: 'claimed', claim: this.core.state.claims.get(key)! };
   }

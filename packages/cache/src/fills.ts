@@ -7,6 +7,7 @@ import { entryFile } from './cacheKey.js';
 import type { ClaimRecord, EntryRecord, JournalOp } from './cacheState.js';
 import type { Eviction } from './eviction.js';
 import type { LockSessions } from './lockSessions.js';
+import { tempOfSibling } from './tempNames.js';
 
 /** What `fill` is handed. */
 export interface FillContext {
@@ -175,8 +176,8 @@ export class Fills {
         } catch {}
         const gone: Promise<void>[] = [];
         for (const name of names) {
-          const end = name.indexOf('.tmp.', name.indexOf('~'));
-          if (end < 0 || !done.has(name.slice(0, end + 4))) continue;
+          const tmp = tempOfSibling(name);
+          if (tmp === undefined || !done.has(tmp)) continue;
           gone.push(unlink(join(this.core.tmpDir, name)).catch(() => undefined));
         }
         await Promise.all(gone);
@@ -288,9 +289,8 @@ export class Fills {
 
   /** Deletes files a fill made next to its tmpPath (`<tmpPath>.part` and the like). */
   private removeSiblings(claim: ClaimRecord): void {
-    const prefix = `${claim.tmp}.`;
     for (const name of readdirSync(this.core.tmpDir))
-      if (name.startsWith(prefix)) unlinkQuiet(join(this.core.tmpDir, name));
+      if (tempOfSibling(name) === claim.tmp) unlinkQuiet(join(this.core.tmpDir, name));
   }
 
   private reserveStep(claim: ClaimRecord, total: number): void {

@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { type CacheCore, unlinkQuiet } from './cacheCore.js';
+import { ownerOfTemp } from './tempNames.js';
 
 // Crash recovery, run under the lock: what dead processes left behind (claims, pins, temp files,
 // lock tokens) and disagreements between the journal and the files in data/.
@@ -67,8 +68,9 @@ export function removeStrayTemps(core: CacheCore): void {
   for (const name of readdirSync(core.tmpDir)) {
     if (claimed.has(name)) continue;
     // Files a live filler made next to its tmpPath (e.g. `<tmpPath>.part`) stay while it runs.
-    const owner = name.slice(0, name.indexOf('~'));
-    if (owner !== core.owner && owners.has(owner) && core.isAlive(owner)) continue;
+    const owner = ownerOfTemp(name);
+    if (owner !== undefined && owner !== core.owner && owners.has(owner) && core.isAlive(owner))
+      continue;
     unlinkQuiet(join(core.tmpDir, name));
   }
 }
