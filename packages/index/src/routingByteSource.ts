@@ -2,7 +2,7 @@
 // and drivers), with an optional node cache for remote objects (held entries for range reads).
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { isStreamsError, StreamsError } from '@streams/core';
+import { isStreamsError, StreamsError, throwIfAborted } from '@streams/core';
 import {
   type CachedDownload,
   type CacheHandle,
@@ -210,6 +210,43 @@ export class RoutingByteSource implements ByteSource {
     if (!this.cache) return undefined;
     const handle = await this.#download(url, { signal: options.signal });
     return { path: handle.path, hit: handle.hit, release: () => handle.release() };
+  }
+
+  /**
+   * Like {@link pin}, for a reader that learns from a remote object what no index says (a tar's
+   * sample count): its size is asked first (one HEAD), so the download reserves its room in the
+   * cache before it starts, and a cached entry of another size, cached before the object changed,
+   * is downloaded again. Undefined without a cache, or when the cache cannot hold the object
+   * (`STREAMS_CACHE_TOO_SMALL`): read it as a stream then.
+   */
+  async pinCurrent(url: string, options: ReadOptions = {}): Promise<PinnedFile | undefined> {
+    if (!isRemoteUrl(url)) return this.local.pin(url);
+    const cache = this.cache;
+    if (!cache) return undefined;
+    const { signal } = options;
+    let size: number;
+    try {
+      ({ size } = await this.engine.stat(url, { signal }));
+    } catch (e) {
+      // No HEAD (a store that refuses it, a missing object): the stream says what is wrong.
+      throwIfAborted(signal);
+      if (e instanceof Error && e.name === 'AbortError') throw e;
+      return undefined;
+    }
+    try {
+      let handle = await this.#download(url, { signal, size });
+      if (handle.size !== size) {
+        await handle.release();
+        // Pinned elsewhere, a stale entry stays: the stream reads what a load would read then.
+        if (!(await cache.remove(cacheKeyOf(url), { signal }))) return undefined;
+        handle = await this.#download(url, { signal, size });
+      }
+      const h = handle;
+      return { path: h.path, hit: h.hit, release: () => h.release() };
+    } catch (e) {
+      if (isStreamsError(e, 'STREAMS_CACHE_TOO_SMALL')) return undefined;
+      throw e;
+    }
   }
 
   async readRange(

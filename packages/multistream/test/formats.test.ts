@@ -329,6 +329,34 @@ describe('StreamingDataset mixes formats', () => {
       for (const x of seen) expect(Math.floor(x.uid / 1e6)).toBe([1, TAGS[wds], 5][x.stream]);
     });
 
+  it('a remote WebDataset with no shard index: one epoch after open costs one GET per tar', async () => {
+    // The counted WebDataset's tars, served over HTTP with a list of them.
+    const www = join(tmp.dir, 'www', 'wds-counted');
+    await mkdir(www);
+    const tars = (await readdir(join(tmp.dir, 'wds'))).filter((n) => n.endsWith('.tar')).sort();
+    for (const f of tars) await writeFile(join(www, f), await readFile(join(tmp.dir, 'wds', f)));
+    await writeFile(join(www, 'shards.txt'), `${tars.join('\n')}\n`);
+    const before = server.requests.length;
+    await using ds = await StreamingDataset.open({
+      remote: `${server.url}wds-counted/shards.txt`,
+      format: 'wds',
+      cacheDir: join(tmp.dir, 'cache-wds-counted'),
+      seed: 2,
+      world: { rank: 0, worldSize: 1 },
+    });
+    expect(ds.epochLength).toBe(N.wds);
+    const uids: number[] = [];
+    for await (const s of ds) uids.push(s.cls as number);
+    expect(uids.sort((a, b) => a - b)).toEqual(range(N.wds, 2e6));
+    // Each tar downloaded once, into the cache, to count it at open; the epoch's loads hit it.
+    const gets = server.requests
+      .slice(before)
+      .filter((r) => r.method === 'GET' && r.path.endsWith('.tar'))
+      .map((r) => r.path)
+      .sort();
+    expect(gets).toEqual(tars.map((f) => `/wds-counted/${f}`));
+  });
+
   it('a remote wids shard index opens with no request for any tar; the counts are the index', async () => {
     const before = server.requests.length;
     await using ds = await StreamingDataset.open({

@@ -4,7 +4,7 @@ import { gunzipIfGz, once } from '../chunkReader.js';
 import { jsonlRecords } from '../textShards.js';
 import { basenameUrl } from '../urls.js';
 import type { FormatOpenOptions, LoadedUnit, Sample, ShardFormat, UnitOptions } from './format.js';
-import { LoadedSamples, ShardFileDataset, shardUnits } from './shardFiles.js';
+import { LoadedSamples, readCachedShard, ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const JSONL = /\.(jsonl|ndjson)(\.gz)?$/i;
 
@@ -33,6 +33,28 @@ export abstract class TextShardDataset extends ShardFileDataset {
       this.note(s);
       yield s;
     }
+  }
+
+  /**
+   * A remote shard is counted from its node-cache entry (when the source has a cache that can hold
+   * it), so that its first load is a cache hit rather than a second download.
+   */
+  protected override async countUnit(k: number, options: UnitOptions): Promise<number> {
+    const url = this.fileOf(k);
+    const signal = options.signal ?? this.o.signal;
+    const cached = await readCachedShard(this.source, url, signal, async (file, path) => {
+      let n = 0;
+      for await (const s of this.records(
+        gunzipIfGz(file.stream(path, { signal }), url),
+        url,
+        signal,
+      )) {
+        this.note(s);
+        n++;
+      }
+      return n;
+    });
+    return cached ?? super.countUnit(k, options);
   }
 
   async load(k: number, options: UnitOptions = {}): Promise<LoadedUnit> {

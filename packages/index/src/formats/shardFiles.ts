@@ -2,8 +2,10 @@
 // unit per file, whose sample count is learned by reading it.
 import { StreamsError } from '@streams/core';
 import type { ByteSource } from '../byteSource.js';
+import { LocalByteSource } from '../localByteSource.js';
+import { RoutingByteSource } from '../routingByteSource.js';
 import { resolveShardUrls } from '../shardList.js';
-import { basenameUrl } from '../urls.js';
+import { basenameUrl, isRemoteUrl } from '../urls.js';
 import { openCountMemo } from './countMemo.js';
 import type {
   DatasetColumn,
@@ -32,6 +34,32 @@ export async function shardUnits(
   o: FormatOpenOptions,
 ): Promise<FormatUnit[]> {
   return fileUnits(await resolveShardUrls(spec, o.source, accept, o.signal, o.allowUrls));
+}
+
+/**
+ * Runs `read` on the node-cache entry of a remote shard (downloaded into the cache on a miss, and
+ * pinned meanwhile), so that a count leaves the shard where its first load finds it: one download,
+ * not one to count and one to load. `read` gets the entry's path and handles of its own, closed
+ * before the pin goes (an evicted file kept open would hold its disk space past the cache's
+ * budget). Undefined, `read` not run, for a local shard, a source with no cache, or a shard the
+ * cache cannot hold.
+ */
+export async function readCachedShard<T>(
+  source: ByteSource,
+  url: string,
+  signal: AbortSignal | undefined,
+  read: (file: LocalByteSource, path: string) => Promise<T>,
+): Promise<T | undefined> {
+  if (!isRemoteUrl(url) || !(source instanceof RoutingByteSource)) return undefined;
+  const pinned = await source.pinCurrent(url, { signal });
+  if (!pinned) return undefined;
+  const file = new LocalByteSource({ maxHandles: 1 });
+  try {
+    return await read(file, pinned.path);
+  } finally {
+    await file.close();
+    await pinned.release();
+  }
 }
 
 /** Samples held in memory after a whole shard was parsed. */

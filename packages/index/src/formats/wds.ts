@@ -1,9 +1,12 @@
 // WebDataset: tar shards (a tar, `.tar.gz`, a brace pattern, a wildcard, a directory or a list
 // file), a tar is a unit. Loaded, a tar is held in memory with an index of where each sample's
 // members are (one walk over its headers, wdsTarWalk.ts), so any sample is a slice of it (random
-// access through member offsets). Counting at open walks the headers without decoding members: in
-// windows for a local tar, streamed for a remote one (which is then not kept, so opening never
-// fills the cache); a local tar's index is kept, within a bound, for its first load.
+// access through member offsets). Counting at open walks the headers without decoding members, in
+// windows of a file on disk: a local tar, or a remote tar downloaded into the node cache (one tar
+// pinned at a time), so that its first load is a cache hit rather than a second download; a
+// tar.gz is gunzipped as it is streamed from there. A remote tar is streamed and not kept only
+// when there is no cache or the cache cannot hold it. The index of a plain tar is kept, within a
+// bound, for its first load.
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
@@ -28,7 +31,7 @@ import type {
   ShardFormat,
   UnitOptions,
 } from './format.js';
-import { ShardFileDataset, shardUnits } from './shardFiles.js';
+import { readCachedShard, ShardFileDataset, shardUnits } from './shardFiles.js';
 
 const gunzipAsync = promisify(gunzip);
 const TAR = /\.(tar|tar\.gz|tgz)$/i;
@@ -167,42 +170,82 @@ class WdsDataset extends ShardFileDataset {
   protected override async countUnit(k: number, options: UnitOptions): Promise<number> {
     const url = this.fileOf(k);
     const signal = options.signal ?? this.o.signal;
-    const sync = this.source.readRangeSync?.bind(this.source);
-    if (isRemoteUrl(url)) {
-      // Streamed, not kept: opening never fills the cache.
-      const groups = wdsGroups(tarMembers(this.source.stream(url, { signal }), url, signal), url);
-      const shapes = new Set<string>();
-      let n = 0;
-      for await (const g of groups) {
-        n++;
-        const shape = g.members.map((m) => m.ext).join('/');
-        if (!shapes.has(shape) && this.#noted(() => wdsSampleOf(g, url, this.o))) shapes.add(shape);
-      }
-      return n;
-    }
-    let index: WdsTarIndex;
-    let sampleOf: (j: number) => Sample;
-    if (!isGzippedTar(url) && sync) {
-      // A local plain tar: its headers only, read in windows (a tar of large members is mostly
-      // skipped); the members of a sample noted below are read where they are.
-      const read = (start: number, end: number) => {
-        const got = sync(url, start, end);
-        if (got === undefined)
-          throw new StreamsError('STREAMS_NOT_FOUND', `[streams/index] cannot read ${url}`, {
-            url,
-            fix: 'check that the file exists and is readable',
-          });
-        return got;
-      };
+    if (!isRemoteUrl(url)) {
+      const sync = this.source.readRangeSync?.bind(this.source);
+      if (isGzippedTar(url) || !sync) return this.#countBytes(k, signal);
       const size = await this.source.size(url, { signal });
-      index = indexTarRanges(read, size, url, signal);
-      const member = (offset: number, n: number) => read(offset, offset + n).slice();
-      sampleOf = (j) => index.sampleRead(j, member, url, this.o);
-    } else {
-      const { bytes } = await this.#bytes(k, signal);
-      index = indexTarBytes(bytes, url, signal);
-      sampleOf = (j) => index.sample(j, bytes, url, this.o);
+      return this.#countRanges(k, url, size, (start, end) => sync(url, start, end), signal);
     }
+    // A remote tar is counted from its cache entry, so that its first load is a cache hit; a
+    // tar.gz is gunzipped as it is read from there, never held whole for its count.
+    const cached = await readCachedShard(this.source, url, signal, async (file, path) =>
+      isGzippedTar(url)
+        ? this.#countStream(url, file.stream(path, { signal }), signal)
+        : this.#countRanges(
+            k,
+            url,
+            await file.size(path, { signal }),
+            (start, end) => file.readRangeSync(path, start, end),
+            signal,
+          ),
+    );
+    // No cache, or one that cannot hold the tar: streamed, not kept.
+    return cached ?? this.#countStream(url, this.source.stream(url, { signal }), signal);
+  }
+
+  /** Counts a tar as a stream of its (possibly gzipped) bytes, noting the columns it holds. */
+  async #countStream(
+    url: string,
+    chunks: AsyncIterable<Uint8Array>,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const groups = wdsGroups(tarMembers(chunks, url, signal), url);
+    const shapes = new Set<string>();
+    let n = 0;
+    for await (const g of groups) {
+      n++;
+      const shape = g.members.map((m) => m.ext).join('/');
+      if (!shapes.has(shape) && this.#noted(() => wdsSampleOf(g, url, this.o))) shapes.add(shape);
+    }
+    return n;
+  }
+
+  /** Counts tar k read whole (a local tar.gz, or a source with no synchronous reads). */
+  async #countBytes(k: number, signal: AbortSignal | undefined): Promise<number> {
+    const url = this.fileOf(k);
+    const { bytes } = await this.#bytes(k, signal);
+    const index = indexTarBytes(bytes, url, signal);
+    return this.#countIndex(k, index, (j) => index.sample(j, bytes, url, this.o));
+  }
+
+  /**
+   * Counts a plain tar of `size` bytes on a local disk (a local file, or a remote tar's cache
+   * entry) from its headers only, read in windows (a tar of large members is mostly skipped); the
+   * members of a sample noted are read where they are.
+   */
+  #countRanges(
+    k: number,
+    url: string,
+    size: number,
+    sync: (start: number, end: number) => Uint8Array | undefined,
+    signal: AbortSignal | undefined,
+  ): number {
+    const read = (start: number, end: number) => {
+      const got = sync(start, end);
+      if (got === undefined)
+        throw new StreamsError('STREAMS_NOT_FOUND', `[streams/index] cannot read ${url}`, {
+          url,
+          fix: 'check that the file exists and is readable',
+        });
+      return got;
+    };
+    const index = indexTarRanges(read, size, url, signal);
+    const member = (offset: number, n: number) => read(offset, offset + n).slice();
+    return this.#countIndex(k, index, (j) => index.sampleRead(j, member, url, this.o));
+  }
+
+  /** The samples of tar k's index, noting its columns; the index is kept for the first load. */
+  #countIndex(k: number, index: WdsTarIndex, sampleOf: (j: number) => Sample): number {
     // Columns are learned from the first sample of each new set of extensions, not every sample;
     // a member that does not decode fails when its sample is read, not here.
     const shapes = new Set<string>();
