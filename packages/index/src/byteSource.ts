@@ -63,6 +63,12 @@ export interface ByteSource {
    * Undefined for a remote object when there is no cache.
    */
   pin?(url: string, options?: ReadOptions): Promise<PinnedFile | undefined>;
+  /**
+   * Like `pin`, for a reader that learns from the object what no index says (a shard's sample
+   * count): the entry is of the object as it is now (its size asked first), so its first load is a
+   * cache hit. Undefined when the object cannot be cached (no cache, or too large): stream it.
+   */
+  pinCurrent?(url: string, options?: ReadOptions): Promise<PinnedFile | undefined>;
   /** Entries directly under a directory-like URL, as full URLs (or paths), sorted. */
   list(url: string, options?: ReadOptions): Promise<string[]>;
   /** Every file under a directory-like URL, recursively, sorted. */

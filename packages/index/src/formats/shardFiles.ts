@@ -3,7 +3,6 @@
 import { StreamsError } from '@streams/core';
 import type { ByteSource } from '../byteSource.js';
 import { LocalByteSource } from '../localByteSource.js';
-import { RoutingByteSource } from '../routingByteSource.js';
 import { resolveShardUrls } from '../shardList.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import { openCountMemo } from './countMemo.js';
@@ -50,7 +49,7 @@ export async function readCachedShard<T>(
   signal: AbortSignal | undefined,
   read: (file: LocalByteSource, path: string) => Promise<T>,
 ): Promise<T | undefined> {
-  if (!isRemoteUrl(url) || !(source instanceof RoutingByteSource)) return undefined;
+  if (!isRemoteUrl(url) || !source.pinCurrent) return undefined;
   const pinned = await source.pinCurrent(url, { signal });
   if (!pinned) return undefined;
   const file = new LocalByteSource({ maxHandles: 1 });
