@@ -55,4 +55,31 @@ describe('SI', () => {
     expect(got).toBeCloseTo(expected, 5);
     l.dispose();
   });
+
+  it('a negative path integral adds no importance (it would push the parameter away)', () => {
+    const l = new ContinualLearner({
+      model: { kind: 'mlp', inputShape: 1, hidden: [], outputs: 1, task: 'regression' },
+      optimizer: { name: 'sgd', lr: 0.1 },
+      strategy: { name: 'si', c: 1, xi: 0.1 },
+    });
+    const si = l.strategies[0]!;
+    const [w, b] = l.model.params.map((p) => p.variable);
+    w!.assign(tf.tensor2d([[1]]));
+    b!.assign(tf.tensor1d([0]));
+    si.beforeExperience!(l.context);
+    // The kernel moves against its gradient (omega 0.4 > 0), the bias with it (omega -0.1 < 0).
+    w!.assign(tf.tensor2d([[0.8]]));
+    b!.assign(tf.tensor1d([0.1]));
+    tf.tidy(() => si.afterUpdate!(l.context, [tf.tensor2d([[2]]), tf.tensor1d([1])]));
+    si.afterExperience!(l.context);
+    w!.assign(tf.tensor2d([[0]]));
+    b!.assign(tf.tensor1d([1]));
+    const grads = tf.tidy(() =>
+      si.penaltyGradients!(l.context)!.grads.map((g) => g.dataSync()[0]!),
+    );
+    // Kernel: 2c Omega (0 - 0.8) with Omega = 0.4 / (0.04 + 0.1); bias: no importance, no pull.
+    expect(grads[0]).toBeCloseTo(2 * (0.4 / 0.14) * -0.8, 5);
+    expect(grads[1]).toBe(0);
+    l.dispose();
+  });
 });
