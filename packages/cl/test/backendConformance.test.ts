@@ -4,23 +4,17 @@
 // every convolution gradient kernel and tf.gather's.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BackendName, selectBackend } from '../src/backend.js';
+import type { BackendName } from '../src/backend.js';
 import { instantiate, type OpsModel } from './opsModel.js';
+import { conformanceBackends } from './tfBackend.js';
 
 /** Relative tolerance on a loss after a few Adam steps: float32 round-off (measured <= 2e-7). */
 const TOLERANCE = 1e-5;
 const STEPS = 5;
 
-const present: BackendName[] = ['cpu', 'wasm'];
+let present: BackendName[] = [];
 beforeAll(async () => {
-  await import('@tensorflow/tfjs-backend-cpu');
-  await selectBackend({ backend: 'wasm', env: {} });
-  try {
-    await selectBackend({ backend: 'tensorflow', env: {} });
-    present.push('tensorflow');
-  } catch (e) {
-    if (process.env.STREAMS_EXPECT_NATIVE === '1') throw e; // setup built it: it must be here
-  }
+  present = await conformanceBackends();
   console.log(`[streams/cl] backend conformance runs on: ${present.join(', ')}`);
 });
 
