@@ -18,7 +18,8 @@ import { StreamingDataset } from '../src/index.js';
 import { tempDir, writeFilledMds } from './fixtures.js';
 
 const KIB = 1024;
-type Event = { read: number } | { got: number };
+/** A read of a shard file started, a sample read on its own started (unit, index), a sample received. */
+type Event = { read: number } | { part: [number, number] } | { got: number };
 
 /** The shard a URL names (`shard.00003.mds` is 3), or undefined for other files. */
 const shardOf = (url: unknown): number | undefined => {
@@ -57,7 +58,7 @@ class Held {
 }
 
 /** The dataset with `load` and `readSample` counted in `held`. */
-function counted(ds: FormatDataset, held: Held): FormatDataset {
+function counted(ds: FormatDataset, held: Held, log: Event[]): FormatDataset {
   return new Proxy(ds, {
     get(target, prop) {
       if (prop === 'load')
@@ -82,6 +83,7 @@ function counted(ds: FormatDataset, held: Held): FormatDataset {
       if (prop === 'readSample' && target.readSample)
         return async (...args: Parameters<NonNullable<FormatDataset['readSample']>>) => {
           held.sampleReads++;
+          log.push({ part: [args[0], args[1]] });
           const sample = await target.readSample!(...args);
           held.add((sample.payload as Uint8Array).byteLength);
           return sample;
@@ -94,7 +96,8 @@ function counted(ds: FormatDataset, held: Held): FormatDataset {
 
 describe('read-ahead of local shards in order, under memoryLimit', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let log: Event[] = [];
+  // Emptied in place per case: the format registered once logs into it.
+  const log: Event[] = [];
   let held = new Held();
   let unregister: () => void;
   beforeAll(async () => {
@@ -109,7 +112,7 @@ describe('read-ahead of local shards in order, under memoryLimit', () => {
       matchName: () => 0,
       probe: undefined,
       open: async (url, o) =>
-        counted(await mds.open(url, { ...o, source: traced(o.source, log) }), held),
+        counted(await mds.open(url, { ...o, source: traced(o.source, log) }), held, log),
     });
   });
   afterAll(async () => {
@@ -135,7 +138,7 @@ describe('read-ahead of local shards in order, under memoryLimit', () => {
     shards,
     whole,
   }) => {
-    log = [];
+    log.length = 0;
     held = new Held();
     await using ds = await StreamingDataset.open<{ uid: number; payload: Uint8Array }>({
       local: join(tmp.dir, dir),
@@ -175,6 +178,23 @@ describe('read-ahead of local shards in order, under memoryLimit', () => {
       expect(firstRead(k + 1), `shard ${k + 1} read before shard ${k} is consumed`).toBeLessThan(
         lastGot(k),
       );
+    }
+    // More than the one unit (or sample) the window looks ahead anyway (it starts the next load
+    // before it hands out what it decoded): with `predownload: 1` both checks below fail.
+    if (whole) {
+      // The window fills up to the bound: shards 1 and 2 load while shard 0 is consumed.
+      expect(firstRead(2)).toBeGreaterThan(-1);
+      expect(firstRead(2)).toBeLessThan(lastGot(0));
+    } else {
+      // Each sample received, the reads of the next two have started (a quarter of the limit ahead).
+      let started = 0;
+      let got = 0;
+      const ahead: number[] = [];
+      for (const e of log) {
+        if ('part' in e) started++;
+        else if ('got' in e) ahead.push(started - ++got);
+      }
+      expect(Math.min(...ahead.slice(0, -2))).toBeGreaterThanOrEqual(2);
     }
     // Within the bound: what the window holds stays within the resident half of the limit. In parts,
     // samples decoded and not yet handed out count as read-ahead too (they held up to 1.5 MiB here,
