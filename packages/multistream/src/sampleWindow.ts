@@ -157,11 +157,13 @@ export async function* runSlice<T>(
     if (anyRows && rows[stream]) loader.refRow(stream, lo, j);
   };
   // The pool sees one reference per unit the window holds (taken and dropped on the window's
-  // own counts), not one per sample: no Map lookup per sample.
-  const drop = (stream: number, shard: number, j: number) => {
+  // own counts), not one per sample: no Map lookup per sample. A sample read in parts leaves the
+  // pool once decoded, but its bytes count against the read-ahead until it is handed out
+  // (`handedOut`): decoded samples waiting for the consumer are read-ahead too.
+  const drop = (stream: number, shard: number, j: number, handedOut = true) => {
     if (anyRows && rows[stream]) loader.unrefRow(stream, shard, j);
     if (!whole[stream]) {
-      partBytes -= loader.sampleMemory(stream, shard);
+      if (handedOut) partBytes -= loader.sampleMemory(stream, shard);
       return;
     }
     if (--refs[stream]![shard]! === 0) {
@@ -265,7 +267,7 @@ export async function* runSlice<T>(
       while (decoded < Math.min(refd, i + decodeAhead)) {
         const k = decoded++;
         const p = decodeSample(ctx, infoAt(k), signal, () =>
-          drop(locStream[k]!, locShard[k]!, locIndex[k]!),
+          drop(locStream[k]!, locShard[k]!, locIndex[k]!, false),
         );
         p.catch(() => undefined);
         pending.set(k, p);
@@ -278,6 +280,7 @@ export async function* runSlice<T>(
       const sample: T | typeof SKIPPED = await pending.get(i)!;
       ctx.waited(performance.now() - t0);
       pending.delete(i);
+      if (!whole[locStream[i]!]) partBytes -= loader.sampleMemory(locStream[i]!, locShard[i]!);
       chunk.items.push(withInfo && sample !== SKIPPED ? { sample, info: infoAt(i) } : sample);
     }
     if (chunk.items.length > 0) yield chunk;
