@@ -150,7 +150,9 @@ it(
   async () => {
     const tmp = await tempDir();
     const children: RankProcess[] = [];
+    let closing = false;
     const start = (rank: number, env: Record<string, string>) => {
+      if (closing) throw new Error('the test is over');
       const p = spawnRank(worker, rank, env);
       children.push(p);
       return p;
@@ -228,7 +230,14 @@ it(
           rank1.child.kill('SIGKILL');
         }
       });
-      await Promise.all([rank0.done, rank1.done]);
+      // Rank 1 restarts from its checkpoint as soon as it is dead, while rank 0 reads on, on the
+      // same node cache (its dead pins are reaped).
+      const restart = rank1.done.then(() => {
+        const resumed = start(1, env('rank1-resumed', 1, { RESUME: outOf('rank1') }));
+        return { resumed, lines: watch(resumed) };
+      });
+      const [, { resumed, lines: lines1r }] = await Promise.all([rank0.done, restart]);
+      await resumed.done;
       expect(rank1.child.signalCode).toBe('SIGKILL');
       expect(killedAt).toBeDefined();
 
@@ -239,10 +248,6 @@ it(
       const lost = before.slice(saved.ids.length);
       expect(lost.length).toBeGreaterThanOrEqual(KILL_PAST);
 
-      // Rank 1 restarts from its checkpoint on the same node cache (its dead pins are reaped).
-      const resumed = start(1, env('rank1-resumed', 1, { RESUME: outOf('rank1') }));
-      const lines1r = watch(resumed);
-      await resumed.done;
       const ranks = [await read('rank0'), await read('rank1-resumed')];
       // It read the lost samples again, first, in the same order (the plan is deterministic)...
       expect(ranks[1]!.ids.slice(0, saved.ids.length)).toEqual(saved.ids);
@@ -294,6 +299,7 @@ it(
         if (!r.broken) expect(fetched.has(`/snap/data/${r.url}`), r.url).toBe(true);
     } finally {
       // A failed assertion leaves no rank behind writing into the directory being removed.
+      closing = true;
       await Promise.all(children.map(stop));
       await tmp.cleanup();
     }
