@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { MdsWriter } from '@streams/index';
 
 /** A temp directory removed by `cleanup()`. */
@@ -73,22 +74,31 @@ export function payloadOf(uid: number, bytes: number): Uint8Array {
   return p;
 }
 
+/** A rank started by {@link spawnRank}: the child and the promise of its end. */
+export interface RankProcess {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Resolves when the child exits 0 or is SIGKILLed; rejects with its stderr otherwise. */
+  done: Promise<void>;
+}
+
 /**
- * Runs `worker` (a TypeScript file) as one rank of a job: a real child process with torchrun-style
- * RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE in `env`. Resolves when it exits 0 or is
- * SIGKILLed (a rank that kills itself after its checkpoint); rejects with its stderr otherwise.
+ * Starts `worker` (a TypeScript file) as one rank of a job: a real child process with torchrun-style
+ * RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE in `env`, its stdout piped to the caller.
  */
-export function runRank(worker: string, rank: number, env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@streams/source', '--import', 'tsx', worker],
-      { env: { ...process.env, RANK: String(rank), ...env }, stdio: ['ignore', 'inherit', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
+export function spawnRank(worker: string, rank: number, env: Record<string, string>): RankProcess {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@streams/source', '--import', 'tsx', worker],
+    {
+      env: { ...process.env, RANK: String(rank), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
+  const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code !== 0 && signal !== 'SIGKILL')
@@ -96,4 +106,16 @@ export function runRank(worker: string, rank: number, env: Record<string, string
       else resolve();
     });
   });
+  return { child, done };
+}
+
+/**
+ * Runs `worker` (a TypeScript file) as one rank of a job: a real child process with torchrun-style
+ * RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE in `env`. Resolves when it exits 0 or is
+ * SIGKILLed (a rank that kills itself after its checkpoint); rejects with its stderr otherwise.
+ */
+export function runRank(worker: string, rank: number, env: Record<string, string>): Promise<void> {
+  const { child, done } = spawnRank(worker, rank, env);
+  child.stdout.pipe(process.stdout, { end: false });
+  return done;
 }
