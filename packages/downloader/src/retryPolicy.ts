@@ -94,6 +94,9 @@ export class RetryPolicy {
       redacted ??= redactUrl(url);
       return redacted;
     };
+    // A body that disagreed with the size or digest asked for, from any attempt: the reason to
+    // report, should a later attempt fail otherwise (a network fault is not the object's problem).
+    let mismatch: unknown;
     for (let attempt = 1; ; attempt++) {
       let delayMs = 0;
       throwIfAborted(userSignal);
@@ -143,9 +146,13 @@ export class RetryPolicy {
         const err = attemptCtl.signal.aborted && isAbortError(raw) ? attemptCtl.signal.reason : raw;
         const t = err instanceof TransferError ? err : undefined;
         const retryable = t ? t.retryable : isTransient(err);
+        if (isMismatch(err)) mismatch = err;
         if (!retryable || attempt >= maxAttempts) {
           if (countFailure) this.counters.failed++;
-          const final = finalError(driver, op, url, err, attempt, retryable);
+          const final =
+            retryable && mismatch !== undefined && !isMismatch(err)
+              ? finalError(driver, op, url, mismatch, attempt, true, err)
+              : finalError(driver, op, url, err, attempt, retryable);
           if (this.events.active)
             this.events.emit({
               kind: 'progress',
@@ -200,6 +207,17 @@ export class RetryPolicy {
   }
 }
 
+/** A complete body that was not what the caller declared (its size or its digest). */
+function isMismatch(err: unknown): boolean {
+  return (
+    isStreamsError(err, 'STREAMS_SIZE_MISMATCH') || isStreamsError(err, 'STREAMS_HASH_MISMATCH')
+  );
+}
+
+/**
+ * The error a transfer ends with after `attempts`: `err`, or, when an earlier attempt's mismatch
+ * is reported in place of a different last failure, that mismatch with the `last` one named.
+ */
 function finalError(
   driver: Driver,
   op: string,
@@ -207,6 +225,7 @@ function finalError(
   err: unknown,
   attempts: number,
   retryable: boolean,
+  last?: unknown,
 ): StreamsError {
   if (!retryable && isStreamsError(err)) return err;
   if (!retryable && !isStreamsError(err)) {
@@ -224,7 +243,7 @@ function finalError(
     err instanceof TransferError && err.status !== undefined ? ` (last status ${err.status})` : '';
   return new TransferError(
     code,
-    `[streams/downloader] [${driver.name}] ${op} ${url} failed after ${attempts} attempts${status}: ${reasonOf(err)}`,
+    `[streams/downloader] [${driver.name}] ${op} ${url} failed after ${attempts} attempts${status}: ${reasonOf(err)}${last === undefined ? '' : ` (the last attempt: ${reasonOf(last)})`}`,
     {
       url,
       cause: err,

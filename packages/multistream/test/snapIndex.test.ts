@@ -42,9 +42,6 @@ const CODE: Record<Broken, string> = {
   truncated: 'STREAMS_DECODE_FAILED',
 };
 
-/** The codes of the faults the HTTP proxy injects (resets, 500s, bodies cut short). */
-const INJECTED = ['STREAMS_NETWORK', 'STREAMS_STALLED'];
-
 /** One row of an index table. */
 interface Row {
   url: string;
@@ -268,10 +265,10 @@ it(
         const row = rows[id]!;
         const inHttp = id < httpRows.length;
         expect(s.stream).toBe(inHttp ? 'http' : 's3');
-        // A wrong size or digest is retried like a damaged transfer: behind the fault proxy the
-        // last attempt may have met an injected fault instead, and the row is reported with that.
-        const retried = inHttp && (row.broken === 'size' || row.broken === 'hash');
-        expect(retried ? [CODE[row.broken!], ...INJECTED] : [CODE[row.broken!]]).toContain(s.code);
+        // A wrong size or digest is retried like a damaged transfer; should the last attempt meet
+        // an injected fault instead, the row is still reported with the mismatch an earlier one
+        // saw (every one of 9 attempts faulted: about 5e-7 per row).
+        expect(s.code).toBe(CODE[row.broken!]);
         // A read failure names the file; a decode failure names the row (stream, unit, index).
         if (row.broken === 'truncated') expect(s.url).toBeUndefined();
         else expect(s.url).toContain(row.url);
