@@ -85,6 +85,7 @@ export async function runCat(
 export const catCommand: Command = {
   name: 'cat',
   usage: 'streams cat <dataset-url> [--limit N] [--offset K] [--columns a,b]',
+  args: ['dataset-url'],
   flags,
   run: ({ positionals, flags: f, io }) => runCat(positionals, f, io),
 };

@@ -20,11 +20,24 @@ export interface CommandIo {
   stop?: AbortSignal;
 }
 
+/**
+ * What a command (or one of its subcommands) cannot run without. `main` checks it before the
+ * command runs, so a missing one is a usage error (exit 2) for every command alike.
+ */
+export interface Arity {
+  /** Positionals it needs, in order, named as its usage names them (`src`, `dst`). */
+  args?: readonly string[];
+  /** Flags it needs (names without the dashes). */
+  required?: readonly string[];
+}
+
 /** A subcommand of `streams` (its one-line summary is in the registry, so help loads no command). */
-export interface Command {
+export interface Command extends Arity {
   name: string;
   usage: string;
   flags: Record<string, FlagSpec>;
+  /** `streams index build|validate`: the first positional names one; its own needs replace the command's. */
+  subcommands?: Record<string, Arity>;
   /** The first SIGINT/SIGTERM asks it to stop (`io.stop`); only a second one aborts. */
   graceful?: boolean;
   run(args: {

@@ -1,5 +1,7 @@
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { StreamsError } from '@streams/core';
-import { convertDataset } from '@streams/index';
+import { convertDataset, isRemoteUrl } from '@streams/index';
 import type { Command } from './commands.js';
 import {
   type CommandIo,
@@ -76,6 +78,12 @@ export async function runConvert(
       );
     encodings[pair.slice(0, i)] = pair.slice(i + 1);
   }
+  if (f.overwrite !== true && (await holdsFiles(dst)))
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] output directory ${dst} is not empty`,
+      { fix: 'pass --overwrite to replace what it holds, or choose a new or empty directory' },
+    );
   await configureRemote(f);
   await using bytes = await commandSource(src, f, io.signal);
   const bar = new ProgressBar(io.err, `convert -> ${format}`, { quiet: f.quiet === true });
@@ -103,10 +111,21 @@ export async function runConvert(
   return 0;
 }
 
+/** Whether a local output directory exists and holds anything (the writers refuse it then too). */
+async function holdsFiles(dst: string): Promise<boolean> {
+  if (isRemoteUrl(dst)) return false;
+  try {
+    return (await readdir(dst.startsWith('file:') ? fileURLToPath(dst) : dst)).length > 0;
+  } catch {
+    return false; // missing (created by the writer) or not a directory (the writer says so)
+  }
+}
+
 export const convertCommand: Command = {
   name: 'convert',
   usage:
     'streams convert <src> <dst> --format mds|wds [--compression zstd] [--hashes sha1,xxh64] [--size-limit 64mb]',
+  args: ['src', 'dst'],
   flags,
   run: ({ positionals, flags: f, io }) => runConvert(positionals, f, io),
 };

@@ -117,12 +117,19 @@ export async function runIndex(
         fix: `streams index build --sql "SELECT * FROM read_parquet('meta/*.parquet')" --out index.parquet`,
       },
     );
+  const valRatio = f['val-ratio'] as number | undefined;
+  if (valRatio !== undefined && !(valRatio >= 0 && valRatio < 1))
+    throw new StreamsError(
+      'STREAMS_INVALID_CONFIG',
+      `[streams/trainer] --val-ratio ${valRatio} is not a fraction in [0, 1)`,
+      { fix: 'give --val-ratio the share of rows to hold out, such as 0.1' },
+    );
   await configureRemote(f);
   const bar = new ProgressBar(io.err, 'index build', { quiet: f.quiet === true, unit: 'rows' });
   const r = await buildIndex({
     sql: f.sql,
     out: f.out,
-    valRatio: f['val-ratio'] as number | undefined,
+    valRatio,
     maxValRows: countFlag(f['max-val-rows'], 'max-val-rows'),
     valOut: f['val-out'] as string | undefined,
     seed: countFlag(f.seed, 'seed'),
@@ -137,6 +144,7 @@ export const indexCommand: Command = {
   name: 'index',
   usage:
     'streams index build --sql "SELECT ..." --out index.parquet [--val-ratio 0.1] [--max-val-rows 10000] [--seed 0]\n       streams index validate <index> [--out clean.parquet] [--report report.jsonl] [--decode]',
+  subcommands: { build: { required: ['sql', 'out'] }, validate: { args: ['index'] } },
   flags,
   run: ({ positionals, flags: f, io }) => runIndex(positionals, f, io),
 };

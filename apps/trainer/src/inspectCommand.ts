@@ -101,6 +101,7 @@ export function formatStats(s: DatasetStats): string {
 export const inspectCommand: Command = {
   name: 'inspect',
   usage: 'streams inspect <dataset-url> [--json] [--labels col] [--limit N]',
+  args: ['dataset-url'],
   flags,
   run: ({ positionals, flags: f, io }) => runInspect(positionals, f, io),
 };

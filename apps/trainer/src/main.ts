@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isAbortError, isStreamsError, StreamsError } from '@streams/core';
-import type { Command, FlagSpec } from './commands.js';
+import type { Arity, Command, FlagSpec } from './commands.js';
 import { commands } from './registry.js';
 import { versionLine } from './version.js';
 
@@ -26,7 +26,9 @@ export async function main(
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {
-    err.write(`streams: unknown command "${name}". Run "streams --help" for the list.\n`);
+    err.write(
+      `streams: STREAMS_INVALID_CONFIG: [streams/trainer] unknown command "${name}". Fix: run "streams --help" for the list\n`,
+    );
     return EXIT.usage;
   }
   const command = await entry.load();
@@ -52,16 +54,12 @@ export async function main(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      strict: true,
-      options: toParseArgs(command.flags),
-    });
+    const { values, positionals } = parse(command, rest);
     if (values.help) {
       out.write(commandHelp(command, entry.summary));
       return EXIT.ok;
     }
+    checkArity(command, positionals, values);
     return await command.run({
       positionals,
       flags: coerce(command, values),
@@ -74,6 +72,69 @@ export async function main(
     process.off('SIGTERM', onSignal);
   }
 }
+
+/** The command's flags and positionals; a flag parseArgs rejects is a usage error naming it. */
+function parse(command: Command, args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: toParseArgs(command.flags),
+    });
+  } catch (e) {
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/trainer] ${oneLine(e.message).replace(/\.$/, '')}`,
+        {
+          cause: e,
+          fix: `see "streams ${command.name} --help" for its options`,
+        },
+      );
+    throw e;
+  }
+}
+
+/** A usage error unless the subcommand, positionals and flags the command needs are all given. */
+function checkArity(c: Command, positionals: string[], values: Record<string, unknown>): void {
+  let name = `streams ${c.name}`;
+  let arity: Arity = c;
+  let given = positionals;
+  const usageOf = (prefix: string) => {
+    const lines = c.usage.split('\n').map((l) => l.trim());
+    return lines.find((l) => l.startsWith(`${prefix} `)) ?? lines[0] ?? prefix;
+  };
+  const fail = (problem: string) =>
+    new StreamsError('STREAMS_INVALID_CONFIG', `[streams/trainer] "${name}" ${problem}`, {
+      fix: `run it as ${usageOf(name)}`,
+    });
+  if (c.subcommands) {
+    const names = Object.keys(c.subcommands);
+    const [sub, ...rest] = positionals;
+    const found = sub === undefined ? undefined : c.subcommands[sub];
+    if (!found || sub === undefined) {
+      const list = names.map((n) => `"${n}"`).join(' or ');
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        sub === undefined
+          ? `[streams/trainer] "${name}" needs a subcommand: ${list}`
+          : `[streams/trainer] "${name} ${sub}" is no subcommand; ${name} takes ${list}`,
+        { fix: names.map((n) => usageOf(`${name} ${n}`)).join(', or ') },
+      );
+    }
+    name = `${name} ${sub}`;
+    arity = found;
+    given = rest;
+  }
+  const arg = arity.args?.[given.length];
+  if (arg !== undefined) throw fail(`needs <${arg}>`);
+  const flag = arity.required?.find((f) => values[f] === undefined);
+  if (flag !== undefined) throw fail(`needs --${flag}`);
+}
+
+/** A message on one line (stderr carries one line per error). */
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ');
 
 function toParseArgs(flags: Record<string, FlagSpec>) {
   const options: Record<
@@ -124,7 +185,7 @@ function report(e: unknown, err: NodeJS.WritableStream, verbose: boolean): numbe
     return `${parts.join('\ncaused by: ')}\n`;
   };
   if (isStreamsError(e)) {
-    err.write(`streams: ${e.code}: ${e.message}\n${detail()}`);
+    err.write(`streams: ${e.code}: ${oneLine(e.message)}\n${detail()}`);
     return e.code === 'STREAMS_INVALID_CONFIG' ? EXIT.usage : EXIT.error;
   }
   if (isAbortError(e)) {
@@ -135,12 +196,8 @@ function report(e: unknown, err: NodeJS.WritableStream, verbose: boolean): numbe
     err.write(`streams: ${why}\n${detail()}`);
     return EXIT.aborted;
   }
-  if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    err.write(`streams: ${e.message}\n`);
-    return EXIT.usage;
-  }
   err.write(
-    `streams: internal error (please report it; --verbose shows the stack): ${e instanceof Error ? e.message : String(e)}\n${detail()}`,
+    `streams: internal error (please report it; --verbose shows the stack): ${oneLine(e instanceof Error ? e.message : String(e))}\n${detail()}`,
   );
   return EXIT.error;
 }

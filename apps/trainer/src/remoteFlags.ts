@@ -1,5 +1,5 @@
 import { openCache } from '@streams/cache';
-import { settings } from '@streams/core';
+import { parseBytes, settings } from '@streams/core';
 import { registerDriver, s3Driver } from '@streams/downloader';
 import { isRemoteUrl, RoutingByteSource } from '@streams/index';
 import type { FlagSpec } from './commands.js';
@@ -42,10 +42,15 @@ export async function commandSource(
   flags: Record<string, unknown>,
   signal?: AbortSignal,
 ): Promise<{ source: RoutingByteSource } & AsyncDisposable> {
+  // Parsed first, also for a local dataset, so a bad value is named as the flag the user gave.
+  const limit =
+    typeof flags['cache-limit'] === 'string'
+      ? parseBytes(flags['cache-limit'], '--cache-limit')
+      : '20gb';
   const cache = isRemoteUrl(url)
     ? await openCache({
         dir: typeof flags['cache-dir'] === 'string' ? flags['cache-dir'] : settings().cacheDir,
-        limit: typeof flags['cache-limit'] === 'string' ? flags['cache-limit'] : '20gb',
+        limit,
         signal,
       })
     : undefined;

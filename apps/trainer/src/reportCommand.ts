@@ -6,6 +6,7 @@ import { writeReport } from './report.js';
 export const reportCommand: Command = {
   name: 'report',
   usage: 'streams report <run-dir> [--no-png]',
+  args: ['run-dir'],
   flags: {
     'no-png': { type: 'boolean', description: 'write only report.html' },
   },

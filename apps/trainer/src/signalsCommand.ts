@@ -76,6 +76,7 @@ export const signalsCommand: Command = {
   name: 'signals',
   usage:
     'streams signals --dataset fashion-mnist [--steps 1000] [--out signals.png] [--domain label] [--values 0,3]',
+  required: ['dataset'],
   flags,
   run: ({ flags: f, io }) => runSignals(f, io),
 };

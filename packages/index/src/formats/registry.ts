@@ -89,6 +89,13 @@ export async function detectFormat(
     // A list file: its entries tell the format.
     const text = new TextDecoder().decode(await source.read(url, { signal }));
     const first = text.split(/\r?\n/).find((l) => l.trim() !== '' && !l.startsWith('#'));
+    // Prose saved as .txt is no list: an entry is a URL, a path with a slash, or a file name.
+    if (first !== undefined && !/^[a-z][a-z0-9+.-]*:|\/|\.[a-z0-9]{1,8}$/i.test(first.trim()))
+      throw new StreamsError(
+        'STREAMS_INVALID_CONFIG',
+        `[streams/index] ${url} is a text file whose first line names no file (${JSON.stringify(first.trim().slice(0, 40))}), so neither a dataset nor a list file of one`,
+        { url, fix: `point at a dataset of a format read here: ${describeFormats()}` },
+      );
     const entry = first === undefined ? undefined : byName(first.trim())[0];
     return entry && entry.score >= 1 ? entry.format.name : FALLBACK;
   }
