@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StreamsError } from '@streams/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFetchEngine } from '../src/fetchEngine.js';
 
@@ -39,11 +40,22 @@ afterAll(async () => {
 
 const engine = () => createFetchEngine({ maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 2 });
 
+/** The StreamsError a download fails with (a success or another error fails the test). */
+async function failure(p: Promise<unknown>): Promise<StreamsError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StreamsError) return e;
+    throw e;
+  }
+  throw new Error('the download succeeded');
+}
+
 describe('the reason a transfer failed', () => {
   it('is the size mismatch of earlier attempts, not the reset of the last one', async () => {
-    const e = await engine()
-      .download(`${base}/size.bin`, join(out, 'size.bin'), { size: BODY.length + 7 })
-      .catch((x: unknown) => x as Error & { code: string; fix?: string });
+    const e = await failure(
+      engine().download(`${base}/size.bin`, join(out, 'size.bin'), { size: BODY.length + 7 }),
+    );
     expect(hits.get('/size.bin')).toBe(3);
     expect(e).toMatchObject({ code: 'STREAMS_SIZE_MISMATCH' });
     expect(e.message).toMatch(/failed after 3 attempts: .*expected 1007 bytes, got 1000/);
@@ -54,20 +66,20 @@ describe('the reason a transfer failed', () => {
 
   it('is the digest mismatch of earlier attempts, likewise', async () => {
     const digest = createHash('sha256').update('something else').digest('hex');
-    const e = await engine()
-      .download(`${base}/hash.bin`, join(out, 'hash.bin'), {
+    const e = await failure(
+      engine().download(`${base}/hash.bin`, join(out, 'hash.bin'), {
         hash: { algorithm: 'sha256', digest },
-      })
-      .catch((x: unknown) => x as Error & { code: string });
+      }),
+    );
     expect(hits.get('/hash.bin')).toBe(3);
     expect(e).toMatchObject({ code: 'STREAMS_HASH_MISMATCH' });
     expect(e.message).toMatch(/\(the last attempt: .+\)/);
   });
 
   it('is the last failure when no attempt saw the body disagree', async () => {
-    const e = await engine()
-      .download(`${base}/reset.bin`, join(out, 'reset.bin'), { size: BODY.length })
-      .catch((x: unknown) => x as Error & { code: string });
+    const e = await failure(
+      engine().download(`${base}/reset.bin`, join(out, 'reset.bin'), { size: BODY.length }),
+    );
     expect(hits.get('/reset.bin')).toBe(3);
     expect(e).toMatchObject({ code: 'STREAMS_NETWORK' });
     expect(e.message).not.toMatch(/the last attempt/);
