@@ -176,6 +176,8 @@ export async function* runSlice<T>(
   // The unit last looked up (hot path): loaded, and held while the window references it.
   let lastKey = -1;
   let last: Touchable | undefined;
+  /** The unit of the chunk's latest sample (hot path, under a memory bound). */
+  let chunkKey = -1;
   const infoAt = (i: number): SampleInfo => ({
     id: slice.ids[i]!,
     stream: locStream[i]!,
@@ -227,6 +229,12 @@ export async function* runSlice<T>(
           while (refd < want && more(i)) refAt(refd++);
           const stream = locStream[i]!;
           const key = UnitLoader.unitKey(stream, locShard[i]!);
+          // Under a memory bound the chunk's units stay referenced until it is handed out: while
+          // loads wait for room, a chunk ends where its unit does, so each unit is let go once its
+          // samples are handed out rather than after the whole chunk (up to 256 samples, which in
+          // order can span every unit in memory, stalling the read-ahead until they are all used).
+          if (bounded && items.length > 0 && key !== chunkKey && pool.queueDepth > 0) break;
+          chunkKey = key;
           let unit = key === lastKey ? last : (pool.peek(key) as Touchable | undefined);
           if (unit === undefined) {
             if (items.length > 0) break;
