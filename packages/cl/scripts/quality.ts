@@ -237,6 +237,9 @@ function permutedProtocol(
     strategies: [
       { label: 'naive', config: { name: 'naive' } },
       { label: 'ewc (lambda 10)', config: { name: 'ewc', lambda: 10, fisherSamples: memory } },
+      { label: 'si (c 0.01)', config: { name: 'si', c: 0.01 } },
+      { label: 'si-0.001 (c 0.001)', ablation: true, config: { name: 'si', c: 0.001 } },
+      { label: 'lwf', config: { name: 'lwf', alpha: 1, temperature: 2 } },
       {
         label: 'agem',
         config: {
