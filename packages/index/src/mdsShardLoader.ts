@@ -4,7 +4,8 @@
 import { StreamsError, throwIfAborted } from '@streams/core';
 import type { ByteSource } from './byteSource.js';
 import { type CompressionSpec, decompress, parseCompression } from './compression.js';
-import { hashBytes, isHashAlgorithm } from './hashing.js';
+import { fetchMismatch } from './fetchCheck.js';
+import { isHashAlgorithm } from './hashing.js';
 import { mdsShardOffsets } from './mdsShard.js';
 import type { MdsShard } from './parseMdsIndex.js';
 import { joinUrl } from './urls.js';
@@ -101,24 +102,28 @@ export class MdsShardLoader {
     });
     const data = fetched.bytes;
     throwIfAborted(signal);
-    if (data.length !== expectBytes)
+    const bad = await fetchMismatch(
+      fetched,
+      expectBytes,
+      algo !== undefined && expected !== undefined
+        ? { algorithm: algo, digest: expected }
+        : undefined,
+    );
+    if (bad?.kind === 'size')
       throw new StreamsError(
         'STREAMS_SHARD_CORRUPT',
-        `[streams/index] shard file is ${data.length} bytes, index.json says ${expectBytes}`,
+        `[streams/index] shard file is ${bad.actual} bytes, index.json says ${expectBytes}`,
         {
           ...where,
           fix: 'the shard is truncated or index.json is stale: download or write it again',
         },
       );
-    if (algo !== undefined && !fetched.hashChecked) {
-      const actual = await hashBytes(algo, data);
-      if (actual !== expected)
-        throw new StreamsError(
-          'STREAMS_HASH_MISMATCH',
-          `[streams/index] ${algo} of the shard is ${actual}, index.json says ${expected}`,
-          { ...where, fix: 'the shard is damaged: download or write it again' },
-        );
-    }
+    if (bad?.kind === 'hash')
+      throw new StreamsError(
+        'STREAMS_HASH_MISMATCH',
+        `[streams/index] ${algo} of the shard is ${bad.actual}, index.json says ${expected}`,
+        { ...where, fix: 'the shard is damaged: download or write it again' },
+      );
     let raw = data;
     const spec = this.#compressions.get(s.index);
     if (spec) {

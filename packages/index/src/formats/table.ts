@@ -4,7 +4,8 @@
 // sample through the dataset's byte source (each its own node-cache entry).
 import { rng, StreamsError } from '@streams/core';
 import type { RecordBatch } from 'apache-arrow';
-import { hashBytes, isHashAlgorithm } from '../hashing.js';
+import { fetchMismatch } from '../fetchCheck.js';
+import { isHashAlgorithm } from '../hashing.js';
 import { type IndexTable, openIndexTable, type TableUnit, tableFormatOf } from '../indexTable.js';
 import { typeName } from '../plainValue.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
@@ -163,25 +164,23 @@ class TableDataset implements FormatDataset {
         const hash =
           f.hashColumn === undefined ? undefined : parseDigest(row[f.hashColumn], f.hashColumn);
         const fetched = await this.o.source.fetch(url, { signal, size, hash });
-        if (size !== undefined && fetched.bytes.byteLength !== size)
+        const bad = await fetchMismatch(
+          fetched,
+          size,
+          hash && isHashAlgorithm(hash.algorithm) ? hash : undefined,
+        );
+        if (bad?.kind === 'size')
           throw new StreamsError(
             'STREAMS_SIZE_MISMATCH',
-            `[streams/index] row ${i}: ${basenameUrl(url)} is ${fetched.bytes.byteLength} bytes, column "${f.sizeColumn}" says ${size}`,
+            `[streams/index] row ${i}: ${basenameUrl(url)} is ${bad.actual} bytes, column "${f.sizeColumn}" says ${size}`,
             { sample: i, url, fix: 'the file changed or the index is stale: rebuild the index' },
           );
-        if (hash && !fetched.hashChecked && isHashAlgorithm(hash.algorithm)) {
-          const actual = await hashBytes(hash.algorithm, fetched.bytes);
-          if (actual !== hash.digest)
-            throw new StreamsError(
-              'STREAMS_HASH_MISMATCH',
-              `[streams/index] row ${i}: ${hash.algorithm} of ${basenameUrl(url)} is ${actual}, column "${f.hashColumn}" says ${hash.digest}`,
-              {
-                sample: i,
-                url,
-                fix: 'the file changed or is damaged: fix it or rebuild the index',
-              },
-            );
-        }
+        if (bad?.kind === 'hash')
+          throw new StreamsError(
+            'STREAMS_HASH_MISMATCH',
+            `[streams/index] row ${i}: ${hash?.algorithm} of ${basenameUrl(url)} is ${bad.actual}, column "${f.hashColumn}" says ${hash?.digest}`,
+            { sample: i, url, fix: 'the file changed or is damaged: fix it or rebuild the index' },
+          );
         return { f, fetched };
       }),
     );

@@ -10,7 +10,8 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { isStreamsError, StreamsError } from '@streams/core';
-import { hashBytes, isHashAlgorithm } from '../hashing.js';
+import { fetchMismatch } from '../fetchCheck.js';
+import { isHashAlgorithm } from '../hashing.js';
 import { basenameUrl, isRemoteUrl } from '../urls.js';
 import type { WdsTarIndex } from '../wdsIndex.js';
 import { indexFits, indexTarBytes, indexTarRanges } from '../wdsTarWalk.js';
@@ -94,22 +95,19 @@ class WdsDataset extends ShardFileDataset {
     const size = this.units[k]?.bytes;
     const hash = this.#hashOf(k);
     const fetched = await this.source.fetch(url, { signal, size, hash });
-    // A remote fetch checks the declared size on the way; a local file is read as it is.
-    if (size !== undefined && fetched.bytes.byteLength !== size)
+    const bad = await fetchMismatch(fetched, size, hash);
+    if (bad?.kind === 'size')
       throw new StreamsError(
         'STREAMS_SIZE_MISMATCH',
-        `[streams/index] ${basenameUrl(url)} holds ${fetched.bytes.byteLength} bytes, not the ${size} bytes the index says`,
+        `[streams/index] ${basenameUrl(url)} holds ${bad.actual} bytes, not the ${size} bytes the index says`,
         { url, fix: 'the file changed or the index is stale: rebuild the index' },
       );
-    if (hash !== undefined && !fetched.hashChecked) {
-      const actual = await hashBytes(hash.algorithm, fetched.bytes);
-      if (actual !== hash.digest)
-        throw new StreamsError(
-          'STREAMS_HASH_MISMATCH',
-          `[streams/index] ${hash.algorithm} of ${basenameUrl(url)} is ${actual}, the index says ${hash.digest}`,
-          { url, fix: 'the tar is damaged or the index is stale: download or write it again' },
-        );
-    }
+    if (bad?.kind === 'hash')
+      throw new StreamsError(
+        'STREAMS_HASH_MISMATCH',
+        `[streams/index] ${hash?.algorithm} of ${basenameUrl(url)} is ${bad.actual}, the index says ${hash?.digest}`,
+        { url, fix: 'the tar is damaged or the index is stale: download or write it again' },
+      );
     if (!isGzippedTar(url)) return { bytes: fetched.bytes, hit: fetched.hit };
     try {
       return { bytes: new Uint8Array(await gunzipAsync(fetched.bytes)), hit: fetched.hit };
