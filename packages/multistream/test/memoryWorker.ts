@@ -3,7 +3,7 @@
 // VmRSS before the epoch, the largest VmRSS seen after each sample (unless RSS_EVERY_SAMPLE=0:
 // a read of /proc/self/status costs about 100 µs, a tenth of a 1 MiB sample's time, so the
 // benchmark, which reads VmHWM, leaves it out) and VmHWM at the end (from /proc/self/status), the
-// epoch's milliseconds and bytes, and what it read.
+// epoch's milliseconds, bytes and minor page faults, and what it read.
 import { readFileSync } from 'node:fs';
 import { StreamingDataset } from '../src/index.js';
 
@@ -25,6 +25,7 @@ const everySample = process.env.RSS_EVERY_SAMPLE !== '0';
 const uids: number[] = [];
 let intact = true;
 let bytes = 0;
+const faults0 = process.resourceUsage().minorPageFault;
 const t0 = performance.now();
 for await (const s of ds) {
   uids.push(s.uid);
@@ -35,6 +36,9 @@ for await (const s of ds) {
   if (everySample) peak = Math.max(peak, status('VmRSS'));
 }
 const ms = performance.now() - t0;
+const minorFaults = process.resourceUsage().minorPageFault - faults0;
 await ds.close();
 const hwm = status('VmHWM');
-process.stdout.write(`${JSON.stringify({ before, peak, hwm, ms, bytes, uids, intact })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ before, peak, hwm, ms, bytes, minorFaults, uids, intact })}\n`,
+);
