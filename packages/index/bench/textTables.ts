@@ -16,6 +16,7 @@ const run = promisify(execFile);
 
 interface Result {
   ms: number;
+  loadMs: number;
   rows: number;
   check: number;
   maxRssMB: number;
@@ -80,6 +81,10 @@ export async function textTableEntries(
             `${m} read ${x.rows} rows (check ${x.check}), not the ${n} rows tfjs read`,
           );
     const rate = (xs: Result[]) => n / (median(xs.map((x) => x.ms)) / 1000);
+    for (const [m, xs] of Object.entries(r))
+      console.log(
+        `text tables: ${m} first read of a two-row table (module loading, not timed): ${median(xs.map((x) => x.loadMs)).toFixed(0)} ms`,
+      );
     const rss = (xs: Result[]) => median(xs.map((x) => x.maxRssMB));
     const rows = n.toLocaleString('en-US');
     const entries: BenchEntry[] = [];
