@@ -375,16 +375,20 @@ const num = (xs: number[]) => {
   return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
 };
 
-/** One strategy on one seed of a protocol: train every experience, then its metrics. */
+/** What one unit (a strategy on one seed) gives. */
 interface UnitResult {
   acc: number;
   forgetting: number;
   bwt: number;
   seconds: number;
-  backend: string;
 }
 
-async function runUnit(p: Protocol, s: Protocol['strategies'][number], seed: number) {
+/** One strategy on one seed of a protocol: train every experience, then its metrics. */
+async function runUnit(
+  p: Protocol,
+  s: Protocol['strategies'][number],
+  seed: number,
+): Promise<UnitResult> {
   const exps = p.experiences(seed);
   const learner = new ContinualLearner({ ...p.learner, strategy: s.config, seed });
   const t0 = performance.now();
@@ -434,19 +438,16 @@ function makeProtocol(name: string): Protocol {
  * as in a sequential run.
  */
 function runChild(name: string, index: number, seed: number): Promise<UnitResult> {
-  const pass = process.argv
-    .slice(2)
-    .filter((a) => a !== '--')
-    .flatMap((a, i, all) =>
-      a === '--small' || a === '--verbose'
-        ? [a]
-        : ['--fashion-per-task', '--mnist-per-task'].includes(a)
-          ? [a, all[i + 1]!]
-          : [],
-    );
   const child = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1]!, ...pass, '--unit', `${name},${index},${seed}`],
+    // The run's own options (a unit reads only those that shape its protocol), and the unit.
+    [
+      ...process.execArgv,
+      process.argv[1]!,
+      ...process.argv.slice(2),
+      '--unit',
+      `${name},${index},${seed}`,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -467,10 +468,10 @@ function runChild(name: string, index: number, seed: number): Promise<UnitResult
 async function main(): Promise<void> {
   if (args.unit) {
     const [name, index, seed] = args.unit.split(',');
-    const backend = await useTestBackend();
+    await useTestBackend();
     const p = makeProtocol(name!);
     const r = await runUnit(p, p.strategies[Number(index)]!, Number(seed));
-    process.stdout.write(`UNIT ${JSON.stringify({ ...r, backend })}\n`);
+    process.stdout.write(`UNIT ${JSON.stringify(r)}\n`);
     return;
   }
   const backend = await useTestBackend();
@@ -494,7 +495,7 @@ async function main(): Promise<void> {
       done: 0,
     })),
   );
-  const record = (pi: number, ri: number, k: number, r: Omit<UnitResult, 'backend'>) => {
+  const record = (pi: number, ri: number, k: number, r: UnitResult) => {
     const row = rows[pi]![ri]!;
     row.acc[k] = r.acc;
     row.forgetting[k] = r.forgetting;
